@@ -1,0 +1,1 @@
+"""Headwater: an asset-centric data orchestrator."""

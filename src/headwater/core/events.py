@@ -1,0 +1,303 @@
+"""Stored events: one frozen dataclass per event type, serialized to JSON.
+
+Events are the truth; every derived table is rebuilt from them. Each stored event
+carries its type name and a schema version so that old logs stay readable after the
+classes evolve; nothing is pickled and no class path is stored.
+
+Two families are kept apart so that operational noise can be compacted without touching
+facts about data (DESIGN.md "Retention"):
+
+* run events — run and step lifecycle, log lines (``RUN_EVENT_TYPES``)
+* asset events — materializations and observations (``ASSET_EVENT_TYPES``)
+
+Times are POSIX seconds (float, UTC): cheap to compare, store and serialize.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from headwater.core.keys import AssetKey
+
+SCHEMA_VERSION = 1
+
+
+class RunStatus(str, Enum):
+    QUEUED = "queued"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
+
+
+class InputState(str, Enum):
+    """The state of an input at the moment a step read it ("ran on stale inputs")."""
+
+    OK = "ok"
+    MISSING = "missing"
+    FAILED = "failed"
+    STALE = "stale"
+
+
+class SkipReason(str, Enum):
+    UPSTREAM_FAILED = "upstream_failed"
+    UP_TO_DATE = "up_to_date"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    message: str
+    type_name: str = ""
+    traceback: str = ""
+
+    @staticmethod
+    def from_exception(exc: BaseException, traceback_text: str = "") -> ErrorInfo:
+        return ErrorInfo(message=str(exc) or type(exc).__name__, type_name=type(exc).__name__,
+                         traceback=traceback_text)
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """What a materialization read from one upstream asset, and in what state it was."""
+
+    key: AssetKey
+    data_version: str | None
+    data_time: float | None
+    state: InputState = InputState.OK
+    detail: str = ""
+    produced_in_run: bool = False
+
+
+def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type_name: ClassVar[str] = ""
+    run_id: str | None
+    timestamp: float
+
+
+# --- run events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    type_name: ClassVar[str] = "run_started"
+    selection: str = ""
+    asset_keys: tuple[AssetKey, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    parent_run_id: str | None = None
+    executor: str = ""
+    pid: int | None = None
+    host: str = ""
+    location: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    """Ends a run. Writing it for a run that already ended changes nothing (first one wins),
+    so that a worker and a reaper that both notice a death cannot overwrite each other."""
+
+    type_name: ClassVar[str] = "run_finished"
+    status: RunStatus = RunStatus.SUCCEEDED
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted(Event):
+    type_name: ClassVar[str] = "step_started"
+    step_key: str = ""
+    asset_keys: tuple[AssetKey, ...] = ()
+    attempt: int = 1
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepSucceeded(Event):
+    type_name: ClassVar[str] = "step_succeeded"
+    step_key: str = ""
+    asset_keys: tuple[AssetKey, ...] = ()
+    attempt: int = 1
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed(Event):
+    """``asset_keys`` are the assets this failure leaves unmaterialized (a multi-asset may
+    have produced some outputs before failing); ``will_retry`` means another attempt follows."""
+
+    type_name: ClassVar[str] = "step_failed"
+    step_key: str = ""
+    asset_keys: tuple[AssetKey, ...] = ()
+    attempt: int = 1
+    error: ErrorInfo = ErrorInfo("")
+    will_retry: bool = False
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepSkipped(Event):
+    type_name: ClassVar[str] = "step_skipped"
+    step_key: str = ""
+    asset_keys: tuple[AssetKey, ...] = ()
+    reason: SkipReason = SkipReason.UPSTREAM_FAILED
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFailed(Event):
+    """One asset of a running step failed while the step goes on (e.g. one dbt model)."""
+
+    type_name: ClassVar[str] = "asset_failed"
+    step_key: str = ""
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    error: ErrorInfo = ErrorInfo("")
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage(Event):
+    type_name: ClassVar[str] = "log"
+    step_key: str | None = None
+    level: str = "info"
+    message: str = ""
+
+
+# --- asset events -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssetMaterialized(Event):
+    """One successful production of an asset, with everything needed to judge it later:
+    the code version it ran, what it read (and in what state), and what it produced."""
+
+    type_name: ClassVar[str] = "materialization"
+    step_key: str = ""
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    code_version: str | None = None
+    data_version: str | None = None
+    data_time: float | None = None
+    inputs: tuple[InputRecord, ...] = ()
+    deps: tuple[AssetKey, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    value_ref: str | None = None
+    duration: float | None = None
+
+    @property
+    def ran_on_stale_inputs(self) -> bool:
+        return any(i.state is not InputState.OK for i in self.inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetObserved(Event):
+    type_name: ClassVar[str] = "observation"
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    data_version: str | None = None
+    data_time: float | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+RUN_EVENT_TYPES: tuple[type[Event], ...] = (
+    RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, LogMessage,
+)
+ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved)
+EVENT_TYPES: dict[str, type[Event]] = {cls.type_name: cls for cls in RUN_EVENT_TYPES + ASSET_EVENT_TYPES}
+
+
+def is_asset_event(event: Event) -> bool:
+    return isinstance(event, ASSET_EVENT_TYPES)
+
+
+# --- serialization ----------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, AssetKey):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (InputRecord, ErrorInfo)):
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return {f.name: _encode(getattr(event, f.name)) for f in fields(event)}
+
+
+def event_to_json(event: Event) -> str:
+    return json.dumps(event_to_dict(event), separators=(",", ":"), default=str)
+
+
+def _keys(values: Any) -> tuple[AssetKey, ...]:
+    return tuple(AssetKey.parse(v) for v in values or ())
+
+
+def _input(d: Mapping[str, Any]) -> InputRecord:
+    return InputRecord(
+        key=AssetKey.parse(d["key"]), data_version=d.get("data_version"), data_time=d.get("data_time"),
+        state=InputState(d.get("state", "ok")), detail=d.get("detail", ""),
+        produced_in_run=bool(d.get("produced_in_run", False)),
+    )
+
+
+def _error(d: Mapping[str, Any] | None) -> ErrorInfo:
+    d = d or {}
+    return ErrorInfo(message=d.get("message", ""), type_name=d.get("type_name", ""),
+                     traceback=d.get("traceback", ""))
+
+
+_DECODERS: dict[str, Any] = {
+    "asset_keys": _keys,
+    "deps": _keys,
+    "key": AssetKey.parse,
+    "inputs": lambda v: tuple(_input(i) for i in v or ()),
+    "error": _error,
+    "status": RunStatus,
+    "reason": lambda v: v,
+    "tags": _frozen,
+    "metadata": _frozen,
+}
+
+
+def event_from_dict(type_name: str, data: Mapping[str, Any], schema_version: int = SCHEMA_VERSION) -> Event:
+    """Rebuild an event; unknown fields (from a newer writer) are ignored, missing ones defaulted."""
+    if schema_version > SCHEMA_VERSION:
+        raise ValueError(f"event schema version {schema_version} is newer than this Headwater ({SCHEMA_VERSION})")
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise ValueError(f"unknown event type {type_name!r}")
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        raw = data[f.name]
+        if f.name == "reason" and cls is StepSkipped:
+            kwargs[f.name] = SkipReason(raw)
+        elif f.name in _DECODERS and raw is not None:
+            kwargs[f.name] = _DECODERS[f.name](raw)
+        else:
+            kwargs[f.name] = raw
+    return cls(**kwargs)
+
+
+def event_from_json(type_name: str, payload: str, schema_version: int = SCHEMA_VERSION) -> Event:
+    return event_from_dict(type_name, json.loads(payload), schema_version)

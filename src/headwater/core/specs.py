@@ -1,0 +1,88 @@
+"""Asset specifications: what an asset *is*, as plain data.
+
+A spec carries no function: the producing code lives beside it in the definitions
+layer. Keeping specs pure data lets the planner, status, selection and storage work
+from them without importing user code, and lets a worker in another process rebuild
+them by loading the same definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from headwater.core.keys import AssetKey
+
+DEFAULT_GROUP = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failing step is tried again, and how long to wait between tries.
+
+    The wait before retry ``n`` (1-based) is ``delay * backoff ** (n - 1)``, capped by
+    ``max_delay``; retries exist for flaky infrastructure, not for bad code.
+    """
+
+    max_retries: int = 0
+    delay: float = 1.0
+    backoff: float = 2.0
+    max_delay: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if self.delay < 0 or self.backoff < 1 or self.max_delay < 0:
+            raise ValueError("delay and max_delay must be >= 0 and backoff >= 1")
+
+    def wait_before(self, retry_number: int) -> float:
+        return min(self.max_delay, self.delay * self.backoff ** max(0, retry_number - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    """Everything known about an asset without running it.
+
+    ``deps`` lists every upstream asset, whether its value is passed in or it is only an
+    ordering/lineage dependency; ``is_source`` marks assets Headwater observes but does
+    not produce.
+    """
+
+    key: AssetKey
+    deps: tuple[AssetKey, ...] = ()
+    group: str = DEFAULT_GROUP
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    owners: tuple[str, ...] = ()
+    kinds: frozenset[str] = frozenset()
+    description: str | None = None
+    code_version: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    is_source: bool = False
+    retry: RetryPolicy | None = None
+    timeout: float | None = None
+    location: SourceLocation | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", _frozen_mapping(self.tags))
+        object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"asset {self.key}: timeout must be a positive number of seconds")
+
+    @property
+    def where(self) -> str:
+        return str(self.location) if self.location else "unknown location"

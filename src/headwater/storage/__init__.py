@@ -1,0 +1,1 @@
+"""Event log, runs and derived latest state; the only layer that talks SQL."""
