@@ -1,1 +1,54 @@
-"""Headwater: an asset-centric data orchestrator."""
+"""Headwater: an asset-centric data orchestrator.
+
+Declare the data that should exist and the functions that produce it; Headwater records
+every materialization and can say, for any asset, whether it is current and why not.
+"""
+
+from headwater.core.keys import AssetKey
+from headwater.core.specs import AssetSpec, RetryPolicy
+from headwater.core.status import AssetStatus, MaterializationStatus, StaleCauseKind
+from headwater.definitions.context import AssetContext
+from headwater.definitions.decorators import asset, multi_asset, source_asset
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.outputs import MaterializeResult, Observation, Output
+from headwater.errors import (
+    CycleError,
+    DefinitionError,
+    DuplicateKeyError,
+    HeadwaterError,
+    KeySyntaxError,
+    LoadError,
+    SelectionError,
+    StorageError,
+    UnknownKeyError,
+)
+from headwater.service import Instance, RunResult, materialize
+
+__all__ = [
+    "AssetContext",
+    "AssetKey",
+    "AssetSpec",
+    "AssetStatus",
+    "CycleError",
+    "DefinitionError",
+    "Definitions",
+    "DuplicateKeyError",
+    "HeadwaterError",
+    "Instance",
+    "KeySyntaxError",
+    "LoadError",
+    "MaterializationStatus",
+    "MaterializeResult",
+    "Observation",
+    "Output",
+    "RetryPolicy",
+    "RunResult",
+    "SelectionError",
+    "StaleCauseKind",
+    "StorageError",
+    "UnknownKeyError",
+    "asset",
+    "materialize",
+    "multi_asset",
+    "source_asset",
+]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -27,7 +27,7 @@ from headwater.core.keys import AssetKey
 SCHEMA_VERSION = 1
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     QUEUED = "queued"
     STARTED = "started"
     SUCCEEDED = "succeeded"
@@ -39,7 +39,7 @@ class RunStatus(str, Enum):
         return self in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED)
 
 
-class InputState(str, Enum):
+class InputState(StrEnum):
     """The state of an input at the moment a step read it ("ran on stale inputs")."""
 
     OK = "ok"
@@ -48,7 +48,7 @@ class InputState(str, Enum):
     STALE = "stale"
 
 
-class SkipReason(str, Enum):
+class SkipReason(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
     UP_TO_DATE = "up_to_date"
     CANCELED = "canceled"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from headwater.core.events import AssetMaterialized, AssetObserved, ErrorInfo, Event, RunStatus
 from headwater.core.keys import AssetKey
 
 
-class AttemptStatus(str, Enum):
+class AttemptStatus(StrEnum):
     """Outcome of the most recent attempt to materialize an asset."""
 
     RUNNING = "running"
@@ -63,7 +63,7 @@ class RunRecord:
         return self.ended_at - self.started_at
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     STARTED = "started"
     RETRYING = "retrying"
     SUCCEEDED = "succeeded"

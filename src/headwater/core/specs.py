@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from headwater.core.keys import AssetKey
+from headwater.core.keys import AssetKey, to_key
 
 DEFAULT_GROUP = "default"
 
@@ -78,6 +78,11 @@ class AssetSpec:
     location: SourceLocation | None = None
 
     def __post_init__(self) -> None:
+        # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
+        object.__setattr__(self, "key", to_key(self.key))
+        object.__setattr__(self, "deps", tuple(to_key(d) for d in self.deps))
+        object.__setattr__(self, "owners", tuple(self.owners))
+        object.__setattr__(self, "kinds", frozenset(self.kinds))
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
         if self.timeout is not None and self.timeout <= 0:

@@ -1,0 +1,256 @@
+"""The ``headwater`` command: parse arguments, call the service, render. Nothing more.
+
+Exit codes: 0 everything succeeded, 1 some asset failed, 2 bad input (an unknown key,
+a bad selection, definitions that do not load, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from headwater.core.events import RunStatus
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
+from headwater.errors import HeadwaterError, LoadError
+from headwater.execution.plan import PlanMode
+from headwater.reports import run_to_dict, status_to_dict, step_to_dict
+from headwater.service import EXECUTORS, Instance
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Headwater: an asset-centric data orchestrator.")
+run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
+app.add_typer(run_app, name="run")
+
+out = Console()
+err = Console(stderr=True)
+
+FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
+ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
+AttrOpt = Annotated[str | None, typer.Option("--attribute", "-a", help="Name of the Definitions object.")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
+                                                 help="Headwater home (default ./.headwater).")]
+
+
+class _Project:
+    def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
+        self.location: DefinitionsLocation = find_location(file, module, attribute)
+        self.defs: Definitions = load_definitions(self.location)
+        self.instance = Instance(home=home)
+
+
+def _fail(exc: HeadwaterError) -> None:
+    err.print("error: " + str(exc), style="red", markup=False, highlight=False)
+    if isinstance(exc, LoadError) and exc.user_traceback:
+        err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def materialize(
+    selection: Annotated[str, typer.Argument(help="Assets to materialize, e.g. '*', 'revenue+', 'group:marts'.")] = "*",
+    stale_only: Annotated[bool, typer.Option("--stale-only", help="Only assets that are missing, failed or stale.")] = False,
+    missing_only: Annotated[bool, typer.Option("--missing-only", help="Only assets never materialized.")] = False,
+    from_failure: Annotated[str | None, typer.Option("--from-failure", help="Re-execute what failed in RUN_ID, and its downstream.")] = None,
+    executor: Annotated[str, typer.Option(help=f"One of {', '.join(EXECUTORS)}.")] = "multiprocess",
+    workers: Annotated[int | None, typer.Option(help="Parallel worker processes (multiprocess).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="Run tag k=v (repeatable).")] = None,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Materialize the selected assets in dependency order, in parallel."""
+    from headwater.cli.progress import RunProgress
+
+    try:
+        if stale_only and missing_only:
+            raise HeadwaterError("--stale-only and --missing-only exclude each other")
+        tags = dict(_tag(t) for t in tag or [])
+        p = _Project(file, module, attribute, home)
+        mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
+        plan, _, _ = p.instance.plan(p.defs, selection, mode, from_failure)
+        if not plan.steps:
+            out.print(f"Nothing to materialize: {len(plan.up_to_date)} selected asset(s) already up to date.")
+            return
+        with RunProgress(out, len(plan.steps)) as progress:
+            result = p.instance.materialize(p.defs, selection, mode=mode, executor=executor, workers=workers,
+                                            from_failure=from_failure, tags=tags, location=p.location,
+                                            progress=progress)
+    except HeadwaterError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        err.print("run canceled (Ctrl-C)", style="yellow")
+        raise typer.Exit(130) from None
+    n = len(result.materializations)
+    summary = f"run {result.run_id} {result.status.value}: {n} asset(s) materialized"
+    if result.outcome.up_to_date:
+        summary += f", {len(result.outcome.up_to_date)} already up to date"
+    if result.errors:
+        summary += f", {len(result.errors)} step(s) failed, {len(result.outcome.skipped)} skipped"
+    out.print(summary, style="green" if result.success else "red", highlight=False)
+    for step, error in result.errors.items():
+        out.print(f"  {step}: {error.message}", style="red", markup=False, highlight=False)
+    if not result.success:
+        out.print(f"  details: headwater run show {result.run_id[:8]}   retry: headwater materialize "
+                  f"--from-failure {result.run_id[:8]}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _tag(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise HeadwaterError(f"--tag {text!r} must look like key=value")
+    k, v = text.split("=", 1)
+    return k, v
+
+
+@app.command()
+def status(
+    selection: Annotated[str | None, typer.Argument(help="Limit to a selection.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Every asset: status, stale?, last materialized, run."""
+    from headwater.cli.render import status_table
+
+    try:
+        p = _Project(file, module, attribute, home)
+        statuses = p.instance.status(p.defs, selection)
+    except HeadwaterError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps([status_to_dict(s, p.defs.graph) for s in statuses], indent=2) + "\n")
+        return
+    out.print(status_table(statuses, p.defs.graph))
+    counts: dict[str, int] = {}
+    for s in statuses:
+        counts[s.status.value] = counts.get(s.status.value, 0) + 1
+    stale = sum(1 for s in statuses if s.stale)
+    out.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"; {stale} stale", highlight=False)
+
+
+@app.command()
+def observe(
+    selection: Annotated[str, typer.Argument(help="Source assets to observe.")] = "*",
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Observe source assets: record their current data version and data time."""
+    from headwater.core.explain import format_time
+
+    try:
+        p = _Project(file, module, attribute, home)
+        observed = p.instance.observe(p.defs, selection)
+    except HeadwaterError as exc:
+        _fail(exc)
+    for o in observed:
+        out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}",
+                  markup=False, highlight=False)
+
+
+@app.command()
+def why(
+    key: Annotated[str, typer.Argument(help="Asset key.")],
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Why an asset is stale, failed or missing, as a causal chain in plain words."""
+    try:
+        p = _Project(file, module, attribute, home)
+        lines = p.instance.why(p.defs, key)
+    except HeadwaterError as exc:
+        _fail(exc)
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def lineage(
+    key: Annotated[str, typer.Argument(help="Asset key.")],
+    up: Annotated[int | None, typer.Option(help="Upstream depth (default: all).")] = None,
+    down: Annotated[int | None, typer.Option(help="Downstream depth (default: all).")] = None,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """The graph around an asset, as a tree, with status on every node."""
+    from headwater.cli.render import lineage_tree
+
+    try:
+        p = _Project(file, module, attribute, home)
+        root, ups, downs = p.instance.lineage(p.defs, key, up, down)
+        statuses = p.instance.statuses(p.defs)
+    except HeadwaterError as exc:
+        _fail(exc)
+    out.print(lineage_tree(root, p.defs.graph, ups, downs, statuses))
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
+    status_filter: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Recent runs, newest first."""
+    from headwater.cli.render import runs_table
+
+    try:
+        statuses = [RunStatus(status_filter)] if status_filter else None
+    except ValueError:
+        _fail(HeadwaterError(f"unknown run status {status_filter!r}; one of "
+                             + ", ".join(s.value for s in RunStatus)))
+    try:
+        with Instance(home=home) as instance:
+            records = instance.runs(limit=limit, statuses=statuses)
+    except HeadwaterError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps([run_to_dict(r) for r in records], indent=2) + "\n")
+        return
+    out.print(runs_table(records))
+
+
+@run_app.command("show")
+def run_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """A run's steps, timings, logs and errors."""
+    from headwater.cli.render import run_detail
+
+    try:
+        with Instance(home=home) as instance:
+            record = instance.run(run_id)
+            steps = instance.run_steps(record.run_id)
+            events = instance.run_events(record.run_id)
+    except HeadwaterError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps({**run_to_dict(record), "steps": [step_to_dict(s) for s in steps]},
+                                    indent=2) + "\n")
+        return
+    run_detail(out, record, steps, events)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the example project.")],
+) -> None:
+    """Scaffold a runnable example project."""
+    from headwater.cli.scaffold import scaffold
+
+    try:
+        created = scaffold(directory)
+    except HeadwaterError as exc:
+        _fail(exc)
+    out.print(f"Created {len(created)} files in {directory}. Next:", highlight=False)
+    out.print(f"  cd {directory}\n  headwater materialize '*'\n  headwater status", markup=False,
+              highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

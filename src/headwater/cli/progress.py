@@ -1,0 +1,46 @@
+"""Run progress for a person: a Rich progress bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from headwater.execution.plan import Step
+
+
+class RunProgress:
+    def __init__(self, console: Console, total_steps: int) -> None:
+        self.console = console
+        self.interactive = console.is_terminal and sys.stdout.isatty()
+        self._progress: Progress | None = None
+        self._task = None
+        self.total = total_steps
+
+    def __enter__(self) -> RunProgress:
+        if self.interactive:
+            self._progress = Progress(TextColumn("[bold]materializing"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), TextColumn("{task.description}"),
+                                      console=self.console, transient=False)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("", total=self.total)
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(t, e, tb)
+
+    def __call__(self, event: str, step: Step, detail: str) -> None:
+        colors = {"succeeded": "green", "failed": "red", "skipped": "yellow", "retrying": "yellow"}
+        if self._progress is not None and self._task is not None:
+            if event in ("succeeded", "failed", "skipped"):
+                self._progress.advance(self._task)
+            self._progress.update(self._task, description=f"{step.key} {event}")
+            if event in ("failed", "retrying"):
+                self._progress.console.print(f"{step.key} {event}: {detail}", style=colors[event], markup=False)
+            return
+        line = f"{step.key}: {event}" + (f" ({detail})" if detail else "")
+        style = colors.get(event)
+        self.console.print(line, style=style, markup=False, highlight=False)

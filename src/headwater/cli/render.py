@@ -1,0 +1,122 @@
+"""Rich rendering of statuses, runs and lineage; nothing here computes state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from headwater.core.asset_graph import AssetGraph
+from headwater.core.events import LogMessage, StepFailed
+from headwater.core.keys import AssetKey
+from headwater.core.records import RunRecord, StepRecord, StoredEvent
+from headwater.core.status import AssetStatus, MaterializationStatus
+from headwater.reports import iso
+
+STATUS_STYLE = {
+    MaterializationStatus.MATERIALIZED: "green",
+    MaterializationStatus.OBSERVED: "green",
+    MaterializationStatus.MISSING: "yellow",
+    MaterializationStatus.UNOBSERVED: "yellow",
+    MaterializationStatus.RUNNING: "cyan",
+    MaterializationStatus.FAILED: "red",
+}
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    delta = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{int(delta // size)}{unit} ago"
+    return f"{int(delta)}s ago"
+
+
+def status_table(statuses: Iterable[AssetStatus], graph: AssetGraph) -> Table:
+    table = Table(title="Assets", title_justify="left")
+    for col in ("asset", "group", "status", "stale", "last materialized", "run", "data version"):
+        table.add_column(col)
+    for st in statuses:
+        style = STATUS_STYLE.get(st.status, "")
+        stale = ", ".join(sorted({c.kind.value for c in st.causes})) if st.stale else ""
+        table.add_row(
+            str(st.key), graph.spec(st.key).group, f"[{style}]{st.status.value}[/]",
+            f"[yellow]{stale}[/]" if stale else "-", ago(st.last_updated_at),
+            (st.last_run_id or "-")[:8], (st.data_version or "-")[:12],
+        )
+    return table
+
+
+def lineage_tree(root: AssetKey, graph: AssetGraph, up: set[AssetKey], down: set[AssetKey],
+                 statuses: dict[AssetKey, AssetStatus]) -> Tree:
+    def label(key: AssetKey) -> str:
+        st = statuses.get(key)
+        if st is None:
+            return str(key)
+        style = STATUS_STYLE.get(st.status, "")
+        stale = " [yellow](stale)[/]" if st.stale else ""
+        return f"{key} [{style}]{st.status.value}[/]{stale}"
+
+    tree = Tree(f"[bold]{label(root)}[/]")
+    if up:
+        branch = tree.add("upstream")
+        _grow(branch, root, up, graph.parents, label, set())
+    if down:
+        branch = tree.add("downstream")
+        _grow(branch, root, down, graph.children, label, set())
+    return tree
+
+
+def _grow(node: Tree, key: AssetKey, allowed: set[AssetKey], edges, label, seen: set[AssetKey]) -> None:
+    for other in sorted(edges(key), key=str):
+        if other not in allowed:
+            continue
+        if other in seen:
+            node.add(label(other) + " [dim](shown above)[/]")
+            continue
+        seen.add(other)
+        _grow(node.add(label(other)), other, allowed, edges, label, seen)
+
+
+def runs_table(runs: Iterable[RunRecord]) -> Table:
+    table = Table(title="Runs", title_justify="left")
+    for col in ("run", "status", "selection", "assets", "started", "duration"):
+        table.add_column(col)
+    colors = {"succeeded": "green", "failed": "red", "canceled": "yellow", "started": "cyan"}
+    for r in runs:
+        dur = f"{r.duration:.1f}s" if r.duration is not None else "-"
+        table.add_row(r.run_id[:8], f"[{colors.get(r.status.value, '')}]{r.status.value}[/]", r.selection,
+                      str(len(r.asset_keys)), iso(r.started_at) or "-", dur)
+    return table
+
+
+def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events: list[StoredEvent]) -> None:
+    console.print(f"[bold]run {run.run_id}[/]  {run.status.value}  selection {run.selection!r}  "
+                  f"executor {run.executor}" + (f"  parent {run.parent_run_id}" if run.parent_run_id else ""))
+    if run.reason:
+        console.print(f"reason: {run.reason}")
+    table = Table(title="Steps", title_justify="left")
+    for col in ("step", "status", "attempt", "duration", "detail"):
+        table.add_column(col)
+    for s in steps:
+        dur = f"{s.ended_at - s.started_at:.2f}s" if s.started_at and s.ended_at else "-"
+        detail = s.error.message if s.error else s.detail
+        table.add_row(s.step_key, s.status.value, str(s.attempt), dur, detail or "")
+    console.print(table)
+    logs = [e for e in events if isinstance(e.event, (LogMessage, StepFailed))]
+    if logs:
+        console.print("[bold]Logs[/]")
+    for stored in logs:
+        e = stored.event
+        stamp = iso(e.timestamp)
+        if isinstance(e, LogMessage):
+            console.print(f"{stamp} {e.level:7} {e.step_key or '':20} {e.message}", markup=False, highlight=False)
+        else:
+            console.print(f"{stamp} error   {e.step_key:20} attempt {e.attempt}: {e.error.message}",
+                          markup=False, highlight=False)
+            if e.error.traceback:
+                console.print(e.error.traceback.rstrip(), markup=False, highlight=False)

@@ -1,0 +1,174 @@
+"""The authoring API: ``@asset``, ``@multi_asset`` and ``source_asset``.
+
+Decorators validate what can be validated locally (key syntax, policy values) so a
+mistake is reported at the line that made it; graph-wide checks happen in
+``Definitions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, overload
+
+from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.specs import DEFAULT_GROUP, AssetSpec, RetryPolicy, SourceLocation
+from headwater.definitions.assets import (
+    AssetsDefinition,
+    ParamBinding,
+    SourceDefinition,
+    location_of,
+    signature_params,
+)
+from headwater.errors import DefinitionError
+
+
+def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
+    if key_prefix is None:
+        return ()
+    if isinstance(key_prefix, str):
+        return to_key(key_prefix).path
+    return tuple(key_prefix)
+
+
+def _ins(ins: Mapping[str, CoercibleToKey] | None) -> dict[str, AssetKey]:
+    return {name: to_key(k) for name, k in (ins or {}).items()}
+
+
+@overload
+def asset(fn: Callable[..., Any], /) -> AssetsDefinition: ...
+@overload
+def asset(*, key: CoercibleToKey | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], AssetsDefinition]: ...
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    key: CoercibleToKey | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    deps: Iterable[CoercibleToKey] = (),
+    ins: Mapping[str, CoercibleToKey] | None = None,
+    group: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    owners: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    description: str | None = None,
+    code_version: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Declare an asset produced by the decorated function.
+
+    Parameters named after assets receive their values (``ins`` maps a parameter to a key
+    explicitly); parameters named after resources receive the resource; ``context`` gets
+    the run context. ``deps`` are upstream assets whose value is not passed in.
+    """
+
+    def wrap(f: Callable[..., Any]) -> AssetsDefinition:
+        asset_key = to_key(key) if key is not None else AssetKey((f.__name__,))
+        asset_key = asset_key.with_prefix(_prefix(key_prefix)) if key_prefix else asset_key
+        if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+            raise DefinitionError(f"asset {asset_key}: tags must map strings to strings")
+        spec = AssetSpec(
+            key=asset_key,
+            deps=tuple(to_key(d) for d in deps),
+            group=group or DEFAULT_GROUP,
+            tags=tags or {},
+            owners=tuple(owners),
+            kinds=frozenset(kinds),
+            description=description if description is not None else _doc(f),
+            code_version=code_version,
+            metadata=metadata or {},
+            retry=retry,
+            timeout=timeout,
+            location=location_of(f),
+        )
+        return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def multi_asset(
+    *,
+    specs: Sequence[AssetSpec],
+    name: str | None = None,
+    ins: Mapping[str, CoercibleToKey] | None = None,
+    can_subset: bool = False,
+    group: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """One function producing several assets (e.g. one dbt invocation building many models).
+
+    The function returns a mapping ``{key: value}``, or returns/yields ``Output`` /
+    ``MaterializeResult`` objects naming their key; yielded results are recorded as they
+    arrive, so a long step reports each asset the moment it is done. With ``can_subset``
+    the function is told ``context.selected_keys`` and may produce only those.
+    """
+    if not specs:
+        raise DefinitionError("multi_asset needs at least one AssetSpec")
+
+    def wrap(f: Callable[..., Any]) -> AssetsDefinition:
+        loc = location_of(f)
+        fixed = []
+        for s in specs:
+            if not isinstance(s, AssetSpec):
+                raise DefinitionError(f"multi_asset {f.__name__}: specs must be AssetSpec objects, got {s!r}")
+            changes: dict[str, Any] = {"location": s.location or loc}
+            if group and s.group == DEFAULT_GROUP:
+                changes["group"] = group
+            if retry and s.retry is None:
+                changes["retry"] = retry
+            if timeout and s.timeout is None:
+                changes["timeout"] = timeout
+            fixed.append(_replace(s, **changes))
+        return AssetsDefinition(
+            name=name or f.__name__, specs=tuple(fixed), fn=f, params=signature_params(f, _ins(ins)),
+            is_multi=True, can_subset=can_subset,
+        )
+
+    return wrap
+
+
+def source_asset(
+    key: CoercibleToKey,
+    *,
+    observe: Callable[..., Any] | None = None,
+    group: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    owners: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+) -> SourceDefinition:
+    """Declare data Headwater does not produce (a landed file, a raw table).
+
+    ``observe``, when given, returns an ``Observation`` (data version, data time) or a
+    plain data version string; it may take ``context`` and resources like an asset.
+    """
+    spec = AssetSpec(
+        key=to_key(key), group=group or DEFAULT_GROUP, description=description, tags=tags or {},
+        owners=tuple(owners), kinds=frozenset(kinds), metadata=metadata or {}, is_source=True,
+        location=location_of(observe) if observe else _caller_location(),
+    )
+    params: tuple[ParamBinding, ...] = signature_params(observe, {}) if observe else ()
+    return SourceDefinition(spec=spec, observe=observe, params=params)
+
+
+def _doc(f: Callable[..., Any]) -> str | None:
+    doc = (f.__doc__ or "").strip()
+    return doc or None
+
+
+def _replace(spec: AssetSpec, **changes: Any) -> AssetSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def _caller_location() -> SourceLocation | None:
+    import sys
+
+    frame = sys._getframe(2)
+    return SourceLocation(frame.f_code.co_filename, frame.f_lineno) if frame else None

@@ -1,0 +1,133 @@
+"""Finding and importing the user's definitions: the only module that imports user code.
+
+A location is plain data (a file or a module, an optional attribute) so that worker
+processes can load the very same definitions. Import errors are shown with the user's
+own traceback; our import machinery frames are cut off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tomllib
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from headwater.definitions.assets import AssetsDefinition, SourceDefinition
+from headwater.definitions.definitions import Definitions
+from headwater.errors import HeadwaterError, LoadError
+
+
+@dataclass(frozen=True)
+class DefinitionsLocation:
+    file: str | None = None
+    module: str | None = None
+    attribute: str | None = None
+    working_dir: str = "."
+
+    def __str__(self) -> str:
+        target = f"file {self.file}" if self.file else f"module {self.module}"
+        return target + (f" (attribute {self.attribute})" if self.attribute else "")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"file": self.file, "module": self.module, "attribute": self.attribute,
+                "working_dir": self.working_dir}
+
+
+def find_location(file: str | None = None, module: str | None = None, attribute: str | None = None,
+                  cwd: str | os.PathLike[str] | None = None) -> DefinitionsLocation:
+    """From explicit arguments, else from ``[tool.headwater]`` in the nearest pyproject.toml."""
+    base = Path(cwd or os.getcwd()).resolve()
+    if file and module:
+        raise HeadwaterError("give either -f/--file or -m/--module, not both")
+    if file:
+        return DefinitionsLocation(file=str((base / file).resolve()), attribute=attribute, working_dir=str(base))
+    if module:
+        return DefinitionsLocation(module=module, attribute=attribute, working_dir=str(base))
+    for folder in (base, *base.parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("headwater")
+            except tomllib.TOMLDecodeError as exc:
+                raise HeadwaterError(f"{pyproject} is not valid TOML: {exc}") from exc
+            if config:
+                if config.get("file"):
+                    return DefinitionsLocation(file=str((folder / config["file"]).resolve()),
+                                               attribute=attribute or config.get("attribute"),
+                                               working_dir=str(folder))
+                if config.get("module"):
+                    return DefinitionsLocation(module=config["module"],
+                                               attribute=attribute or config.get("attribute"),
+                                               working_dir=str(folder))
+                raise HeadwaterError(f"[tool.headwater] in {pyproject} needs file = ... or module = ...")
+    raise HeadwaterError(
+        "no definitions to load: pass -f pipeline.py or -m package.module, or add [tool.headwater] "
+        "with file = \"...\" or module = \"...\" to pyproject.toml")
+
+
+def load_definitions(location: DefinitionsLocation) -> Definitions:
+    module = _import(location)
+    return _find_definitions(module, location)
+
+
+def _import(location: DefinitionsLocation) -> ModuleType:
+    if location.working_dir not in sys.path:
+        sys.path.insert(0, location.working_dir)
+    try:
+        if location.file:
+            path = Path(location.file)
+            if not path.is_file():
+                raise LoadError(str(location), f"no such file: {path}")
+            folder = str(path.parent)
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            name = "headwater_user_" + path.stem
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise LoadError(str(location), f"cannot import {path}")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+            return mod
+        assert location.module
+        return importlib.import_module(location.module)
+    except HeadwaterError:
+        raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise LoadError(str(location), f"{type(exc).__name__}: {exc}", _user_traceback(exc)) from None
+
+
+def _find_definitions(module: ModuleType, location: DefinitionsLocation) -> Definitions:
+    if location.attribute:
+        value = getattr(module, location.attribute, None)
+        if not isinstance(value, Definitions):
+            raise LoadError(str(location), f"{location.attribute!r} is not a Definitions object")
+        return value
+    found = [v for v in vars(module).values() if isinstance(v, Definitions)]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        names = [k for k, v in vars(module).items() if isinstance(v, Definitions)]
+        raise LoadError(str(location), f"several Definitions objects ({', '.join(names)}); choose one with "
+                                       "--attribute or attribute = ... in [tool.headwater]")
+    assets = [v for v in vars(module).values() if isinstance(v, (AssetsDefinition, SourceDefinition))]
+    if not assets:
+        raise LoadError(str(location), "it defines no Definitions object and no assets")
+    return Definitions(assets=assets)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    # Drop our frames and importlib's until the first frame of user code.
+    while tb is not None and (tb.tb_frame.f_code.co_filename == __file__
+                              or "importlib" in tb.tb_frame.f_code.co_filename
+                              or tb.tb_frame.f_code.co_filename.startswith("<frozen")):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))

@@ -1,0 +1,103 @@
+"""The executor interface, and the cheapest executor: the calling process itself.
+
+Every executor takes step requests and hands back outcomes; the coordinator owns order,
+retries and skipping, so an executor only decides *where* a step runs. Outcomes with
+``recorded=False`` (timeouts, dead workers) must have their end recorded by the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Protocol
+
+from headwater.core.events import ErrorInfo
+from headwater.definitions.definitions import Definitions
+from headwater.execution.requests import StepOutcome, StepRequest
+from headwater.execution.step_execution import execute_step
+from headwater.storage.interfaces import EventWriter
+from headwater.values.interface import ValueStore
+
+
+class Executor(Protocol):
+    name: str
+    capacity: int
+
+    def submit(self, request: StepRequest) -> None: ...
+
+    def poll(self, timeout: float | None) -> list[StepOutcome]:
+        """Outcomes finished since the last call; waits up to ``timeout`` for at least one."""
+
+    def in_flight(self) -> int: ...
+
+    def cancel(self) -> None:
+        """Stop everything running now (Ctrl-C)."""
+
+    def close(self) -> None: ...
+
+
+def timed_out(request: StepRequest, elapsed: float) -> StepOutcome:
+    return StepOutcome(
+        request.step_key, request.attempt, False, failed_keys=request.asset_keys,
+        error=ErrorInfo(f"step {request.step_key} timed out after {request.timeout:g} s (ran {elapsed:.1f} s)",
+                        "StepTimeout"),
+        duration=elapsed, recorded=False)
+
+
+class InProcessExecutor:
+    """Runs steps one at a time in this process; a step with a timeout runs in a thread
+    that is abandoned (not killed: Python cannot kill a thread) when time is up."""
+
+    name = "in_process"
+    capacity = 1
+
+    def __init__(self, defs: Definitions, writer: EventWriter, values: ValueStore) -> None:
+        self._defs = defs
+        self._writer = writer
+        self._values = values
+        self._queue: deque[StepRequest] = deque()
+
+    def submit(self, request: StepRequest) -> None:
+        self._queue.append(request)
+
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def poll(self, timeout: float | None) -> list[StepOutcome]:
+        if not self._queue:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        request = self._queue.popleft()
+        if request.timeout is None:
+            return [execute_step(self._defs, self._writer, self._values, request)]
+        return [self._run_with_timeout(request)]
+
+    def _run_with_timeout(self, request: StepRequest) -> StepOutcome:
+        abandoned = threading.Event()
+        box: list[StepOutcome] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                box.append(execute_step(self._defs, self._writer, self._values, request, abandoned))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                failure.append(exc)
+
+        started = time.monotonic()
+        thread = threading.Thread(target=target, name=f"headwater-step-{request.step_key}", daemon=True)
+        thread.start()
+        thread.join(request.timeout)
+        if thread.is_alive():
+            abandoned.set()
+            return timed_out(request, time.monotonic() - started)
+        if failure:
+            raise failure[0]
+        return box[0]
+
+    def cancel(self) -> None:
+        self._queue.clear()
+
+    def close(self) -> None:
+        self._queue.clear()

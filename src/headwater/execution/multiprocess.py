@@ -1,0 +1,201 @@
+"""Run steps in a pool of worker processes, each of which loads the definitions itself.
+
+A worker receives a ``StepRequest`` (plain data) over a pipe, runs it with the same
+``execute_step`` as the in-process executor, writes its own events to the shared store
+and sends back the outcome. The pool is ours rather than ``concurrent.futures`` because
+a step past its timeout, or a worker that dies (segfault, OOM kill), must cost one
+worker — killed and replaced — not the whole pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from headwater.core.events import ErrorInfo
+from headwater.errors import HeadwaterError
+from headwater.execution.executor import timed_out
+from headwater.execution.requests import StepOutcome, StepRequest
+from headwater.execution.step_execution import execute_step
+
+
+@dataclass(frozen=True)
+class WorkerBootstrap:
+    """How a worker builds what it needs; factories must be picklable (module-level functions
+    or ``functools.partial`` of them) when the start method is spawn."""
+
+    load_definitions: Callable[[], Any]
+    open_store: Callable[[], Any]
+    open_values: Callable[[], Any]
+
+
+def _worker_main(conn: Connection, boot: WorkerBootstrap) -> None:
+    # Ctrl-C in a terminal reaches the whole process group; only the coordinator decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        defs = boot.load_definitions()
+        store = boot.open_store()
+        values = boot.open_values()
+    except BaseException as exc:  # noqa: BLE001 - reported to the coordinator verbatim
+        conn.send(("error", f"{exc}\n{getattr(exc, 'user_traceback', '') or traceback.format_exc()}"))
+        return
+    conn.send(("ready", os.getpid()))
+    try:
+        while True:
+            request = conn.recv()
+            if request is None:
+                break
+            conn.send(("outcome", execute_step(defs, store, values, request)))
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        store.close()
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    request: StepRequest | None = None
+    started: float = 0.0
+
+
+class MultiprocessExecutor:
+    name = "multiprocess"
+
+    def __init__(self, boot: WorkerBootstrap, workers: int, start_method: str = "spawn") -> None:
+        if workers < 1:
+            raise HeadwaterError(f"--workers must be at least 1 (got {workers})")
+        self.capacity = workers
+        self._boot = boot
+        self._ctx = mp.get_context(start_method)
+        self._workers: list[_Worker] = []
+        self._queue: list[StepRequest] = []
+        for _ in range(workers):
+            self._workers.append(self._spawn())
+        for w in self._workers:
+            self._await_ready(w)
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child, self._boot), daemon=True,
+                                 name="headwater-worker")
+        proc.start()
+        child.close()
+        return _Worker(proc, parent)
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            kind, payload = worker.conn.recv()
+        except EOFError:
+            self.close()
+            raise HeadwaterError(
+                f"a worker process exited while starting (exit code {worker.process.exitcode})") from None
+        if kind == "error":
+            self.close()
+            raise HeadwaterError(f"a worker process could not load the definitions: {payload}")
+
+    def submit(self, request: StepRequest) -> None:
+        self._queue.append(request)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for w in self._workers:
+            if not self._queue:
+                return
+            if w.request is None:
+                w.request = self._queue.pop(0)
+                w.started = time.monotonic()
+                w.conn.send(w.request)
+
+    def in_flight(self) -> int:
+        return len(self._queue) + sum(1 for w in self._workers if w.request is not None)
+
+    def poll(self, timeout: float | None) -> list[StepOutcome]:
+        busy = [w for w in self._workers if w.request is not None]
+        if not busy:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        wait_for = timeout
+        now = time.monotonic()
+        for w in busy:
+            if w.request is not None and w.request.timeout is not None:
+                left = max(0.0, w.started + w.request.timeout - now)
+                wait_for = left if wait_for is None else min(wait_for, left)
+        handles: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+        ready = set(wait(handles, wait_for))
+        outcomes: list[StepOutcome] = []
+        for i, w in enumerate(self._workers):
+            if w.request is None:
+                continue
+            request = w.request
+            elapsed = time.monotonic() - w.started
+            if w.conn in ready:
+                try:
+                    kind, payload = w.conn.recv()
+                except (EOFError, OSError):
+                    kind, payload = "died", None
+                if kind == "outcome":
+                    w.request = None
+                    outcomes.append(payload)
+                    continue
+            if w.conn in ready or w.process.sentinel in ready:
+                w.process.join(1)
+                outcomes.append(StepOutcome(
+                    request.step_key, request.attempt, False, failed_keys=request.asset_keys,
+                    error=ErrorInfo(f"the worker process running step {request.step_key} died "
+                                    f"(exit code {w.process.exitcode})", "WorkerDied"),
+                    duration=elapsed, recorded=False))
+                self._replace(i)
+            elif request.timeout is not None and elapsed >= request.timeout:
+                outcomes.append(timed_out(request, elapsed))
+                self._replace(i)
+        self._dispatch()
+        return outcomes
+
+    def _replace(self, index: int) -> None:
+        old = self._workers[index]
+        _kill(old.process)
+        old.conn.close()
+        new = self._spawn()
+        self._workers[index] = new
+        self._await_ready(new)
+
+    def cancel(self) -> None:
+        self._queue.clear()
+        for w in self._workers:
+            if w.request is not None:
+                _kill(w.process)
+                w.request = None
+
+    def close(self) -> None:
+        for w in self._workers:
+            if w.process.is_alive():
+                try:
+                    w.conn.send(None)
+                except (OSError, BrokenPipeError):
+                    pass
+        deadline = time.monotonic() + 5
+        for w in self._workers:
+            w.process.join(max(0.0, deadline - time.monotonic()))
+            if w.process.is_alive():
+                _kill(w.process)
+            w.conn.close()
+        self._workers = []
+
+
+def _kill(process: Any) -> None:
+    if process.is_alive():
+        process.terminate()
+        process.join(2)
+    if process.is_alive():
+        process.kill()
+        process.join(2)

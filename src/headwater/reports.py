@@ -1,0 +1,81 @@
+"""Plain-data shapes of status and runs, shared by ``status --json`` and the web API.
+
+One function per shape so the CLI and the API can never drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from headwater.core.asset_graph import AssetGraph
+from headwater.core.records import RunRecord, StepRecord
+from headwater.core.status import AssetStatus, StaleCause
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+
+
+def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
+    return {
+        "kind": cause.kind.value,
+        "key": str(cause.key),
+        "dep": str(cause.dep) if cause.dep else None,
+        "detail": cause.detail,
+        "causes": [cause_to_dict(c) for c in cause.children],
+    }
+
+
+def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
+    spec = graph.spec(status.key)
+    mat = status.last_materialization
+    return {
+        "key": str(status.key),
+        "group": spec.group,
+        "kinds": sorted(spec.kinds),
+        "is_source": status.is_source,
+        "status": status.status.value,
+        "stale": status.stale,
+        "stale_causes": [cause_to_dict(c) for c in status.causes],
+        "stale_root_causes": [{"kind": c.kind.value, "key": str(c.key), "detail": c.detail}
+                              for c in status.root_causes()],
+        "last_materialized_at": iso(mat.timestamp) if mat else None,
+        "last_observed_at": iso(status.last_updated_at) if status.is_source else None,
+        "run_id": status.last_run_id,
+        "last_attempt_run_id": status.last_attempt_run_id,
+        "data_version": status.data_version,
+        "data_time": iso(status.data_time),
+        "code_version": spec.code_version,
+        "ran_on_stale_inputs": status.ran_on_stale_inputs,
+        "error": status.failure.message if status.failure else None,
+    }
+
+
+def run_to_dict(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "selection": run.selection,
+        "asset_keys": [str(k) for k in run.asset_keys],
+        "tags": dict(run.tags),
+        "parent_run_id": run.parent_run_id,
+        "executor": run.executor,
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "duration": run.duration,
+        "reason": run.reason,
+    }
+
+
+def step_to_dict(step: StepRecord) -> dict[str, Any]:
+    return {
+        "step_key": step.step_key,
+        "status": step.status.value,
+        "asset_keys": [str(k) for k in step.asset_keys],
+        "attempt": step.attempt,
+        "started_at": iso(step.started_at),
+        "ended_at": iso(step.ended_at),
+        "error": step.error.message if step.error else None,
+        "detail": step.detail,
+    }

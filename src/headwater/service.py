@@ -1,0 +1,311 @@
+"""The one place that wires settings, the store, definitions and executors together.
+
+Interfaces (CLI, web, the Python API) ask an ``Instance`` questions and to launch runs;
+they never build stores or executors themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater.core.events import AssetMaterialized, AssetObserved, ErrorInfo, RunFinished, RunStatus
+from headwater.core.explain import explain
+from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
+from headwater.core.selection import select
+from headwater.core.status import AssetStatus
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.errors import HeadwaterError, RunNotFoundError, UnknownKeyError
+from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOptions, RunOutcome
+from headwater.execution.executor import Executor, InProcessExecutor
+from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
+from headwater.execution.observation import observe_source
+from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
+from headwater.execution.status_view import StatusView
+from headwater.storage.interfaces import EventStore
+from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
+
+EXECUTORS = ("in_process", "multiprocess")
+
+
+@dataclass
+class RunResult:
+    """What ``materialize`` hands back: the run's outcome, and access to the values it made."""
+
+    outcome: RunOutcome
+    plan: ExecutionPlan
+    instance: Instance
+
+    @property
+    def run_id(self) -> str:
+        return self.outcome.run_id
+
+    @property
+    def status(self) -> RunStatus:
+        return self.outcome.status
+
+    @property
+    def success(self) -> bool:
+        return self.outcome.success
+
+    @property
+    def errors(self) -> dict[str, ErrorInfo]:
+        return self.outcome.errors
+
+    @property
+    def materializations(self) -> dict[AssetKey, AssetMaterialized]:
+        return self.outcome.materializations
+
+    def materialization(self, key: CoercibleToKey) -> AssetMaterialized:
+        return self.outcome.materializations[to_key(key)]
+
+    def value(self, key: CoercibleToKey) -> Any:
+        mat = self.materialization(key)
+        if mat.value_ref is None:
+            return None
+        return self.instance.values.load(mat.key, mat.partition, mat.value_ref)
+
+
+class Instance:
+    """A Headwater home: its event store and its value store.
+
+    ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to
+    ``$HEADWATER_DATABASE_URL`` or SQLite at ``<home>/headwater.db``.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, database_url: str | None = None) -> None:
+        self.home = Path(home or os.environ.get("HEADWATER_HOME") or ".headwater").resolve()
+        self.database_url = (database_url or os.environ.get("HEADWATER_DATABASE_URL")
+                             or f"sqlite:///{self.home / 'headwater.db'}")
+        self._store: EventStore | None = None
+        self._values: FilesystemValueStore | None = None
+
+    @classmethod
+    def ephemeral(cls) -> Instance:
+        """A throwaway home in a temporary directory, removed when the interpreter exits."""
+        folder = tempfile.mkdtemp(prefix="headwater-")
+        instance = cls(home=folder, database_url=f"sqlite:///{folder}/headwater.db")
+        atexit.register(shutil.rmtree, folder, True)
+        atexit.register(instance.close)
+        return instance
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            from headwater.storage.sql.store import open_store  # SQLAlchemy loads only when needed
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(self.database_url)
+        return self._store
+
+    @property
+    def values(self) -> FilesystemValueStore:
+        if self._values is None:
+            self._values = FilesystemValueStore(self.home / "values")
+        return self._values
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def statuses(self, defs: Definitions) -> dict[AssetKey, AssetStatus]:
+        self.reap_dead_runs()
+        return StatusView(defs.graph, self.store.latest_facts()).all()
+
+    def status(self, defs: Definitions, selection: str | None = None) -> list[AssetStatus]:
+        """Status of the selected assets (all when None), upstream first."""
+        statuses = self.statuses(defs)
+        if selection is None:
+            return list(statuses.values())
+        chosen = select(defs.graph, selection)
+        return [s for k, s in statuses.items() if k in chosen]
+
+    def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
+        k = self._known(defs, key)
+        statuses = self.statuses(defs)
+        return explain(statuses[k], statuses)
+
+    def lineage(self, defs: Definitions, key: CoercibleToKey, up: int | None, down: int | None
+                ) -> tuple[AssetKey, set[AssetKey], set[AssetKey]]:
+        k = self._known(defs, key)
+        return k, defs.graph.upstream([k], up), defs.graph.downstream([k], down)
+
+    @staticmethod
+    def _known(defs: Definitions, key: CoercibleToKey) -> AssetKey:
+        k = to_key(key)
+        if k not in defs.graph:
+            raise UnknownKeyError(str(k), "your request", "no asset has this key")
+        return k
+
+    def observe(self, defs: Definitions, selection: str = "*") -> list[AssetObserved]:
+        """Observe every selected source that has an observe function; one write for all."""
+        chosen = select(defs.graph, selection)
+        sources = [defs.sources[k] for k in defs.graph.toposorted(chosen)
+                   if k in defs.sources and defs.sources[k].observe is not None]
+        if not sources:
+            raise HeadwaterError(f"no source asset with an observe function in selection {selection!r}")
+        observed = [observe_source(s, defs.resources, None) for s in sources]
+        self.store.write(observed)
+        return observed
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs whose coordinating process died as failed, saying so (DESIGN.md §4)."""
+        host = socket.gethostname()
+        reaped = []
+        for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
+            if run.host != host or run.pid is None or run.pid == os.getpid() or _alive(run.pid):
+                continue
+            self.store.write([RunFinished(
+                run_id=run.run_id, timestamp=time.time(), status=RunStatus.FAILED,
+                reason=f"the process running it (pid {run.pid} on {host}) died before the run finished")])
+            reaped.append(run.run_id)
+        return reaped
+
+    def runs(self, limit: int = 20, statuses: Iterable[RunStatus] | None = None) -> list[RunRecord]:
+        self.reap_dead_runs()
+        return self.store.list_runs(limit=limit, statuses=statuses)
+
+    def run(self, run_id: str) -> RunRecord:
+        record = self.store.get_run(run_id)
+        if record is None and len(run_id) < 32:
+            matches = [r for r in self.store.list_runs(limit=10_000) if r.run_id.startswith(run_id)]
+            if len(matches) == 1:
+                record = matches[0]
+            elif len(matches) > 1:
+                raise HeadwaterError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        if record is None:
+            raise RunNotFoundError(run_id)
+        return record
+
+    def run_steps(self, run_id: str) -> list[StepRecord]:
+        return self.store.run_steps(self.run(run_id).run_id)
+
+    def run_events(self, run_id: str, after_id: int = 0) -> list[StoredEvent]:
+        return self.store.run_events(self.run(run_id).run_id, after_id=after_id)
+
+    # -- materialize -----------------------------------------------------------------------
+
+    def plan(self, defs: Definitions, selection: str = "*", mode: PlanMode = PlanMode.ALL,
+             from_failure: str | None = None) -> tuple[ExecutionPlan, StatusView, str]:
+        self.reap_dead_runs()
+        view = StatusView(defs.graph, self.store.latest_facts())
+        if from_failure is not None:
+            keys, selection = self._failed_keys(defs, from_failure)
+        else:
+            keys = select(defs.graph, selection)
+        plan = build_plan(
+            defs.graph, keys, defs.step_key_for, view.all(), mode,
+            subsettable=lambda step: defs.definition_for_step(step).can_subset,
+            members=lambda step: defs.definition_for_step(step).keys,
+        )
+        return plan, view, selection
+
+    def _failed_keys(self, defs: Definitions, run_id: str) -> tuple[set[AssetKey], str]:
+        run = self.run(run_id)
+        bad = {StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED, StepStatus.STARTED, StepStatus.RETRYING}
+        failed: set[AssetKey] = set()
+        for step in self.store.run_steps(run.run_id):
+            if step.status in bad and not (step.status is StepStatus.SKIPPED and step.detail == "already up to date"):
+                failed.update(k for k in step.asset_keys if k in defs.graph)
+        planned = {k for k in run.asset_keys if k in defs.graph}
+        never_started = planned - {k for s in self.store.run_steps(run.run_id) for k in s.asset_keys}
+        failed |= never_started if run.status in (RunStatus.FAILED, RunStatus.CANCELED) else set()
+        if not failed:
+            raise HeadwaterError(f"run {run.run_id} has no failed steps to re-execute")
+        keys = (failed | defs.graph.downstream(failed)) & planned
+        return keys, f"from failure of {run.run_id}"
+
+    def materialize(
+        self,
+        defs: Definitions,
+        selection: str = "*",
+        *,
+        mode: PlanMode | str = PlanMode.ALL,
+        executor: str = "in_process",
+        workers: int | None = None,
+        from_failure: str | None = None,
+        tags: dict[str, str] | None = None,
+        location: DefinitionsLocation | None = None,
+        progress: ProgressHook | None = None,
+    ) -> RunResult:
+        mode = PlanMode(mode)
+        plan, view, selection = self.plan(defs, selection, mode, from_failure)
+        run_id = uuid.uuid4().hex
+        if not plan.steps:
+            return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self)
+        ex = self._executor(defs, executor, workers, location)
+        try:
+            coordinator = RunCoordinator(
+                run_id=run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
+                options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
+                                   location=str(location) if location else None),
+                progress=progress)
+            outcome = coordinator.run()
+        finally:
+            ex.close()
+        return RunResult(outcome, plan, self)
+
+    def _executor(self, defs: Definitions, name: str, workers: int | None,
+                  location: DefinitionsLocation | None) -> Executor:
+        if name == "in_process":
+            return InProcessExecutor(defs, self.store, self.values)
+        if name == "multiprocess":
+            from headwater.storage.sql.store import open_store
+
+            n = workers or os.cpu_count() or 2
+            if location is not None:
+                boot = WorkerBootstrap(functools.partial(load_definitions, location),
+                                       functools.partial(open_store, self.database_url),
+                                       functools.partial(value_store_from_config, self.values.config()))
+                return MultiprocessExecutor(boot, n, "spawn")
+            boot = WorkerBootstrap(functools.partial(_given, defs), functools.partial(open_store, self.database_url),
+                                   functools.partial(value_store_from_config, self.values.config()))
+            return MultiprocessExecutor(boot, n, "fork")
+        raise HeadwaterError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _given(defs: Definitions) -> Definitions:
+    return defs
+
+
+def _parent(from_failure: str | None, instance: Instance) -> str | None:
+    return instance.run(from_failure).run_id if from_failure else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def materialize(defs: Definitions, selection: str = "*", *, instance: Instance | None = None,
+                **options: Any) -> RunResult:
+    """Materialize ``selection`` of ``defs``; without an instance, in a throwaway home (for tests)."""
+    return (instance or Instance.ephemeral()).materialize(defs, selection, **options)

@@ -1,0 +1,6 @@
+"""Where asset values live between runs (pluggable; the filesystem by default)."""
+
+from headwater.values.filesystem import FilesystemValueStore
+from headwater.values.interface import ValueStore
+
+__all__ = ["FilesystemValueStore", "ValueStore"]

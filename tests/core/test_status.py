@@ -1,0 +1,132 @@
+"""Status and staleness derived from facts, exactly as DESIGN.md §2 defines them."""
+
+from headwater.core.asset_graph import AssetGraph
+from headwater.core.events import AssetMaterialized, AssetObserved, ErrorInfo, InputRecord, InputState
+from headwater.core.explain import explain
+from headwater.core.keys import AssetKey
+from headwater.core.records import AssetFacts, AttemptStatus
+from headwater.core.specs import AssetSpec
+from headwater.core.status import MaterializationStatus as S
+from headwater.core.status import StaleCauseKind as C
+from headwater.core.status import compute_statuses
+
+K = AssetKey.parse
+
+
+def graph(**code_versions):
+    return AssetGraph([
+        AssetSpec(K("src"), is_source=True),
+        AssetSpec(K("a"), deps=(K("src"),), code_version=code_versions.get("a", "1")),
+        AssetSpec(K("b"), deps=(K("a"),), code_version=code_versions.get("b", "1")),
+        AssetSpec(K("c"), deps=(K("b"),), code_version="1"),
+        AssetSpec(K("d"), deps=(), code_version="1"),
+    ])
+
+
+def mat(key, dv, inputs=(), code="1", ts=100.0, run="r1", deps=None):
+    recs = tuple(InputRecord(K(k), v, 50.0) for k, v in inputs)
+    return AssetMaterialized(run_id=run, timestamp=ts, key=K(key), code_version=code, data_version=dv,
+                             inputs=recs, deps=tuple(K(k) for k, _ in inputs) if deps is None else deps)
+
+
+def facts(*mats, observation=None, **extra):
+    out = {m.key: AssetFacts(m.key, last_materialization=m, last_attempt_status=AttemptStatus.SUCCEEDED,
+                             last_attempt_at=m.timestamp, last_attempt_run_id=m.run_id) for m in mats}
+    if observation:
+        out[K("src")] = AssetFacts(K("src"), last_observation=observation)
+    out.update(extra)
+    return out
+
+
+OBS = AssetObserved(run_id=None, timestamp=90.0, key=K("src"), data_version="s1", data_time=40.0)
+CURRENT = (mat("a", "a1", [("src", "s1")]), mat("b", "b1", [("a", "a1")]), mat("c", "c1", [("b", "b1")]))
+
+
+def test_everything_current_is_materialized_and_not_stale():
+    st = compute_statuses(graph(), facts(*CURRENT, observation=OBS))
+    assert [st[K(k)].status for k in "abc"] == [S.MATERIALIZED] * 3
+    assert not any(st[K(k)].stale for k in "abc")
+    assert st[K("d")].status is S.MISSING and not st[K("d")].stale
+    assert st[K("src")].status is S.OBSERVED and st[K("src")].data_version == "s1"
+
+
+def test_code_change_makes_asset_stale_and_downstream_upstream_stale_naming_the_root():
+    st = compute_statuses(graph(a="2"), facts(*CURRENT, observation=OBS))
+    a, b, c = st[K("a")], st[K("b")], st[K("c")]
+    assert [x.kind for x in a.causes] == [C.CODE_CHANGED]
+    assert "from '1' to '2'" in a.causes[0].detail
+    assert [x.kind for x in b.causes] == [C.UPSTREAM_STALE] and b.causes[0].dep == K("a")
+    assert [x.kind for x in c.causes] == [C.UPSTREAM_STALE]
+    roots = c.root_causes()
+    assert [(r.kind, r.key) for r in roots] == [(C.CODE_CHANGED, K("a"))]
+
+
+def test_new_upstream_version_is_upstream_updated():
+    newer_a = mat("a", "a2", [("src", "s1")], ts=200.0, run="r2")
+    st = compute_statuses(graph(), facts(newer_a, CURRENT[1], CURRENT[2], observation=OBS))
+    b = st[K("b")]
+    assert [x.kind for x in b.causes] == [C.UPSTREAM_UPDATED]
+    assert "a2" in b.causes[0].detail and "'a1'" in b.causes[0].detail
+    # c read b1, b is still b1 but b is stale -> c is upstream_stale with root upstream_updated of b
+    assert [r.kind for r in st[K("c")].root_causes()] == [C.UPSTREAM_UPDATED]
+
+
+def test_newly_observed_source_version_makes_readers_stale():
+    obs2 = AssetObserved(run_id=None, timestamp=95.0, key=K("src"), data_version="s2", data_time=60.0)
+    st = compute_statuses(graph(), facts(*CURRENT, observation=obs2))
+    assert [x.kind for x in st[K("a")].causes] == [C.UPSTREAM_UPDATED]
+    assert "observed" in st[K("a")].causes[0].detail
+
+
+def test_declared_dependencies_changed():
+    g = AssetGraph([AssetSpec(K("x"), code_version="1"), AssetSpec(K("y"), code_version="1"),
+                    AssetSpec(K("z"), deps=(K("x"), K("y")), code_version="1")])
+    f = facts(mat("x", "x1"), mat("y", "y1"), mat("z", "z1", [("x", "x1")]))
+    z = compute_statuses(g, f)[K("z")]
+    assert [x.kind for x in z.causes] == [C.DEPS_CHANGED]
+    assert "added y" in z.causes[0].detail
+
+
+def test_same_version_rematerialized_does_not_make_downstream_stale():
+    again = mat("a", "a1", [("src", "s1")], ts=300.0, run="r3")
+    st = compute_statuses(graph(), facts(again, *CURRENT[1:], observation=OBS))
+    assert not st[K("b")].stale and not st[K("c")].stale
+
+
+def test_failed_attempt_after_success_is_failed_and_running_is_running():
+    f = facts(*CURRENT, observation=OBS)
+    f[K("b")] = AssetFacts(K("b"), last_materialization=CURRENT[1], last_attempt_status=AttemptStatus.FAILED,
+                           last_attempt_at=150.0, last_attempt_run_id="r9", last_failure=ErrorInfo("boom"))
+    f[K("c")] = AssetFacts(K("c"), last_materialization=CURRENT[2], last_attempt_status=AttemptStatus.RUNNING,
+                           last_attempt_at=160.0, last_attempt_run_id="r10")
+    st = compute_statuses(graph(), f)
+    assert st[K("b")].status is S.FAILED and st[K("b")].failure.message == "boom"
+    assert st[K("c")].status is S.RUNNING
+    lines = explain(st[K("b")], st)
+    assert any("failed" in line and "r9" in line for line in lines) and any("boom" in line for line in lines)
+
+
+def test_skipped_attempt_is_not_a_failure():
+    f = facts(*CURRENT, observation=OBS)
+    f[K("c")] = AssetFacts(K("c"), last_materialization=CURRENT[2], last_attempt_status=AttemptStatus.SKIPPED,
+                           last_attempt_at=170.0)
+    assert compute_statuses(graph(), f)[K("c")].status is S.MATERIALIZED
+
+
+def test_why_prints_the_causal_chain_down_to_the_root():
+    st = compute_statuses(graph(a="2"), facts(*CURRENT, observation=OBS))
+    text = "\n".join(explain(st[K("c")], st))
+    assert "c is stale because:" in text
+    assert "upstream b is stale, because:" in text
+    assert "upstream a is stale, because:" in text
+    assert "a: its code version changed from '1' to '2'" in text
+    assert "root cause: a: code version changed" in text
+
+
+def test_ran_on_stale_inputs_is_reported_by_why():
+    m = AssetMaterialized(run_id="r1", timestamp=100.0, key=K("b"), code_version="1", data_version="b1",
+                          inputs=(InputRecord(K("a"), "a1", 50.0, InputState.STALE, "a: code changed"),),
+                          deps=(K("a"),))
+    st = compute_statuses(graph(), facts(CURRENT[0], m, observation=OBS))
+    assert st[K("b")].ran_on_stale_inputs
+    assert any("a was stale when it was read (a: code changed)" in line for line in explain(st[K("b")], st))
