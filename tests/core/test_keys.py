@@ -19,3 +19,16 @@ def test_bad_key_syntax_names_the_key(bad):
     with pytest.raises(KeySyntaxError) as info:
         AssetKey.parse(bad)
     assert repr(bad)[1:-1] in str(info.value) or bad == ""
+
+
+def test_keys_survive_pickling_into_a_process_with_another_hash_seed():
+    import pickle
+    import subprocess
+    import sys
+
+    blob = pickle.dumps({AssetKey.parse("a/b"): 1})
+    code = ("import pickle,sys; from headwater.core.keys import AssetKey; "
+            "d = pickle.loads(sys.stdin.buffer.read()); print(d[AssetKey.parse('a/b')])")
+    out = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, env={"PYTHONHASHSEED": "123"},
+                         check=True)
+    assert out.stdout.strip() == b"1"

@@ -27,8 +27,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
 
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
 ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]

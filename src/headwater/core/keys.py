@@ -62,6 +62,10 @@ class AssetKey:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
+        # Rebuild from the path: the cached hash of a str differs between processes.
+        return (AssetKey, (self.path,))
+
 
 CoercibleToKey = Union[str, AssetKey, tuple, list]
 

@@ -52,7 +52,13 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap) -> None:
             request = conn.recv()
             if request is None:
                 break
-            conn.send(("outcome", execute_step(defs, store, values, request)))
+            try:
+                outcome = execute_step(defs, store, values, request)
+            except Exception as exc:  # noqa: BLE001 - a bug or a store failure: report, keep serving
+                outcome = StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
+                                      error=ErrorInfo.from_exception(exc, traceback.format_exc()),
+                                      recorded=False)
+            conn.send(("outcome", outcome))
     except (EOFError, KeyboardInterrupt):
         pass
     finally:

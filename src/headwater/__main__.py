@@ -1,0 +1,3 @@
+from headwater.cli.app import main
+
+main()
