@@ -71,11 +71,14 @@ class RunResult:
     def materialization(self, key: CoercibleToKey) -> AssetMaterialized:
         return self.outcome.materializations[to_key(key)]
 
+    defs: Definitions | None = None
+
     def value(self, key: CoercibleToKey) -> Any:
         mat = self.materialization(key)
         if mat.value_ref is None:
             return None
-        return self.instance.values.load(mat.key, mat.partition, mat.value_ref)
+        store = (self.defs.value_store if self.defs is not None else None) or self.instance.values
+        return store.load(mat.key, mat.partition, mat.value_ref)
 
 
 class Instance:
@@ -255,7 +258,7 @@ class Instance:
         plan, view, selection = self.plan(defs, selection, mode, from_failure)
         run_id = uuid.uuid4().hex
         if not plan.steps:
-            return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self)
+            return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
         ex = self._executor(defs, executor, workers, location)
         try:
             coordinator = RunCoordinator(
@@ -266,7 +269,7 @@ class Instance:
             outcome = coordinator.run()
         finally:
             ex.close()
-        return RunResult(outcome, plan, self)
+        return RunResult(outcome, plan, self, defs)
 
     def _executor(self, defs: Definitions, name: str, workers: int | None,
                   location: DefinitionsLocation | None) -> Executor:

@@ -3,7 +3,7 @@
 import pytest
 
 import headwater as hw
-from headwater.core.events import InputState, StepFailed, StepSkipped
+from headwater.core.events import InputState, StepFailed
 from headwater.core.records import StepStatus
 from headwater.core.status import MaterializationStatus as S
 from headwater.core.status import StaleCauseKind as C
@@ -24,7 +24,7 @@ def chain(code_a="1", fail_b=False, calls=None):
         calls.append("b")
         if fail_b:
             raise ValueError("b cannot handle " + str(a))
-        context.log.info("b got %d rows" % len(a))
+        context.log.info(f"b got {len(a)} rows")
         return hw.Output(sum(a), metadata={"rows": len(a)})
 
     @hw.asset(code_version="1")

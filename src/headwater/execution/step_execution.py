@@ -64,6 +64,7 @@ def execute_step(
     abandoned: threading.Event | None = None,
 ) -> StepOutcome:
     definition = defs.definition_for(request.asset_keys[0])
+    values = defs.value_store or values  # a project's own store wins over the home's default
     rec = _Recorder(writer, abandoned)
     started = time.time()
     rec.write([StepStarted(run_id=request.run_id, timestamp=started, step_key=request.step_key,

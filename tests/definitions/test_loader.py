@@ -1,0 +1,40 @@
+import pytest
+
+import headwater as hw
+from headwater.definitions.loader import find_location, load_definitions
+
+
+def test_loads_from_a_module_on_the_path(tmp_path, monkeypatch):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "defs_mod.py").write_text("import headwater as hw\n@hw.asset\ndef a():\n    return 1\n"
+                                     "defs = hw.Definitions(assets=[a])\n")
+    location = find_location(module="mypkg.defs_mod", cwd=tmp_path)
+    defs = load_definitions(location)
+    assert [str(k) for k in defs.graph.keys] == ["a"]
+
+
+def test_pyproject_tool_headwater_is_found_from_a_subfolder(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.headwater]\nfile = "src/pipe.py"\n')
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "pipe.py").write_text("import headwater as hw\n@hw.asset\ndef b():\n    return 1\n")
+    deeper = tmp_path / "src" / "deeper"
+    deeper.mkdir()
+    location = find_location(cwd=deeper)
+    assert location.file == str(tmp_path / "src" / "pipe.py")
+    defs = load_definitions(location)  # no Definitions object: the module's assets are collected
+    assert [str(k) for k in defs.graph.keys] == ["b"]
+
+
+def test_several_definitions_need_an_attribute(tmp_path):
+    path = tmp_path / "two.py"
+    path.write_text("import headwater as hw\none = hw.Definitions()\ntwo = hw.Definitions()\n")
+    with pytest.raises(hw.LoadError, match="several Definitions objects"):
+        load_definitions(find_location(file=str(path)))
+    assert isinstance(load_definitions(find_location(file=str(path), attribute="two")), hw.Definitions)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(hw.LoadError, match="no such file"):
+        load_definitions(find_location(file=str(tmp_path / "nope.py")))
