@@ -1,0 +1,246 @@
+"""Rows to records and JSON to events, fast enough for a whole graph at once.
+
+Reading status for 10,000 assets means decoding 10,000 materializations. The generic
+``event_from_json`` in core is written for clarity (a loop over dataclass fields, a regex
+check per asset key), which costs tens of microseconds per event; here the two asset
+event types get a direct decoder, asset keys read from the store are interned in a
+bounded cache (they were validated when written and repeat endlessly: every input names
+another asset), and ``orjson`` parses them when it is installed (an optional accelerator,
+not a dependency; stdlib ``json`` otherwise). The direct decoders mirror
+``event_from_dict`` exactly; they step aside for the generic one whenever the event
+classes gain a field they do not know, or a payload carries another schema version.
+
+The payloads in ``asset_latest`` carry no schema version of their own: they are at the
+writer's ``SCHEMA_VERSION``. Raising ``SCHEMA_VERSION`` therefore comes with a migration,
+whose new revision makes older Headwaters refuse the database instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from types import MappingProxyType
+from typing import Any
+
+from headwater.core.events import (
+    SCHEMA_VERSION,
+    AssetMaterialized,
+    AssetObserved,
+    ErrorInfo,
+    Event,
+    InputRecord,
+    InputState,
+    RunStatus,
+    event_from_dict,
+)
+from headwater.core.keys import AssetKey
+from headwater.core.records import RunRecord, StepRecord, StepStatus
+
+loads = json.loads
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is an optional accelerator
+    orjson = None  # type: ignore[assignment]
+
+
+def _fast_loads(text: str) -> Any:
+    if orjson is None:  # pragma: no cover
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN and Infinity, which json.dumps writes
+        return json.loads(text)
+
+
+_BIG = float(2**63)
+
+
+def _maybe_rounded(value: Any) -> bool:
+    """orjson reads integers beyond 64 bits as floats; stdlib json keeps them exact. Only
+    free-form metadata can hold such numbers, so that is where we look for one."""
+    kind = type(value)
+    if kind is float:
+        return not -_BIG <= value < _BIG
+    if kind is dict:
+        return any(map(_maybe_rounded, value.values()))
+    if kind is list:
+        return any(map(_maybe_rounded, value))
+    return False
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# --- asset keys -------------------------------------------------------------------------
+
+_KEYS: dict[str, AssetKey] = {}
+_KEY_CACHE_LIMIT = 500_000
+
+
+def _stored_key(text: str) -> AssetKey:
+    """Rebuild a key that was validated when it was written, without validating it again
+    (a third of the cost of reading a graph's state cold). Only used while it provably
+    builds the same object as ``AssetKey.parse``; see ``_TRUSTED`` below."""
+    key = object.__new__(AssetKey)
+    object.__setattr__(key, "path", tuple(text.split("/")))
+    object.__setattr__(key, "_str", text)
+    object.__setattr__(key, "_hash", hash(text))
+    return key
+
+
+def _trusted_keys_work() -> bool:
+    try:
+        probe = "a/b.c"
+        return ({f.name for f in fields(AssetKey)} == {"path", "_str", "_hash"}
+                and _stored_key(probe) == AssetKey.parse(probe)
+                and hash(_stored_key(probe)) == hash(AssetKey.parse(probe))
+                and str(_stored_key(probe)) == probe)
+    except Exception:  # noqa: BLE001 - any surprise means: use the public constructor
+        return False
+
+
+_TRUSTED = _trusted_keys_work()
+
+
+def key_of(text: str) -> AssetKey:
+    """The ``AssetKey`` for a stored key string, built once per process."""
+    key = _KEYS.get(text)
+    if key is None:
+        if len(_KEYS) >= _KEY_CACHE_LIMIT:
+            _KEYS.clear()
+        key = _KEYS[text] = _stored_key(text) if _TRUSTED else AssetKey.parse(text)
+    return key
+
+
+def keys_of(texts: Iterable[str] | None) -> tuple[AssetKey, ...]:
+    return tuple(map(key_of, texts or ()))
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def error_to_json(error: ErrorInfo) -> str:
+    return dumps({"message": error.message, "type_name": error.type_name, "traceback": error.traceback})
+
+
+def error_from_json(text: str | None) -> ErrorInfo | None:
+    if not text:
+        return None
+    d = loads(text)
+    return ErrorInfo(message=d.get("message", ""), type_name=d.get("type_name", ""),
+                     traceback=d.get("traceback", ""))
+
+
+# --- events -----------------------------------------------------------------------------
+
+_DEFAULT_KEY = AssetKey(("_",))
+_OK = InputState.OK
+
+
+_INPUTS: dict[tuple[Any, ...], InputRecord] = {}
+
+
+def _new_input(key: str, data_version: Any, data_time: Any, state: Any, detail: Any, produced: Any) -> InputRecord:
+    return InputRecord(key_of(key), data_version, data_time, _OK if state == "ok" else InputState(state), detail,
+                       bool(produced))
+
+
+def _input(d: Mapping[str, Any]) -> InputRecord:
+    """Inputs repeat (every consumer of an asset records the version it read, so all
+    consumers of one materialization record the same input) and are immutable, so equal
+    ones are shared."""
+    get = d.get
+    ident = (d["key"], get("data_version"), get("data_time"), get("state", "ok"), get("detail", ""),
+             get("produced_in_run", False))
+    try:
+        record = _INPUTS.get(ident)
+    except TypeError:  # an unhashable value (from a newer writer?): don't share it
+        return _new_input(*ident)
+    if record is None:
+        if len(_INPUTS) >= _KEY_CACHE_LIMIT:
+            _INPUTS.clear()
+        record = _INPUTS[ident] = _new_input(*ident)
+    return record
+
+
+def _metadata(d: Mapping[str, Any]) -> Any:
+    if "metadata" not in d:
+        return {}
+    value = d["metadata"]
+    return None if value is None else MappingProxyType(value if type(value) is dict else dict(value))
+
+
+def _materialization(d: Mapping[str, Any]) -> AssetMaterialized:
+    get = d.get
+    key, inputs, deps = get("key"), get("inputs", ()), get("deps", ())
+    return AssetMaterialized(  # positional: see _FAST below
+        d["run_id"], d["timestamp"], get("step_key", ""),
+        _DEFAULT_KEY if "key" not in d else key if key is None else key_of(key),  # type: ignore[arg-type]
+        get("partition", ""), get("code_version"), get("data_version"), get("data_time"),
+        None if inputs is None else tuple(map(_input, inputs)),  # type: ignore[arg-type]
+        None if deps is None else keys_of(deps),  # type: ignore[arg-type]
+        _metadata(d), get("value_ref"), get("duration"),
+    )
+
+
+def _observation(d: Mapping[str, Any]) -> AssetObserved:
+    get = d.get
+    key = get("key")
+    return AssetObserved(  # positional: see _FAST below
+        d["run_id"], d["timestamp"],
+        _DEFAULT_KEY if "key" not in d else key if key is None else key_of(key),  # type: ignore[arg-type]
+        get("partition", ""), get("data_version"), get("data_time"), _metadata(d),
+    )
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+# The direct decoders know these fields in this order (they construct positionally). If
+# the classes change, they stand down and the generic decoder in core takes over.
+_FAST: dict[str, Callable[[Mapping[str, Any]], Event]] = {}
+if (_names(AssetMaterialized) == ("run_id", "timestamp", "step_key", "key", "partition", "code_version",
+                                  "data_version", "data_time", "inputs", "deps", "metadata", "value_ref",
+                                  "duration")
+        and _names(AssetObserved) == ("run_id", "timestamp", "key", "partition", "data_version", "data_time",
+                                      "metadata")
+        and _names(InputRecord) == ("key", "data_version", "data_time", "state", "detail", "produced_in_run")):
+    _FAST = {AssetMaterialized.type_name: _materialization, AssetObserved.type_name: _observation}
+
+
+def decode_event(type_name: str, payload: str, schema_version: int = SCHEMA_VERSION) -> Event:
+    fast = _FAST.get(type_name) if schema_version == SCHEMA_VERSION else None
+    if fast is None:
+        return event_from_dict(type_name, json.loads(payload), schema_version)
+    data = _fast_loads(payload)
+    if orjson is not None and _maybe_rounded(data.get("metadata")):
+        data = json.loads(payload)
+    return fast(data)
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+def run_from_row(row: Any) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id, status=RunStatus(row.status), selection=row.selection or "",
+        asset_keys=keys_of(loads(row.asset_keys) if row.asset_keys else ()),
+        tags=loads(row.tags) if row.tags else {}, parent_run_id=row.parent_run_id,
+        executor=row.executor or "", created_at=row.created_at, started_at=row.started_at,
+        ended_at=row.ended_at, pid=row.pid, host=row.host or "", location=row.location,
+        reason=row.reason or "",
+    )
+
+
+def step_from_row(row: Any) -> StepRecord:
+    return StepRecord(
+        run_id=row.run_id, step_key=row.step_key, status=StepStatus(row.status),
+        asset_keys=keys_of(loads(row.asset_keys) if row.asset_keys else ()),
+        attempt=row.attempt if row.attempt is not None else 1, started_at=row.started_at,
+        ended_at=row.ended_at, error=error_from_json(row.error), detail=row.detail or "",
+    )
+

@@ -1,0 +1,200 @@
+"""``SqlEventStore``: the event store on SQLite or PostgreSQL, and ``open_store``.
+
+This module is the seam: it opens the database (engines, schema check), runs each call
+as one short transaction with busy retries, and turns every database failure into a
+``StorageError`` naming the database. The SQL itself lives beside it: ``writer.py``
+appends events and derives state, ``latest.py`` reads latest facts, ``codec.py`` turns
+rows back into records.
+
+Open one store per process and ``close()`` it; a store is safe to share between the
+threads of that process (each call checks a connection out of a pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, func, select, union_all
+
+from headwater.core.events import AssetMaterialized, AssetObserved, Event, RunStatus
+from headwater.core.keys import AssetKey
+from headwater.core.records import AssetFacts, RunRecord, StepRecord, StoredEvent
+from headwater.errors import StorageError
+from headwater.storage.sql.codec import decode_event, run_from_row, step_from_row
+from headwater.storage.sql.engines import Engines, create_engines
+from headwater.storage.sql.failures import with_retry
+from headwater.storage.sql.latest import LatestFactsReader
+from headwater.storage.sql.schema import ensure_schema
+from headwater.storage.sql.tables import asset_events, run_events, runs, steps
+from headwater.storage.sql.writer import append
+
+T = TypeVar("T")
+
+_FAMILY_RUN = MappingProxyType({"family": "run"})
+_FAMILY_ASSET = MappingProxyType({"family": "asset"})
+
+
+def open_store(url: str) -> SqlEventStore:
+    """Open (creating or upgrading if needed) the store at ``url``.
+
+    ``sqlite:///path/to/headwater.db`` (optionally ``?busy_timeout=SECONDS``) or
+    ``postgresql://user@host:port/database``.
+    """
+    engines = create_engines(url)
+    try:
+        with_retry(engines, lambda: ensure_schema(engines))
+    except BaseException:
+        engines.dispose()
+        raise
+    return SqlEventStore(url, engines)
+
+
+class SqlEventStore:
+    """``EventStore`` over SQLAlchemy Core (see ``storage/interfaces.py`` for the contract)."""
+
+    def __init__(self, url: str, engines: Engines) -> None:
+        self.url = url
+        self._engines = engines
+        self._latest = LatestFactsReader()
+        self._closed = False
+
+    @property
+    def engines(self) -> Engines:
+        """The SQLAlchemy engines underneath, for tools and tests that need to look inside."""
+        return self._engines
+
+    def __repr__(self) -> str:
+        return f"SqlEventStore({self._engines.target!r})"
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._engines.dispose()
+
+    def __enter__(self) -> SqlEventStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _read(self, action: Callable[[Connection], T]) -> T:
+        self._check_open()
+
+        def attempt() -> T:
+            with self._engines.read.connect() as conn:
+                return action(conn)
+
+        return with_retry(self._engines, attempt)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store for {self._engines.target} is closed")
+
+    # -- writing ------------------------------------------------------------------------
+
+    def write(self, events: Sequence[Event]) -> None:
+        """Append ``events`` and derive runs, steps and latest state, in one transaction."""
+        self._check_open()
+        batch = list(events)
+        if not batch:
+            return
+
+        def attempt() -> None:
+            with self._engines.write.begin() as conn:
+                append(conn, batch)
+
+        try:
+            with_retry(self._engines, attempt)
+        except StorageError:
+            raise
+        except Exception as exc:  # e.g. the driver refusing a value: still nothing was stored
+            raise StorageError(f"could not write {len(batch)} event(s) to {self._engines.target}, nothing was "
+                               f"stored: {type(exc).__name__}: {exc}") from exc
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        def query(conn: Connection) -> RunRecord | None:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+            return run_from_row(row) if row is not None else None
+
+        return self._read(query)
+
+    def list_runs(self, limit: int = 50, statuses: Iterable[RunStatus] | None = None,
+                  before_created_at: float | None = None) -> list[RunRecord]:
+        """Newest first; page with ``before_created_at`` = the last run's ``created_at``."""
+        stmt = select(runs)
+        if statuses is not None:
+            stmt = stmt.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        if before_created_at is not None:
+            stmt = stmt.where(runs.c.created_at < before_created_at)
+        stmt = stmt.order_by(runs.c.created_at.desc().nulls_last(), runs.c.run_id.desc()).limit(limit)
+        return self._read(lambda conn: [run_from_row(r) for r in conn.execute(stmt)])
+
+    def run_steps(self, run_id: str) -> list[StepRecord]:
+        """In the order they started (skipped steps, which never start, by when they were skipped)."""
+        stmt = (select(steps).where(steps.c.run_id == run_id)
+                .order_by(func.coalesce(steps.c.started_at, steps.c.ended_at).asc().nulls_last(),
+                          steps.c.step_key))
+        return self._read(lambda conn: [step_from_row(r) for r in conn.execute(stmt)])
+
+    def run_events(self, run_id: str, after_id: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        """The run's lifecycle and log events and its asset events, merged.
+
+        Both families share one id counter (see ``writer.py``), so the merge is by id and
+        ids follow commit order; ``after_id`` is the last id a reader saw, whichever family
+        it came from. ``StoredEvent.extra["family"]`` says which table an event lives in.
+        """
+        cols = ("id", "type", "schema_version", "payload")
+        merged = union_all(
+            select(*(run_events.c[c] for c in cols)).where(run_events.c.run_id == run_id,
+                                                           run_events.c.id > after_id),
+            select(*(asset_events.c[c] for c in cols)).where(asset_events.c.run_id == run_id,
+                                                             asset_events.c.id > after_id),
+        ).subquery()
+        stmt = select(merged).order_by(merged.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._read(lambda conn: [_stored(*row) for row in conn.execute(stmt)])
+
+    # -- assets -------------------------------------------------------------------------
+
+    def latest_facts(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
+        """Latest facts per asset, in one query. Assets with nothing stored are absent."""
+        return self._read(lambda conn: self._latest.read(conn, keys, partition))
+
+    def materializations(self, key: AssetKey, partition: str = "", limit: int = 20,
+                         before_id: int | None = None) -> list[StoredEvent]:
+        """Newest first; page with ``before_id`` = the last id seen."""
+        return self._history(AssetMaterialized.type_name, key, partition, limit, before_id)
+
+    def observations(self, key: AssetKey, partition: str = "", limit: int = 20,
+                     before_id: int | None = None) -> list[StoredEvent]:
+        """Newest first; page with ``before_id`` = the last id seen."""
+        return self._history(AssetObserved.type_name, key, partition, limit, before_id)
+
+    def _history(self, type_name: str, key: AssetKey, partition: str, limit: int,
+                 before_id: int | None) -> list[StoredEvent]:
+        c = asset_events.c
+        stmt = (select(c.id, c.type, c.schema_version, c.payload)
+                .where(c.asset_key == str(key), c.partition == partition, c.type == type_name))
+        if before_id is not None:
+            stmt = stmt.where(c.id < before_id)
+        stmt = stmt.order_by(c.id.desc()).limit(limit)
+        return self._read(lambda conn: [_stored(*row) for row in conn.execute(stmt)])
+
+
+_ASSET_TYPES = {AssetMaterialized.type_name, AssetObserved.type_name}
+
+
+def _stored(event_id: int, type_name: str, schema_version: int, payload: str) -> StoredEvent:
+    try:
+        event: Any = decode_event(type_name, payload, schema_version)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StorageError(f"stored event {event_id} ({type_name!r}) cannot be read: {exc}") from exc
+    return StoredEvent(id=event_id, event=event,
+                       extra=_FAMILY_ASSET if type_name in _ASSET_TYPES else _FAMILY_RUN)

@@ -1,0 +1,377 @@
+"""Appending a batch of events and deriving runs, steps and latest asset state from it.
+
+All of it happens in the caller's transaction, which holds the database's write lock
+(``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock on PostgreSQL), so a
+batch sees no concurrent writer. That lets the rules below run as plain Python over a
+small in-memory copy of the derived rows the batch touches, in event order:
+
+1. load the derived rows the batch names (a handful of queries, whatever its size);
+2. apply each event to them; drop a ``RunFinished`` for a run that already ended;
+3. write the event rows and the changed derived rows with one ``executemany`` per
+   table and shape of change, using ``INSERT ... ON CONFLICT DO UPDATE``.
+
+A batch of 1 event and one of 1,000 therefore cost about the same number of statements.
+Only the columns a rule changed are written, so a materialization's payload is never
+read back just to be written again.
+
+Event ids: both event tables draw from ONE counter — the next id is the highest id
+either table has ever used, plus one, read under the write lock — so ids grow in commit
+order across the two families, a run's merged log sorts by id alone, and ``after_id`` is
+a single cursor over it. On SQLite ``sqlite_sequence`` remembers the highest id even if
+rows are later deleted; on PostgreSQL the counter is ``max(id)``, so compaction must keep
+the newest event of each table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from headwater.core.events import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    AssetFailed,
+    AssetMaterialized,
+    AssetObserved,
+    ErrorInfo,
+    Event,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    SkipReason,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+    event_to_json,
+    is_asset_event,
+)
+from headwater.core.keys import AssetKey
+from headwater.core.records import AttemptStatus, StepStatus
+from headwater.errors import StorageError
+from headwater.storage.sql.codec import dumps, error_to_json
+from headwater.storage.sql.tables import asset_events, asset_latest, run_events, runs, steps
+
+PG_WRITE_LOCK = 0x4857_5752_4954  # "HWWRIT": serializes writers like SQLite's one write lock
+CHUNK = 500  # keys per IN (...): far below every backend's parameter limit
+
+_TERMINAL = {s.value for s in RunStatus if s.is_terminal}
+_STEP_OPEN = (StepStatus.STARTED.value, StepStatus.RETRYING.value)
+_RUNNING = AttemptStatus.RUNNING.value
+
+_NEXT_ID_SQL = {
+    "sqlite": "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence"
+              " WHERE name IN ('run_events', 'asset_events')), 0),"
+              " coalesce((SELECT max(id) FROM run_events), 0), coalesce((SELECT max(id) FROM asset_events), 0))",
+    "postgresql": "SELECT GREATEST(coalesce((SELECT max(id) FROM run_events), 0),"
+                  " coalesce((SELECT max(id) FROM asset_events), 0))",
+}
+
+
+def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
+    """Store ``events`` and their derived state; return each event's id (None if dropped)."""
+    encoded = [(event, _encode(event)) for event in events]
+    if not encoded:
+        return []
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+    next_id = int(conn.exec_driver_sql(_NEXT_ID_SQL[dialect]).scalar() or 0) + 1
+    batch = _Batch(conn, events)
+    ids: list[int | None] = []
+    for event, payload in encoded:
+        if not batch.apply(event, payload, next_id):
+            ids.append(None)
+            continue
+        ids.append(next_id)
+        batch.add_event_row(event, payload, next_id)
+        next_id += 1
+    batch.flush()
+    return ids
+
+
+_NEEDS_RUN = (RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped)
+
+
+def _describe(event: Any) -> str:
+    run = getattr(event, "run_id", None)
+    key = getattr(event, "key", None)
+    return (f"event {getattr(event, 'type_name', '') or type(event).__name__!r}"
+            + (f" of run {run!r}" if run else "") + (f" for asset {str(key)!r}" if key else ""))
+
+
+def _encode(event: Event) -> str:
+    if not isinstance(event, Event) or EVENT_TYPES.get(event.type_name) is not type(event):
+        raise StorageError(f"cannot store {_describe(event)}: not a Headwater event type")
+    if isinstance(event, _NEEDS_RUN) and not event.run_id:
+        raise StorageError(f"cannot store {_describe(event)}: it needs a run id")
+    try:
+        return event_to_json(event)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise StorageError(f"cannot store {_describe(event)}: it does not serialize to JSON ({exc})") from exc
+
+
+class _Rows:
+    """The rows of one derived table that a batch touches: what we know of them (loaded
+    columns plus changes so far) and which columns changed, per primary key."""
+
+    def __init__(self, table: Table, pk: tuple[str, ...]) -> None:
+        self.table = table
+        self.pk = pk
+        self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.exists: set[tuple[Any, ...]] = set()
+        self.dirty: dict[tuple[Any, ...], set[str]] = {}
+
+    def load(self, conn: Connection, where: Any, columns: Iterable[str]) -> None:
+        """Merge rows from the database; rows this batch already knows stay as they are."""
+        cols = [self.table.c[c] for c in (*self.pk, *columns)]
+        for row in conn.execute(select(*cols).where(where)).mappings():
+            pk = tuple(row[c] for c in self.pk)
+            if pk not in self.rows:
+                self.rows[pk] = dict(row)
+                self.exists.add(pk)
+
+    def row(self, pk: tuple[Any, ...]) -> dict[str, Any]:
+        row = self.rows.get(pk)
+        if row is None:
+            row = self.rows[pk] = dict(zip(self.pk, pk, strict=True))
+        return row
+
+    def set(self, pk: tuple[Any, ...], **values: Any) -> None:
+        self.row(pk).update(values)
+        self.dirty.setdefault(pk, set()).update(values)
+
+    def flush(self, conn: Connection) -> None:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for pk, cols in self.dirty.items():
+            shape = tuple(sorted(cols))
+            row = self.rows[pk]
+            groups.setdefault(shape, []).append({c: row.get(c) for c in (*self.pk, *shape)})
+        for shape, params in groups.items():
+            conn.execute(_upsert(conn.dialect.name, self.table, self.pk, shape), params)
+        self.dirty.clear()
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert(dialect: str, table: Table, pk: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    cache_key = (dialect, table.name, columns)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+        stmt = insert.on_conflict_do_update(index_elements=list(pk),
+                                            set_={c: insert.excluded[c] for c in columns})
+        _UPSERTS[cache_key] = stmt
+    return stmt
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def _latest_pk(key: AssetKey, partition: str = "") -> tuple[str, str]:
+    return (str(key), partition)
+
+
+class _Batch:
+    """The derived rules, applied in event order to the rows a batch touches."""
+
+    def __init__(self, conn: Connection, events: Sequence[Event]) -> None:
+        self.conn = conn
+        self.runs = _Rows(runs, ("run_id",))
+        self.steps = _Rows(steps, ("run_id", "step_key"))
+        self.latest = _Rows(asset_latest, ("asset_key", "partition"))
+        self.run_rows: list[dict[str, Any]] = []
+        self.asset_rows: list[dict[str, Any]] = []
+        self._load(events)
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _load(self, events: Sequence[Event]) -> None:
+        run_ids: set[str] = set()
+        step_keys: dict[str, set[str]] = {}
+        latest: dict[str, set[str]] = {}
+        for event in events:
+            if isinstance(event, (RunStarted, RunFinished)) and event.run_id is not None:
+                run_ids.add(event.run_id)
+            step_key = getattr(event, "step_key", None)
+            if isinstance(event, (StepStarted, StepSucceeded, StepFailed, StepSkipped)):
+                step_keys.setdefault(event.run_id or "", set()).add(step_key or "")
+                for key in event.asset_keys:
+                    latest.setdefault("", set()).add(str(key))
+            elif isinstance(event, (AssetFailed, AssetMaterialized, AssetObserved)):
+                latest.setdefault(event.partition, set()).add(str(event.key))
+        for chunk in _chunks(sorted(run_ids)):
+            self.runs.load(self.conn, runs.c.run_id.in_(chunk), ("status", "created_at"))
+        for run_id, keys in step_keys.items():
+            for chunk in _chunks(sorted(keys)):
+                self.steps.load(self.conn, and_(steps.c.run_id == run_id, steps.c.step_key.in_(chunk)),
+                                ("status",))
+        for partition, keys in latest.items():
+            for chunk in _chunks(sorted(keys)):
+                self.latest.load(self.conn, and_(asset_latest.c.partition == partition,
+                                                 asset_latest.c.asset_key.in_(chunk)),
+                                 ("last_attempt_run_id", "last_attempt_status"))
+
+    # -- rules --------------------------------------------------------------------------
+
+    def apply(self, event: Event, payload: str, event_id: int) -> bool:
+        """Apply one event's rules; False means the event is dropped (not stored)."""
+        rule = _RULES.get(type(event))
+        if rule is None:
+            return True
+        return rule(self, event, event_id, payload) is not False
+
+    def _run_started(self, e: RunStarted, _id: int, _payload: str) -> None:
+        pk = (e.run_id,)
+        row = self.runs.row(pk)
+        status = row.get("status")
+        values: dict[str, Any] = dict(
+            status=status if status in _TERMINAL else RunStatus.STARTED.value,
+            selection=e.selection, asset_keys=dumps([str(k) for k in e.asset_keys]),
+            tags=dumps(dict(e.tags)), parent_run_id=e.parent_run_id, executor=e.executor,
+            started_at=e.timestamp, pid=e.pid, host=e.host, location=e.location,
+        )
+        if row.get("created_at") is None:
+            values["created_at"] = e.timestamp
+        self.runs.set(pk, **values)
+
+    def _run_finished(self, e: RunFinished, _id: int, _payload: str) -> bool:
+        pk = (e.run_id,)
+        row = self.runs.row(pk)
+        if row.get("status") in _TERMINAL:
+            return False  # first end wins
+        status = RunStatus(e.status)
+        values: dict[str, Any] = dict(status=status.value, ended_at=e.timestamp, reason=e.reason)
+        if row.get("created_at") is None:
+            values["created_at"] = e.timestamp
+        self.runs.set(pk, **values)
+        if status in (RunStatus.FAILED, RunStatus.CANCELED) and e.run_id is not None:
+            self._end_open_attempts(e.run_id, status, e.reason, e.timestamp)
+        return True
+
+    def _end_open_attempts(self, run_id: str, status: RunStatus, reason: str, at: float) -> None:
+        """A failed or canceled run fails (cancels) what it left unfinished."""
+        canceled = status is RunStatus.CANCELED
+        error = error_to_json(ErrorInfo(message=reason or f"run {run_id} {status.value}"))
+        self.steps.load(self.conn, and_(steps.c.run_id == run_id, steps.c.status.in_(_STEP_OPEN)),
+                        ("status",))
+        step_status = (StepStatus.CANCELED if canceled else StepStatus.FAILED).value
+        for pk, row in list(self.steps.rows.items()):
+            if pk[0] == run_id and row.get("status") in _STEP_OPEN:
+                self.steps.set(pk, status=step_status, error=error, ended_at=at)
+        self.latest.load(self.conn, and_(asset_latest.c.last_attempt_run_id == run_id,
+                                         asset_latest.c.last_attempt_status == _RUNNING),
+                         ("last_attempt_run_id", "last_attempt_status"))
+        for pk, row in list(self.latest.rows.items()):
+            if row.get("last_attempt_run_id") == run_id and row.get("last_attempt_status") == _RUNNING:
+                if canceled:
+                    self.latest.set(pk, last_attempt_status=AttemptStatus.CANCELED.value, last_attempt_at=at)
+                else:
+                    self.latest.set(pk, last_attempt_status=AttemptStatus.FAILED.value, last_attempt_at=at,
+                                    last_failure=error)
+
+    def _step_started(self, e: StepStarted, _id: int, _payload: str) -> None:
+        self.steps.set((e.run_id, e.step_key), status=StepStatus.STARTED.value,
+                       asset_keys=dumps([str(k) for k in e.asset_keys]), attempt=e.attempt,
+                       started_at=e.timestamp, ended_at=None, error=None)
+        for key in e.asset_keys:
+            self.latest.set(_latest_pk(key), last_attempt_status=_RUNNING, last_attempt_run_id=e.run_id,
+                            last_attempt_at=e.timestamp)
+
+    def _step_succeeded(self, e: StepSucceeded, _id: int, _payload: str) -> None:
+        pk = (e.run_id, e.step_key)
+        values: dict[str, Any] = dict(status=StepStatus.SUCCEEDED.value, attempt=e.attempt,
+                                      ended_at=e.timestamp, error=None)
+        if pk not in self.steps.exists and pk not in self.steps.dirty:
+            values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
+        self.steps.set(pk, **values)
+        for key in e.asset_keys:
+            lpk = _latest_pk(key)
+            row = self.latest.row(lpk)
+            if row.get("last_attempt_status") == _RUNNING and row.get("last_attempt_run_id") == e.run_id:
+                self.latest.set(lpk, last_attempt_status=AttemptStatus.SUCCEEDED.value,
+                                last_attempt_at=e.timestamp)
+
+    def _step_failed(self, e: StepFailed, _id: int, _payload: str) -> None:
+        pk = (e.run_id, e.step_key)
+        error = error_to_json(e.error)
+        values: dict[str, Any] = dict(
+            status=(StepStatus.RETRYING if e.will_retry else StepStatus.FAILED).value,
+            attempt=e.attempt, error=error, ended_at=None if e.will_retry else e.timestamp)
+        if pk not in self.steps.exists and pk not in self.steps.dirty:
+            values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
+        self.steps.set(pk, **values)
+        if e.will_retry:
+            return
+        for key in e.asset_keys:
+            self.latest.set(_latest_pk(key), last_attempt_status=AttemptStatus.FAILED.value,
+                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=error)
+
+    def _step_skipped(self, e: StepSkipped, _id: int, _payload: str) -> None:
+        self.steps.set((e.run_id, e.step_key), status=StepStatus.SKIPPED.value,
+                       asset_keys=dumps([str(k) for k in e.asset_keys]), detail=e.detail,
+                       ended_at=e.timestamp)
+        if e.reason not in (SkipReason.UPSTREAM_FAILED, SkipReason.CANCELED):
+            return  # up to date: nothing was attempted
+        for key in e.asset_keys:
+            self.latest.set(_latest_pk(key), last_attempt_status=AttemptStatus.SKIPPED.value,
+                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp)
+
+    def _asset_failed(self, e: AssetFailed, _id: int, _payload: str) -> None:
+        self.latest.set(_latest_pk(e.key, e.partition), last_attempt_status=AttemptStatus.FAILED.value,
+                        last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp,
+                        last_failure=error_to_json(e.error))
+
+    def _materialized(self, e: AssetMaterialized, event_id: int, payload: str) -> None:
+        self.latest.set(_latest_pk(e.key, e.partition), last_materialization_id=event_id,
+                        last_materialization=payload, last_materialized_at=e.timestamp,
+                        last_attempt_status=AttemptStatus.SUCCEEDED.value, last_attempt_run_id=e.run_id,
+                        last_attempt_at=e.timestamp)
+
+    def _observed(self, e: AssetObserved, event_id: int, payload: str) -> None:
+        self.latest.set(_latest_pk(e.key, e.partition), last_observation_id=event_id,
+                        last_observation=payload)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def add_event_row(self, event: Event, payload: str, event_id: int) -> None:
+        if is_asset_event(event):
+            self.asset_rows.append({
+                "id": event_id, "asset_key": str(event.key), "partition": event.partition,  # type: ignore[attr-defined]
+                "type": event.type_name, "run_id": event.run_id, "timestamp": event.timestamp,
+                "data_version": event.data_version,  # type: ignore[attr-defined]
+                "schema_version": SCHEMA_VERSION, "payload": payload,
+            })
+        else:
+            self.run_rows.append({
+                "id": event_id, "run_id": event.run_id, "step_key": getattr(event, "step_key", None),
+                "type": event.type_name, "timestamp": event.timestamp, "schema_version": SCHEMA_VERSION,
+                "payload": payload,
+            })
+
+    def flush(self) -> None:
+        if self.run_rows:
+            self.conn.execute(run_events.insert(), self.run_rows)
+        if self.asset_rows:
+            self.conn.execute(asset_events.insert(), self.asset_rows)
+        for rows in (self.runs, self.steps, self.latest):
+            rows.flush(self.conn)
+
+
+_RULES: dict[type, Any] = {
+    RunStarted: _Batch._run_started,
+    RunFinished: _Batch._run_finished,
+    StepStarted: _Batch._step_started,
+    StepSucceeded: _Batch._step_succeeded,
+    StepFailed: _Batch._step_failed,
+    StepSkipped: _Batch._step_skipped,
+    AssetFailed: _Batch._asset_failed,
+    AssetMaterialized: _Batch._materialized,
+    AssetObserved: _Batch._observed,
+}

@@ -1,0 +1,62 @@
+"""The fast decoders for asset events must read exactly what core's generic decoder reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from storage_events import T0, key
+
+from headwater.core.events import (
+    AssetMaterialized,
+    AssetObserved,
+    InputRecord,
+    InputState,
+    event_from_json,
+    event_to_json,
+)
+from headwater.storage.sql import codec
+
+FULL = AssetMaterialized(
+    run_id="r1", timestamp=T0, step_key="multi", key=key("a/b.c"), partition="2024-01-01", code_version="c",
+    data_version="d", data_time=T0 - 5,
+    inputs=(InputRecord(key("x"), "v", T0 - 9, InputState.MISSING, "never materialized", True),
+            InputRecord(key("y/z"), None, None)),
+    deps=(key("x"), key("y/z")), metadata={"rows": 3, "list": [1, "a", None], "nan": float("nan")},
+    value_ref="s3://bucket/key", duration=1.25,
+)
+
+
+def test_the_fast_decoders_are_in_use():
+    assert set(codec._FAST) == {"materialization", "observation"}
+
+
+@pytest.mark.parametrize("payload", [
+    event_to_json(FULL),
+    event_to_json(AssetMaterialized(run_id=None, timestamp=T0)),
+    event_to_json(AssetObserved(run_id=None, timestamp=T0, key=key("src"), data_version="s", data_time=T0,
+                                metadata={"k": {"deep": True}})),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a"}),  # fields missing: defaults
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "inputs": None, "deps": None, "metadata": None}),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "from_the_future": 1}),  # unknown field: ignored
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "metadata": {"n": [2**80, -(2**70)], "f": 1e300}}),
+])
+@pytest.mark.parametrize("type_name", ["materialization", "observation"])
+def test_fast_decoding_matches_the_generic_decoder(payload, type_name):
+    fast = codec.decode_event(type_name, payload)
+    generic = event_from_json(type_name, payload)
+    assert type(fast) is type(generic)
+    assert repr(fast) == repr(generic)  # repr: NaN != NaN would defeat ==
+
+
+def test_a_newer_schema_version_goes_to_the_generic_decoder():
+    with pytest.raises(ValueError, match="newer"):
+        codec.decode_event("materialization", event_to_json(FULL), schema_version=99)
+
+
+def test_stored_keys_are_the_same_as_parsed_keys():
+    assert codec._TRUSTED
+    for text in ("a", "a/b", "x.y/z-1/_q"):
+        stored, parsed = codec.key_of(text), key(text)
+        assert stored == parsed and hash(stored) == hash(parsed) and str(stored) == text
+        assert stored.path == parsed.path and stored.name == parsed.name

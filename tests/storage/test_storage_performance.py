@@ -1,0 +1,55 @@
+"""The costs DESIGN.md promises: per-asset recording and reading well under a millisecond.
+
+Bounds are loose enough for a busy CI machine and tight enough to catch a query per asset
+or an accidental quadratic; the measured figures are printed (``pytest -s``) for the record.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from storage_events import T0, key, materialized, step_started
+
+from headwater.core.events import LogMessage
+from headwater.storage.sql.store import open_store
+
+N = 10_000
+
+
+def _timed(action) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def test_ten_thousand_assets_write_and_read_fast(sqlite_url):
+    names = [f"layer{i % 10}/asset_{i}" for i in range(N)]
+    with open_store(sqlite_url) as writer:
+        write_1000 = [
+            _timed(lambda b=b: writer.write([
+                materialized("r1", names[i], T0 + i, f"v{i}", inputs=tuple(names[j] for j in range(max(0, i - 2), i)),
+                             metadata={"rows": i}) for i in range(b * 1000, (b + 1) * 1000)]))
+            for b in range(N // 1000)
+        ]
+        write_1 = [_timed(lambda i=i: writer.write([LogMessage(run_id="r1", timestamp=T0 + i, message="x")]))
+                   for i in range(50)]
+
+    with open_store(sqlite_url) as reader:  # a fresh process's view: nothing decoded yet
+        facts: dict = {}
+        cold = _timed(lambda: facts.update(reader.latest_facts()))
+        warm = min(_timed(reader.latest_facts) for _ in range(3))
+        with open_store(sqlite_url) as writer:
+            writer.write([step_started("r2", "x", *names[:100], at=T0 + N)])
+        after_change = _timed(reader.latest_facts)
+
+    print(f"\nSQLite, {N} assets: write 1000 materializations {statistics.median(write_1000) * 1e3:.0f} ms, "
+          f"write 1 event {statistics.median(write_1) * 1e3:.2f} ms (median); latest_facts cold "
+          f"{cold * 1e3:.0f} ms, warm {warm * 1e3:.0f} ms, after 100 changed {after_change * 1e3:.0f} ms")
+    assert len(facts) == N
+    assert facts[key("layer7/asset_9997")].last_materialization.inputs[1].key == key("layer6/asset_9996")
+    assert statistics.median(write_1) < 0.01
+    assert statistics.median(write_1000) < 1.0
+    assert warm < 0.1
+    assert after_change < 0.1
+    assert cold < 0.6
