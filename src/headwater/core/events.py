@@ -211,10 +211,81 @@ class AssetObserved(Event):
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+class CheckSeverity(StrEnum):
+    WARN = "warn"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvaluated(Event):
+    """One evaluation of a check against one materialization of its asset.
+
+    ``target_run_id``/``target_timestamp`` identify the materialization evaluated (None
+    when the asset had none), so a result stops counting once the asset is re-materialized.
+    """
+
+    type_name: ClassVar[str] = "check_evaluation"
+    step_key: str = ""
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    check_name: str = ""
+    passed: bool = False
+    severity: CheckSeverity = CheckSeverity.ERROR
+    blocking: bool = False
+    description: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    target_run_id: str | None = None
+    target_timestamp: float | None = None
+    error: ErrorInfo | None = None  # the check itself crashed (counts as failed)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationUnchanged(Event):
+    """A source was observed and nothing had changed: recorded as an operational event (and
+    the source's ``last checked`` time) instead of another observation fact."""
+
+    type_name: ClassVar[str] = "observation_unchanged"
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    data_version: str | None = None
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTransition(Event):
+    """An alert rule's condition changed for one asset (deduplication key: rule + asset)."""
+
+    type_name: ClassVar[str] = "alert_transition"
+    rule: str = ""
+    key: AssetKey = AssetKey(("_",))
+    state: AlertState = AlertState.FIRING
+    condition: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDeliveryAttempt(Event):
+    """One try at delivering one transition through one channel (secrets never recorded)."""
+
+    type_name: ClassVar[str] = "alert_delivery"
+    rule: str = ""
+    key: AssetKey = AssetKey(("_",))
+    state: AlertState = AlertState.FIRING
+    channel: str = ""
+    attempt: int = 1
+    ok: bool = False
+    detail: str = ""
+
+
 RUN_EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, LogMessage,
+    ObservationUnchanged, AlertTransition, AlertDeliveryAttempt,
 )
-ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved)
+ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved, CheckEvaluated)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name: cls for cls in RUN_EVENT_TYPES + ASSET_EVENT_TYPES}
 
 
@@ -275,6 +346,7 @@ _DECODERS: dict[str, Any] = {
     "reason": lambda v: v,
     "tags": _frozen,
     "metadata": _frozen,
+    "severity": CheckSeverity,
 }
 
 
@@ -292,6 +364,8 @@ def event_from_dict(type_name: str, data: Mapping[str, Any], schema_version: int
         raw = data[f.name]
         if f.name == "reason" and cls is StepSkipped:
             kwargs[f.name] = SkipReason(raw)
+        elif f.name == "state" and raw is not None:
+            kwargs[f.name] = AlertState(raw)
         elif f.name in _DECODERS and raw is not None:
             kwargs[f.name] = _DECODERS[f.name](raw)
         else:

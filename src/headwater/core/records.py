@@ -37,6 +37,8 @@ class AssetFacts:
     last_attempt_status: AttemptStatus | None = None
     last_attempt_at: float | None = None
     last_failure: ErrorInfo | None = None
+    # When a source was last observed at all (an unchanged observation is not a new fact).
+    last_observation_checked_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

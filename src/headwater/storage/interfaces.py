@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from headwater.core.events import Event, RunStatus
+from headwater.core.events import AlertDeliveryAttempt, AlertTransition, CheckEvaluated, Event, RunStatus
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, RunRecord, StepRecord, StoredEvent
 
@@ -49,7 +49,24 @@ class AssetStateReader(Protocol):
         """Newest first."""
 
 
-class EventStore(EventWriter, RunReader, AssetStateReader, Protocol):
+class CheckResultReader(Protocol):
+    def latest_check_results(self, partition: str = "") -> dict[AssetKey, dict[str, CheckEvaluated]]:
+        """The latest evaluation of every check of every asset, in one query."""
+
+    def check_history(self, key: AssetKey, check_name: str | None = None, partition: str = "",
+                      limit: int = 20) -> list[StoredEvent]:
+        """Newest first."""
+
+
+class AlertStateReader(Protocol):
+    def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
+        """The latest transition per (rule, asset): what is firing now."""
+
+    def alert_deliveries(self, limit: int = 100) -> list[AlertDeliveryAttempt]:
+        """Newest first."""
+
+
+class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str
