@@ -4,9 +4,14 @@ Declare the data that should exist and the functions that produce it; Headwater 
 every materialization and can say, for any asset, whether it is current and why not.
 """
 
+from headwater.core.checks import CheckState
+from headwater.core.freshness import FreshnessPolicy, FreshnessState
+from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec, RetryPolicy
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCauseKind
+from headwater.definitions import builtin_checks as checks
+from headwater.definitions.checks import CheckContext, CheckResult, check
 from headwater.definitions.context import AssetContext
 from headwater.definitions.decorators import asset, multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
@@ -26,6 +31,15 @@ from headwater.service import Instance, RunResult, materialize
 
 __all__ = [
     "AssetContext",
+    "AssetHealth",
+    "CheckContext",
+    "CheckResult",
+    "CheckState",
+    "FreshnessPolicy",
+    "FreshnessState",
+    "Health",
+    "check",
+    "checks",
     "AssetKey",
     "AssetSpec",
     "AssetStatus",

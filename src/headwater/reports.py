@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
+from headwater.core.checks import CheckStatus
+from headwater.core.freshness import FreshnessStatus
+from headwater.core.health import AssetHealth
 from headwater.core.records import RunRecord, StepRecord
 from headwater.core.status import AssetStatus, StaleCause
 
@@ -50,6 +53,46 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
         "ran_on_stale_inputs": status.ran_on_stale_inputs,
         "error": status.failure.message if status.failure else None,
     }
+
+
+def freshness_to_dict(f: FreshnessStatus | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    return {
+        "state": f.state.value,
+        "policy": f.policy.describe(),
+        "overdue_since": iso(f.overdue_since),
+        "late_by_seconds": f.late_by,
+        "next_deadline": iso(f.next_deadline),
+        "reason": f.reason,
+    }
+
+
+def check_to_dict(c: CheckStatus) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "state": c.state.value,
+        "severity": c.severity,
+        "blocking": c.blocking,
+        "evaluated_at": iso(c.evaluated_at),
+        "run_id": c.run_id,
+        "detail": c.detail,
+        "metadata": dict(c.metadata),
+    }
+
+
+def health_to_dict(h: AssetHealth, graph: AssetGraph) -> dict[str, Any]:
+    """``status --json`` and the web API: the status fields plus health, freshness and checks."""
+    out = status_to_dict(h.status, graph)
+    fresh = freshness_to_dict(h.freshness)
+    out.update({
+        "health": h.health.value,
+        "health_reasons": list(h.reasons),
+        "freshness": fresh,
+        "overdue_since": fresh["overdue_since"] if fresh else None,
+        "checks": [check_to_dict(c) for c in h.checks],
+    })
+    return out
 
 
 def run_to_dict(run: RunRecord) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized, AssetObserved, ErrorInfo, InputRecord, InputState
-from headwater.core.explain import explain
+from headwater.core.explain import explain_status
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
@@ -102,7 +102,7 @@ def test_failed_attempt_after_success_is_failed_and_running_is_running():
     st = compute_statuses(graph(), f)
     assert st[K("b")].status is S.FAILED and st[K("b")].failure.message == "boom"
     assert st[K("c")].status is S.RUNNING
-    lines = explain(st[K("b")], st)
+    lines = explain_status(st[K("b")], st)
     assert any("failed" in line and "r9" in line for line in lines) and any("boom" in line for line in lines)
 
 
@@ -115,7 +115,7 @@ def test_skipped_attempt_is_not_a_failure():
 
 def test_why_prints_the_causal_chain_down_to_the_root():
     st = compute_statuses(graph(a="2"), facts(*CURRENT, observation=OBS))
-    text = "\n".join(explain(st[K("c")], st))
+    text = "\n".join(explain_status(st[K("c")], st))
     assert "c is stale because:" in text
     assert "upstream b is stale, because:" in text
     assert "upstream a is stale, because:" in text
@@ -129,4 +129,4 @@ def test_ran_on_stale_inputs_is_reported_by_why():
                           deps=(K("a"),))
     st = compute_statuses(graph(), facts(CURRENT[0], m, observation=OBS))
     assert st[K("b")].ran_on_stale_inputs
-    assert any("a was stale when it was read (a: code changed)" in line for line in explain(st[K("b")], st))
+    assert any("a was stale when it was read (a: code changed)" in line for line in explain_status(st[K("b")], st))

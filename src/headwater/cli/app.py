@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
 from headwater.errors import HeadwaterError, LoadError
 from headwater.execution.plan import PlanMode
-from headwater.reports import run_to_dict, status_to_dict, step_to_dict
+from headwater.reports import health_to_dict, run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -110,27 +110,56 @@ def _tag(text: str) -> tuple[str, str]:
 
 @app.command()
 def status(
-    selection: Annotated[str | None, typer.Argument(help="Limit to a selection.")] = None,
+    selection: Annotated[Optional[str], typer.Argument(help="Limit to a selection.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    health: Annotated[Optional[str], typer.Option("--health", help="Only assets with this health.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only assets overdue against their freshness policy.")] = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
-    """Every asset: status, stale?, last materialized, run."""
-    from headwater.cli.render import status_table
+    """Every asset: health, status, stale?, freshness, checks, last materialized, run."""
+    from headwater.cli.render import health_summary, status_table
+    from headwater.core.health import Health
 
     try:
+        wanted = Health(health) if health else None
+    except ValueError:
+        _fail(HeadwaterError(f"unknown health {health!r}; one of " + ", ".join(h.value for h in Health)))
+    try:
         p = _Project(file, module, attribute, home)
-        statuses = p.instance.status(p.defs, selection)
+        rows = p.instance.health(p.defs, selection)
     except HeadwaterError as exc:
         _fail(exc)
+    if wanted is not None:
+        rows = [h for h in rows if h.health is wanted]
+    if overdue:
+        rows = [h for h in rows if h.freshness is not None and h.freshness.state.value == "overdue"]
     if as_json:
-        sys.stdout.write(json.dumps([status_to_dict(s, p.defs.graph) for s in statuses], indent=2) + "\n")
+        sys.stdout.write(json.dumps([health_to_dict(h, p.defs.graph) for h in rows], indent=2) + "\n")
         return
-    out.print(status_table(statuses, p.defs.graph))
-    counts: dict[str, int] = {}
-    for s in statuses:
-        counts[s.status.value] = counts.get(s.status.value, 0) + 1
-    stale = sum(1 for s in statuses if s.stale)
-    out.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"; {stale} stale", highlight=False)
+    out.print(status_table(rows, p.defs.graph))
+    out.print(health_summary(rows), highlight=False)
+
+
+@app.command()
+def check(
+    selection: Annotated[str, typer.Argument(help="Assets whose checks to run.")] = "*",
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Run checks alone against the assets' current materializations."""
+    try:
+        p = _Project(file, module, attribute, home)
+        results = p.instance.check(p.defs, selection)
+    except HeadwaterError as exc:
+        _fail(exc)
+    failed = 0
+    for r in results:
+        state = "passed" if r.passed else ("warn" if r.severity.value == "warn" else "FAILED")
+        failed += 0 if r.passed or r.severity.value == "warn" else 1
+        out.print(f"{r.key} {r.check_name}: {state}" + (f" — {r.description}" if r.description else ""),
+                  style="green" if r.passed else "yellow" if state == "warn" else "red", markup=False,
+                  highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

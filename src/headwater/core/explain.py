@@ -1,35 +1,64 @@
-"""Status in plain words: the causal chain behind ``headwater why``.
+"""Status in plain words: the causal chains behind ``headwater why``.
 
-Pure text from an ``AssetStatus`` (and its parents'): no printing, no colour, so the
-CLI, the web UI and tests all say the same thing.
+Pure text from the assessed health of the graph (and the stored facts): no printing,
+no colour, so the CLI, the web UI and tests all say the same thing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from headwater.core.events import InputState
+from headwater.core.asset_graph import AssetGraph
+from headwater.core.events import AssetMaterialized, InputState
+from headwater.core.freshness import FreshnessState
+from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
+from headwater.core.records import AssetFacts
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCause, StaleCauseKind
 
 
 def format_time(ts: float | None) -> str:
     if ts is None:
         return "never"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def explain(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus],
-            fmt: Callable[[float | None], str] = format_time) -> list[str]:
-    """Lines of text, indented by two spaces per level of the causal chain."""
+def format_duration(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds >= 3600:
+        h, rest = divmod(int(seconds), 3600)
+        return f"{h}h{rest // 60:02d}m"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:.0f}s"
+
+
+def explain(health: AssetHealth, healths: Mapping[AssetKey, AssetHealth], graph: AssetGraph,
+            facts: Mapping[AssetKey, AssetFacts], now: float) -> list[str]:
+    """Lines of text; nested causes are indented by two spaces per level."""
+    status = health.status
+    statuses = {k: h.status for k, h in healths.items()}
+    lines = [f"{status.key}: {health.health.value}"
+             + (" — " + "; ".join(health.reasons) if health.health is not Health.HEALTHY else "")]
+    lines += explain_status(status, statuses)
+    lines += _freshness(health, statuses, graph, facts, now)
+    for c in health.checks:
+        when = f" at {format_time(c.evaluated_at)}" if c.evaluated_at else ""
+        detail = f": {c.detail}" if c.detail else ""
+        lines.append(f"check {c.name} ({c.severity}{', blocking' if c.blocking else ''}): {c.state.value}"
+                     f"{when}{detail}")
+    return lines
+
+
+def explain_status(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus]) -> list[str]:
     key = status.key
     lines: list[str] = []
     mat = status.last_materialization
     if status.is_source:
         if status.status is MaterializationStatus.OBSERVED:
-            lines.append(f"{key} is a source asset, last observed at {fmt(status.last_updated_at)} "
-                         f"(data version {status.data_version}, data time {fmt(status.data_time)}).")
+            lines.append(f"{key} is a source asset, last observed at {format_time(status.last_updated_at)} "
+                         f"(data version {status.data_version}, data time {format_time(status.data_time)}).")
         else:
             lines.append(f"{key} is a source asset that has never been observed, so its version is unknown.")
         return lines
@@ -37,19 +66,19 @@ def explain(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus],
         lines.append(f"{key} is being materialized right now by run {status.last_attempt_run_id}.")
     elif status.status is MaterializationStatus.FAILED:
         msg = status.failure.message if status.failure else "unknown error"
-        when = f"after its last success at {fmt(mat.timestamp)}" if mat else "and it has never succeeded"
+        when = f"after its last success at {format_time(mat.timestamp)}" if mat else "and it has never succeeded"
         lines.append(f"{key} failed: the latest attempt (run {status.last_attempt_run_id}) failed {when}.")
         lines.append(f"  error: {msg}")
     elif mat is None:
         lines.append(f"{key} is missing: it has never been materialized.")
     if mat is not None:
         stale = " but is stale" if status.stale else ""
-        lines.append(f"{key} was last materialized at {fmt(mat.timestamp)} by run {mat.run_id} "
+        lines.append(f"{key} was last materialized at {format_time(mat.timestamp)} by run {mat.run_id} "
                      f"(data version {mat.data_version}){stale}.")
     if status.stale:
         lines.append(f"{key} is stale because:")
         for cause in status.causes:
-            _cause(cause, statuses, lines, 1)
+            _cause(cause, lines, 1)
         roots = status.root_causes()
         if any(c.kind is StaleCauseKind.UPSTREAM_STALE for c in status.causes):
             lines.append("root cause" + ("s" if len(roots) > 1 else "") + ": "
@@ -68,15 +97,86 @@ def explain(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus],
     return lines
 
 
-def _cause(cause: StaleCause, statuses: Mapping[AssetKey, AssetStatus], lines: list[str], depth: int) -> None:
+def _cause(cause: StaleCause, lines: list[str], depth: int) -> None:
     pad = "  " * depth
     if cause.kind is StaleCauseKind.UPSTREAM_STALE:
         lines.append(f"{pad}- upstream {cause.dep} is stale, because:")
         for child in cause.children:
-            _cause(child, statuses, lines, depth + 1)
+            _cause(child, lines, depth + 1)
     elif cause.kind is StaleCauseKind.UPSTREAM_UPDATED:
         lines.append(f"{pad}- upstream {cause.dep} was updated since {cause.key} read it: {cause.detail}")
-    elif cause.kind is StaleCauseKind.CODE_CHANGED:
-        lines.append(f"{pad}- {cause.key}: its {cause.detail}")
     else:
         lines.append(f"{pad}- {cause.key}: its {cause.detail}")
+
+
+def _freshness(health: AssetHealth, statuses: Mapping[AssetKey, AssetStatus], graph: AssetGraph,
+               facts: Mapping[AssetKey, AssetFacts], now: float) -> list[str]:
+    fresh = health.freshness
+    if fresh is None:
+        return []
+    key = health.key
+    policy = f"policy: {fresh.policy.describe()}"
+    if fresh.state is FreshnessState.UNKNOWN:
+        return [f"freshness unknown ({policy}): {fresh.reason}."]
+    lines = []
+    if fresh.state is FreshnessState.OVERDUE:
+        since = fresh.overdue_since
+        lines.append(f"{key} is overdue since {format_time(since)} ({format_duration(now - since)} ago) — "
+                     f"{policy}: {fresh.reason}.")
+    elif fresh.state is FreshnessState.WARN:
+        lines.append(f"{key} freshness warning — {policy}: {fresh.reason}.")
+    else:
+        nxt = f"; it becomes overdue at {format_time(fresh.next_deadline)} unless newer data arrives" \
+            if fresh.next_deadline else ""
+        lines.append(f"{key} is fresh — {policy}: {fresh.reason}{nxt}.")
+    lines += _data_time_origin(key, statuses, graph, facts)
+    return lines
+
+
+def _data_time_origin(key: AssetKey, statuses: Mapping[AssetKey, AssetStatus], graph: AssetGraph,
+                      facts: Mapping[AssetKey, AssetFacts]) -> list[str]:
+    """Follow the oldest input back to where the data time came from, and say what happened there."""
+    status = statuses[key]
+    if status.is_source:
+        return [f"its data time is {format_time(status.data_time)}, as last observed"
+                + _checked(facts.get(key), status) + "."]
+    mat = status.last_materialization
+    if mat is None:
+        return []
+    chain: list[AssetKey] = []
+    reader: AssetMaterialized = mat
+    origin = None
+    while True:
+        oldest = min((i for i in reader.inputs if i.data_time is not None and i.data_time == reader.data_time),
+                     key=lambda i: str(i.key), default=None)
+        if oldest is None:
+            break
+        chain.append(oldest.key)
+        origin = oldest
+        up = statuses.get(oldest.key)
+        if up is None or up.is_source or up.last_materialization is None \
+                or up.last_materialization.data_time != oldest.data_time:
+            break
+        reader = up.last_materialization
+    if origin is None:
+        return [f"its data time is {format_time(mat.data_time)}: its own materialization time (no input "
+                "carried an older one)."]
+    lines = [f"its data time is {format_time(mat.data_time)}, inherited from " + " <- ".join(map(str, chain)) + "."]
+    src = statuses.get(origin.key)
+    if src is not None and src.is_source:
+        lines.append(f"{origin.key}: last observed data time {format_time(src.data_time)}"
+                     + _checked(facts.get(origin.key), src) + ".")
+    if src is not None and src.data_time is not None and origin.data_time is not None \
+            and src.data_time > origin.data_time:
+        lines.append(f"run {reader.run_id} (at {format_time(reader.timestamp)}) read {origin.key} before its "
+                     f"newer data (data time {format_time(src.data_time)}) arrived at "
+                     f"{format_time(src.last_updated_at)}; materialize again to catch up.")
+    elif src is not None and src.is_source:
+        lines.append(f"{origin.key} has delivered nothing newer since: the delay is upstream of Headwater.")
+    return lines
+
+
+def _checked(fact: AssetFacts | None, status: AssetStatus) -> str:
+    at = fact.last_observation_checked_at if fact else None
+    at = at or status.last_updated_at
+    return f" (last observed at {format_time(at)})" if at else ""

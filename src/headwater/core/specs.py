@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, to_key
 
 DEFAULT_GROUP = "default"
@@ -76,6 +77,7 @@ class AssetSpec:
     retry: RetryPolicy | None = None
     timeout: float | None = None
     location: SourceLocation | None = None
+    freshness: FreshnessPolicy | None = None
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
@@ -91,3 +93,22 @@ class AssetSpec:
     @property
     def where(self) -> str:
         return str(self.location) if self.location else "unknown location"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    """A test of an asset's content. ``severity`` says how bad a failure is (``warn`` or
+    ``error``); ``blocking`` stops the asset's downstream in the same run when it fails."""
+
+    asset: AssetKey
+    name: str
+    severity: str = "error"
+    blocking: bool = False
+    description: str | None = None
+    location: SourceLocation | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "asset", to_key(self.asset))
+        if self.severity not in ("warn", "error"):
+            raise ValueError(f"check {self.name} on {self.asset}: severity must be 'warn' or 'error', "
+                             f"not {self.severity!r}")

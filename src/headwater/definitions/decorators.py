@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, overload
 
+from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.specs import DEFAULT_GROUP, AssetSpec, RetryPolicy, SourceLocation
 from headwater.definitions.assets import (
@@ -57,6 +58,7 @@ def asset(
     metadata: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     timeout: float | None = None,
+    freshness: FreshnessPolicy | None = None,
 ) -> Any:
     """Declare an asset produced by the decorated function.
 
@@ -83,6 +85,7 @@ def asset(
             retry=retry,
             timeout=timeout,
             location=location_of(f),
+            freshness=freshness,
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 
@@ -141,6 +144,7 @@ def source_asset(
     owners: Iterable[str] = (),
     kinds: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
+    freshness: FreshnessPolicy | None = None,
 ) -> SourceDefinition:
     """Declare data Headwater does not produce (a landed file, a raw table).
 
@@ -151,6 +155,7 @@ def source_asset(
         key=to_key(key), group=group or DEFAULT_GROUP, description=description, tags=tags or {},
         owners=tuple(owners), kinds=frozenset(kinds), metadata=metadata or {}, is_source=True,
         location=location_of(observe) if observe else _caller_location(),
+        freshness=freshness,
     )
     params: tuple[ParamBinding, ...] = signature_params(observe, {}) if observe else ()
     return SourceDefinition(spec=spec, observe=observe, params=params)

@@ -12,22 +12,36 @@ from dataclasses import replace
 from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
+from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey
-from headwater.core.specs import AssetSpec
+from headwater.core.specs import AssetSpec, CheckSpec
 from headwater.definitions.assets import AssetsDefinition, ParamBinding, ParamKind, SourceDefinition
+from headwater.definitions.checks import CheckDefinition
 from headwater.errors import DefinitionError, DuplicateKeyError, UnknownKeyError
 
 
 class Definitions:
-    """The project: assets, sources and resources (later: checks, schedules, sensors)."""
+    """The project: assets, sources, checks, resources and freshness policies.
+
+    A freshness policy applies to an asset from its own ``freshness=``, else from
+    ``group_freshness[group]``, else from ``default_freshness`` (sources included).
+    """
 
     def __init__(
         self,
         assets: Iterable[AssetsDefinition | SourceDefinition] = (),
         resources: Mapping[str, Any] | None = None,
         value_store: Any = None,
+        checks: Iterable[CheckDefinition] = (),
+        group_freshness: Mapping[str, FreshnessPolicy] | None = None,
+        default_freshness: FreshnessPolicy | None = None,
     ) -> None:
         self.resources: dict[str, Any] = dict(resources or {})
+        self.group_freshness = dict(group_freshness or {})
+        self.default_freshness = default_freshness
+        for name, policy in [*self.group_freshness.items(), ("default", default_freshness)]:
+            if policy is not None and not isinstance(policy, FreshnessPolicy):
+                raise DefinitionError(f"freshness policy for {name!r} must be a FreshnessPolicy, got {policy!r}")
         self.value_store = value_store
         items = list(assets)
         for item in items:
@@ -73,10 +87,52 @@ class Definitions:
             self.sources[key] = replace(src, params=self._resolve_params(
                 str(key), src.params, known, by_name, (), allow_assets=False))
 
+        for key, src in list(self.sources.items()):
+            self.sources[key] = replace(src, spec=self._with_freshness(src.spec))
+        self.assets_defs = [replace(d, specs=tuple(self._with_freshness(s) for s in d.specs))
+                            for d in self.assets_defs]
+        for d in self.assets_defs:
+            self._by_step[d.step_key] = d
+            for key in d.keys:
+                self._by_key[key] = d
         specs: list[AssetSpec] = [s.spec for s in self.sources.values()]
         for d in self.assets_defs:
             specs.extend(d.specs)
         self.graph = AssetGraph(specs)
+        unknown_groups = set(self.group_freshness) - set(self.graph.groups())
+        if unknown_groups:
+            raise DefinitionError(f"group_freshness names unknown group(s): {', '.join(sorted(unknown_groups))}")
+        self.checks: dict[AssetKey, tuple[CheckDefinition, ...]] = self._checks(checks)
+
+    def _with_freshness(self, spec: AssetSpec) -> AssetSpec:
+        if spec.freshness is not None:
+            return spec
+        policy = self.group_freshness.get(spec.group, self.default_freshness)
+        return replace(spec, freshness=policy) if policy is not None else spec
+
+    def _checks(self, checks: Iterable[CheckDefinition]) -> dict[AssetKey, tuple[CheckDefinition, ...]]:
+        out: dict[AssetKey, list[CheckDefinition]] = {}
+        for c in checks:
+            if not isinstance(c, CheckDefinition):
+                raise DefinitionError(f"Definitions(checks=...) got {c!r}: expected functions decorated with @check")
+            if c.asset not in self.graph:
+                raise UnknownKeyError(str(c.asset), f"check {c.name}", "checks must target a defined asset")
+            if any(o.name == c.name for o in out.get(c.asset, [])):
+                raise DefinitionError(f"asset {c.asset} has two checks named {c.name!r}")
+            for p in c.resource_params:
+                if p not in self.resources:
+                    raise DefinitionError(
+                        f"check {c.name} on {c.asset}: parameter {p!r} is not the asset's value ({c.asset.name!r} "
+                        f"or 'value'), 'context' or a resource")
+            out.setdefault(c.asset, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @property
+    def check_specs(self) -> list[CheckSpec]:
+        return [c.spec for cs in self.checks.values() for c in cs]
+
+    def checks_for(self, key: AssetKey) -> tuple[CheckDefinition, ...]:
+        return self.checks.get(key, ())
 
     # -- resolution ------------------------------------------------------------------------
 

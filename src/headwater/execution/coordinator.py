@@ -52,6 +52,7 @@ class RunOutcome:
     materializations: dict[AssetKey, AssetMaterialized] = field(default_factory=dict)
     errors: dict[str, ErrorInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    blocked: dict[str, str] = field(default_factory=dict)
     up_to_date: tuple[AssetKey, ...] = ()
 
     @property
@@ -65,7 +66,8 @@ ProgressHook = Callable[[str, Step, str], None]
 class RunCoordinator:
     def __init__(self, *, run_id: str, plan: ExecutionPlan, defs: Definitions, writer: EventWriter,
                  executor: Executor, view: StatusView, options: RunOptions,
-                 progress: ProgressHook | None = None) -> None:
+                 progress: ProgressHook | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # timestamps of recorded events; waiting for retries uses real time
         self.run_id = run_id
         self.plan = plan
         self.defs = defs
@@ -90,11 +92,11 @@ class RunCoordinator:
 
     def run(self) -> RunOutcome:
         start: list[Event] = [RunStarted(
-            run_id=self.run_id, timestamp=time.time(), selection=self.options.selection,
+            run_id=self.run_id, timestamp=self.clock(), selection=self.options.selection,
             asset_keys=self.plan.asset_keys, tags=dict(self.options.tags), parent_run_id=self.options.parent_run_id,
             executor=self.executor.name, pid=os.getpid(), host=socket.gethostname(), location=self.options.location)]
         for key in self.plan.up_to_date:
-            start.append(StepSkipped(run_id=self.run_id, timestamp=time.time(), step_key=str(key),
+            start.append(StepSkipped(run_id=self.run_id, timestamp=self.clock(), step_key=str(key),
                                      asset_keys=(key,), reason=SkipReason.UP_TO_DATE,
                                      detail="already up to date"))
         self.writer.write(start)
@@ -104,9 +106,14 @@ class RunCoordinator:
         except KeyboardInterrupt:
             self._cancel("interrupted by the user (Ctrl-C)")
             raise
-        status = RunStatus.SUCCEEDED if not self.outcome.errors else RunStatus.FAILED
-        reason = "" if status is RunStatus.SUCCEEDED else f"{len(self.outcome.errors)} step(s) failed"
-        self.writer.write([RunFinished(run_id=self.run_id, timestamp=time.time(), status=status, reason=reason)])
+        problems = []
+        if self.outcome.errors:
+            problems.append(f"{len(self.outcome.errors)} step(s) failed")
+        if self.outcome.blocked:
+            problems.append(f"blocking checks failed in {len(self.outcome.blocked)} step(s)")
+        status = RunStatus.FAILED if problems else RunStatus.SUCCEEDED
+        reason = "; ".join(problems)
+        self.writer.write([RunFinished(run_id=self.run_id, timestamp=self.clock(), status=status, reason=reason)])
         self.outcome.status = status
         return self.outcome
 
@@ -173,9 +180,15 @@ class RunCoordinator:
         will_retry = not outcome.ok and retry is not None and attempt <= retry.max_retries
         if not outcome.ok and not outcome.recorded:
             self.writer.write([StepFailed(
-                run_id=self.run_id, timestamp=time.time(), step_key=step.key, asset_keys=outcome.failed_keys,
+                run_id=self.run_id, timestamp=self.clock(), step_key=step.key, asset_keys=outcome.failed_keys,
                 attempt=attempt, error=outcome.error or ErrorInfo("unknown failure"), will_retry=will_retry,
                 duration=outcome.duration)])
+        if outcome.ok and outcome.blocked:
+            self.outcome.step_status[step.key] = "succeeded"
+            self.outcome.blocked[step.key] = "; ".join(outcome.blocked)
+            self.progress("blocked", step, self.outcome.blocked[step.key])
+            self._skip_downstream(step, "; ".join(outcome.blocked))
+            return []
         if outcome.ok:
             self.outcome.step_status[step.key] = "succeeded"
             self.progress("succeeded", step, f"{outcome.duration:.2f}s")
@@ -196,26 +209,30 @@ class RunCoordinator:
         self.outcome.step_status[step.key] = "failed"
         self.outcome.errors[step.key] = error
         self.progress("failed", step, error.message)
-        now = time.time()
+        now = self.clock()
         for key in outcome.failed_keys:
             self.view.record_failure(key, self.run_id, now)
+        self._skip_downstream(step, f"upstream step {step.key} failed")
+        return []
+
+    def _skip_downstream(self, step: Step, detail: str) -> None:
+        now = self.clock()
         skips: list[Event] = []
         for down in self.plan.downstream_of(step.key):
             if down in self.outcome.skipped or down in self.outcome.step_status:
                 continue
-            self.outcome.skipped[down] = f"upstream step {step.key} failed"
+            self.outcome.skipped[down] = detail
             self.outcome.step_status[down] = "skipped"
             s = self._steps[down]
             skips.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=down, asset_keys=s.asset_keys,
-                                     reason=SkipReason.UPSTREAM_FAILED, detail=f"upstream step {step.key} failed"))
-            self.progress("skipped", s, f"upstream {step.key} failed")
+                                     reason=SkipReason.UPSTREAM_FAILED, detail=detail))
+            self.progress("skipped", s, detail)
         if skips:
             self.writer.write(skips)
-        return []
 
     def _cancel(self, reason: str) -> None:
         self.executor.cancel()
-        now = time.time()
+        now = self.clock()
         events: list[Event] = []
         for key, step in self._steps.items():
             if key in self.outcome.step_status or key in self._in_flight:

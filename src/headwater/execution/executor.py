@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from headwater.core.events import ErrorInfo
@@ -52,7 +53,9 @@ class InProcessExecutor:
     name = "in_process"
     capacity = 1
 
-    def __init__(self, defs: Definitions, writer: EventWriter, values: ValueStore) -> None:
+    def __init__(self, defs: Definitions, writer: EventWriter, values: ValueStore,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._defs = defs
         self._writer = writer
         self._values = values
@@ -71,7 +74,7 @@ class InProcessExecutor:
             return []
         request = self._queue.popleft()
         if request.timeout is None:
-            return [execute_step(self._defs, self._writer, self._values, request)]
+            return [execute_step(self._defs, self._writer, self._values, request, clock=self._clock)]
         return [self._run_with_timeout(request)]
 
     def _run_with_timeout(self, request: StepRequest) -> StepOutcome:
@@ -81,7 +84,7 @@ class InProcessExecutor:
 
         def target() -> None:
             try:
-                box.append(execute_step(self._defs, self._writer, self._values, request, abandoned))
+                box.append(execute_step(self._defs, self._writer, self._values, request, abandoned, self._clock))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 failure.append(exc)
 

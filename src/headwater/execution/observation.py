@@ -14,7 +14,7 @@ from headwater.errors import HeadwaterError
 
 
 def observe_source(source: SourceDefinition, resources: dict[str, Any], run_id: str | None,
-                   emit: Any = None) -> AssetObserved:
+                   emit: Any = None, now: float | None = None) -> AssetObserved:
     if source.observe is None:
         raise HeadwaterError(f"source asset {source.key} has no observe function")
     kwargs: dict[str, Any] = {}
@@ -31,7 +31,7 @@ def observe_source(source: SourceDefinition, resources: dict[str, Any], run_id: 
     if not isinstance(result, Observation):
         raise HeadwaterError(f"observe function of {source.key} returned {type(result).__name__}; "
                              "return hw.Observation(data_version=..., data_time=...) or a version string")
-    return AssetObserved(run_id=run_id, timestamp=time.time(), key=source.key,
+    return AssetObserved(run_id=run_id, timestamp=now if now is not None else time.time(), key=source.key,
                          data_version=result.data_version, data_time=_seconds(result.data_time),
                          metadata=dict(result.metadata))
 

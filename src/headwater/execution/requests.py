@@ -44,4 +44,6 @@ class StepOutcome:
     duration: float = 0.0
     # True when the worker itself recorded the step's end (False: the coordinator must).
     recorded: bool = True
+    # Failed blocking checks: the step succeeded, but its downstream must not run.
+    blocked: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)

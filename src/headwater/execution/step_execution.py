@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from headwater.core.events import (
@@ -31,6 +31,7 @@ from headwater.definitions.context import AssetContext, RunLogger
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.outputs import MaterializeResult, Output
 from headwater.errors import HeadwaterError
+from headwater.execution.check_execution import evaluate_checks
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.storage.interfaces import EventWriter
 from headwater.values.interface import ValueStore
@@ -62,11 +63,12 @@ def execute_step(
     values: ValueStore,
     request: StepRequest,
     abandoned: threading.Event | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> StepOutcome:
     definition = defs.definition_for(request.asset_keys[0])
     values = defs.value_store or values  # a project's own store wins over the home's default
     rec = _Recorder(writer, abandoned)
-    started = time.time()
+    started = clock()
     rec.write([StepStarted(run_id=request.run_id, timestamp=started, step_key=request.step_key,
                            asset_keys=request.asset_keys, attempt=request.attempt, pid=os.getpid())])
     context = AssetContext(
@@ -80,34 +82,42 @@ def execute_step(
         result = definition.fn(**kwargs)  # type: ignore[misc]
         streaming = inspect.isgenerator(result)
         pending: list[Event] = []
+        blocked: list[str] = []
         for key, value, metadata, data_version in _results(definition, request, result):
             mat = _materialize(definition, request, values, context, key, value, metadata, data_version, done,
-                               started)
+                               started, clock())
             done.append(mat)
+            checks = defs.checks_for(key)
+            evaluations = evaluate_checks(
+                checks, key, mat, lambda v=value: v, defs.resources, defs.graph.spec(key).freshness,
+                mat.timestamp, request.run_id, request.step_key, rec.emit) if checks else []
+            blocked.extend(f"blocking check {e.check_name} on {e.key} failed" for e in evaluations
+                           if e.blocking and not e.passed)
             if streaming:
-                rec.write([mat])
+                rec.write([mat, *evaluations])
             else:
-                pending.append(mat)
+                pending.extend([mat, *evaluations])
         missing = [k for k in request.asset_keys if k not in {m.key for m in done}]
         if missing:
             raise HeadwaterError(
                 f"{definition.name} finished without producing {', '.join(map(str, missing))}; a multi-asset must "
                 "return or yield a result for every selected key")
-        duration = time.time() - started
-        pending.append(StepSucceeded(run_id=request.run_id, timestamp=time.time(), step_key=request.step_key,
+        duration = clock() - started
+        pending.append(StepSucceeded(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
                                      asset_keys=request.asset_keys, attempt=request.attempt, duration=duration))
         rec.write(pending)
-        return StepOutcome(request.step_key, request.attempt, True, tuple(done), duration=duration)
+        return StepOutcome(request.step_key, request.attempt, True, tuple(done), duration=duration,
+                           blocked=tuple(blocked))
     except StepAbandoned:
         return StepOutcome(request.step_key, request.attempt, False, tuple(done), recorded=False,
                            error=ErrorInfo("abandoned"))
     except Exception as exc:
         error = ErrorInfo.from_exception(exc, _user_traceback(exc))
         failed = tuple(k for k in request.asset_keys if k not in {m.key for m in done})
-        duration = time.time() - started
+        duration = clock() - started
         will_retry = request.attempt < request.max_attempts
         try:
-            rec.write([StepFailed(run_id=request.run_id, timestamp=time.time(), step_key=request.step_key,
+            rec.write([StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
                                   asset_keys=failed, attempt=request.attempt, error=error,
                                   will_retry=will_retry, duration=duration)])
         except StepAbandoned:
@@ -170,9 +180,8 @@ def _one(key: AssetKey, result: Any) -> tuple[AssetKey, Any, dict[str, Any], str
 
 def _materialize(definition: AssetsDefinition, request: StepRequest, values: ValueStore, context: AssetContext,
                  key: AssetKey, value: Any, metadata: dict[str, Any], data_version: str | None,
-                 done: list[AssetMaterialized], started: float) -> AssetMaterialized:
+                 done: list[AssetMaterialized], started: float, now: float) -> AssetMaterialized:
     spec = next(s for s in definition.specs if s.key == key)
-    now = time.time()
     produced_here = {m.key: m for m in done}
     inputs: list[InputRecord] = []
     for dep in spec.deps:

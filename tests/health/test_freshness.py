@@ -1,0 +1,75 @@
+"""Freshness policies on data time, their validation, and where they apply."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import headwater as hw
+from headwater.core.freshness import FreshnessPolicy, FreshnessState
+
+UTC = ZoneInfo("UTC")
+
+
+def t(day, hour, minute=0, tz=UTC):
+    return datetime(2026, 3, day, hour, minute, tzinfo=tz).timestamp()
+
+
+def test_max_lag_with_warning():
+    p = FreshnessPolicy.within(timedelta(hours=2), warn_lag=timedelta(hours=1))
+    assert p.evaluate(t(1, 10), t(1, 10, 30)).state is FreshnessState.FRESH
+    w = p.evaluate(t(1, 10), t(1, 11, 30))
+    assert w.state is FreshnessState.WARN and w.next_deadline == t(1, 12)
+    o = p.evaluate(t(1, 10), t(1, 12, 45))
+    assert o.state is FreshnessState.OVERDUE and o.overdue_since == t(1, 12) and o.late_by == 45 * 60
+    assert p.evaluate(None, t(1, 10)).state is FreshnessState.UNKNOWN
+
+
+def test_cron_deadline_in_a_time_zone():
+    berlin = ZoneInfo("Europe/Berlin")
+    p = FreshnessPolicy.by_deadline("0 9 * * *", lag=9 * 3600, timezone="Europe/Berlin")  # by 09:00, as of 00:00
+    as_of_midnight = t(2, 0, 0, berlin)
+    assert p.evaluate(as_of_midnight, t(2, 9, 30, berlin)).state is FreshnessState.FRESH
+    late = p.evaluate(as_of_midnight - 1, t(2, 9, 30, berlin))
+    assert late.state is FreshnessState.OVERDUE and late.overdue_since == t(2, 9, 0, berlin)
+    # before today's deadline, yesterday's requirement holds
+    assert p.evaluate(t(1, 0, 0, berlin), t(2, 8, 0, berlin)).state is FreshnessState.FRESH
+    fresh = p.evaluate(as_of_midnight, t(2, 10, 0, berlin))
+    assert fresh.next_deadline == t(3, 9, 0, berlin)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: FreshnessPolicy.within(3600, warn_lag=3600), "warn_lag (1h) must be smaller than max_lag (1h)"),
+    (lambda: FreshnessPolicy.by_deadline("0 25 * * *"), "invalid cron expression '0 25 * * *'"),
+    (lambda: FreshnessPolicy.by_deadline("0 9 * * *", timezone="Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
+    (lambda: FreshnessPolicy.within(-5), "must not be negative"),
+    (lambda: FreshnessPolicy(), "needs either max_lag or a cron deadline"),
+])
+def test_invalid_policies_are_load_time_errors(make, message):
+    with pytest.raises(hw.DefinitionError) as info:
+        make()
+    assert message in str(info.value)
+
+
+def test_policies_come_from_the_asset_then_its_group_then_the_project_default():
+    own = FreshnessPolicy.within(60)
+    group = FreshnessPolicy.within(120)
+    default = FreshnessPolicy.within(180)
+
+    @hw.asset(group="marts", freshness=own)
+    def a():
+        pass
+
+    @hw.asset(group="marts")
+    def b():
+        pass
+
+    @hw.asset(group="raw")
+    def c():
+        pass
+
+    defs = hw.Definitions(assets=[a, b, c], group_freshness={"marts": group}, default_freshness=default)
+    got = {str(k): defs.graph.spec(k).freshness for k in defs.graph.keys}
+    assert got == {"a": own, "b": group, "c": default}
+    with pytest.raises(hw.DefinitionError, match="unknown group"):
+        hw.Definitions(assets=[a], group_freshness={"nope": group})
