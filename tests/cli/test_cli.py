@@ -136,3 +136,48 @@ def test_no_definitions_found_says_how_to_point_at_them(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = hw("status")
     assert result.exit_code == 2 and "-f pipeline.py" in result.output
+
+
+HEALTHY_AND_NOT = """
+import headwater as hw
+
+@hw.asset(freshness=hw.FreshnessPolicy.within(3600))
+def fresh_asset():
+    return [{"id": 1}]
+
+@hw.asset(freshness=hw.FreshnessPolicy.within(0.001))
+def always_overdue():
+    return 1
+
+@hw.asset
+def never_run():
+    return 1
+
+defs = hw.Definitions(assets=[fresh_asset, always_overdue, never_run],
+                      checks=[hw.checks.unique("fresh_asset", "id"), hw.checks.row_count_at_least("fresh_asset", 5)])
+"""
+
+
+def test_status_health_column_filters_summary_and_check_command(tmp_path, write_project):
+    path = write_project(HEALTHY_AND_NOT)
+    home = str(tmp_path / "h")
+    assert hw("materialize", "fresh_asset or always_overdue", "-f", str(path), "--home", home,
+              "--executor", "in_process").exit_code == 0
+    table = hw("status", "-f", str(path), "--home", home)
+    assert "0 healthy, 0 warning, 2 degraded, 1 unknown; 0 stale" in table.output
+    rows = json.loads(hw("status", "--json", "-f", str(path), "--home", home).output)
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["always_overdue"]["health"] == "degraded" and by_key["always_overdue"]["overdue_since"]
+    assert by_key["fresh_asset"]["freshness"]["state"] == "fresh"
+    assert {c["name"]: c["state"] for c in by_key["fresh_asset"]["checks"]} == {
+        "unique_id": "passed", "row_count_at_least_5": "failed"}
+    assert by_key["never_run"]["health"] == "unknown" and by_key["never_run"]["freshness"] is None
+    assert {"health", "health_reasons", "freshness", "data_time", "overdue_since", "checks"} <= set(by_key["never_run"])
+    overdue = json.loads(hw("status", "--json", "--overdue", "-f", str(path), "--home", home).output)
+    assert [r["key"] for r in overdue] == ["always_overdue"]
+    unknown = json.loads(hw("status", "--json", "--health", "unknown", "-f", str(path), "--home", home).output)
+    assert [r["key"] for r in unknown] == ["never_run"]
+    assert hw("status", "--health", "purple", "-f", str(path), "--home", home).exit_code == 2
+    checked = hw("check", "fresh_asset", "-f", str(path), "--home", home)
+    assert checked.exit_code == 1
+    assert "fresh_asset unique_id: passed" in checked.output and "row_count_at_least_5: FAILED" in checked.output
