@@ -11,6 +11,7 @@ from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec, RetryPolicy
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCauseKind
 from headwater.definitions import builtin_checks as checks
+from headwater.definitions import observers
 from headwater.definitions.checks import CheckContext, CheckResult, check
 from headwater.definitions.context import AssetContext
 from headwater.definitions.decorators import asset, multi_asset, source_asset
@@ -40,6 +41,7 @@ __all__ = [
     "Health",
     "check",
     "checks",
+    "observers",
     "AssetKey",
     "AssetSpec",
     "AssetStatus",

@@ -51,6 +51,15 @@ from headwater.values.filesystem import FilesystemValueStore, value_store_from_c
 EXECUTORS = ("in_process", "multiprocess")
 
 
+class ObservationError(HeadwaterError):
+    """Some sources could not be observed; the others were recorded."""
+
+    def __init__(self, observed: list[AssetObserved], failures: list[str]) -> None:
+        self.observed = observed
+        self.failures = failures
+        super().__init__("could not observe " + "; ".join(failures))
+
+
 @dataclass
 class RunResult:
     """What ``materialize`` hands back: the run's outcome, and access to the values it made."""
@@ -223,7 +232,13 @@ class Instance:
         if not sources:
             raise HeadwaterError(f"no source asset with an observe function in selection {selection!r}")
         previous = self.store.latest_facts([s.key for s in sources])
-        observed = [observe_source(s, defs.resources, None, now=self.clock()) for s in sources]
+        observed: list[AssetObserved] = []
+        failures: list[str] = []
+        for source in sources:
+            try:
+                observed.append(observe_source(source, defs.resources, None, now=self.clock()))
+            except Exception as exc:  # one broken source must not hide the others' news
+                failures.append(f"{source.key}: {exc}")
         events: list[Event] = []
         for obs in observed:
             fact = previous.get(obs.key)
@@ -233,7 +248,10 @@ class Instance:
                                                    partition=obs.partition, data_version=obs.data_version))
             else:
                 events.append(obs)
-        self.store.write(events)
+        if events:
+            self.store.write(events)
+        if failures:
+            raise ObservationError(observed, failures)
         return observed
 
     # -- runs ------------------------------------------------------------------------------

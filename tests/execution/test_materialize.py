@@ -285,3 +285,18 @@ def test_unknown_selection_changes_nothing(instance):
     with pytest.raises(hw.SelectionError):
         instance.materialize(chain(), "nope")
     assert instance.runs() == []
+
+
+def test_a_broken_observer_names_its_source_and_the_others_are_still_recorded(instance):
+    def broken():
+        raise ConnectionError("warehouse unreachable")
+
+    good = hw.source_asset("raw/good", observe=lambda: hw.Observation(data_version="g1", data_time=1.0))
+    bad = hw.source_asset("raw/bad", observe=broken)
+    defs = hw.Definitions(assets=[good, bad])
+    with pytest.raises(hw.HeadwaterError, match="raw/bad: warehouse unreachable"):
+        instance.observe(defs)
+    facts = instance.store.latest_facts()
+    assert facts[K("raw/good")].last_observation.data_version == "g1"
+    assert K("raw/bad") not in facts
+    assert defs.graph.spec(K("raw/good")).location.file == __file__

@@ -20,7 +20,7 @@ from headwater.definitions.loader import DefinitionsLocation, find_location, loa
 from headwater.errors import HeadwaterError, LoadError
 from headwater.execution.plan import PlanMode
 from headwater.reports import health_to_dict, run_to_dict, step_to_dict
-from headwater.service import EXECUTORS, Instance
+from headwater.service import EXECUTORS, Instance, ObservationError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Headwater: an asset-centric data orchestrator.")
@@ -170,14 +170,21 @@ def observe(
     """Observe source assets: record their current data version and data time."""
     from headwater.core.explain import format_time
 
+    failures: list[str] = []
     try:
         p = _Project(file, module, attribute, home)
         observed = p.instance.observe(p.defs, selection)
+    except ObservationError as exc:
+        observed, failures = exc.observed, exc.failures
     except HeadwaterError as exc:
         _fail(exc)
     for o in observed:
         out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}",
                   markup=False, highlight=False)
+    for failure in failures:
+        err.print(f"error: {failure}", style="red", markup=False, highlight=False)
+    if failures:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -154,11 +154,16 @@ def source_asset(
     spec = AssetSpec(
         key=to_key(key), group=group or DEFAULT_GROUP, description=description, tags=tags or {},
         owners=tuple(owners), kinds=frozenset(kinds), metadata=metadata or {}, is_source=True,
-        location=location_of(observe) if observe else _caller_location(),
+        location=location_of(observe) if _users(observe) else _caller_location(),
         freshness=freshness,
     )
     params: tuple[ParamBinding, ...] = signature_params(observe, {}) if observe else ()
     return SourceDefinition(spec=spec, observe=observe, params=params)
+
+
+def _users(fn: Callable[..., Any] | None) -> bool:
+    """A built-in observer's code lives in Headwater; the user's line is where it was declared."""
+    return fn is not None and not (getattr(fn, "__module__", "") or "").startswith("headwater.")
 
 
 def _doc(f: Callable[..., Any]) -> str | None:
