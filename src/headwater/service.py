@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from headwater.alerts import AlertEvaluation, evaluate_alerts
 from headwater.core.events import (
+    AlertDeliveryAttempt,
+    AlertTransition,
     AssetMaterialized,
     AssetObserved,
     CheckEvaluated,
@@ -187,6 +190,20 @@ class Instance:
         healths = assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
         return explain(healths[k], healths, defs.graph, facts, now=self.clock())
 
+    def evaluate_alerts(self, defs: Definitions) -> AlertEvaluation | None:
+        """Compare health with the stored alert states; record and deliver what changed."""
+        if not defs.alerts:
+            return None
+        healths = self.healths(defs)
+        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text), healths, self.store,
+                               self.clock(), clock=self.clock)
+
+    def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
+        return self.store.alert_states()
+
+    def alert_deliveries(self, limit: int = 50) -> list[AlertDeliveryAttempt]:
+        return self.store.alert_deliveries(limit)
+
     def check(self, defs: Definitions, selection: str = "*") -> list[CheckEvaluated]:
         """Run the selected assets' checks alone, against their current materializations."""
         chosen = select(defs.graph, selection)
@@ -202,6 +219,7 @@ class Instance:
                 defs.resources, defs.graph.spec(key).freshness, self.clock(), None, f"check:{key}",
                 lambda event: None))
         self.store.write(out)
+        self.evaluate_alerts(defs)
         return out
 
     def _load_current(self, defs: Definitions, key: AssetKey, mat: AssetMaterialized | None) -> Any:
@@ -250,6 +268,7 @@ class Instance:
                 events.append(obs)
         if events:
             self.store.write(events)
+        self.evaluate_alerts(defs)
         if failures:
             raise ObservationError(observed, failures)
         return observed
@@ -351,6 +370,7 @@ class Instance:
             outcome = coordinator.run()
         finally:
             ex.close()
+        self.evaluate_alerts(defs)
         return RunResult(outcome, plan, self, defs)
 
     def _executor(self, defs: Definitions, name: str, workers: int | None,

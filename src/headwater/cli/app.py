@@ -26,6 +26,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Headwater: an asset-centric data orchestrator.")
 run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alert rules: evaluate them, see what is firing.")
+app.add_typer(alerts_app, name="alerts")
 
 # Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -268,6 +270,48 @@ def run_show(
                                     indent=2) + "\n")
         return
     run_detail(out, record, steps, events)
+
+
+@alerts_app.command("evaluate")
+def alerts_evaluate(
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Evaluate alert rules now (run it from cron, or let the daemon do it); deliver transitions."""
+    try:
+        p = _Project(file, module, attribute, home)
+        evaluation = p.instance.evaluate_alerts(p.defs)
+    except HeadwaterError as exc:
+        _fail(exc)
+    if evaluation is None:
+        out.print("no alert rules defined (Definitions(alerts=[...]))")
+        return
+    for t in evaluation.transitions:
+        out.print(f"{t.state.value.upper()} {t.rule}: {t.key} ({t.condition}) {t.detail}", markup=False,
+                  highlight=False)
+    if not evaluation.transitions:
+        out.print("no alert changed state")
+    for rule_name, key, channel in evaluation.failed_deliveries:
+        err.print(f"delivery failed: {rule_name} {key} via {channel}", style="red", markup=False)
+    if evaluation.failed_deliveries:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def alerts_list(home: HomeOpt = None) -> None:
+    """What is firing now, and the latest delivery attempts."""
+    from headwater.core.explain import format_time
+
+    with Instance(home=home) as instance:
+        states = instance.alert_states()
+        deliveries = instance.alert_deliveries(20)
+    firing = [t for t in states.values() if t.state.value == "firing"]
+    out.print(f"{len(firing)} alert(s) firing", highlight=False)
+    for t in firing:
+        out.print(f"  {t.rule}: {t.key} since {format_time(t.timestamp)} ({t.condition}) {t.detail}",
+                  markup=False, highlight=False)
+    for a in deliveries:
+        out.print(f"  {format_time(a.timestamp)} {a.rule} {a.key} {a.state.value} via {a.channel} attempt "
+                  f"{a.attempt}: {'ok' if a.ok else 'failed'} {a.detail}", markup=False, highlight=False)
 
 
 @app.command()

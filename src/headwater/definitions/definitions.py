@@ -35,7 +35,10 @@ class Definitions:
         checks: Iterable[CheckDefinition] = (),
         group_freshness: Mapping[str, FreshnessPolicy] | None = None,
         default_freshness: FreshnessPolicy | None = None,
+        alerts: Iterable[Any] = (),
     ) -> None:
+        # Alert rules (headwater.alerts.rule) are validated by the layer that evaluates them.
+        self.alerts: tuple[Any, ...] = tuple(alerts)
         self.resources: dict[str, Any] = dict(resources or {})
         self.group_freshness = dict(group_freshness or {})
         self.default_freshness = default_freshness
