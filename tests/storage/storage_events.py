@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from headwater.core.events import (
+    AlertDeliveryAttempt,
+    AlertState,
+    AlertTransition,
     AssetMaterialized,
     AssetObserved,
+    CheckEvaluated,
+    CheckSeverity,
     Event,
     InputRecord,
+    ObservationUnchanged,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -64,3 +70,26 @@ def whole_run(run_id: str, assets: list[str], at: float = T0) -> list[Event]:
                    step_succeeded(run_id, asset, at=t + 0.7)]
     events.append(finished(run_id, at + len(assets) + 2))
     return events
+
+
+def checked(asset: str, name: str, passed: bool = True, at: float = T0, run_id: str | None = "r1",
+            partition: str = "", severity: CheckSeverity = CheckSeverity.ERROR, **fields: object) -> CheckEvaluated:
+    return CheckEvaluated(run_id=run_id, timestamp=at, step_key=asset, key=key(asset), partition=partition,
+                          check_name=name, passed=passed, severity=severity, target_run_id=run_id,
+                          target_timestamp=at - 1, **fields)  # type: ignore[arg-type]
+
+
+def unchanged(asset: str, at: float = T0, version: str = "s1", partition: str = "") -> ObservationUnchanged:
+    return ObservationUnchanged(run_id=None, timestamp=at, key=key(asset), partition=partition, data_version=version)
+
+
+def transition(rule: str, asset: str, state: AlertState = AlertState.FIRING, at: float = T0,
+               condition: str = "overdue", detail: str = "") -> AlertTransition:
+    return AlertTransition(run_id=None, timestamp=at, rule=rule, key=key(asset), state=state, condition=condition,
+                           detail=detail)
+
+
+def delivery(rule: str, asset: str, channel: str = "slack", at: float = T0, ok: bool = True,
+             attempt: int = 1, state: AlertState = AlertState.FIRING) -> AlertDeliveryAttempt:
+    return AlertDeliveryAttempt(run_id=None, timestamp=at, rule=rule, key=key(asset), state=state, channel=channel,
+                                attempt=attempt, ok=ok, detail="" if ok else "HTTP 500")

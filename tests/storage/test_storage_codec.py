@@ -10,6 +10,9 @@ from storage_events import T0, key
 from headwater.core.events import (
     AssetMaterialized,
     AssetObserved,
+    CheckEvaluated,
+    CheckSeverity,
+    ErrorInfo,
     InputRecord,
     InputState,
     event_from_json,
@@ -28,7 +31,7 @@ FULL = AssetMaterialized(
 
 
 def test_the_fast_decoders_are_in_use():
-    assert set(codec._FAST) == {"materialization", "observation"}
+    assert set(codec._FAST) == {"materialization", "observation", "check_evaluation"}
 
 
 @pytest.mark.parametrize("payload", [
@@ -47,6 +50,29 @@ def test_fast_decoding_matches_the_generic_decoder(payload, type_name):
     generic = event_from_json(type_name, payload)
     assert type(fast) is type(generic)
     assert repr(fast) == repr(generic)  # repr: NaN != NaN would defeat ==
+
+
+CHECK = CheckEvaluated(
+    run_id="r1", timestamp=T0, step_key="a", key=key("a/b.c"), partition="p", check_name="no_nulls", passed=False,
+    severity=CheckSeverity.WARN, blocking=True, description="3 nulls", metadata={"n": 3, "deep": {"x": [1, None]}},
+    target_run_id="r0", target_timestamp=T0 - 1, error=ErrorInfo("boom", "ValueError", "Traceback ..."),
+)
+
+
+@pytest.mark.parametrize("payload", [
+    event_to_json(CHECK),
+    event_to_json(CheckEvaluated(run_id=None, timestamp=T0)),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a"}),  # fields missing: defaults
+    json.dumps({"run_id": "r", "timestamp": T0, "key": None, "severity": None, "metadata": None, "error": None}),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "error": {}, "severity": "error", "passed": True}),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "error": {"message": "m", "future": 1}, "x": 1}),
+    json.dumps({"run_id": "r", "timestamp": T0, "key": "a", "metadata": {"n": 2**80, "nan": float("nan")}}),
+])
+def test_fast_check_decoding_matches_the_generic_decoder(payload):
+    fast = codec.decode_event("check_evaluation", payload)
+    generic = event_from_json("check_evaluation", payload)
+    assert type(fast) is CheckEvaluated
+    assert repr(fast) == repr(generic)
 
 
 def test_a_newer_schema_version_goes_to_the_generic_decoder():

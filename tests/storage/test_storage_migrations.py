@@ -7,20 +7,47 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-from storage_events import T0, key, whole_run
+from sqlalchemy import column, inspect, table, text
+from storage_events import (
+    T0,
+    checked,
+    delivery,
+    finished,
+    key,
+    materialized,
+    observed,
+    started,
+    transition,
+    unchanged,
+    whole_run,
+)
 
-from headwater.core.events import RunStatus
+from headwater.core.events import (
+    AlertState,
+    AssetMaterialized,
+    AssetObserved,
+    CheckSeverity,
+    Event,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    event_to_json,
+    is_asset_event,
+)
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
 from headwater.storage.sql import schema
+from headwater.storage.sql.engines import create_engines
+from headwater.storage.sql.store import open_store
 from headwater.storage.sql.tables import metadata
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "db" / "schema_0001.sqlite"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "db"
+FIXTURE = FIXTURES / "schema_0001.sqlite"
 
 
 def test_head_constant_is_the_newest_migration():
@@ -70,8 +97,6 @@ def test_the_saved_0001_database_opens_and_reads(tmp_path):
     finally:
         conn.close()
 
-    from headwater.storage.sql.store import open_store
-
     with open_store(f"sqlite:///{path}") as store:
         facts = store.latest_facts()
         assert set(facts) == {key("raw/orders"), key("clean/orders"), key("report")}
@@ -92,3 +117,189 @@ def test_the_saved_0001_database_opens_and_reads(tmp_path):
         store.write(whole_run("run-3", ["report"], T0 + 100))  # and it takes new writes
         assert store.latest_facts()[key("report")].last_attempt_status is AttemptStatus.SUCCEEDED
         assert store.run_events("run-3")[0].id > 10
+
+        # upgraded in place to 0002: derived from the old events, and the new features work
+        assert facts[key("raw/orders")].last_observation_checked_at == T0
+        assert facts[key("clean/orders")].last_observation_checked_at is None
+        assert (store.latest_check_results(), store.alert_states(), store.alert_deliveries()) == ({}, {}, [])
+        store.write([checked("clean/orders", "no_nulls", False, T0 + 200, run_id="run-3"),
+                     unchanged("raw/orders", T0 + 210, "src-1"), transition("overdue", "report", at=T0 + 220),
+                     delivery("overdue", "report", at=T0 + 221)])
+        assert store.latest_check_results()[key("clean/orders")]["no_nulls"].passed is False
+        raw = store.latest_facts()[key("raw/orders")]
+        assert (raw.last_observation.data_version, raw.last_observation_checked_at) == ("src-1", T0 + 210)
+        assert store.alert_states()[("overdue", key("report"))].state is AlertState.FIRING
+        assert [d.channel for d in store.alert_deliveries()] == ["slack"]
+    assert _revision(path) == "0002"
+
+
+def test_the_saved_0002_database_opens_and_reads(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_0002.sqlite", path)
+    assert _revision(path) == "0002"
+    if schema.HEAD == "0002":  # current: opening it must not migrate anything
+        monkeypatch.setattr(schema, "_upgrade", lambda conn: pytest.fail("a current database was migrated"))
+
+    with open_store(f"sqlite:///{path}") as store:
+        facts = store.latest_facts()
+        assert set(facts) == {key("raw/orders"), key("clean/orders"), key("report")}
+        raw = facts[key("raw/orders")]
+        assert (raw.last_observation.data_version, raw.last_observation.timestamp) == ("src-1", T0)
+        assert raw.last_observation_checked_at == T0 + 40
+        assert facts[key("clean/orders")].last_materialization.data_version == "d1"
+        assert facts[key("report")].last_failure.message == "division by zero"
+        assert store.get_run("run-1").status is RunStatus.FAILED
+
+        results = store.latest_check_results()
+        assert set(results) == {key("clean/orders")}
+        no_nulls, row_count = results[key("clean/orders")]["no_nulls"], results[key("clean/orders")]["row_count"]
+        assert (no_nulls.passed, no_nulls.run_id, no_nulls.target_run_id, no_nulls.blocking) == (
+            True, "run-3", "run-1", True)
+        assert (row_count.passed, row_count.severity, row_count.error.message) == (
+            False, CheckSeverity.WARN, "check crashed")
+        daily = store.latest_check_results(partition="2024-01-01")[key("daily")]["complete"]
+        assert (daily.passed, daily.target_timestamp) == (True, T0 + 20)
+        history = store.check_history(key("clean/orders"), "no_nulls")
+        assert [(h.event.run_id, h.event.passed) for h in history] == [("run-3", True), ("run-1", False)]
+        assert [e.event.type_name for e in store.run_events("run-1")].count("check_evaluation") == 2
+
+        states = store.alert_states()
+        assert {k: v.state for k, v in states.items()} == {
+            ("overdue", key("report")): AlertState.FIRING, ("checks", key("clean/orders")): AlertState.RESOLVED}
+        assert states[("overdue", key("report"))].detail == "report is 2h late"
+        assert [(d.attempt, d.ok) for d in store.alert_deliveries()] == [(2, True), (1, False)]
+
+        store.write([transition("overdue", "report", AlertState.RESOLVED, T0 + 100)])  # and it takes new writes
+        assert store.alert_states()[("overdue", key("report"))].state is AlertState.RESOLVED
+
+
+def _revision(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+# --- upgrading a 0001 database in place, on every backend ------------------------------------
+
+
+def _write_as_0001(conn, events: list[Event]) -> None:  # type: ignore[no-untyped-def]
+    """Store ``events`` the way a Headwater at revision 0001 did: event rows in their family
+    and, derived, runs and the latest materialization and observation. Check evaluations,
+    unchanged observations and alerts went in the log with nothing derived from them.
+    Written against the 0001 tables, so that it stays a picture of that revision."""
+    run_events = table("run_events", *map(column, ("id", "run_id", "step_key", "type", "timestamp",
+                                                   "schema_version", "payload")))
+    asset_events = table("asset_events", *map(column, ("id", "asset_key", "partition", "type", "run_id",
+                                                       "timestamp", "data_version", "schema_version", "payload")))
+    runs = table("runs", *map(column, ("run_id", "status", "created_at", "started_at", "ended_at", "reason")))
+    latest = table("asset_latest", *map(column, (
+        "asset_key", "partition", "last_materialization_id", "last_materialization", "last_materialized_at",
+        "last_observation_id", "last_observation", "last_attempt_run_id", "last_attempt_status",
+        "last_attempt_at")))
+    latest_rows: dict[tuple[str, str], dict] = {}
+    run_rows: dict[str, dict] = {}
+    for event_id, event in enumerate(events, start=1):
+        payload = event_to_json(event)
+        if is_asset_event(event):
+            conn.execute(asset_events.insert().values(
+                id=event_id, asset_key=str(event.key), partition=event.partition, type=event.type_name,
+                run_id=event.run_id, timestamp=event.timestamp, data_version=getattr(event, "data_version", None),
+                schema_version=1, payload=payload))
+        else:
+            conn.execute(run_events.insert().values(
+                id=event_id, run_id=event.run_id, step_key=getattr(event, "step_key", None), type=event.type_name,
+                timestamp=event.timestamp, schema_version=1, payload=payload))
+        if isinstance(event, AssetMaterialized):
+            latest_rows.setdefault((str(event.key), event.partition), {}).update(
+                last_materialization_id=event_id, last_materialization=payload, last_materialized_at=event.timestamp,
+                last_attempt_run_id=event.run_id, last_attempt_status="succeeded", last_attempt_at=event.timestamp)
+        elif isinstance(event, AssetObserved):
+            latest_rows.setdefault((str(event.key), event.partition), {}).update(
+                last_observation_id=event_id, last_observation=payload)
+        elif isinstance(event, RunStarted):
+            run_rows[event.run_id] = dict(status="started", created_at=event.timestamp, started_at=event.timestamp)
+        elif isinstance(event, RunFinished):
+            run_rows[event.run_id].update(status=event.status.value, ended_at=event.timestamp, reason=event.reason)
+    for (asset_key, partition), values in latest_rows.items():
+        conn.execute(latest.insert().values(asset_key=asset_key, partition=partition, **values))
+    for run_id, values in run_rows.items():
+        conn.execute(runs.insert().values(run_id=run_id, **values))
+
+
+def test_a_0001_database_upgrades_in_place_and_derives_the_new_state(store_url):
+    engines = create_engines(store_url)
+    try:
+        with engines.write.begin() as conn:
+            command.upgrade(schema._alembic_config(conn), "0001")
+            _write_as_0001(conn, [
+                started("r1", T0), materialized("r1", "a", T0 + 1),
+                checked("a", "rows", False, T0 + 2), checked("a", "fresh", True, T0 + 3),
+                checked("a", "rows", True, T0 + 4, run_id="r2"),
+                checked("a", "rows", False, T0 + 5, partition="p1", run_id="rp"),
+                finished("r1", T0 + 6),
+                observed("src", T0 + 10, "s1"), unchanged("src", T0 + 20, "s1"),  # checked after observed
+                unchanged("src2", T0 + 25), observed("src2", T0 + 30, "t2"),  # observed after checked
+                unchanged("never_observed", T0 + 35), observed("src", T0 + 40, "s1", partition="p1"),
+                transition("overdue", "a", AlertState.FIRING, T0 + 50),
+                transition("overdue", "a", AlertState.RESOLVED, T0 + 51),
+                transition("overdue", "b", AlertState.FIRING, T0 + 52),
+                delivery("overdue", "b", "email", T0 + 53),
+            ])
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    finally:
+        engines.dispose()
+
+    with open_store(store_url) as store:
+        with store.engines.read.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == schema.HEAD
+            conn.rollback()
+        facts = store.latest_facts()
+        assert facts[key("a")].last_materialization.run_id == "r1"
+        assert facts[key("a")].last_observation_checked_at is None
+        assert (facts[key("src")].last_observation.data_version, facts[key("src")].last_observation_checked_at) == (
+            "s1", T0 + 20)
+        assert facts[key("src2")].last_observation_checked_at == T0 + 30
+        assert (facts[key("never_observed")].last_observation,
+                facts[key("never_observed")].last_observation_checked_at) == (None, T0 + 35)
+        assert store.latest_facts(partition="p1")[key("src")].last_observation_checked_at == T0 + 40
+        assert store.get_run("r1").status is RunStatus.SUCCEEDED
+
+        results = store.latest_check_results()
+        assert {n: (e.passed, e.run_id) for n, e in results[key("a")].items()} == {
+            "rows": (True, "r2"), "fresh": (True, "r1")}
+        assert store.latest_check_results(partition="p1")[key("a")]["rows"].run_id == "rp"
+        assert [h.event.timestamp for h in store.check_history(key("a"), "rows")] == [T0 + 4, T0 + 2]
+        assert {k: (v.state, v.timestamp) for k, v in store.alert_states().items()} == {
+            ("overdue", key("a")): (AlertState.RESOLVED, T0 + 51), ("overdue", key("b")): (AlertState.FIRING, T0 + 52)}
+        assert [d.channel for d in store.alert_deliveries()] == ["email"]
+
+        store.write([checked("a", "rows", False, T0 + 100, run_id="r3"), unchanged("src", T0 + 110)])
+        assert store.latest_check_results()[key("a")]["rows"].run_id == "r3"
+        assert store.latest_facts()[key("src")].last_observation_checked_at == T0 + 110
+        assert store.check_history(key("a"), "rows")[0].id > 17  # ids go on from the old log
+
+
+def test_an_upgrade_that_fails_leaves_the_0001_database_as_it_was(store_url):
+    engines = create_engines(store_url)
+    try:
+        with engines.write.begin() as conn:
+            command.upgrade(schema._alembic_config(conn), "0001")
+            _write_as_0001(conn, [observed("src", T0), checked("a", "rows", True, T0 + 1)])
+            conn.execute(text("UPDATE asset_events SET payload = '{not json' WHERE type = 'check_evaluation'"))
+    finally:
+        engines.dispose()
+    with pytest.raises(StorageError, match=r"from schema revision '0001' to '0002', it was left as it was: "
+                                           r"stored event 2 \('check_evaluation'\)"):
+        open_store(store_url)
+
+    engines = create_engines(store_url)
+    try:
+        with engines.read.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert not inspect(conn).has_table("check_latest")
+            assert "last_observation_checked_at" not in {c["name"] for c in inspect(conn).get_columns("asset_latest")}
+            conn.rollback()
+    finally:
+        engines.dispose()

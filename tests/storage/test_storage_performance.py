@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from storage_events import T0, key, materialized, step_started
+from storage_events import T0, checked, key, materialized, step_started
 
 from headwater.core.events import LogMessage
 from headwater.storage.sql.store import open_store
@@ -53,3 +53,29 @@ def test_ten_thousand_assets_write_and_read_fast(sqlite_url):
     assert warm < 0.1
     assert after_change < 0.1
     assert cold < 0.6
+
+
+def test_check_results_of_ten_thousand_assets_read_fast(sqlite_url):
+    names = [f"layer{i % 10}/asset_{i}" for i in range(N)]
+    checks = ("not_null", "unique")
+    with open_store(sqlite_url) as writer:
+        for b in range(N // 1000):
+            writer.write([checked(names[i], c, i % 7 != 0, T0 + i, metadata={"rows": i})
+                          for i in range(b * 1000, (b + 1) * 1000) for c in checks])
+
+    with open_store(sqlite_url) as reader:
+        results: dict = {}
+        cold = _timed(lambda: results.update(reader.latest_check_results()))
+        warm = min(_timed(reader.latest_check_results) for _ in range(3))
+        with open_store(sqlite_url) as writer:
+            writer.write([checked(n, "unique", False, T0 + N, run_id="r2") for n in names[:100]])
+        after_change = _timed(reader.latest_check_results)
+        assert reader.latest_check_results()[key(names[5])]["unique"].run_id == "r2"
+
+    print(f"\nSQLite, {N} assets x {len(checks)} checks: latest_check_results cold {cold * 1e3:.0f} ms, "
+          f"warm {warm * 1e3:.0f} ms, after 100 changed {after_change * 1e3:.0f} ms")
+    assert len(results) == N and all(len(v) == len(checks) for v in results.values())
+    assert results[key("layer7/asset_7")]["not_null"].passed is False
+    assert warm < 0.2
+    assert after_change < 0.2
+    assert cold < 0.8

@@ -2,23 +2,29 @@
 
 Reading status for 10,000 assets means decoding 10,000 materializations. The generic
 ``event_from_json`` in core is written for clarity (a loop over dataclass fields, a regex
-check per asset key), which costs tens of microseconds per event; here the two asset
-event types get a direct decoder, asset keys read from the store are interned in a
+check per asset key), which costs tens of microseconds per event; here the three asset
+event types (read for a whole graph: materializations, observations, check results) get a
+direct decoder, asset keys read from the store are interned in a
 bounded cache (they were validated when written and repeat endlessly: every input names
 another asset), and ``orjson`` parses them when it is installed (an optional accelerator,
 not a dependency; stdlib ``json`` otherwise). The direct decoders mirror
 ``event_from_dict`` exactly; they step aside for the generic one whenever the event
 classes gain a field they do not know, or a payload carries another schema version.
 
-The payloads in ``asset_latest`` carry no schema version of their own: they are at the
-writer's ``SCHEMA_VERSION``. Raising ``SCHEMA_VERSION`` therefore comes with a migration,
+Derived tables that are read back as events (``check_latest``, ``alert_state``) go through
+``DecodedEvents``, which decodes a row only when its event id is new to it.
+
+The payloads in ``asset_latest``, ``check_latest`` and ``alert_state`` carry no schema
+version of their own: they are at the writer's ``SCHEMA_VERSION``. Raising ``SCHEMA_VERSION`` therefore comes with a migration,
 whose new revision makes older Headwaters refuse the database instead of misreading it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
@@ -27,15 +33,19 @@ from headwater.core.events import (
     SCHEMA_VERSION,
     AssetMaterialized,
     AssetObserved,
+    CheckEvaluated,
+    CheckSeverity,
     ErrorInfo,
     Event,
     InputRecord,
     InputState,
     RunStatus,
     event_from_dict,
+    is_asset_event,
 )
 from headwater.core.keys import AssetKey
-from headwater.core.records import RunRecord, StepRecord, StepStatus
+from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
+from headwater.errors import StorageError
 
 loads = json.loads
 
@@ -68,6 +78,23 @@ def _maybe_rounded(value: Any) -> bool:
     if kind is list:
         return any(map(_maybe_rounded, value))
     return False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector while a whole graph's rows are turned into records.
+
+    Such a read allocates ~10 objects per row that all stay alive: the collector would rescan
+    the growing heap again and again and free nothing (events hold no cycles), a sizeable
+    share of the time. It waits until we are done.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def dumps(value: Any) -> str:
@@ -196,6 +223,22 @@ def _observation(d: Mapping[str, Any]) -> AssetObserved:
     )
 
 
+def _check(d: Mapping[str, Any]) -> CheckEvaluated:
+    get = d.get
+    key, severity, error = get("key"), get("severity"), get("error")
+    return CheckEvaluated(  # positional: see _FAST below
+        d["run_id"], d["timestamp"], get("step_key", ""),
+        _DEFAULT_KEY if "key" not in d else key if key is None else key_of(key),  # type: ignore[arg-type]
+        get("partition", ""), get("check_name", ""), get("passed", False),
+        CheckSeverity.ERROR if "severity" not in d else severity if severity is None  # type: ignore[arg-type]
+        else CheckSeverity(severity),
+        get("blocking", False), get("description", ""), _metadata(d), get("target_run_id"),
+        get("target_timestamp"),
+        None if error is None else ErrorInfo(error.get("message", ""), error.get("type_name", ""),
+                                             error.get("traceback", "")),
+    )
+
+
 def _names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
@@ -210,6 +253,11 @@ if (_names(AssetMaterialized) == ("run_id", "timestamp", "step_key", "key", "par
                                       "metadata")
         and _names(InputRecord) == ("key", "data_version", "data_time", "state", "detail", "produced_in_run")):
     _FAST = {AssetMaterialized.type_name: _materialization, AssetObserved.type_name: _observation}
+if (_names(CheckEvaluated) == ("run_id", "timestamp", "step_key", "key", "partition", "check_name", "passed",
+                               "severity", "blocking", "description", "metadata", "target_run_id",
+                               "target_timestamp", "error")
+        and _names(ErrorInfo) == ("message", "type_name", "traceback")):
+    _FAST[CheckEvaluated.type_name] = _check
 
 
 def decode_event(type_name: str, payload: str, schema_version: int = SCHEMA_VERSION) -> Event:
@@ -244,3 +292,54 @@ def step_from_row(row: Any) -> StepRecord:
         ended_at=row.ended_at, error=error_from_json(row.error), detail=row.detail or "",
     )
 
+
+
+_FAMILY_RUN = MappingProxyType({"family": "run"})
+_FAMILY_ASSET = MappingProxyType({"family": "asset"})
+
+
+def decode_stored(event_id: int, type_name: str, payload: str, schema_version: int = SCHEMA_VERSION) -> Event:
+    """``decode_event`` for a row of the store: a payload it cannot read is a ``StorageError``
+    naming the event."""
+    try:
+        return decode_event(type_name, payload, schema_version)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StorageError(f"stored event {event_id} ({type_name!r}) cannot be read: {exc}") from exc
+
+
+def stored_event(event_id: int, type_name: str, schema_version: int, payload: str) -> StoredEvent:
+    """A row of ``run_events`` or ``asset_events``; ``extra["family"]`` names the table."""
+    event = decode_stored(event_id, type_name, payload, schema_version)
+    return StoredEvent(id=event_id, event=event, extra=_FAMILY_ASSET if is_asset_event(event) else _FAMILY_RUN)
+
+
+class DecodedEvents:
+    """Events of one type decoded from a derived table, kept by event id between reads.
+
+    A stored event never changes, so a row whose event id was seen on the previous read of
+    the same scope (a partition, say) is not decoded again: a whole-graph read that follows
+    a write decodes only what the write replaced. Each read keeps exactly the ids it saw,
+    so the cache never outgrows the table; past ``limit`` events in all, scopes are dropped.
+    """
+
+    def __init__(self, type_name: str, limit: int = 200_000) -> None:
+        self.type_name = type_name
+        self.limit = limit
+        self._scopes: dict[Hashable, dict[int, Event]] = {}
+
+    def decode(self, scope: Hashable, rows: Sequence[tuple[int, str]]) -> list[Event]:
+        """The events of ``rows`` (event id, payload), in the same order."""
+        old = self._scopes.get(scope, {})
+        new: dict[int, Event] = {}
+        events: list[Event] = []
+        for event_id, payload in rows:
+            event = old.get(event_id)
+            if event is None:
+                event = decode_stored(event_id, self.type_name, payload)
+            new[event_id] = event
+            events.append(event)
+        others = sum(len(v) for k, v in list(self._scopes.items()) if k != scope)  # list(): threads
+        if others + len(new) > self.limit:
+            self._scopes.clear()
+        self._scopes[scope] = new
+        return events

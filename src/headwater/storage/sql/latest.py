@@ -3,14 +3,14 @@
 Status for every asset is derived from ``asset_latest`` on each refresh of the UI and
 each daemon tick. The query is one scan of one table; what costs is turning 10,000 JSON
 payloads back into events. Stored events never change, so a decoded row is kept per
-(asset, partition) with the row's identity — event ids and attempt columns — and reused
-as long as those are the same: after the first read only rows a write touched since are
-decoded again. The cache is per store (per process) and bounded.
+(asset, partition) with the row's identity — every column but the two payloads, which the
+event ids stand for — and reused as long as that is the same: after the first read only
+rows a write touched since are decoded again. The cache is per store (per process) and
+bounded.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from headwater.core.events import AssetMaterialized, AssetObserved
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
-from headwater.storage.sql.codec import decode_event, error_from_json, key_of
+from headwater.storage.sql.codec import decode_event, error_from_json, gc_paused, key_of
 from headwater.storage.sql.tables import asset_latest
 from headwater.storage.sql.writer import CHUNK
 
@@ -29,6 +29,7 @@ _COLUMNS = (
     asset_latest.c.asset_key, asset_latest.c.last_materialization_id, asset_latest.c.last_materialization,
     asset_latest.c.last_observation_id, asset_latest.c.last_observation, asset_latest.c.last_attempt_run_id,
     asset_latest.c.last_attempt_status, asset_latest.c.last_attempt_at, asset_latest.c.last_failure,
+    asset_latest.c.last_observation_checked_at,
 )
 
 _Signature = tuple[Any, ...]
@@ -49,27 +50,19 @@ class LatestFactsReader:
             if len(wanted) <= CHUNK:
                 stmt = stmt.where(asset_latest.c.asset_key.in_(sorted(wanted)))
             # else: fetch the partition and filter here, clear of any parameter limit
-        # A cold read of a big graph allocates ~10 objects per asset that all stay alive:
-        # the cyclic GC would rescan the growing heap again and again and free nothing
-        # (events hold no cycles), a sizeable share of the time. It waits until we are done.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             rows = conn.execute(stmt).all()
             if len(self._cache) + len(rows) > _CACHE_LIMIT:
                 self._cache.clear()
             return self._facts(rows, partition, wanted)
-        finally:
-            if paused:
-                gc.enable()
 
     def _facts(self, rows: Sequence[Any], partition: str, wanted: set[str] | None) -> dict[AssetKey, AssetFacts]:
         cache = self._cache
         out: dict[AssetKey, AssetFacts] = {}
-        for key_text, mat_id, mat, obs_id, obs, run_id, status, at, failure in rows:
+        for key_text, mat_id, mat, obs_id, obs, run_id, status, at, failure, checked_at in rows:
             if wanted is not None and key_text not in wanted:
                 continue
-            signature = (mat_id, obs_id, run_id, status, at, failure)
+            signature = (mat_id, obs_id, run_id, status, at, failure, checked_at)
             hit = cache.get((key_text, partition))
             if hit is not None and hit[0] == signature:
                 facts = hit[1]
@@ -82,7 +75,7 @@ class LatestFactsReader:
     @staticmethod
     def _decode(key_text: str, partition: str, signature: _Signature, mat: str | None, obs: str | None,
                 previous: tuple[_Signature, AssetFacts] | None) -> AssetFacts:
-        mat_id, obs_id, run_id, status, at, failure = signature
+        mat_id, obs_id, run_id, status, at, failure, checked_at = signature
         materialization: Any = None
         observation: Any = None
         if previous is not None and previous[0][0] == mat_id:
@@ -101,4 +94,5 @@ class LatestFactsReader:
             last_attempt_status=_ATTEMPT[status] if status else None,
             last_attempt_at=at,
             last_failure=error_from_json(failure),
+            last_observation_checked_at=checked_at,
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from headwater.errors import StorageError
 from headwater.storage.sql.engines import Engines
@@ -33,7 +34,7 @@ try:  # POSIX only; on Windows concurrent first opens are not guarded
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-HEAD = "0001"
+HEAD = "0002"
 """The newest revision in ``storage/migrations/versions``; a test keeps the two in step."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -59,7 +60,14 @@ def ensure_schema(engines: Engines) -> None:
             _refuse_newer(revision, engines)
             if revision is None and engines.is_sqlite:
                 _refuse_foreign(conn, engines)
-            _upgrade(conn)
+            try:
+                _upgrade(conn)
+            except (SQLAlchemyError, StorageError):
+                raise
+            except Exception as exc:  # a migration refusing the data it found: nothing is changed
+                raise StorageError(
+                    f"cannot upgrade the database {engines.target} from schema revision {revision!r} to "
+                    f"{HEAD!r}, it was left as it was: {exc}") from exc
 
 
 def _probe(engines: Engines) -> tuple[str | None, bool]:

@@ -3,8 +3,8 @@
 This module is the seam: it opens the database (engines, schema check), runs each call
 as one short transaction with busy retries, and turns every database failure into a
 ``StorageError`` naming the database. The SQL itself lives beside it: ``writer.py``
-appends events and derives state, ``latest.py`` reads latest facts, ``codec.py`` turns
-rows back into records.
+appends events and derives state, ``latest.py`` reads latest facts, ``checks.py`` check
+results, ``alerts.py`` alert state, ``codec.py`` turns rows back into records.
 
 Open one store per process and ``close()`` it; a store is safe to share between the
 threads of that process (each call checks a connection out of a pool).
@@ -13,16 +13,25 @@ threads of that process (each call checks a connection out of a pool).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
 
-from headwater.core.events import AssetMaterialized, AssetObserved, Event, RunStatus
+from headwater.core.events import (
+    AlertDeliveryAttempt,
+    AlertTransition,
+    AssetMaterialized,
+    AssetObserved,
+    CheckEvaluated,
+    Event,
+    RunStatus,
+)
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, RunRecord, StepRecord, StoredEvent
 from headwater.errors import StorageError
-from headwater.storage.sql.codec import decode_event, run_from_row, step_from_row
+from headwater.storage.sql.alerts import AlertsReader
+from headwater.storage.sql.checks import ChecksReader
+from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
@@ -31,9 +40,6 @@ from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
 
 T = TypeVar("T")
-
-_FAMILY_RUN = MappingProxyType({"family": "run"})
-_FAMILY_ASSET = MappingProxyType({"family": "asset"})
 
 
 def open_store(url: str) -> SqlEventStore:
@@ -58,6 +64,8 @@ class SqlEventStore:
         self.url = url
         self._engines = engines
         self._latest = LatestFactsReader()
+        self._checks = ChecksReader()
+        self._alerts = AlertsReader()
         self._closed = False
 
     @property
@@ -159,7 +167,7 @@ class SqlEventStore:
         stmt = select(merged).order_by(merged.c.id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return self._read(lambda conn: [_stored(*row) for row in conn.execute(stmt)])
+        return self._read(lambda conn: [stored_event(*row) for row in conn.execute(stmt)])
 
     # -- assets -------------------------------------------------------------------------
 
@@ -185,16 +193,26 @@ class SqlEventStore:
         if before_id is not None:
             stmt = stmt.where(c.id < before_id)
         stmt = stmt.order_by(c.id.desc()).limit(limit)
-        return self._read(lambda conn: [_stored(*row) for row in conn.execute(stmt)])
+        return self._read(lambda conn: [stored_event(*row) for row in conn.execute(stmt)])
 
+    # -- checks -------------------------------------------------------------------------
 
-_ASSET_TYPES = {AssetMaterialized.type_name, AssetObserved.type_name}
+    def latest_check_results(self, partition: str = "") -> dict[AssetKey, dict[str, CheckEvaluated]]:
+        """The latest evaluation of every check of every asset, in one query."""
+        return self._read(lambda conn: self._checks.latest(conn, partition))
 
+    def check_history(self, key: AssetKey, check_name: str | None = None, partition: str = "",
+                      limit: int = 20) -> list[StoredEvent]:
+        """Evaluations of the asset's checks (or of the one named), newest first."""
+        return self._read(lambda conn: self._checks.history(conn, key, check_name, partition, limit))
 
-def _stored(event_id: int, type_name: str, schema_version: int, payload: str) -> StoredEvent:
-    try:
-        event: Any = decode_event(type_name, payload, schema_version)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise StorageError(f"stored event {event_id} ({type_name!r}) cannot be read: {exc}") from exc
-    return StoredEvent(id=event_id, event=event,
-                       extra=_FAMILY_ASSET if type_name in _ASSET_TYPES else _FAMILY_RUN)
+    # -- alerts -------------------------------------------------------------------------
+
+    def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
+        """The latest transition per (rule, asset), firing or resolved."""
+        return self._read(self._alerts.states)
+
+    def alert_deliveries(self, limit: int = 100) -> list[AlertDeliveryAttempt]:
+        """Delivery attempts of every rule and channel, newest first."""
+        return self._read(lambda conn: self._alerts.deliveries(conn, limit))
+

@@ -1,11 +1,15 @@
 """The SQL schema: one ``MetaData`` that serves SQLite and PostgreSQL alike.
 
-Two append-only event tables and three tables derived from them:
+Two append-only event tables and five tables derived from them:
 
-* ``run_events`` — run and step lifecycle and log lines: operational, may be compacted.
-* ``asset_events`` — materializations and observations: facts about data, never compacted.
-* ``runs``, ``steps``, ``asset_latest`` — derived in the same transaction as the events
-  they come from, so that status for a whole graph is one cheap read.
+* ``run_events`` — run and step lifecycle, log lines, unchanged observations, alert
+  transitions and deliveries: operational, may be compacted.
+* ``asset_events`` — materializations, observations and check evaluations: facts about
+  data, never compacted.
+* ``runs``, ``steps``, ``asset_latest``, ``check_latest``, ``alert_state`` — derived in the
+  same transaction as the events they come from, so that status for a whole graph is one
+  cheap read. ``check_latest`` and ``alert_state`` keep the latest event's payload whole:
+  they are read back as events.
 
 Both event tables draw their ids from one shared, monotonically growing counter (see
 ``writer.py``), so a run's merged log has a single cursor.
@@ -21,7 +25,7 @@ two agree.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Double, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -72,6 +76,7 @@ run_events = Table(
     Column("schema_version", Integer, nullable=False),
     Column("payload", Text, nullable=False),
     Index("ix_run_events_run_id_id", "run_id", "id"),
+    Index("ix_run_events_type_id", "type", "id"),  # the newest of one type (alert deliveries)
     sqlite_autoincrement=True,
 )
 
@@ -104,6 +109,30 @@ asset_latest = Table(
     Column("last_attempt_status", String),
     Column("last_attempt_at", Time),
     Column("last_failure", Text),  # JSON ErrorInfo
+    # when the source was last observed, changed or not (observation or observation_unchanged)
+    Column("last_observation_checked_at", Time),
+)
+
+check_latest = Table(
+    "check_latest", metadata,
+    Column("asset_key", String, primary_key=True),
+    Column("partition", String, primary_key=True, server_default=""),
+    Column("check_name", String, primary_key=True),
+    Column("event_id", EventId, nullable=False),
+    Column("payload", Text, nullable=False),  # the check_evaluation event's JSON payload
+    Column("evaluated_at", Time, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("severity", String, nullable=False),
+)
+
+alert_state = Table(
+    "alert_state", metadata,
+    Column("rule", String, primary_key=True),
+    Column("asset_key", String, primary_key=True),
+    Column("state", String, nullable=False),  # firing / resolved
+    Column("since", Time, nullable=False),  # the latest transition's time
+    Column("event_id", EventId, nullable=False),
+    Column("payload", Text, nullable=False),  # the alert_transition event's JSON payload
 )
 
 EVENT_TABLES = (run_events, asset_events)

@@ -1,4 +1,5 @@
-"""Appending a batch of events and deriving runs, steps and latest asset state from it.
+"""Appending a batch of events and deriving from it runs, steps, the latest state per asset,
+the latest result per check and the state per alert.
 
 All of it happens in the caller's transaction, which holds the database's write lock
 (``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock on PostgreSQL), so a
@@ -33,11 +34,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from headwater.core.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
+    AlertDeliveryAttempt,
+    AlertTransition,
     AssetFailed,
     AssetMaterialized,
     AssetObserved,
+    CheckEvaluated,
     ErrorInfo,
     Event,
+    ObservationUnchanged,
     RunFinished,
     RunStarted,
     RunStatus,
@@ -53,7 +58,15 @@ from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
 from headwater.storage.sql.codec import dumps, error_to_json
-from headwater.storage.sql.tables import asset_events, asset_latest, run_events, runs, steps
+from headwater.storage.sql.tables import (
+    alert_state,
+    asset_events,
+    asset_latest,
+    check_latest,
+    run_events,
+    runs,
+    steps,
+)
 
 PG_WRITE_LOCK = 0x4857_5752_4954  # "HWWRIT": serializes writers like SQLite's one write lock
 CHUNK = 500  # keys per IN (...): far below every backend's parameter limit
@@ -186,6 +199,8 @@ class _Batch:
         self.runs = _Rows(runs, ("run_id",))
         self.steps = _Rows(steps, ("run_id", "step_key"))
         self.latest = _Rows(asset_latest, ("asset_key", "partition"))
+        self.checks = _Rows(check_latest, ("asset_key", "partition", "check_name"))
+        self.alerts = _Rows(alert_state, ("rule", "asset_key"))
         self.run_rows: list[dict[str, Any]] = []
         self.asset_rows: list[dict[str, Any]] = []
         self._load(events)
@@ -204,7 +219,9 @@ class _Batch:
                 step_keys.setdefault(event.run_id or "", set()).add(step_key or "")
                 for key in event.asset_keys:
                     latest.setdefault("", set()).add(str(key))
-            elif isinstance(event, (AssetFailed, AssetMaterialized, AssetObserved)):
+            elif isinstance(event, (AssetFailed, AssetMaterialized, AssetObserved, ObservationUnchanged)):
+                # loaded even by rules that only write, so that a later rule of the batch
+                # that reads the row (a failed run ending its attempts) sees all of it
                 latest.setdefault(event.partition, set()).add(str(event.key))
         for chunk in _chunks(sorted(run_ids)):
             self.runs.load(self.conn, runs.c.run_id.in_(chunk), ("status", "created_at"))
@@ -336,7 +353,19 @@ class _Batch:
 
     def _observed(self, e: AssetObserved, event_id: int, payload: str) -> None:
         self.latest.set(_latest_pk(e.key, e.partition), last_observation_id=event_id,
-                        last_observation=payload)
+                        last_observation=payload, last_observation_checked_at=e.timestamp)
+
+    def _observation_unchanged(self, e: ObservationUnchanged, _id: int, _payload: str) -> None:
+        """Checked again, nothing new: the last observation (the fact) stays as it is."""
+        self.latest.set(_latest_pk(e.key, e.partition), last_observation_checked_at=e.timestamp)
+
+    def _check_evaluated(self, e: CheckEvaluated, event_id: int, payload: str) -> None:
+        self.checks.set((str(e.key), e.partition, e.check_name), event_id=event_id, payload=payload,
+                        evaluated_at=e.timestamp, passed=bool(e.passed), severity=str(e.severity))
+
+    def _alert_transition(self, e: AlertTransition, event_id: int, payload: str) -> None:
+        self.alerts.set((e.rule, str(e.key)), state=str(e.state), since=e.timestamp, event_id=event_id,
+                        payload=payload)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -345,7 +374,7 @@ class _Batch:
             self.asset_rows.append({
                 "id": event_id, "asset_key": str(event.key), "partition": event.partition,  # type: ignore[attr-defined]
                 "type": event.type_name, "run_id": event.run_id, "timestamp": event.timestamp,
-                "data_version": event.data_version,  # type: ignore[attr-defined]
+                "data_version": getattr(event, "data_version", None),
                 "schema_version": SCHEMA_VERSION, "payload": payload,
             })
         else:
@@ -360,7 +389,7 @@ class _Batch:
             self.conn.execute(run_events.insert(), self.run_rows)
         if self.asset_rows:
             self.conn.execute(asset_events.insert(), self.asset_rows)
-        for rows in (self.runs, self.steps, self.latest):
+        for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts):
             rows.flush(self.conn)
 
 
@@ -374,4 +403,8 @@ _RULES: dict[type, Any] = {
     AssetFailed: _Batch._asset_failed,
     AssetMaterialized: _Batch._materialized,
     AssetObserved: _Batch._observed,
+    ObservationUnchanged: _Batch._observation_unchanged,
+    CheckEvaluated: _Batch._check_evaluated,
+    AlertTransition: _Batch._alert_transition,
+    AlertDeliveryAttempt: None,  # stored, derives nothing
 }

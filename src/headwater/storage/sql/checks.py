@@ -1,0 +1,74 @@
+"""Check results: the latest evaluation of every check in one query, and one check's history.
+
+``check_latest`` holds the newest ``check_evaluation`` per (asset, partition, check), kept
+by the writer in the same transaction as the event. Status reads it for the whole graph on
+every refresh, so decoded results are kept by event id (``DecodedEvents``) and only
+evaluations written since the previous read are decoded again.
+
+History comes from ``asset_events`` through its (asset, partition, type, id) index. The
+check's name lives only in the payload, which we never query inside, so the history of one
+check reads the asset's evaluations newest first, page by page, until it has enough.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from headwater.core.events import CheckEvaluated
+from headwater.core.keys import AssetKey
+from headwater.core.records import StoredEvent
+from headwater.storage.sql.codec import DecodedEvents, gc_paused, key_of, stored_event
+from headwater.storage.sql.tables import asset_events, check_latest
+
+_TYPE = CheckEvaluated.type_name
+_FIRST_PAGE = 100
+_MAX_PAGE = 5_000
+
+
+class ChecksReader:
+    """Reads ``check_latest`` and check history; one per store, holding its decode cache."""
+
+    def __init__(self) -> None:
+        self._decoded = DecodedEvents(_TYPE)
+
+    def latest(self, conn: Connection, partition: str) -> dict[AssetKey, dict[str, CheckEvaluated]]:
+        c = check_latest.c
+        stmt = select(c.asset_key, c.check_name, c.event_id, c.payload).where(c.partition == partition)
+        out: dict[AssetKey, dict[str, CheckEvaluated]] = {}
+        with gc_paused():
+            rows = conn.execute(stmt).all()
+            events = self._decoded.decode(partition, [(row[2], row[3]) for row in rows])
+            for (key_text, name, _id, _payload), event in zip(rows, events):
+                key = key_of(key_text)
+                checks = out.get(key)
+                if checks is None:
+                    checks = out[key] = {}
+                checks[name] = event  # type: ignore[assignment]
+        return out
+
+    @staticmethod
+    def history(conn: Connection, key: AssetKey, check_name: str | None, partition: str,
+                limit: int) -> list[StoredEvent]:
+        c = asset_events.c
+        stmt: Any = (select(c.id, c.type, c.schema_version, c.payload)
+                     .where(c.asset_key == str(key), c.partition == partition, c.type == _TYPE)
+                     .order_by(c.id.desc()))
+        if limit <= 0:
+            return []
+        if check_name is None:
+            return [stored_event(*row) for row in conn.execute(stmt.limit(limit))]
+        out: list[StoredEvent] = []
+        page, before = max(limit, _FIRST_PAGE), None
+        while True:
+            rows = conn.execute((stmt if before is None else stmt.where(c.id < before)).limit(page)).all()
+            for row in rows:
+                stored = stored_event(*row)
+                if stored.event.check_name == check_name:  # type: ignore[attr-defined]
+                    out.append(stored)
+                    if len(out) == limit:
+                        return out
+            if len(rows) < page:
+                return out
+            before, page = rows[-1][0], min(page * 2, _MAX_PAGE)
