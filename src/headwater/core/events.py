@@ -281,9 +281,62 @@ class AlertDeliveryAttempt(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class RunQueued(Event):
+    """A run requested (by a schedule, a sensor, automation, the UI) and waiting for a worker.
+
+    A ``run_key`` makes the request idempotent: the store keeps the first run queued under a
+    key and drops any later one, so a restarted daemon cannot launch the same run twice.
+    """
+
+    type_name: ClassVar[str] = "run_queued"
+    selection: str = "*"
+    asset_keys: tuple[AssetKey, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    run_key: str | None = None
+    origin: str = ""
+    mode: str = "all"
+    location: str | None = None
+    parent_run_id: str | None = None
+
+
+class TickStatus(StrEnum):
+    SUCCESS = "success"   # evaluated; may have requested runs
+    SKIPPED = "skipped"   # evaluated; nothing to do, with a reason
+    FAILED = "failed"     # the evaluation raised or timed out; retried next interval
+
+
+@dataclass(frozen=True, slots=True)
+class TickRecorded(Event):
+    """One evaluation of an instigator (``schedule:NAME``, ``sensor:NAME``, ``automation``,
+    ``observe:KEY``). ``tick_time`` is the moment evaluated (a schedule's cron tick);
+    ``cursor`` is what a sensor wants back next time; ``evaluations`` holds per-asset
+    explanations for automation (what ``automation explain`` shows)."""
+
+    type_name: ClassVar[str] = "tick"
+    instigator: str = ""
+    status: TickStatus = TickStatus.SUCCESS
+    tick_time: float | None = None
+    run_keys: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+    cursor: str | None = None
+    skip_reason: str = ""
+    error: ErrorInfo | None = None
+    evaluations: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InstigatorToggled(Event):
+    """A schedule or sensor turned on or off (``headwater schedule on/off``)."""
+
+    type_name: ClassVar[str] = "instigator_toggled"
+    instigator: str = ""
+    enabled: bool = True
+
+
 RUN_EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, LogMessage,
-    ObservationUnchanged, AlertTransition, AlertDeliveryAttempt,
+    ObservationUnchanged, AlertTransition, AlertDeliveryAttempt, RunQueued, TickRecorded, InstigatorToggled,
 )
 ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved, CheckEvaluated)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name: cls for cls in RUN_EVENT_TYPES + ASSET_EVENT_TYPES}
@@ -347,6 +400,7 @@ _DECODERS: dict[str, Any] = {
     "tags": _frozen,
     "metadata": _frozen,
     "severity": CheckSeverity,
+    "evaluations": _frozen,
 }
 
 
@@ -366,6 +420,10 @@ def event_from_dict(type_name: str, data: Mapping[str, Any], schema_version: int
             kwargs[f.name] = SkipReason(raw)
         elif f.name == "state" and raw is not None:
             kwargs[f.name] = AlertState(raw)
+        elif f.name == "status" and cls is TickRecorded:
+            kwargs[f.name] = TickStatus(raw)
+        elif f.name in ("run_keys", "run_ids"):
+            kwargs[f.name] = tuple(raw)
         elif f.name in _DECODERS and raw is not None:
             kwargs[f.name] = _DECODERS[f.name](raw)
         else:

@@ -57,6 +57,9 @@ class RunRecord:
     host: str = ""
     location: str | None = None
     reason: str = ""
+    run_key: str | None = None
+    origin: str = ""
+    mode: str = "all"
 
     @property
     def duration(self) -> float | None:
@@ -95,3 +98,14 @@ class StoredEvent:
     id: int
     event: Event
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InstigatorState:
+    """What the daemon remembers about a schedule, sensor or automation between ticks."""
+
+    instigator: str
+    enabled: bool | None = None      # None: never toggled, the definition's default applies
+    last_tick_time: float | None = None
+    last_status: str | None = None
+    cursor: str | None = None

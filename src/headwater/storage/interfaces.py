@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from headwater.core.events import AlertDeliveryAttempt, AlertTransition, CheckEvaluated, Event, RunStatus
+from headwater.core.events import (
+    AlertDeliveryAttempt,
+    AlertTransition,
+    CheckEvaluated,
+    Event,
+    RunStatus,
+    TickRecorded,
+)
 from headwater.core.keys import AssetKey
-from headwater.core.records import AssetFacts, RunRecord, StepRecord, StoredEvent
+from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
 
 
 class EventWriter(Protocol):
@@ -66,7 +73,26 @@ class AlertStateReader(Protocol):
         """Newest first."""
 
 
-class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader, Protocol):
+class AutomationStateReader(Protocol):
+    def run_for_key(self, run_key: str) -> RunRecord | None:
+        """The run queued under ``run_key``, if any (run keys are unique: first one wins)."""
+
+    def instigator_states(self) -> dict[str, InstigatorState]: ...
+
+    def ticks(self, instigator: str | None = None, limit: int = 50) -> list[TickRecorded]:
+        """Newest first."""
+
+
+class LeaseStore(Protocol):
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
+        """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``; False while another
+        owner holds an unexpired lease. Atomic across processes (one daemon per store)."""
+
+    def release_lease(self, name: str, owner: str) -> None: ...
+
+
+class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
+                 AutomationStateReader, LeaseStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str
