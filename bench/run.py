@@ -1,0 +1,344 @@
+"""Headwater benchmarks, with Dagster as the peer when it is installed.
+
+    python bench/run.py                      # every workload, full size (+ Dagster if installed)
+    python bench/run.py --only status        # one workload (prefix of its name; repeatable)
+    python bench/run.py --quick              # smoke sizes, no Dagster, well under 30 s
+    python bench/run.py --profile --only materialize_inprocess   # cProfile of the timed section
+
+Every workload runs in a fresh interpreter (``hw_bench.py`` for Headwater, ``dagster_bench.py``
+in the Dagster virtualenv), so one cannot warm caches or fragment the heap for the next.
+Each prints a figure line with pass/fail against its target; the command exits 0 whatever
+the figures are (a benchmark is not a test), and 1 only if Headwater raised an error in a
+workload (a crash, not a slow figure). A Dagster failure is reported and never fails it.
+
+Dagster: ``$DAGSTER_PYTHON`` if set, else ``/opt/dagster-venv/bin/python`` if it exists
+(create it with ``bash bench/setup_peer.sh``). Some Dagster sides run at a smaller size and
+are scaled linearly, because at full size they take tens of minutes; the line says so.
+``--dagster-full`` runs them at full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DAGSTER_PYTHON = "/opt/dagster-venv/bin/python"
+PEER_TIMEOUT = 3 * 3600
+
+
+@dataclass
+class Sizes:
+    materialize: int
+    load: int
+    status: int
+    status_events: int
+    status_runs: int
+    # Dagster sides (None: same as Headwater)
+    dagster_materialize_mp: int | None = None
+    dagster_status: int | None = None
+    dagster_status_events: int | None = None
+    dagster_status_runs: int | None = None
+
+
+FULL = Sizes(materialize=1000, load=10_000, status=10_000, status_events=100_000, status_runs=500,
+             dagster_materialize_mp=50, dagster_status=1000, dagster_status_events=10_000, dagster_status_runs=50)
+QUICK = Sizes(materialize=100, load=1000, status=1000, status_events=10_000, status_runs=50,
+              dagster_materialize_mp=10, dagster_status=200, dagster_status_events=2000, dagster_status_runs=10)
+
+# Targets, per asset so that --quick sizes are judged by the same yardstick (DESIGN.md §4).
+TARGET_MATERIALIZE_MS = 1.0    # per asset, one run, no-op assets
+TARGET_LOAD_S_PER_10K = 1.0    # decorators + Definitions for 10,000 assets
+TARGET_STATUS_S_PER_10K = 0.3  # statuses() of 10,000 assets, best of 5
+
+
+@dataclass
+class Figure:
+    name: str
+    headwater: str
+    target: str
+    passed: bool | None
+    dagster: str = "-"
+    ratio: str = "-"
+
+
+def _dagster_python(args: argparse.Namespace) -> str | None:
+    if args.no_dagster or (args.quick and not args.dagster):
+        return None
+    candidate = os.environ.get("DAGSTER_PYTHON") or DEFAULT_DAGSTER_PYTHON
+    if not Path(candidate).exists():
+        return None
+    probe = subprocess.run([candidate, "-c", "import dagster"], capture_output=True, text=True)
+    return candidate if probe.returncode == 0 else None
+
+
+def _run(cmd: list[str], *, env: dict[str, str] | None = None, quiet: bool, timeout: float | None = None
+         ) -> tuple[dict[str, Any] | None, str]:
+    """Run one side; return its RESULT (or None) and, on failure, the tail of its output."""
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE if quiet else None,
+                              text=True, env=env, timeout=timeout, cwd=str(HERE))
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:.0f} s"
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+            if "error" not in result:
+                return result, ""
+            tail = "\n".join((proc.stderr or "").strip().splitlines()[-12:])
+            return None, result["error"] + (f"\n{_indent(tail)}" if tail else "")
+    tail = "\n".join(((proc.stdout or "") + "\n" + (proc.stderr or "")).strip().splitlines()[-15:])
+    return None, f"exit code {proc.returncode}\n{_indent(tail)}"
+
+
+def _hw(workload: str, args: argparse.Namespace, **options: Any) -> tuple[dict[str, Any] | None, str]:
+    cmd = [sys.executable, str(HERE / "hw_bench.py"), workload]
+    for k, v in options.items():
+        cmd += [f"--{k}", str(v)]
+    if args.profile:
+        cmd.append("--profile")
+    env = dict(os.environ)
+    src = HERE.parent / "src"
+    if (src / "headwater").is_dir():  # this checkout's package, even if another is installed
+        env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    return _run(cmd, env=env, quiet=not args.profile)
+
+
+def _peer(py: str | None, workload: str, **options: Any) -> tuple[dict[str, Any] | None, str]:
+    if py is None:
+        return None, "not installed"
+    cmd = [py, str(HERE / "dagster_bench.py"), workload]
+    for k, v in options.items():
+        cmd += [f"--{k}", str(v)]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DAGSTER_HOME")}
+    return _run(cmd, env=env, quiet=True, timeout=PEER_TIMEOUT)
+
+
+def _peer_text(py: str | None, args: argparse.Namespace, why: str) -> str:
+    if py is None:
+        if args.no_dagster or (args.quick and not args.dagster):
+            return "dagster: skipped (--quick / --no-dagster)"
+        return "dagster: not installed (bash bench/setup_peer.sh)"
+    return f"dagster: failed ({why.splitlines()[0] if why else 'no result'})"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    | " + line for line in text.splitlines())
+
+
+def _fmt_s(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1e3:.0f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _ratio(peer: float, ours: float) -> str:
+    return f"{peer / ours:.0f}x" if ours > 0 and peer / ours >= 10 else (f"{peer / ours:.1f}x" if ours > 0 else "-")
+
+
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+# -- workloads -------------------------------------------------------------------------------
+
+
+def bench_materialize(executor: str, sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure:
+    n = sizes.materialize
+    name = f"materialize_{n}_{'inprocess' if executor == 'in_process' else 'multiprocess'}"
+    opts: dict[str, Any] = {"n": n, "repeats": 3}
+    if executor == "multiprocess":
+        opts["workers"] = args.workers
+        name += f"_{args.workers}w"
+    hw_result, err = _hw(f"materialize_{'inprocess' if executor == 'in_process' else 'multiprocess'}", args, **opts)
+    target = f"< {TARGET_MATERIALIZE_MS:g} ms/asset"
+    if hw_result is None:
+        print(f"{name}: ERROR in Headwater: {err}")
+        return Figure(name, "error", target, False)
+    ms = hw_result["per_asset_ms"]
+    passed = ms < TARGET_MATERIALIZE_MS
+    ours = (f"{n} assets in {hw_result['seconds']:.2f} s = {ms:.2f} ms/asset "
+            f"(best of {hw_result['repeats']}; median {hw_result['median_s']:.2f} s)")
+
+    if executor == "in_process":
+        peer_n = n
+        peer, why = _peer(py, "materialize_inprocess", n=peer_n)
+    else:
+        peer_n = n if args.dagster_full else (sizes.dagster_materialize_mp or n)
+        peer, why = _peer(py, "materialize_multiprocess", n=peer_n, workers=args.workers)
+    if peer is not None:
+        pms = peer["per_asset_ms"]
+        scaled = "" if peer_n == n else f", measured at {peer_n} assets and scaled per asset"
+        ptxt = f"dagster: {peer['seconds']:.1f} s for {peer_n} = {pms:.1f} ms/asset{scaled}, ratio {_ratio(pms, ms)}"
+        fig = Figure(name, f"{ms:.2f} ms/asset", target, passed, f"{pms:.1f} ms/asset" + (" (scaled)" if scaled else ""),
+                     _ratio(pms, ms))
+    else:
+        ptxt = _peer_text(py, args, why)
+        fig = Figure(name, f"{ms:.2f} ms/asset", target, passed)
+    print(f"{name}: {ours} (target {target}) {_verdict(passed)} [{ptxt}]")
+    print(f"    {hw_result['events']} run events written")
+    return fig
+
+
+def bench_load(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure:
+    n = sizes.load
+    name = f"load_{n // 1000}k" if n % 1000 == 0 else f"load_{n}"
+    target_s = TARGET_LOAD_S_PER_10K * n / 10_000
+    target = f"< {_fmt_s(target_s)}"
+    hw_result, err = _hw("load", args, n=n, repeats=3)
+    if hw_result is None:
+        print(f"{name}: ERROR in Headwater: {err}")
+        return Figure(name, "error", target, False)
+    total, defs_s, dec_s = hw_result["total_s"], hw_result["definitions_s"], hw_result["decorators_s"]
+    passed = total < target_s
+    ours = (f"{n} assets: Definitions() {_fmt_s(defs_s)}, with @asset decorators {_fmt_s(total)} "
+            f"(decorators {_fmt_s(dec_s)}) = {total / n * 1e6:.0f} us/asset, best of 3")
+    peer, why = _peer(py, "load", n=n, repeats=2)
+    if peer is not None:
+        ptxt = (f"dagster: Definitions()+asset graph {_fmt_s(peer['definitions_s'])}, with decorators "
+                f"{_fmt_s(peer['total_s'])}, ratio {_ratio(peer['total_s'], total)} "
+                f"(Definitions alone {_ratio(peer['definitions_s'], defs_s)})")
+        fig = Figure(name, _fmt_s(total), target, passed, _fmt_s(peer["total_s"]), _ratio(peer["total_s"], total))
+    else:
+        ptxt = _peer_text(py, args, why)
+        fig = Figure(name, _fmt_s(total), target, passed)
+    print(f"{name}: {ours} (target {target} with decorators) {_verdict(passed)} [{ptxt}]")
+    return fig
+
+
+def bench_status(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure:
+    n = sizes.status
+    name = f"status_{n // 1000}k" if n % 1000 == 0 else f"status_{n}"
+    target_s = TARGET_STATUS_S_PER_10K * n / 10_000
+    target = f"< {_fmt_s(target_s)}"
+    hw_result, err = _hw("status", args, n=n, events=sizes.status_events, runs=sizes.status_runs, repeats=5)
+    if hw_result is None:
+        print(f"{name}: ERROR in Headwater: {err}")
+        return Figure(name, "error", target, False)
+    best, cold = hw_result["best_s"], hw_result["cold_s"]
+    passed = best < target_s
+    ours = (f"{n} assets over {hw_result['events']:,} events: best of 5 {_fmt_s(best)} = "
+            f"{best / n * 1e3:.3f} ms/asset, first (cold) call {_fmt_s(cold)}"
+            f"{'' if cold < target_s else ' (over target)'}")
+    pn = n if args.dagster_full else (sizes.dagster_status or n)
+    pe = sizes.status_events if args.dagster_full else (sizes.dagster_status_events or sizes.status_events)
+    pr = sizes.status_runs if args.dagster_full else (sizes.dagster_status_runs or sizes.status_runs)
+    peer, why = _peer(py, "status", n=pn, events=pe, runs=pr, repeats=1)
+    if peer is not None:
+        factor = n / pn
+        pbest = min(peer["best_s"], peer["cold_s"]) * factor
+        scaled = "" if pn == n else f" (measured {_fmt_s(min(peer['best_s'], peer['cold_s']))} at {pn} assets / " \
+                                    f"{peer['materializations']:,} materializations, scaled x{factor:g})"
+        ptxt = f"dagster: {_fmt_s(pbest)}{scaled}, ratio {_ratio(pbest, best)}"
+        fig = Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed,
+                     _fmt_s(pbest) + (" (scaled)" if scaled else ""), _ratio(pbest, best))
+    else:
+        ptxt = _peer_text(py, args, why)
+        fig = Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed)
+    print(f"{name}: {ours} (target {target}) {_verdict(passed)} [{ptxt}]")
+    causes = ", ".join(f"{k} {v}" for k, v in sorted(hw_result["causes"].items()))
+    print(f"    store: {hw_result['runs']} runs, {hw_result['materializations']:,} materializations, "
+          f"{hw_result['db_mb']:.0f} MB, seeded in {hw_result['seed_s']:.1f} s "
+          f"({hw_result['events'] / hw_result['seed_s']:,.0f} events/s); "
+          f"latest_facts {_fmt_s(hw_result['latest_facts_s'])} + compute {_fmt_s(hw_result['compute_s'])}; "
+          f"{hw_result['stale']} stale ({causes}), {hw_result['failed']} failed")
+    if peer is not None:
+        print(f"    dagster store: {peer['materializations']:,} runless materializations seeded in "
+              f"{peer['seed_s']:.0f} s; {peer['stale']} stale (Dagster does not propagate staleness "
+              f"transitively); cold {_fmt_s(peer['cold_s'])}, warm {_fmt_s(peer['best_s'])} at {pn} assets")
+    return fig
+
+
+WORKLOADS = ("materialize_inprocess", "materialize_multiprocess", "load", "status")
+
+
+def _selected(only: list[str] | None) -> list[str]:
+    if not only:
+        return list(WORKLOADS)
+    chosen = []
+    for w in WORKLOADS:
+        aliases = {w, w.split("_")[0], {"load": "load_10k", "status": "status_10k"}.get(w, w)}
+        if any(o in aliases or w.startswith(o) for o in only):
+            chosen.append(w)
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help=f"run only this workload (repeatable; a prefix works): {', '.join(WORKLOADS)}")
+    p.add_argument("--quick", action="store_true", help="small smoke sizes (< 30 s), Dagster skipped")
+    p.add_argument("--dagster", action="store_true", help="run the Dagster side even with --quick")
+    p.add_argument("--no-dagster", action="store_true", help="skip the Dagster side")
+    p.add_argument("--dagster-full", action="store_true",
+                   help="run every Dagster side at full size instead of scaling a smaller one (takes an hour)")
+    p.add_argument("--workers", type=int, default=2, help="workers for the multiprocess executors (default 2)")
+    p.add_argument("--profile", action="store_true", help="cProfile Headwater's timed sections (stats on stderr)")
+    args = p.parse_args(argv)
+    selected = _selected(args.only)
+    if not selected:
+        p.error(f"--only {' '.join(args.only)}: no such workload; choose from {', '.join(WORKLOADS)}")
+
+    sizes = QUICK if args.quick else FULL
+    py = _dagster_python(args)
+    started = time.perf_counter()
+    import importlib.metadata as md
+
+    try:
+        hw_version = md.version("headwater")
+    except md.PackageNotFoundError:
+        hw_version = "?"
+    print(f"Headwater benchmarks {time.strftime('%Y-%m-%d %H:%M')} - Python {platform.python_version()} "
+          f"on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, headwater {hw_version}"
+          f"{' (--quick sizes)' if args.quick else ''}")
+    if py:
+        probe = subprocess.run([py, "-c", "import dagster; print(dagster.__version__)"], capture_output=True,
+                               text=True)
+        print(f"peer: dagster {probe.stdout.strip()} ({py})")
+    else:
+        print("peer: " + _peer_text(None, args, "").replace("dagster: ", "dagster "))
+    if args.profile:
+        print("--profile: cProfile statistics go to stderr; the timings below include the profiler's overhead")
+    print()
+
+    figures: list[Figure] = []
+    for w in selected:
+        if w == "materialize_inprocess":
+            figures.append(bench_materialize("in_process", sizes, args, py))
+        elif w == "materialize_multiprocess":
+            figures.append(bench_materialize("multiprocess", sizes, args, py))
+        elif w == "load":
+            figures.append(bench_load(sizes, args, py))
+        elif w == "status":
+            figures.append(bench_status(sizes, args, py))
+        sys.stdout.flush()
+
+    print()
+    rows = [("workload", "headwater", "target", "result", "dagster", "ratio")]
+    for f in figures:
+        rows.append((f.name, f.headwater, f.target, "-" if f.passed is None else _verdict(f.passed), f.dagster,
+                     f.ratio))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(widths[j]) for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"\n{sum(1 for f in figures if f.passed)}/{len(figures)} within target; "
+          f"total {time.perf_counter() - started:.0f} s")
+    broken = [f.name for f in figures if f.headwater == "error"]
+    if broken:
+        print(f"Headwater raised an error in {', '.join(broken)} (see above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
