@@ -30,6 +30,8 @@ from headwater.core.events import (
     Event,
     ObservationUnchanged,
     RunFinished,
+    RunQueued,
+    RunStarted,
     RunStatus,
 )
 from headwater.core.explain import explain
@@ -47,11 +49,13 @@ from headwater.execution.executor import Executor, InProcessExecutor
 from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
 from headwater.execution.observation import observe_source
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
-from headwater.execution.status_view import StatusView
+from headwater.execution.status_view import StatusView, paused_gc
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
 EXECUTORS = ("in_process", "multiprocess")
+# A claimed run whose worker has not reported after this long is failed (the launcher died).
+CLAIM_TIMEOUT = 120.0
 
 
 class ObservationError(HeadwaterError):
@@ -173,7 +177,9 @@ class Instance:
     def healths(self, defs: Definitions) -> dict[AssetKey, AssetHealth]:
         """Health of every asset: one read of latest facts and one of check results."""
         statuses = self.statuses(defs)
-        return assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
+        results = self.store.latest_check_results()
+        with paused_gc():
+            return assess(defs.graph, statuses, defs.check_specs, results, self.clock())
 
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
         healths = self.healths(defs)
@@ -280,11 +286,19 @@ class Instance:
         host = socket.gethostname()
         reaped = []
         for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
-            if run.host != host or run.pid is None or run.pid == os.getpid() or _alive(run.pid):
+            if run.host != host:
                 continue
-            self.store.write([RunFinished(
-                run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
-                reason=f"the process running it (pid {run.pid} on {host}) died before the run finished")])
+            if run.pid is None:
+                started = run.started_at or run.created_at or 0.0
+                if time.time() - started < CLAIM_TIMEOUT:
+                    continue
+                reason = f"its worker never reported within {CLAIM_TIMEOUT:g} s of being launched"
+            elif run.pid == os.getpid() or _alive(run.pid):
+                continue
+            else:
+                reason = f"the process running it (pid {run.pid} on {host}) died before the run finished"
+            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
+                                          reason=reason)])
             reaped.append(run.run_id)
         return reaped
 
@@ -367,6 +381,65 @@ class Instance:
                 options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
                                    location=str(location) if location else None),
                 progress=progress, clock=self.clock)
+            outcome = coordinator.run()
+        finally:
+            ex.close()
+        self.evaluate_alerts(defs)
+        return RunResult(outcome, plan, self, defs)
+
+    # -- the run queue (runs requested by the daemon, the UI, ``materialize --queue``) ----------
+
+    def enqueue(self, defs: Definitions, selection: str = "*", *, asset_keys: Iterable[AssetKey] = (),
+                run_key: str | None = None, tags: dict[str, str] | None = None, origin: str = "cli",
+                mode: str = "all", location: DefinitionsLocation | None = None) -> tuple[RunRecord, bool]:
+        """Queue a run for a worker process; returns (the run, whether this call queued it).
+
+        With a ``run_key`` that was queued before, nothing new is queued and the earlier run is
+        returned: requests are idempotent, so a retried tick cannot launch a run twice.
+        """
+        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(select(defs.graph, selection)))
+        PlanMode(mode)
+        run_id = uuid.uuid4().hex
+        self.store.write([RunQueued(
+            run_id=run_id, timestamp=self.clock(), selection=selection, asset_keys=keys, tags=dict(tags or {}),
+            run_key=run_key, origin=origin, mode=mode, location=location.to_json() if location else None)])
+        record = self.store.run_for_key(run_key) if run_key else self.store.get_run(run_id)
+        if record is None:
+            raise HeadwaterError(f"run {run_id} was queued but cannot be read back")
+        return record, record.run_id == run_id
+
+    def claim(self, run: RunRecord, executor: str = "queued") -> None:
+        """Mark a queued run as taken before its worker starts, so no second launcher takes it;
+        a claim whose worker never reports is failed by ``reap_dead_runs`` after a while."""
+        self.store.write([RunStarted(run_id=run.run_id, timestamp=self.clock(), selection=run.selection,
+                                     asset_keys=run.asset_keys, tags=dict(run.tags), executor=executor,
+                                     pid=None, host=socket.gethostname(), location=run.location)])
+
+    def execute_queued(self, defs: Definitions, run_id: str, *, executor: str = "in_process",
+                       workers: int | None = None, location: DefinitionsLocation | None = None) -> RunResult:
+        """Run a queued (or claimed) run in this process: what a worker launched by the daemon does."""
+        run = self.run(run_id)
+        if run.status.is_terminal:
+            raise HeadwaterError(f"run {run.run_id} already {run.status.value}; nothing to execute")
+        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and _alive(run.pid):
+            raise HeadwaterError(f"run {run.run_id} is already being executed by pid {run.pid}")
+        keys = [k for k in run.asset_keys if k in defs.graph]
+        missing = [str(k) for k in run.asset_keys if k not in defs.graph]
+        if missing:
+            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
+                                          reason="assets no longer defined: " + ", ".join(missing))])
+            raise HeadwaterError(f"run {run.run_id} names assets that are no longer defined: {', '.join(missing)}")
+        view = StatusView(defs.graph, self.store.latest_facts())
+        plan = build_plan(defs.graph, keys, defs.step_key_for, view.all(), PlanMode(run.mode),
+                          subsettable=lambda step: defs.definition_for_step(step).can_subset,
+                          members=lambda step: defs.definition_for_step(step).keys)
+        ex = self._executor(defs, executor, workers, location)
+        try:
+            coordinator = RunCoordinator(
+                run_id=run.run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
+                options=RunOptions(selection=run.selection, tags=dict(run.tags), parent_run_id=run.parent_run_id,
+                                   location=run.location),
+                clock=self.clock)
             outcome = coordinator.run()
         finally:
             ex.close()

@@ -130,3 +130,21 @@ def test_ran_on_stale_inputs_is_reported_by_why():
     st = compute_statuses(graph(), facts(CURRENT[0], m, observation=OBS))
     assert st[K("b")].ran_on_stale_inputs
     assert any("a was stale when it was read (a: code changed)" in line for line in explain_status(st[K("b")], st))
+
+
+def test_root_causes_are_shared_not_walked_path_by_path():
+    # A ladder 40 layers deep: every node reads both nodes of the layer above, so there are
+    # 2**40 paths from the bottom to the root cause. Walking them would never finish.
+    specs = [AssetSpec(K("top"), code_version="2")]
+    mats = [mat("top", "t1", code="1")]
+    prev = ["top"]
+    for layer in range(40):
+        names = [f"l{layer}a", f"l{layer}b"]
+        for n in names:
+            specs.append(AssetSpec(K(n), deps=tuple(K(p) for p in prev), code_version="1"))
+            mats.append(mat(n, n + "1", [(p, next(m.data_version for m in mats if str(m.key) == p)) for p in prev]))
+        prev = names
+    st = compute_statuses(AssetGraph(specs), facts(*mats))
+    bottom = st[K("l39a")]
+    assert bottom.stale
+    assert [(r.kind, r.key) for r in bottom.root_causes()] == [(C.CODE_CHANGED, K("top"))]

@@ -16,7 +16,7 @@ from headwater.errors import KeySyntaxError
 _COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AssetKey:
     path: tuple[str, ...]
     _str: str = field(default="", compare=False, repr=False)
@@ -61,6 +61,18 @@ class AssetKey:
 
     def __hash__(self) -> int:
         return self._hash
+
+    # Hand-written: keys decoded from the store are equal but not identical to the graph's,
+    # and status compares them tens of thousands of times per call.
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is AssetKey:
+            return self._str == other._str  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __lt__(self, other: AssetKey) -> bool:
+        return self.path < other.path
 
     def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
         # Rebuild from the path: the cached hash of a str differs between processes.

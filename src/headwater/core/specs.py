@@ -78,6 +78,10 @@ class AssetSpec:
     timeout: float | None = None
     location: SourceLocation | None = None
     freshness: FreshnessPolicy | None = None
+    # An automation condition (headwater.automation.conditions); opaque to core.
+    automation: Any = None
+    # For sources: observe every N seconds when the daemon runs.
+    observe_interval: float | None = None
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.

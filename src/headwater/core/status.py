@@ -69,6 +69,9 @@ class AssetStatus:
     last_run_id: str | None = None
     last_attempt_run_id: str | None = None
     failure: ErrorInfo | None = None
+    # Root causes, derived once from the parents' roots: walking the cause tree instead would
+    # visit every path through the DAG, which grows exponentially with depth.
+    roots: tuple[StaleCause, ...] = ()
 
     @property
     def ran_on_stale_inputs(self) -> bool:
@@ -87,12 +90,7 @@ class AssetStatus:
         return InputState.OK
 
     def root_causes(self) -> list[StaleCause]:
-        out: list[StaleCause] = []
-        for c in self.causes:
-            for r in c.roots():
-                if r not in out:
-                    out.append(r)
-        return out
+        return list(self.roots)
 
 
 _EMPTY = AssetFacts(key=AssetKey(("_",)))
@@ -142,7 +140,19 @@ def derive_status(spec: AssetSpec, fact: AssetFacts | None, parents: Mapping[Ass
         last_run_id=mat.run_id if mat else None,
         last_attempt_run_id=fact.last_attempt_run_id,
         failure=fact.last_failure if status is MaterializationStatus.FAILED else None,
+        roots=_roots(causes, parents) if causes else (),
     )
+
+
+def _roots(causes: tuple[StaleCause, ...], parents: Mapping[AssetKey, AssetStatus]) -> tuple[StaleCause, ...]:
+    found: dict[int, StaleCause] = {}
+    for c in causes:
+        if c.kind is StaleCauseKind.UPSTREAM_STALE and c.dep is not None and c.dep in parents:
+            for r in parents[c.dep].roots:
+                found.setdefault(id(r), r)
+        else:
+            found.setdefault(id(c), c)
+    return tuple(found.values())
 
 
 def _base(mat: AssetMaterialized | None) -> MaterializationStatus:
@@ -164,7 +174,7 @@ def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
             detail=f"code version changed from {_v(mat.code_version)} to {_v(spec.code_version)}"))
     declared = spec.deps
     recorded = mat.deps
-    if set(declared) != set(recorded):
+    if declared != recorded and set(declared) != set(recorded):
         added = [str(k) for k in declared if k not in recorded]
         removed = [str(k) for k in recorded if k not in declared]
         parts = []
