@@ -28,6 +28,12 @@ run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alert rules: evaluate them, see what is firing.")
 app.add_typer(alerts_app, name="alerts")
+schedule_app = typer.Typer(no_args_is_help=True, help="Schedules: list, turn on/off, preview fire times.")
+app.add_typer(schedule_app, name="schedule")
+sensor_app = typer.Typer(no_args_is_help=True, help="Sensors: list, turn on/off.")
+app.add_typer(sensor_app, name="sensor")
+automation_app = typer.Typer(no_args_is_help=True, help="Declarative automation.")
+app.add_typer(automation_app, name="automation")
 
 # Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -64,6 +70,7 @@ def materialize(
     executor: Annotated[str, typer.Option(help=f"One of {', '.join(EXECUTORS)}.")] = "multiprocess",
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes (multiprocess).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Run tag k=v (repeatable).")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Queue the run for the daemon instead of running it here.")] = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Materialize the selected assets in dependency order, in parallel."""
@@ -75,6 +82,12 @@ def materialize(
         tags = dict(_tag(t) for t in tag or [])
         p = _Project(file, module, attribute, home)
         mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
+        if queue:
+            record, _ = p.instance.enqueue(p.defs, selection, tags=tags, origin="cli", mode=mode.value,
+                                           location=p.location)
+            out.print(f"queued run {record.run_id} ({len(record.asset_keys)} assets); the daemon will launch it",
+                      highlight=False)
+            return
         plan, _, _ = p.instance.plan(p.defs, selection, mode, from_failure)
         if not plan.steps:
             out.print(f"Nothing to materialize: {len(plan.up_to_date)} selected asset(s) already up to date.")
@@ -312,6 +325,160 @@ def alerts_list(home: HomeOpt = None) -> None:
     for a in deliveries:
         out.print(f"  {format_time(a.timestamp)} {a.rule} {a.key} {a.state.value} via {a.channel} attempt "
                   f"{a.attempt}: {'ok' if a.ok else 'failed'} {a.detail}", markup=False, highlight=False)
+
+
+@app.command()
+def daemon(
+    interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Run schedules, sensors, automation, source observations, alerts and the run queue."""
+    from headwater.cli.daemon_runner import run_daemon
+
+    try:
+        p = _Project(file, module, attribute, home)
+        run_daemon(p.instance, p.defs, p.location, interval, once, out)
+    except HeadwaterError as exc:
+        _fail(exc)
+
+
+@app.command()
+def dev(
+    interval: Annotated[float, typer.Option(help="Seconds between daemon ticks.")] = 2.0,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Local development: the daemon (and the UI, once it exists) in one process."""
+    from headwater.cli.daemon_runner import run_daemon
+
+    try:
+        p = _Project(file, module, attribute, home)
+        run_daemon(p.instance, p.defs, p.location, interval, False, out)
+    except HeadwaterError as exc:
+        _fail(exc)
+
+
+@app.command("run-worker", hidden=True)
+def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -> None:
+    """Execute one queued run (started by the daemon in its own process)."""
+    from headwater.definitions.loader import DefinitionsLocation
+
+    try:
+        with Instance(home=home) as instance:
+            run = instance.run(run_id)
+            if not run.location:
+                raise HeadwaterError(f"run {run_id} does not record where its definitions are")
+            location = DefinitionsLocation.from_json(run.location)
+            defs = load_definitions(location)
+            result = instance.execute_queued(defs, run.run_id, location=location)
+    except HeadwaterError as exc:
+        _fail(exc)
+    raise typer.Exit(0 if result.success else 1)
+
+
+@app.command()
+def ticks(
+    instigator: Annotated[Optional[str], typer.Option(help="e.g. schedule:daily, sensor:files, automation.")] = None,
+    limit: Annotated[int, typer.Option()] = 30,
+    home: HomeOpt = None,
+) -> None:
+    """Recent daemon ticks: what each schedule, sensor and automation evaluation decided."""
+    from headwater.cli.render import ticks_table
+
+    with Instance(home=home) as instance:
+        out.print(ticks_table(instance.store.ticks(instigator, limit)))
+
+
+@schedule_app.command("list")
+def schedule_list(file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+                  home: HomeOpt = None) -> None:
+    """Schedules with their state, last tick and next fire time."""
+    from headwater.cli.render import instigators_table
+
+    try:
+        p = _Project(file, module, attribute, home)
+        rows = p.instance.schedule_rows(p.defs)
+    except HeadwaterError as exc:
+        _fail(exc)
+    out.print(instigators_table(rows, "Schedules"))
+
+
+@schedule_app.command("on")
+def schedule_on(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+                home: HomeOpt = None) -> None:
+    """Turn a schedule on."""
+    _toggle("schedule", name, True, file, module, attribute, home)
+
+
+@schedule_app.command("off")
+def schedule_off(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+                 home: HomeOpt = None) -> None:
+    """Turn a schedule off."""
+    _toggle("schedule", name, False, file, module, attribute, home)
+
+
+@schedule_app.command("preview")
+def schedule_preview(name: str, count: Annotated[int, typer.Option()] = 10, file: FileOpt = None,
+                     module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None) -> None:
+    """The next fire times of a schedule, in its time zone and in UTC."""
+    try:
+        p = _Project(file, module, attribute, home)
+        times = p.instance.schedule_preview(p.defs, name, count)
+    except HeadwaterError as exc:
+        _fail(exc)
+    for local, utc in times:
+        out.print(f"{local}   ({utc})", markup=False, highlight=False)
+
+
+@sensor_app.command("list")
+def sensor_list(file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+                home: HomeOpt = None) -> None:
+    """Sensors with their state, last tick and cursor."""
+    from headwater.cli.render import instigators_table
+
+    try:
+        p = _Project(file, module, attribute, home)
+        rows = p.instance.sensor_rows(p.defs)
+    except HeadwaterError as exc:
+        _fail(exc)
+    out.print(instigators_table(rows, "Sensors"))
+
+
+@sensor_app.command("on")
+def sensor_on(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+              home: HomeOpt = None) -> None:
+    """Turn a sensor on."""
+    _toggle("sensor", name, True, file, module, attribute, home)
+
+
+@sensor_app.command("off")
+def sensor_off(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+               home: HomeOpt = None) -> None:
+    """Turn a sensor off."""
+    _toggle("sensor", name, False, file, module, attribute, home)
+
+
+def _toggle(kind: str, name: str, enabled: bool, file: str | None, module: str | None, attribute: str | None,
+            home: Path | None) -> None:
+    try:
+        p = _Project(file, module, attribute, home)
+        p.instance.toggle(p.defs, kind, name, enabled)
+    except HeadwaterError as exc:
+        _fail(exc)
+    out.print(f"{kind} {name} is {'on' if enabled else 'off'}", highlight=False)
+
+
+@automation_app.command("explain")
+def automation_explain(key: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
+                       home: HomeOpt = None) -> None:
+    """Why an asset's automation condition was true or false on the last tick."""
+    try:
+        p = _Project(file, module, attribute, home)
+        lines = p.instance.automation_explain(p.defs, key)
+    except HeadwaterError as exc:
+        _fail(exc)
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -140,3 +141,26 @@ def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events
                           markup=False, highlight=False)
             if e.error.traceback:
                 console.print(e.error.traceback.rstrip(), markup=False, highlight=False)
+
+
+def ticks_table(ticks: Iterable[Any]) -> Table:
+    table = Table(title="Ticks", title_justify="left")
+    for col in ("time", "instigator", "status", "runs", "detail"):
+        table.add_column(col)
+    colors = {"success": "green", "skipped": "dim", "failed": "red"}
+    for t in ticks:
+        detail = t.error.message if t.error else t.skip_reason
+        runs = ", ".join(r[:8] for r in t.run_ids) or "-"
+        table.add_row(iso(t.timestamp) or "-", t.instigator, f"[{colors.get(t.status.value, '')}]{t.status.value}[/]",
+                      runs, detail or "")
+    return table
+
+
+def instigators_table(rows: Iterable[Any], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("name", "state", "when", "target", "last tick", "last status", "next"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.name, "[green]on[/]" if r.enabled else "[dim]off[/]", r.detail, r.target,
+                      iso(r.last_tick) or "-", r.last_status or "-", iso(r.next_time) or "-")
+    return table

@@ -59,6 +59,7 @@ def asset(
     retry: RetryPolicy | None = None,
     timeout: float | None = None,
     freshness: FreshnessPolicy | None = None,
+    automation: Any = None,
 ) -> Any:
     """Declare an asset produced by the decorated function.
 
@@ -86,6 +87,7 @@ def asset(
             timeout=timeout,
             location=location_of(f),
             freshness=freshness,
+            automation=automation,
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 
@@ -145,6 +147,7 @@ def source_asset(
     kinds: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
     freshness: FreshnessPolicy | None = None,
+    observe_interval: float | None = None,
 ) -> SourceDefinition:
     """Declare data Headwater does not produce (a landed file, a raw table).
 
@@ -156,7 +159,11 @@ def source_asset(
         owners=tuple(owners), kinds=frozenset(kinds), metadata=metadata or {}, is_source=True,
         location=location_of(observe) if _users(observe) else _caller_location(),
         freshness=freshness,
+        observe_interval=observe_interval,
     )
+    if observe_interval is not None and (observe is None or observe_interval <= 0):
+        raise DefinitionError(f"source asset {spec.key}: observe_interval needs an observe function and a "
+                              "positive number of seconds")
     params: tuple[ParamBinding, ...] = signature_params(observe, {}) if observe else ()
     return SourceDefinition(spec=spec, observe=observe, params=params)
 

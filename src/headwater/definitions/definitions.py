@@ -36,9 +36,23 @@ class Definitions:
         group_freshness: Mapping[str, FreshnessPolicy] | None = None,
         default_freshness: FreshnessPolicy | None = None,
         alerts: Iterable[Any] = (),
+        schedules: Iterable[Any] = (),
+        sensors: Iterable[Any] = (),
+        max_concurrent_runs: int | None = None,
+        concurrency_limits: Mapping[str, int] | None = None,
     ) -> None:
-        # Alert rules (headwater.alerts.rule) are validated by the layer that evaluates them.
+        # Alert rules, schedules and sensors belong to layers above this one, which validate
+        # them when they load the project (automation.validate_project).
         self.alerts: tuple[Any, ...] = tuple(alerts)
+        self.schedules: tuple[Any, ...] = tuple(schedules)
+        self.sensors: tuple[Any, ...] = tuple(sensors)
+        if max_concurrent_runs is not None and max_concurrent_runs < 1:
+            raise DefinitionError("max_concurrent_runs must be at least 1")
+        self.max_concurrent_runs = max_concurrent_runs
+        self.concurrency_limits: dict[str, int] = dict(concurrency_limits or {})
+        for sel, limit in self.concurrency_limits.items():
+            if not isinstance(limit, int) or limit < 1:
+                raise DefinitionError(f"concurrency limit for {sel!r} must be a positive integer, not {limit!r}")
         self.resources: dict[str, Any] = dict(resources or {})
         self.group_freshness = dict(group_freshness or {})
         self.default_freshness = default_freshness

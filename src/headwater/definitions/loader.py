@@ -37,6 +37,23 @@ class DefinitionsLocation:
         return {"file": self.file, "module": self.module, "attribute": self.attribute,
                 "working_dir": self.working_dir}
 
+    def to_json(self) -> str:
+        """How a queued run remembers where its definitions live, for the worker that runs it."""
+        import json
+
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> DefinitionsLocation:
+        import json
+
+        try:
+            data = json.loads(text)
+            return DefinitionsLocation(file=data.get("file"), module=data.get("module"),
+                                       attribute=data.get("attribute"), working_dir=data.get("working_dir") or ".")
+        except (ValueError, AttributeError) as exc:
+            raise HeadwaterError(f"not a definitions location: {text!r}") from exc
+
 
 def find_location(file: str | None = None, module: str | None = None, attribute: str | None = None,
                   cwd: str | os.PathLike[str] | None = None) -> DefinitionsLocation:

@@ -1,0 +1,490 @@
+"""The one place that wires settings, the store, definitions and executors together.
+
+Interfaces (CLI, web, the Python API) ask an ``Instance`` questions and to launch runs;
+they never build stores or executors themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater.alerts import AlertEvaluation, evaluate_alerts
+from headwater.core.events import (
+    AlertDeliveryAttempt,
+    AlertTransition,
+    AssetMaterialized,
+    AssetObserved,
+    CheckEvaluated,
+    ErrorInfo,
+    Event,
+    ObservationUnchanged,
+    RunFinished,
+    RunQueued,
+    RunStarted,
+    RunStatus,
+)
+from headwater.core.explain import explain
+from headwater.core.health import AssetHealth, assess
+from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
+from headwater.core.selection import select
+from headwater.core.status import AssetStatus
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.errors import HeadwaterError, RunNotFoundError, UnknownKeyError
+from headwater.execution.check_execution import evaluate_checks
+from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOptions, RunOutcome
+from headwater.execution.executor import Executor, InProcessExecutor
+from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
+from headwater.execution.observation import observe_source
+from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
+from headwater.execution.status_view import StatusView, paused_gc
+from headwater.service.automation_views import AutomationViews
+from headwater.storage.interfaces import EventStore
+from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
+
+EXECUTORS = ("in_process", "multiprocess")
+# A claimed run whose worker has not reported after this long is failed (the launcher died).
+CLAIM_TIMEOUT = 120.0
+
+
+class ObservationError(HeadwaterError):
+    """Some sources could not be observed; the others were recorded."""
+
+    def __init__(self, observed: list[AssetObserved], failures: list[str]) -> None:
+        self.observed = observed
+        self.failures = failures
+        super().__init__("could not observe " + "; ".join(failures))
+
+
+@dataclass
+class RunResult:
+    """What ``materialize`` hands back: the run's outcome, and access to the values it made."""
+
+    outcome: RunOutcome
+    plan: ExecutionPlan
+    instance: Instance
+
+    @property
+    def run_id(self) -> str:
+        return self.outcome.run_id
+
+    @property
+    def status(self) -> RunStatus:
+        return self.outcome.status
+
+    @property
+    def success(self) -> bool:
+        return self.outcome.success
+
+    @property
+    def errors(self) -> dict[str, ErrorInfo]:
+        return self.outcome.errors
+
+    @property
+    def materializations(self) -> dict[AssetKey, AssetMaterialized]:
+        return self.outcome.materializations
+
+    def materialization(self, key: CoercibleToKey) -> AssetMaterialized:
+        return self.outcome.materializations[to_key(key)]
+
+    defs: Definitions | None = None
+
+    def value(self, key: CoercibleToKey) -> Any:
+        mat = self.materialization(key)
+        if mat.value_ref is None:
+            return None
+        store = (self.defs.value_store if self.defs is not None else None) or self.instance.values
+        return store.load(mat.key, mat.partition, mat.value_ref)
+
+
+class Instance(AutomationViews):
+    """A Headwater home: its event store and its value store.
+
+    ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to
+    ``$HEADWATER_DATABASE_URL`` or SQLite at ``<home>/headwater.db``.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, database_url: str | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        # Time is a parameter: tests replay a night with a fake clock (STYLE.md habit 8).
+        self.clock: Callable[[], float] = clock or time.time
+        self.home = Path(home or os.environ.get("HEADWATER_HOME") or ".headwater").resolve()
+        self.database_url = (database_url or os.environ.get("HEADWATER_DATABASE_URL")
+                             or f"sqlite:///{self.home / 'headwater.db'}")
+        self._store: EventStore | None = None
+        self._values: FilesystemValueStore | None = None
+
+    @classmethod
+    def ephemeral(cls) -> Instance:
+        """A throwaway home in a temporary directory, removed when the interpreter exits."""
+        folder = tempfile.mkdtemp(prefix="headwater-")
+        instance = cls(home=folder, database_url=f"sqlite:///{folder}/headwater.db")
+        atexit.register(shutil.rmtree, folder, True)
+        atexit.register(instance.close)
+        return instance
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            from headwater.storage.sql.store import open_store  # SQLAlchemy loads only when needed
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(self.database_url)
+        return self._store
+
+    @property
+    def values(self) -> FilesystemValueStore:
+        if self._values is None:
+            self._values = FilesystemValueStore(self.home / "values")
+        return self._values
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Instance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- state -----------------------------------------------------------------------------
+
+    def statuses(self, defs: Definitions) -> dict[AssetKey, AssetStatus]:
+        self.reap_dead_runs()
+        return StatusView(defs.graph, self.store.latest_facts()).all()
+
+    def status(self, defs: Definitions, selection: str | None = None) -> list[AssetStatus]:
+        """Status of the selected assets (all when None), upstream first."""
+        statuses = self.statuses(defs)
+        if selection is None:
+            return list(statuses.values())
+        chosen = select(defs.graph, selection)
+        return [s for k, s in statuses.items() if k in chosen]
+
+    def healths(self, defs: Definitions) -> dict[AssetKey, AssetHealth]:
+        """Health of every asset: one read of latest facts and one of check results."""
+        statuses = self.statuses(defs)
+        results = self.store.latest_check_results()
+        with paused_gc():
+            return assess(defs.graph, statuses, defs.check_specs, results, self.clock())
+
+    def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
+        healths = self.healths(defs)
+        if selection is None:
+            return list(healths.values())
+        chosen = select(defs.graph, selection)
+        return [h for k, h in healths.items() if k in chosen]
+
+    def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
+        k = self._known(defs, key)
+        self.reap_dead_runs()
+        facts = self.store.latest_facts()
+        statuses = StatusView(defs.graph, facts).all()
+        healths = assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
+        return explain(healths[k], healths, defs.graph, facts, now=self.clock())
+
+    def evaluate_alerts(self, defs: Definitions) -> AlertEvaluation | None:
+        """Compare health with the stored alert states; record and deliver what changed."""
+        if not defs.alerts:
+            return None
+        healths = self.healths(defs)
+        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text), healths, self.store,
+                               self.clock(), clock=self.clock)
+
+    def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
+        return self.store.alert_states()
+
+    def alert_deliveries(self, limit: int = 50) -> list[AlertDeliveryAttempt]:
+        return self.store.alert_deliveries(limit)
+
+    def check(self, defs: Definitions, selection: str = "*") -> list[CheckEvaluated]:
+        """Run the selected assets' checks alone, against their current materializations."""
+        chosen = select(defs.graph, selection)
+        keys = [k for k in defs.graph.toposorted(chosen) if defs.checks_for(k)]
+        if not keys:
+            raise HeadwaterError(f"no asset with checks in selection {selection!r}")
+        statuses = self.statuses(defs)
+        out: list[CheckEvaluated] = []
+        for key in keys:
+            mat = statuses[key].last_materialization
+            out.extend(evaluate_checks(
+                defs.checks_for(key), key, mat, functools.partial(self._load_current, defs, key, mat),
+                defs.resources, defs.graph.spec(key).freshness, self.clock(), None, f"check:{key}",
+                lambda event: None))
+        self.store.write(out)
+        self.evaluate_alerts(defs)
+        return out
+
+    def _load_current(self, defs: Definitions, key: AssetKey, mat: AssetMaterialized | None) -> Any:
+        if mat is None:
+            raise HeadwaterError(f"asset {key} has never been materialized, so there is no value to check")
+        if mat.value_ref is None:
+            raise HeadwaterError(f"asset {key} stored no value in its last materialization; a check that needs "
+                                 "the value cannot run on it (query the data instead)")
+        return (defs.value_store or self.values).load(key, mat.partition, mat.value_ref)
+
+    def lineage(self, defs: Definitions, key: CoercibleToKey, up: int | None, down: int | None
+                ) -> tuple[AssetKey, set[AssetKey], set[AssetKey]]:
+        k = self._known(defs, key)
+        return k, defs.graph.upstream([k], up), defs.graph.downstream([k], down)
+
+    @staticmethod
+    def _known(defs: Definitions, key: CoercibleToKey) -> AssetKey:
+        k = to_key(key)
+        if k not in defs.graph:
+            raise UnknownKeyError(str(k), "your request", "no asset has this key")
+        return k
+
+    def observe(self, defs: Definitions, selection: str = "*") -> list[AssetObserved]:
+        """Observe every selected source that has an observe function; one write for all."""
+        chosen = select(defs.graph, selection)
+        sources = [defs.sources[k] for k in defs.graph.toposorted(chosen)
+                   if k in defs.sources and defs.sources[k].observe is not None]
+        if not sources:
+            raise HeadwaterError(f"no source asset with an observe function in selection {selection!r}")
+        previous = self.store.latest_facts([s.key for s in sources])
+        observed: list[AssetObserved] = []
+        failures: list[str] = []
+        for source in sources:
+            try:
+                observed.append(observe_source(source, defs.resources, None, now=self.clock()))
+            except Exception as exc:  # one broken source must not hide the others' news
+                failures.append(f"{source.key}: {exc}")
+        events: list[Event] = []
+        for obs in observed:
+            fact = previous.get(obs.key)
+            last = fact.last_observation if fact else None
+            if last is not None and (last.data_version, last.data_time) == (obs.data_version, obs.data_time):
+                events.append(ObservationUnchanged(run_id=None, timestamp=obs.timestamp, key=obs.key,
+                                                   partition=obs.partition, data_version=obs.data_version))
+            else:
+                events.append(obs)
+        if events:
+            self.store.write(events)
+        self.evaluate_alerts(defs)
+        if failures:
+            raise ObservationError(observed, failures)
+        return observed
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs whose coordinating process died as failed, saying so (DESIGN.md §4)."""
+        host = socket.gethostname()
+        reaped = []
+        for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
+            if run.host != host:
+                continue
+            if run.pid is None:
+                started = run.started_at or run.created_at or 0.0
+                if time.time() - started < CLAIM_TIMEOUT:
+                    continue
+                reason = f"its worker never reported within {CLAIM_TIMEOUT:g} s of being launched"
+            elif run.pid == os.getpid() or _alive(run.pid):
+                continue
+            else:
+                reason = f"the process running it (pid {run.pid} on {host}) died before the run finished"
+            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
+                                          reason=reason)])
+            reaped.append(run.run_id)
+        return reaped
+
+    def runs(self, limit: int = 20, statuses: Iterable[RunStatus] | None = None) -> list[RunRecord]:
+        self.reap_dead_runs()
+        return self.store.list_runs(limit=limit, statuses=statuses)
+
+    def run(self, run_id: str) -> RunRecord:
+        record = self.store.get_run(run_id)
+        if record is None and len(run_id) < 32:
+            matches = [r for r in self.store.list_runs(limit=10_000) if r.run_id.startswith(run_id)]
+            if len(matches) == 1:
+                record = matches[0]
+            elif len(matches) > 1:
+                raise HeadwaterError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        if record is None:
+            raise RunNotFoundError(run_id)
+        return record
+
+    def run_steps(self, run_id: str) -> list[StepRecord]:
+        return self.store.run_steps(self.run(run_id).run_id)
+
+    def run_events(self, run_id: str, after_id: int = 0) -> list[StoredEvent]:
+        return self.store.run_events(self.run(run_id).run_id, after_id=after_id)
+
+    # -- materialize -----------------------------------------------------------------------
+
+    def plan(self, defs: Definitions, selection: str = "*", mode: PlanMode = PlanMode.ALL,
+             from_failure: str | None = None) -> tuple[ExecutionPlan, StatusView, str]:
+        self.reap_dead_runs()
+        view = StatusView(defs.graph, self.store.latest_facts())
+        if from_failure is not None:
+            keys, selection = self._failed_keys(defs, from_failure)
+        else:
+            keys = select(defs.graph, selection)
+        plan = build_plan(
+            defs.graph, keys, defs.step_key_for, view.all(), mode,
+            subsettable=lambda step: defs.definition_for_step(step).can_subset,
+            members=lambda step: defs.definition_for_step(step).keys,
+        )
+        return plan, view, selection
+
+    def _failed_keys(self, defs: Definitions, run_id: str) -> tuple[set[AssetKey], str]:
+        run = self.run(run_id)
+        bad = {StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED, StepStatus.STARTED, StepStatus.RETRYING}
+        failed: set[AssetKey] = set()
+        for step in self.store.run_steps(run.run_id):
+            if step.status in bad and not (step.status is StepStatus.SKIPPED and step.detail == "already up to date"):
+                failed.update(k for k in step.asset_keys if k in defs.graph)
+        planned = {k for k in run.asset_keys if k in defs.graph}
+        never_started = planned - {k for s in self.store.run_steps(run.run_id) for k in s.asset_keys}
+        failed |= never_started if run.status in (RunStatus.FAILED, RunStatus.CANCELED) else set()
+        if not failed:
+            raise HeadwaterError(f"run {run.run_id} has no failed steps to re-execute")
+        keys = (failed | defs.graph.downstream(failed)) & planned
+        return keys, f"from failure of {run.run_id}"
+
+    def materialize(
+        self,
+        defs: Definitions,
+        selection: str = "*",
+        *,
+        mode: PlanMode | str = PlanMode.ALL,
+        executor: str = "in_process",
+        workers: int | None = None,
+        from_failure: str | None = None,
+        tags: dict[str, str] | None = None,
+        location: DefinitionsLocation | None = None,
+        progress: ProgressHook | None = None,
+    ) -> RunResult:
+        mode = PlanMode(mode)
+        plan, view, selection = self.plan(defs, selection, mode, from_failure)
+        run_id = uuid.uuid4().hex
+        if not plan.steps:
+            return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
+        ex = self._executor(defs, executor, workers, location)
+        try:
+            coordinator = RunCoordinator(
+                run_id=run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
+                options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
+                                   location=str(location) if location else None),
+                progress=progress, clock=self.clock)
+            outcome = coordinator.run()
+        finally:
+            ex.close()
+        self.evaluate_alerts(defs)
+        return RunResult(outcome, plan, self, defs)
+
+    # -- the run queue (runs requested by the daemon, the UI, ``materialize --queue``) ----------
+
+    def enqueue(self, defs: Definitions, selection: str = "*", *, asset_keys: Iterable[AssetKey] = (),
+                run_key: str | None = None, tags: dict[str, str] | None = None, origin: str = "cli",
+                mode: str = "all", location: DefinitionsLocation | None = None) -> tuple[RunRecord, bool]:
+        """Queue a run for a worker process; returns (the run, whether this call queued it).
+
+        With a ``run_key`` that was queued before, nothing new is queued and the earlier run is
+        returned: requests are idempotent, so a retried tick cannot launch a run twice.
+        """
+        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(select(defs.graph, selection)))
+        PlanMode(mode)
+        run_id = uuid.uuid4().hex
+        self.store.write([RunQueued(
+            run_id=run_id, timestamp=self.clock(), selection=selection, asset_keys=keys, tags=dict(tags or {}),
+            run_key=run_key, origin=origin, mode=mode, location=location.to_json() if location else None)])
+        record = self.store.run_for_key(run_key) if run_key else self.store.get_run(run_id)
+        if record is None:
+            raise HeadwaterError(f"run {run_id} was queued but cannot be read back")
+        return record, record.run_id == run_id
+
+    def claim(self, run: RunRecord, executor: str = "queued") -> None:
+        """Mark a queued run as taken before its worker starts, so no second launcher takes it;
+        a claim whose worker never reports is failed by ``reap_dead_runs`` after a while."""
+        self.store.write([RunStarted(run_id=run.run_id, timestamp=self.clock(), selection=run.selection,
+                                     asset_keys=run.asset_keys, tags=dict(run.tags), executor=executor,
+                                     pid=None, host=socket.gethostname(), location=run.location)])
+
+    def execute_queued(self, defs: Definitions, run_id: str, *, executor: str = "in_process",
+                       workers: int | None = None, location: DefinitionsLocation | None = None) -> RunResult:
+        """Run a queued (or claimed) run in this process: what a worker launched by the daemon does."""
+        run = self.run(run_id)
+        if run.status.is_terminal:
+            raise HeadwaterError(f"run {run.run_id} already {run.status.value}; nothing to execute")
+        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and _alive(run.pid):
+            raise HeadwaterError(f"run {run.run_id} is already being executed by pid {run.pid}")
+        keys = [k for k in run.asset_keys if k in defs.graph]
+        missing = [str(k) for k in run.asset_keys if k not in defs.graph]
+        if missing:
+            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
+                                          reason="assets no longer defined: " + ", ".join(missing))])
+            raise HeadwaterError(f"run {run.run_id} names assets that are no longer defined: {', '.join(missing)}")
+        view = StatusView(defs.graph, self.store.latest_facts())
+        plan = build_plan(defs.graph, keys, defs.step_key_for, view.all(), PlanMode(run.mode),
+                          subsettable=lambda step: defs.definition_for_step(step).can_subset,
+                          members=lambda step: defs.definition_for_step(step).keys)
+        ex = self._executor(defs, executor, workers, location)
+        try:
+            coordinator = RunCoordinator(
+                run_id=run.run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
+                options=RunOptions(selection=run.selection, tags=dict(run.tags), parent_run_id=run.parent_run_id,
+                                   location=run.location),
+                clock=self.clock)
+            outcome = coordinator.run()
+        finally:
+            ex.close()
+        self.evaluate_alerts(defs)
+        return RunResult(outcome, plan, self, defs)
+
+    def _executor(self, defs: Definitions, name: str, workers: int | None,
+                  location: DefinitionsLocation | None) -> Executor:
+        if name == "in_process":
+            return InProcessExecutor(defs, self.store, self.values, self.clock)
+        if name == "multiprocess":
+            from headwater.storage.sql.store import open_store
+
+            n = workers or os.cpu_count() or 2
+            if location is not None:
+                boot = WorkerBootstrap(functools.partial(load_definitions, location),
+                                       functools.partial(open_store, self.database_url),
+                                       functools.partial(value_store_from_config, self.values.config()))
+                return MultiprocessExecutor(boot, n, "spawn")
+            boot = WorkerBootstrap(functools.partial(_given, defs), functools.partial(open_store, self.database_url),
+                                   functools.partial(value_store_from_config, self.values.config()))
+            return MultiprocessExecutor(boot, n, "fork")
+        raise HeadwaterError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _given(defs: Definitions) -> Definitions:
+    return defs
+
+
+def _parent(from_failure: str | None, instance: Instance) -> str | None:
+    return instance.run(from_failure).run_id if from_failure else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def materialize(defs: Definitions, selection: str = "*", *, instance: Instance | None = None,
+                **options: Any) -> RunResult:
+    """Materialize ``selection`` of ``defs``; without an instance, in a throwaway home (for tests)."""
+    return (instance or Instance.ephemeral()).materialize(defs, selection, **options)
