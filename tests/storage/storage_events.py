@@ -10,14 +10,19 @@ from headwater.core.events import (
     AssetObserved,
     CheckEvaluated,
     CheckSeverity,
+    ErrorInfo,
     Event,
     InputRecord,
+    InstigatorToggled,
     ObservationUnchanged,
     RunFinished,
+    RunQueued,
     RunStarted,
     RunStatus,
     StepStarted,
     StepSucceeded,
+    TickRecorded,
+    TickStatus,
 )
 from headwater.core.keys import AssetKey
 
@@ -93,3 +98,17 @@ def delivery(rule: str, asset: str, channel: str = "slack", at: float = T0, ok: 
              attempt: int = 1, state: AlertState = AlertState.FIRING) -> AlertDeliveryAttempt:
     return AlertDeliveryAttempt(run_id=None, timestamp=at, rule=rule, key=key(asset), state=state, channel=channel,
                                 attempt=attempt, ok=ok, detail="" if ok else "HTTP 500")
+
+
+def queued(run_id: str, at: float = T0, run_key: str | None = None, **fields: object) -> RunQueued:
+    return RunQueued(run_id=run_id, timestamp=at, run_key=run_key, **fields)  # type: ignore[arg-type]
+
+
+def tick(instigator: str, at: float = T0, status: TickStatus = TickStatus.SUCCESS, cursor: str | None = None,
+         tick_time: float | None = None, error: ErrorInfo | None = None, **fields: object) -> TickRecorded:
+    return TickRecorded(run_id=None, timestamp=at, instigator=instigator, status=status, tick_time=tick_time,
+                        cursor=cursor, error=error, **fields)  # type: ignore[arg-type]
+
+
+def toggled(instigator: str, enabled: bool, at: float = T0) -> InstigatorToggled:
+    return InstigatorToggled(run_id=None, timestamp=at, instigator=instigator, enabled=enabled)

@@ -6,7 +6,7 @@ import time
 import traceback
 from typing import Any
 
-from storage_events import T0, materialized, step_started, step_succeeded
+from storage_events import T0, materialized, queued, step_started, step_succeeded
 
 from headwater.core.events import LogMessage
 from headwater.storage.sql.store import open_store
@@ -51,3 +51,22 @@ def open_together(urls: list[str], worker: str, barrier: Any, results: Any) -> N
             barrier.abort()  # don't leave the other worker waiting
             break
     results.put((worker, outcome))
+
+
+def race_for_keys_and_leases(url: str, worker: str, rounds: int, step: Any, results: Any) -> None:
+    """Round after round, both workers meet at ``step`` and then, at the same moment, queue a
+    run under the round's run key and try to take the round's lease."""
+    try:
+        store = open_store(url)
+        try:
+            won = []
+            for i in range(rounds):
+                step.wait(timeout=60)
+                store.write([queued(f"{worker}-{i}", T0 + i, f"key-{i}", origin=worker)])
+                won.append(store.acquire_lease(f"lease-{i}", worker, 60.0, T0))
+        finally:
+            store.close()
+        results.put((worker, ("ok", won)))
+    except BaseException:  # report everything: the parent asserts on it
+        step.abort()  # don't leave the other worker waiting
+        results.put((worker, traceback.format_exc()))

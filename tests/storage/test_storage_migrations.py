@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -21,7 +22,10 @@ from storage_events import (
     key,
     materialized,
     observed,
+    queued,
     started,
+    tick,
+    toggled,
     transition,
     unchanged,
     whole_run,
@@ -36,10 +40,11 @@ from headwater.core.events import (
     RunFinished,
     RunStarted,
     RunStatus,
+    TickStatus,
     event_to_json,
     is_asset_event,
 )
-from headwater.core.records import AttemptStatus, StepStatus
+from headwater.core.records import AttemptStatus, InstigatorState, StepStatus
 from headwater.errors import StorageError
 from headwater.storage.sql import schema
 from headwater.storage.sql.engines import create_engines
@@ -130,7 +135,7 @@ def test_the_saved_0001_database_opens_and_reads(tmp_path):
         assert (raw.last_observation.data_version, raw.last_observation_checked_at) == ("src-1", T0 + 210)
         assert store.alert_states()[("overdue", key("report"))].state is AlertState.FIRING
         assert [d.channel for d in store.alert_deliveries()] == ["slack"]
-    assert _revision(path) == "0002"
+    assert _revision(path) == schema.HEAD
 
 
 def test_the_saved_0002_database_opens_and_reads(tmp_path, monkeypatch):
@@ -172,6 +177,56 @@ def test_the_saved_0002_database_opens_and_reads(tmp_path, monkeypatch):
         store.write([transition("overdue", "report", AlertState.RESOLVED, T0 + 100)])  # and it takes new writes
         assert store.alert_states()[("overdue", key("report"))].state is AlertState.RESOLVED
 
+        # upgraded in place: old runs have no key, nothing is queued, and the new features work
+        run = store.get_run("run-1")
+        assert (run.run_key, run.origin, run.mode, run.tags["trigger"]) == (None, "", "all", "manual")
+        assert (store.queued_runs(), store.instigator_states(), store.ticks()) == ([], {}, [])
+        store.write([queued("run-9", T0 + 200, "k", origin="cli"), queued("run-10", T0 + 201, "k"),
+                     tick("sensor:s", T0 + 202, cursor="c1")])
+        assert [(r.run_id, r.run_key) for r in store.queued_runs()] == [("run-9", "k")]
+        assert store.instigator_states()["sensor:s"].cursor == "c1"
+        assert store.acquire_lease("daemon", "me", 30, T0) and not store.acquire_lease("daemon", "you", 30, T0)
+    assert _revision(path) == schema.HEAD
+
+
+def test_the_saved_0003_database_opens_and_reads(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "schema_0003.sqlite", path)
+    assert _revision(path) == "0003"
+    if schema.HEAD == "0003":  # current: opening it must not migrate anything
+        monkeypatch.setattr(schema, "_upgrade", lambda conn: pytest.fail("a current database was migrated"))
+
+    with open_store(f"sqlite:///{path}") as store:
+        done = store.run_for_key("daily:2023-11-14")
+        assert (done.run_id, done.status, done.origin, done.created_at, done.started_at, done.pid) == (
+            "run-sched", RunStatus.SUCCEEDED, "schedule:daily", T0 + 1, T0 + 2, 321)
+        assert (done.selection, dict(done.tags), done.location) == ("report", {"schedule": "daily"},
+                                                                    '{"module": "pipeline"}')
+        assert store.latest_facts()[key("report")].last_materialization.run_id == "run-sched"
+        assert [(r.run_id, r.run_key, r.mode) for r in store.queued_runs()] == [
+            ("run-sensor", "files:a.csv", "stale"), ("run-auto", "automation:1", "stale")]
+        assert store.get_run("run-dup") is None
+        canceled = store.get_run("run-ui")
+        assert (canceled.status, canceled.reason, canceled.started_at, canceled.origin) == (
+            RunStatus.CANCELED, "canceled by alice", None, "ui")
+
+        assert store.instigator_states() == {
+            "schedule:daily": InstigatorState("schedule:daily", True, T0, "success", None),
+            "sensor:files": InstigatorState("sensor:files", False, T0 + 20, "failed", "a.csv"),
+            "automation": InstigatorState("automation", None, T0 + 30, "success", None),
+        }
+        assert [t.instigator for t in store.ticks()] == ["automation", "sensor:files", "sensor:files",
+                                                         "schedule:daily"]
+        [failed, first] = store.ticks("sensor:files")
+        assert (failed.status, failed.error.message, first.cursor, first.run_ids) == (
+            TickStatus.FAILED, "listing failed", "a.csv", ("run-sensor",))
+        assert store.ticks("automation")[0].evaluations["report"]["why"] == "upstream updated"
+
+        assert store.acquire_lease("daemon", "new-host:2", 30, T0 + 999) is False  # still held
+        assert store.acquire_lease("daemon", "new-host:2", 30, T0 + 1000) is True  # expired
+        store.write([queued("run-new", T0 + 100, "files:a.csv")])  # and it takes new writes
+        assert store.get_run("run-new") is None
+
 
 def _revision(path: Path) -> str:
     conn = sqlite3.connect(path)
@@ -188,12 +243,18 @@ def _write_as_0001(conn, events: list[Event]) -> None:  # type: ignore[no-untype
     """Store ``events`` the way a Headwater at revision 0001 did: event rows in their family
     and, derived, runs and the latest materialization and observation. Check evaluations,
     unchanged observations and alerts went in the log with nothing derived from them.
-    Written against the 0001 tables, so that it stays a picture of that revision."""
+    Written against the 0001 tables, so that it stays a picture of that revision.
+
+    Revision 0002 derived runs, materializations and observations the same way, and stored
+    queued runs, ticks and instigator toggles with nothing derived from them either: so this
+    also writes a 0002 database, as long as ``events`` hold no check, unchanged observation
+    or alert (see ``test_a_0002_database_upgrades_in_place...``)."""
     run_events = table("run_events", *map(column, ("id", "run_id", "step_key", "type", "timestamp",
                                                    "schema_version", "payload")))
     asset_events = table("asset_events", *map(column, ("id", "asset_key", "partition", "type", "run_id",
                                                        "timestamp", "data_version", "schema_version", "payload")))
-    runs = table("runs", *map(column, ("run_id", "status", "created_at", "started_at", "ended_at", "reason")))
+    runs = table("runs", *map(column, ("run_id", "status", "created_at", "started_at", "ended_at", "reason",
+                                       "selection", "asset_keys", "tags", "executor", "pid", "host")))
     latest = table("asset_latest", *map(column, (
         "asset_key", "partition", "last_materialization_id", "last_materialization", "last_materialized_at",
         "last_observation_id", "last_observation", "last_attempt_run_id", "last_attempt_status",
@@ -219,9 +280,14 @@ def _write_as_0001(conn, events: list[Event]) -> None:  # type: ignore[no-untype
             latest_rows.setdefault((str(event.key), event.partition), {}).update(
                 last_observation_id=event_id, last_observation=payload)
         elif isinstance(event, RunStarted):
-            run_rows[event.run_id] = dict(status="started", created_at=event.timestamp, started_at=event.timestamp)
+            row = run_rows.setdefault(event.run_id, dict(status="started", created_at=event.timestamp))
+            row.update(started_at=event.timestamp, selection=event.selection, executor=event.executor,
+                       asset_keys=json.dumps([str(k) for k in event.asset_keys]), tags=json.dumps(dict(event.tags)),
+                       pid=event.pid, host=event.host)
         elif isinstance(event, RunFinished):
-            run_rows[event.run_id].update(status=event.status.value, ended_at=event.timestamp, reason=event.reason)
+            row = run_rows.setdefault(event.run_id, dict(status="started", created_at=event.timestamp))
+            if row["status"] == "started":  # the first end wins
+                row.update(status=event.status.value, ended_at=event.timestamp, reason=event.reason)
     for (asset_key, partition), values in latest_rows.items():
         conn.execute(latest.insert().values(asset_key=asset_key, partition=partition, **values))
     for run_id, values in run_rows.items():
@@ -290,8 +356,8 @@ def test_an_upgrade_that_fails_leaves_the_0001_database_as_it_was(store_url):
             conn.execute(text("UPDATE asset_events SET payload = '{not json' WHERE type = 'check_evaluation'"))
     finally:
         engines.dispose()
-    with pytest.raises(StorageError, match=r"from schema revision '0001' to '0002', it was left as it was: "
-                                           r"stored event 2 \('check_evaluation'\)"):
+    with pytest.raises(StorageError, match=rf"from schema revision '0001' to '{schema.HEAD}', it was left as it "
+                                           r"was: stored event 2 \('check_evaluation'\)"):
         open_store(store_url)
 
     engines = create_engines(store_url)
@@ -300,6 +366,97 @@ def test_an_upgrade_that_fails_leaves_the_0001_database_as_it_was(store_url):
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
             assert not inspect(conn).has_table("check_latest")
             assert "last_observation_checked_at" not in {c["name"] for c in inspect(conn).get_columns("asset_latest")}
+            conn.rollback()
+    finally:
+        engines.dispose()
+
+
+# --- upgrading a 0002 database in place, on every backend ------------------------------------
+
+
+def test_a_0002_database_upgrades_in_place_and_derives_the_automation_state(store_url):
+    """Revision 0002 code stored queued runs, ticks and toggles (the event types existed) but
+    derived nothing from them: the upgrade derives it as the writer would have."""
+    engines = create_engines(store_url)
+    try:
+        with engines.write.begin() as conn:
+            command.upgrade(schema._alembic_config(conn), "0002")
+            _write_as_0001(conn, [
+                queued("r1", T0, "k1", origin="schedule:daily", mode="stale", selection="a*", asset_keys=(key("a"),),
+                       tags={"q": "1"}, location="loc"),
+                tick("schedule:daily", T0 + 0.5, tick_time=T0, run_keys=("k1",), run_ids=("r1",)),
+                started("r1", T0 + 5, executor="multiprocess", pid=7, tags={"s": "2"}),
+                queued("r2", T0 + 6, "k1", origin="schedule:daily"),  # a duplicate key: derives nothing
+                queued("r3", T0 + 7, "k3", origin="sensor:s"),
+                tick("sensor:s", T0 + 7.5, cursor="c1", run_keys=("k3",)),
+                tick("sensor:s", T0 + 8, TickStatus.SKIPPED),  # no cursor: keeps c1
+                queued("r4", T0 + 9, origin="ui"), finished("r4", T0 + 10, RunStatus.CANCELED, "user"),
+                started("r5", T0 + 11), queued("r5", T0 + 12, "k5"),  # queued after it started: dropped
+                toggled("schedule:daily", False, T0 + 13),
+                finished("r1", T0 + 14),
+            ])
+    finally:
+        engines.dispose()
+
+    with open_store(store_url) as store:
+        with store.engines.read.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == schema.HEAD
+            conn.rollback()
+        r1 = store.get_run("r1")
+        assert (r1.status, r1.created_at, r1.started_at, r1.ended_at, r1.run_key, r1.origin, r1.mode) == (
+            RunStatus.SUCCEEDED, T0, T0 + 5, T0 + 14, "k1", "schedule:daily", "stale")
+        assert (r1.selection, r1.asset_keys, dict(r1.tags), r1.location, r1.executor, r1.pid) == (
+            "a*", (key("a"),), {"q": "1", "s": "2"}, "loc", "multiprocess", 7)
+        assert store.run_for_key("k1") == r1
+        assert store.get_run("r2") is None
+        assert [(r.run_id, r.run_key, r.origin, r.created_at) for r in store.queued_runs()] == [
+            ("r3", "k3", "sensor:s", T0 + 7)]
+        r4 = store.get_run("r4")
+        assert (r4.status, r4.created_at, r4.started_at, r4.reason, r4.run_key, r4.origin) == (
+            RunStatus.CANCELED, T0 + 9, None, "user", None, "ui")
+        r5 = store.get_run("r5")
+        assert (r5.status, r5.run_key, r5.origin, r5.created_at) == (RunStatus.STARTED, None, "", T0 + 11)
+        assert store.run_for_key("k5") is None
+
+        assert store.instigator_states() == {
+            "schedule:daily": InstigatorState("schedule:daily", False, T0, "success", None),
+            "sensor:s": InstigatorState("sensor:s", None, T0 + 8, "skipped", "c1"),
+        }
+        assert [t.timestamp for t in store.ticks("sensor:s")] == [T0 + 8, T0 + 7.5]
+        assert [t.instigator for t in store.ticks()] == ["sensor:s", "sensor:s", "schedule:daily"]
+
+        # and it goes on as if it had always been at this revision
+        store.write([queued("r6", T0 + 20, "k1"), queued("r7", T0 + 1, "k5")])  # r7's clock is behind
+        assert store.get_run("r6") is None
+        assert [r.run_id for r in store.queued_runs()] == ["r3", "r7"]  # FIFO, the old run first
+        store.write([started("r3", T0 + 22), tick("sensor:s", T0 + 23)])
+        assert [r.run_id for r in store.queued_runs()] == ["r7"]
+        assert (store.get_run("r3").status, store.get_run("r3").run_key) == (RunStatus.STARTED, "k3")
+        assert store.instigator_states()["sensor:s"].cursor == "c1"
+        assert store.run_events("r7")[0].id == 14  # ids go on from the old log (13 events; r6 dropped)
+
+
+def test_an_upgrade_that_fails_leaves_the_0002_database_as_it_was(store_url):
+    engines = create_engines(store_url)
+    try:
+        with engines.write.begin() as conn:
+            command.upgrade(schema._alembic_config(conn), "0002")
+            _write_as_0001(conn, [queued("r1", T0, "k1"), tick("sensor:s", T0 + 1)])
+            conn.execute(text("UPDATE run_events SET payload = '{not json' WHERE type = 'tick'"))
+    finally:
+        engines.dispose()
+    with pytest.raises(StorageError, match=r"from schema revision '0002' to '0003', it was left as it was: "
+                                           r"stored event 2 \('tick'\)"):
+        open_store(store_url)
+
+    engines = create_engines(store_url)
+    try:
+        with engines.read.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert not inspect(conn).has_table("instigator_state")
+            assert not inspect(conn).has_table("leases")
+            assert "run_key" not in {c["name"] for c in inspect(conn).get_columns("runs")}
+            assert "instigator" not in {c["name"] for c in inspect(conn).get_columns("run_events")}
             conn.rollback()
     finally:
         engines.dispose()

@@ -77,6 +77,10 @@ class AutomationStateReader(Protocol):
     def run_for_key(self, run_key: str) -> RunRecord | None:
         """The run queued under ``run_key``, if any (run keys are unique: first one wins)."""
 
+    def queued_runs(self, limit: int = 100) -> list[RunRecord]:
+        """Runs still waiting for a worker, OLDEST first (FIFO by the time they were queued),
+        unlike ``list_runs``, which is newest first: the order a launcher should take them in."""
+
     def instigator_states(self) -> dict[str, InstigatorState]: ...
 
     def ticks(self, instigator: str | None = None, limit: int = 50) -> list[TickRecorded]:

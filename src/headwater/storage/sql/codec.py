@@ -280,7 +280,7 @@ def run_from_row(row: Any) -> RunRecord:
         tags=loads(row.tags) if row.tags else {}, parent_run_id=row.parent_run_id,
         executor=row.executor or "", created_at=row.created_at, started_at=row.started_at,
         ended_at=row.ended_at, pid=row.pid, host=row.host or "", location=row.location,
-        reason=row.reason or "",
+        reason=row.reason or "", run_key=row.run_key, origin=row.origin or "", mode=row.mode or "all",
     )
 
 
@@ -291,7 +291,6 @@ def step_from_row(row: Any) -> StepRecord:
         attempt=row.attempt if row.attempt is not None else 1, started_at=row.started_at,
         ended_at=row.ended_at, error=error_from_json(row.error), detail=row.detail or "",
     )
-
 
 
 _FAMILY_RUN = MappingProxyType({"family": "run"})

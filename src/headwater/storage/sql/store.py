@@ -4,7 +4,8 @@ This module is the seam: it opens the database (engines, schema check), runs eac
 as one short transaction with busy retries, and turns every database failure into a
 ``StorageError`` naming the database. The SQL itself lives beside it: ``writer.py``
 appends events and derives state, ``latest.py`` reads latest facts, ``checks.py`` check
-results, ``alerts.py`` alert state, ``codec.py`` turns rows back into records.
+results, ``alerts.py`` alert state, ``automation.py`` run keys, the run queue, instigator
+state and ticks, ``leases.py`` the daemon's lease, ``codec.py`` turns rows back into records.
 
 Open one store per process and ``close()`` it; a store is safe to share between the
 threads of that process (each call checks a connection out of a pool).
@@ -25,10 +26,12 @@ from headwater.core.events import (
     CheckEvaluated,
     Event,
     RunStatus,
+    TickRecorded,
 )
 from headwater.core.keys import AssetKey
-from headwater.core.records import AssetFacts, RunRecord, StepRecord, StoredEvent
+from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
 from headwater.errors import StorageError
+from headwater.storage.sql import automation, leases
 from headwater.storage.sql.alerts import AlertsReader
 from headwater.storage.sql.checks import ChecksReader
 from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
@@ -97,6 +100,22 @@ class SqlEventStore:
                 return action(conn)
 
         return with_retry(self._engines, attempt)
+
+    def _transaction(self, action: Callable[[Connection], T], what: str) -> T:
+        """Run ``action`` in one write transaction, retried while SQLite is busy."""
+        self._check_open()
+
+        def attempt() -> T:
+            with self._engines.write.begin() as conn:
+                return action(conn)
+
+        try:
+            return with_retry(self._engines, attempt)
+        except StorageError:
+            raise
+        except Exception as exc:  # e.g. the driver refusing a value: the transaction was rolled back
+            raise StorageError(f"could not {what} in {self._engines.target}, nothing was changed: "
+                               f"{type(exc).__name__}: {exc}") from exc
 
     def _check_open(self) -> None:
         if self._closed:
@@ -216,3 +235,34 @@ class SqlEventStore:
         """Delivery attempts of every rule and channel, newest first."""
         return self._read(lambda conn: self._alerts.deliveries(conn, limit))
 
+    # -- automation -----------------------------------------------------------------------
+
+    def run_for_key(self, run_key: str) -> RunRecord | None:
+        """The run queued under ``run_key`` (the first one: later requests were dropped)."""
+        return self._read(lambda conn: automation.run_for_key(conn, run_key))
+
+    def queued_runs(self, limit: int = 100) -> list[RunRecord]:
+        """Runs waiting for a worker, oldest first: in the order they were queued (committed)."""
+        return self._read(lambda conn: automation.queued_runs(conn, limit))
+
+    def instigator_states(self) -> dict[str, InstigatorState]:
+        """Every instigator that was ever ticked or toggled, by name."""
+        return self._read(automation.instigator_states)
+
+    def ticks(self, instigator: str | None = None, limit: int = 50) -> list[TickRecorded]:
+        """Ticks of one instigator (of all when None), newest first."""
+        return self._read(lambda conn: automation.ticks(conn, instigator, limit))
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
+        """Take or renew ``name`` for ``owner`` until ``now + ttl``; False while another owner
+        holds it unexpired. Written directly, with no event: see ``leases.py`` for why."""
+        leases.check_lease_args(name, owner, ttl, now)
+        return self._transaction(lambda conn: leases.acquire(conn, name, owner, ttl, now),
+                                 f"acquire the lease {name!r}")
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
+        leases.check_lease_args(name, owner)
+        self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")

@@ -1,15 +1,19 @@
 """The SQL schema: one ``MetaData`` that serves SQLite and PostgreSQL alike.
 
-Two append-only event tables and five tables derived from them:
+Two append-only event tables, six tables derived from them, and one that is not:
 
-* ``run_events`` — run and step lifecycle, log lines, unchanged observations, alert
-  transitions and deliveries: operational, may be compacted.
+* ``run_events`` — run and step lifecycle (queued runs included), log lines, unchanged
+  observations, alert transitions and deliveries, ticks and instigator toggles:
+  operational, may be compacted.
 * ``asset_events`` — materializations, observations and check evaluations: facts about
   data, never compacted.
-* ``runs``, ``steps``, ``asset_latest``, ``check_latest``, ``alert_state`` — derived in the
-  same transaction as the events they come from, so that status for a whole graph is one
-  cheap read. ``check_latest`` and ``alert_state`` keep the latest event's payload whole:
-  they are read back as events.
+* ``runs``, ``steps``, ``asset_latest``, ``check_latest``, ``alert_state``,
+  ``instigator_state`` — derived in the same transaction as the events they come from, so
+  that status for a whole graph (or a daemon's view of its schedules) is one cheap read.
+  ``check_latest`` and ``alert_state`` keep the latest event's payload whole: they are read
+  back as events.
+* ``leases`` — who may act as the one daemon of a store, until when. Infrastructure, not a
+  fact: written directly, with no event (see ``leases.py``).
 
 Both event tables draw their ids from one shared, monotonically growing counter (see
 ``writer.py``), so a run's merged log has a single cursor.
@@ -25,7 +29,19 @@ two agree.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Double, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 metadata = MetaData()
 
@@ -49,8 +65,13 @@ runs = Table(
     Column("host", String),
     Column("location", Text),
     Column("reason", Text),
+    Column("run_key", String),  # unique when set: the first run queued under a key wins
+    Column("origin", String),  # who asked: "schedule:NAME", "sensor:NAME", "automation", "cli", ...
+    Column("mode", String),  # the plan mode the run was requested with
+    Column("queued_event_id", EventId),  # its run_queued event: the queue is FIFO in commit order
     Index("ix_runs_status", "status"),
     Index("ix_runs_created_at", "created_at"),
+    Index("ix_runs_run_key", "run_key", unique=True),  # NULLs never collide, on both backends
 )
 
 steps = Table(
@@ -75,8 +96,12 @@ run_events = Table(
     Column("timestamp", Time, nullable=False),
     Column("schema_version", Integer, nullable=False),
     Column("payload", Text, nullable=False),
+    Column("instigator", String),  # ticks and toggles only: "schedule:NAME", "sensor:NAME", ...
     Index("ix_run_events_run_id_id", "run_id", "id"),
-    Index("ix_run_events_type_id", "type", "id"),  # the newest of one type (alert deliveries)
+    Index("ix_run_events_type_id", "type", "id"),  # the newest of one type (alert deliveries, ticks)
+    # one instigator's newest ticks; partial, so log lines (instigator NULL) cost it nothing
+    Index("ix_run_events_instigator_type_id", "instigator", "type", "id",
+          sqlite_where=text("instigator IS NOT NULL"), postgresql_where=text("instigator IS NOT NULL")),
     sqlite_autoincrement=True,
 )
 
@@ -133,6 +158,23 @@ alert_state = Table(
     Column("since", Time, nullable=False),  # the latest transition's time
     Column("event_id", EventId, nullable=False),
     Column("payload", Text, nullable=False),  # the alert_transition event's JSON payload
+)
+
+instigator_state = Table(
+    "instigator_state", metadata,
+    Column("instigator", String, primary_key=True),
+    Column("enabled", Boolean),  # NULL: never toggled, the definition's default applies
+    Column("last_tick_time", Time),
+    Column("last_status", String),
+    Column("cursor", Text),  # the newest cursor a tick gave (a tick without one keeps it)
+    Column("last_tick_event_id", EventId),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String, primary_key=True),
+    Column("owner", String, nullable=False),
+    Column("expires_at", Time, nullable=False),
 )
 
 EVENT_TABLES = (run_events, asset_events)

@@ -1,5 +1,5 @@
 """Appending a batch of events and deriving from it runs, steps, the latest state per asset,
-the latest result per check and the state per alert.
+the latest result per check, the state per alert and per instigator.
 
 All of it happens in the caller's transaction, which holds the database's write lock
 (``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock on PostgreSQL), so a
@@ -7,13 +7,18 @@ batch sees no concurrent writer. That lets the rules below run as plain Python o
 small in-memory copy of the derived rows the batch touches, in event order:
 
 1. load the derived rows the batch names (a handful of queries, whatever its size);
-2. apply each event to them; drop a ``RunFinished`` for a run that already ended;
+2. apply each event to them; drop a ``RunFinished`` for a run that already ended, and a
+   ``RunQueued`` for a run id or a run key that is already known (first one wins);
 3. write the event rows and the changed derived rows with one ``executemany`` per
    table and shape of change, using ``INSERT ... ON CONFLICT DO UPDATE``.
 
 A batch of 1 event and one of 1,000 therefore cost about the same number of statements.
 Only the columns a rule changed are written, so a materialization's payload is never
 read back just to be written again.
+
+The write lock is also what makes run keys exactly-once across processes: the check "is
+this key taken?" and the insert happen under it, and the unique index on ``runs.run_key``
+backs it (a writer that skipped the lock would fail, never duplicate).
 
 Event ids: both event tables draw from ONE counter — the next id is the highest id
 either table has ever used, plus one, read under the write lock — so ids grow in commit
@@ -42,8 +47,10 @@ from headwater.core.events import (
     CheckEvaluated,
     ErrorInfo,
     Event,
+    InstigatorToggled,
     ObservationUnchanged,
     RunFinished,
+    RunQueued,
     RunStarted,
     RunStatus,
     SkipReason,
@@ -51,18 +58,20 @@ from headwater.core.events import (
     StepSkipped,
     StepStarted,
     StepSucceeded,
+    TickRecorded,
     event_to_json,
     is_asset_event,
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
-from headwater.storage.sql.codec import dumps, error_to_json
+from headwater.storage.sql.codec import dumps, error_to_json, loads
 from headwater.storage.sql.tables import (
     alert_state,
     asset_events,
     asset_latest,
     check_latest,
+    instigator_state,
     run_events,
     runs,
     steps,
@@ -90,8 +99,7 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     if not encoded:
         return []
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+    take_write_lock(conn)
     next_id = int(conn.exec_driver_sql(_NEXT_ID_SQL[dialect]).scalar() or 0) + 1
     batch = _Batch(conn, events)
     ids: list[int | None] = []
@@ -106,7 +114,18 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     return ids
 
 
-_NEEDS_RUN = (RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped)
+def take_write_lock(conn: Connection) -> None:
+    """Serialize this transaction with every other writer of the store, until it ends.
+
+    SQLite: the write engine's ``BEGIN IMMEDIATE`` already holds the database's one write
+    lock. PostgreSQL: a transaction-level advisory lock that every Headwater writer takes.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+
+
+_NEEDS_RUN = (RunQueued, RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped)
+_NEEDS_INSTIGATOR = (TickRecorded, InstigatorToggled)
 
 
 def _describe(event: Any) -> str:
@@ -121,6 +140,8 @@ def _encode(event: Event) -> str:
         raise StorageError(f"cannot store {_describe(event)}: not a Headwater event type")
     if isinstance(event, _NEEDS_RUN) and not event.run_id:
         raise StorageError(f"cannot store {_describe(event)}: it needs a run id")
+    if isinstance(event, _NEEDS_INSTIGATOR) and not event.instigator:
+        raise StorageError(f"cannot store {_describe(event)}: it needs an instigator (e.g. 'schedule:NAME')")
     try:
         return event_to_json(event)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -201,6 +222,8 @@ class _Batch:
         self.latest = _Rows(asset_latest, ("asset_key", "partition"))
         self.checks = _Rows(check_latest, ("asset_key", "partition", "check_name"))
         self.alerts = _Rows(alert_state, ("rule", "asset_key"))
+        self.instigators = _Rows(instigator_state, ("instigator",))
+        self.run_keys: dict[str, str] = {}  # run key -> run id, of the keys this batch queues
         self.run_rows: list[dict[str, Any]] = []
         self.asset_rows: list[dict[str, Any]] = []
         self._load(events)
@@ -211,9 +234,12 @@ class _Batch:
         run_ids: set[str] = set()
         step_keys: dict[str, set[str]] = {}
         latest: dict[str, set[str]] = {}
+        run_keys: set[str] = set()
         for event in events:
-            if isinstance(event, (RunStarted, RunFinished)) and event.run_id is not None:
+            if isinstance(event, (RunQueued, RunStarted, RunFinished)) and event.run_id is not None:
                 run_ids.add(event.run_id)
+                if isinstance(event, RunQueued) and event.run_key:
+                    run_keys.add(event.run_key)
             step_key = getattr(event, "step_key", None)
             if isinstance(event, (StepStarted, StepSucceeded, StepFailed, StepSkipped)):
                 step_keys.setdefault(event.run_id or "", set()).add(step_key or "")
@@ -223,8 +249,12 @@ class _Batch:
                 # loaded even by rules that only write, so that a later rule of the batch
                 # that reads the row (a failed run ending its attempts) sees all of it
                 latest.setdefault(event.partition, set()).add(str(event.key))
+        run_columns = ("status", "created_at", "tags", "run_key")
         for chunk in _chunks(sorted(run_ids)):
-            self.runs.load(self.conn, runs.c.run_id.in_(chunk), ("status", "created_at"))
+            self.runs.load(self.conn, runs.c.run_id.in_(chunk), run_columns)
+        for chunk in _chunks(sorted(run_keys)):
+            self.runs.load(self.conn, runs.c.run_key.in_(chunk), run_columns)
+        self.run_keys = {row["run_key"]: pk[0] for pk, row in self.runs.rows.items() if row.get("run_key")}
         for run_id, keys in step_keys.items():
             for chunk in _chunks(sorted(keys)):
                 self.steps.load(self.conn, and_(steps.c.run_id == run_id, steps.c.step_key.in_(chunk)),
@@ -244,21 +274,58 @@ class _Batch:
             return True
         return rule(self, event, event_id, payload) is not False
 
-    def _run_started(self, e: RunStarted, _id: int, _payload: str) -> None:
+    def _known_run(self, pk: tuple[str | None]) -> bool:
+        return pk in self.runs.exists or pk in self.runs.dirty
+
+    def _run_queued(self, e: RunQueued, event_id: int, _payload: str) -> bool:
+        """A new run, waiting for a worker. Dropped when its run id is known already (a retried
+        request) or its run key was queued before (first one wins, whoever asked)."""
         pk = (e.run_id,)
+        if self._known_run(pk):
+            return False
+        run_key = e.run_key or None  # an empty key is no key
+        if run_key is not None:
+            if run_key in self.run_keys:
+                return False
+            self.run_keys[run_key] = e.run_id  # type: ignore[assignment]
+        self.runs.set(pk, status=RunStatus.QUEUED.value, created_at=e.timestamp, selection=e.selection,
+                      asset_keys=dumps([str(k) for k in e.asset_keys]), tags=dumps(dict(e.tags)),
+                      run_key=run_key, origin=e.origin, mode=e.mode, location=e.location,
+                      parent_run_id=e.parent_run_id, queued_event_id=event_id)
+        return True
+
+    def _run_started(self, e: RunStarted, _id: int, _payload: str) -> None:
+        """Starts an unknown run with everything the event says, or one already known (queued,
+        or ended before it started) keeping what it was queued with: what the worker reports
+        fills in or replaces, an empty field changes nothing, tags are merged."""
+        pk = (e.run_id,)
+        known = self._known_run(pk)
         row = self.runs.row(pk)
         status = row.get("status")
         values: dict[str, Any] = dict(
             status=status if status in _TERMINAL else RunStatus.STARTED.value,
-            selection=e.selection, asset_keys=dumps([str(k) for k in e.asset_keys]),
-            tags=dumps(dict(e.tags)), parent_run_id=e.parent_run_id, executor=e.executor,
-            started_at=e.timestamp, pid=e.pid, host=e.host, location=e.location,
+            executor=e.executor, started_at=e.timestamp, pid=e.pid, host=e.host,
         )
+        if not known:
+            values.update(selection=e.selection, asset_keys=dumps([str(k) for k in e.asset_keys]),
+                          tags=dumps(dict(e.tags)), parent_run_id=e.parent_run_id, location=e.location)
+        else:
+            if e.selection:
+                values["selection"] = e.selection
+            if e.asset_keys:
+                values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
+            if e.tags:
+                values["tags"] = dumps({**loads(row.get("tags") or "{}"), **e.tags})
+            if e.parent_run_id is not None:
+                values["parent_run_id"] = e.parent_run_id
+            if e.location is not None:
+                values["location"] = e.location
         if row.get("created_at") is None:
             values["created_at"] = e.timestamp
         self.runs.set(pk, **values)
 
     def _run_finished(self, e: RunFinished, _id: int, _payload: str) -> bool:
+        """Ends a run, started or still queued (canceled before it started); the first end wins."""
         pk = (e.run_id,)
         row = self.runs.row(pk)
         if row.get("status") in _TERMINAL:
@@ -367,6 +434,17 @@ class _Batch:
         self.alerts.set((e.rule, str(e.key)), state=str(e.state), since=e.timestamp, event_id=event_id,
                         payload=payload)
 
+    def _tick(self, e: TickRecorded, event_id: int, _payload: str) -> None:
+        """The latest tick of an instigator; a tick without a cursor keeps the one before."""
+        values: dict[str, Any] = dict(last_tick_time=e.timestamp if e.tick_time is None else e.tick_time,
+                                      last_status=str(e.status), last_tick_event_id=event_id)
+        if e.cursor is not None:
+            values["cursor"] = e.cursor
+        self.instigators.set((e.instigator,), **values)
+
+    def _instigator_toggled(self, e: InstigatorToggled, _id: int, _payload: str) -> None:
+        self.instigators.set((e.instigator,), enabled=bool(e.enabled))
+
     # -- writing ------------------------------------------------------------------------
 
     def add_event_row(self, event: Event, payload: str, event_id: int) -> None:
@@ -381,7 +459,7 @@ class _Batch:
             self.run_rows.append({
                 "id": event_id, "run_id": event.run_id, "step_key": getattr(event, "step_key", None),
                 "type": event.type_name, "timestamp": event.timestamp, "schema_version": SCHEMA_VERSION,
-                "payload": payload,
+                "payload": payload, "instigator": getattr(event, "instigator", None),
             })
 
     def flush(self) -> None:
@@ -389,11 +467,12 @@ class _Batch:
             self.conn.execute(run_events.insert(), self.run_rows)
         if self.asset_rows:
             self.conn.execute(asset_events.insert(), self.asset_rows)
-        for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts):
+        for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts, self.instigators):
             rows.flush(self.conn)
 
 
 _RULES: dict[type, Any] = {
+    RunQueued: _Batch._run_queued,
     RunStarted: _Batch._run_started,
     RunFinished: _Batch._run_finished,
     StepStarted: _Batch._step_started,
@@ -407,4 +486,6 @@ _RULES: dict[type, Any] = {
     CheckEvaluated: _Batch._check_evaluated,
     AlertTransition: _Batch._alert_transition,
     AlertDeliveryAttempt: None,  # stored, derives nothing
+    TickRecorded: _Batch._tick,
+    InstigatorToggled: _Batch._instigator_toggled,
 }
