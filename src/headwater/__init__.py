@@ -4,6 +4,10 @@ Declare the data that should exist and the functions that produce it; Headwater 
 every materialization and can say, for any asset, whether it is current and why not.
 """
 
+from headwater.automation.conditions import AutomationCondition
+from headwater.automation.run_requests import RunRequest, SkipReason
+from headwater.automation.schedules import schedule
+from headwater.automation.sensors import SensorContext, SensorResult, asset_sensor, sensor
 from headwater.core.checks import CheckState
 from headwater.core.freshness import FreshnessPolicy, FreshnessState
 from headwater.core.health import AssetHealth, Health
@@ -31,6 +35,14 @@ from headwater.errors import (
 from headwater.service import Instance, RunResult, materialize
 
 __all__ = [
+    "AutomationCondition",
+    "RunRequest",
+    "SensorContext",
+    "SensorResult",
+    "SkipReason",
+    "asset_sensor",
+    "schedule",
+    "sensor",
     "AssetContext",
     "AssetHealth",
     "CheckContext",

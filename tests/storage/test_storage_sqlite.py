@@ -76,7 +76,7 @@ def test_reads_do_not_wait_for_the_write_lock(sqlite_url):
             started = time.monotonic()
             assert key("a") in store.latest_facts()
             assert store.get_run("r1") is not None
-            assert time.monotonic() - started < 0.5
+            assert time.monotonic() - started < 0.9  # did not wait for the 1 s lock
         finally:
             holder.join()
 

@@ -175,7 +175,7 @@ class Daemon:
         result = evaluate_automation(self.defs.graph, conditions, statuses, memory, now, in_flight)
         keys, ids = self._queue(list(result.run_requests), AUTOMATION)
         report.queued.extend(ids)
-        evaluations = dict(result.explanations)
+        evaluations = thin_explanations(result.explanations, result.requested)
         evaluations[MEMORY_KEY] = result.memory.to_json()
         self._record(TickRecorded(
             run_id=None, timestamp=now, instigator=AUTOMATION,
@@ -222,6 +222,17 @@ class Daemon:
                                                      self.instance.home / "logs")
             report.launched.append(run.run_id)
 
+    def close(self, timeout: float = 30) -> None:
+        """Wait for the workers this daemon started (they outlive it otherwise, by design)."""
+        deadline = time.monotonic() + timeout
+        for proc in self.workers.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._reap_workers()
+
     def _reap_workers(self) -> None:
         """A worker that exited before its run ended failed to report: say so, with its exit code."""
         for run_id, proc in list(self.workers.items()):
@@ -237,6 +248,24 @@ class Daemon:
                     run_id=run_id, timestamp=self.clock(), status=RunStatus.FAILED,
                     reason=f"its worker process exited with code {code} before finishing the run" +
                            (f": {tail}" if tail else ""))])
+
+
+def thin_explanations(explanations: dict[str, Any], requested: Any) -> dict[str, Any]:
+    """Full trees for requested assets; the top of the tree for the rest.
+
+    A full tree for each of 10,000 assets is ~11 MB of JSON per tick; the top level still
+    answers "why not?" in one line, and requested assets keep every detail.
+    """
+    wanted = {str(k) for k in requested}
+    out: dict[str, Any] = {}
+    for key, expl in explanations.items():
+        if key in wanted or len(explanations) <= 200:
+            out[key] = expl
+        else:
+            tree = expl.get("tree", {})
+            out[key] = {"requested": expl.get("requested", False),
+                        "tree": {k: tree.get(k) for k in ("label", "value", "detail")} | {"children": []}}
+    return out
 
 
 def _tail(path: Any, limit: int = 500) -> str:
