@@ -51,7 +51,8 @@ class TickReport:
 
 class Daemon:
     def __init__(self, instance: Any, defs: Definitions, location: DefinitionsLocation, *,
-                 interval: float = 5.0, owner: str | None = None, clock: Callable[[], float] | None = None) -> None:
+                 interval: float = 5.0, owner: str | None = None, clock: Callable[[], float] | None = None,
+                 lease_ttl: float | None = None) -> None:
         from headwater.automation.validation import validate_project
 
         validate_project(defs)
@@ -59,6 +60,8 @@ class Daemon:
         self.defs = defs
         self.location = location
         self.interval = interval
+        # How long a daemon that died keeps others waiting; renewed every tick while alive.
+        self.lease_ttl = lease_ttl if lease_ttl is not None else max(15.0, 3 * interval)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock or instance.clock
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
@@ -66,7 +69,7 @@ class Daemon:
     # -- loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, on_wait: Callable[[str], None] | None = None) -> None:
-        ttl = max(15.0, 3 * self.interval)
+        ttl = self.lease_ttl
         try:
             while not stop.is_set():
                 if self.instance.store.acquire_lease(LEASE, self.owner, ttl, time.time()):

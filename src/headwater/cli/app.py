@@ -331,6 +331,7 @@ def alerts_list(home: HomeOpt = None) -> None:
 def daemon(
     interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
+    lease_ttl: Annotated[Optional[float], typer.Option(help="Seconds a dead daemon's lease blocks others (default max(15, 3 x interval)).")] = None,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Run schedules, sensors, automation, source observations, alerts and the run queue."""
@@ -338,7 +339,7 @@ def daemon(
 
     try:
         p = _Project(file, module, attribute, home)
-        run_daemon(p.instance, p.defs, p.location, interval, once, out)
+        run_daemon(p.instance, p.defs, p.location, interval, once, out, lease_ttl)
     except HeadwaterError as exc:
         _fail(exc)
 

@@ -11,12 +11,14 @@ from rich.console import Console
 from headwater.automation.daemon import Daemon
 
 
-def run_daemon(instance: Any, defs: Any, location: Any, interval: float, once: bool, console: Console) -> None:
-    daemon = Daemon(instance, defs, location, interval=interval)
+def run_daemon(instance: Any, defs: Any, location: Any, interval: float, once: bool, console: Console,
+               lease_ttl: float | None = None) -> None:
+    daemon = Daemon(instance, defs, location, interval=interval, lease_ttl=lease_ttl)
     if once:
         report = daemon.tick()
         console.print(f"tick: queued {len(report.queued)}, launched {len(report.launched)}, "
                       f"{len(report.ticks)} instigator tick(s) recorded", highlight=False)
+        daemon.close(timeout=3600)  # one-shot use (cron): finish what this tick launched
         return
     stop = threading.Event()
 
