@@ -73,3 +73,16 @@ def test_policies_come_from_the_asset_then_its_group_then_the_project_default():
     assert got == {"a": own, "b": group, "c": default}
     with pytest.raises(hw.DefinitionError, match="unknown group"):
         hw.Definitions(assets=[a], group_freshness={"nope": group})
+
+
+def test_a_deadline_in_a_repeated_hour_counts_once_at_its_first_occurrence():
+    # 2026-10-25, Europe/Berlin falls back at 03:00 CEST -> 02:00 CET: 02:30 happens twice.
+    from headwater.core.cron import Cron
+
+    cron = Cron("30 2 * * *", "Europe/Berlin")
+    first = datetime(2026, 10, 25, 0, 30, tzinfo=UTC).timestamp()   # 02:30 CEST
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC).timestamp()  # 02:30 CET, the repeat
+    assert cron.previous(second + 15 * 60) == first
+    assert cron.next(first) > second  # the repeat is not a tick
+    p = FreshnessPolicy.by_deadline("30 2 * * *", lag=3600, timezone="Europe/Berlin")
+    assert p.evaluate(first - 1800, second + 900).overdue_since is None  # met at the one deadline

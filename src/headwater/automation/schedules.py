@@ -29,17 +29,16 @@ iterates croniter over naive wall-clock times and maps each one to an instant it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
-from zoneinfo import ZoneInfo
 
 from croniter import CroniterError, croniter
 
 from headwater.automation.run_requests import RunRequest
 from headwater.core.asset_graph import AssetGraph
-from headwater.core.cron import Cron
+from headwater.core.cron import Cron, latest_fire_times
 from headwater.core.selection import select
 from headwater.errors import DefinitionError, SelectionError
 
@@ -143,7 +142,7 @@ def _check_tags(tags: Mapping[str, str] | None, where: str) -> Mapping[str, str]
 def fire_times(schedule: ScheduleDefinition, after: float, until: float) -> list[float]:
     """Every fire time ``t`` (POSIX seconds) with ``after < t <= until``, increasing."""
     out: list[float] = []
-    for t in _forward(schedule.cron, after):
+    for t in schedule.cron.iter_after(after):
         if t > until:
             break
         out.append(t)
@@ -157,80 +156,13 @@ def preview(schedule: ScheduleDefinition, start: float, count: int = 10) -> list
     out: list[float] = []
     if count == 0:
         return out
-    for t in _forward(schedule.cron, start):
+    for t in schedule.cron.iter_after(start):
         out.append(t)
         if len(out) == count:
             break
     return out
 
 
-def _forward(cron: Cron, after: float) -> Iterator[float]:
-    """Fire times strictly after ``after``, increasing and unique, without end."""
-    tz = ZoneInfo(cron.timezone)
-    # Walls before the wall time of `after` map to instants at or before it (the mapping
-    # is non-decreasing), so iteration can start there; later walls may still map to
-    # `after` or earlier (the repeated hour's second pass), hence the filter.
-    start = datetime.fromtimestamp(after, tz).replace(tzinfo=None)
-    it = croniter(cron.expression, start)
-    last: float | None = None
-    while True:
-        try:
-            wall = it.get_next(datetime)
-        except CroniterError:  # no further match (a bounded expression); schedule() rejects none
-            return
-        t = _instant(wall, tz)
-        if t > after and (last is None or t > last):
-            last = t
-            yield t
-
-
-def _latest(cron: Cron, after: float | None, until: float, limit: int) -> list[float]:
-    """Up to ``limit`` newest fire times in ``(after, until]``, increasing; walks backwards so
-    that catching up after a long outage costs ``limit`` steps, not one per missed fire."""
-    tz = ZoneInfo(cron.timezone)
-    local = datetime.fromtimestamp(until, tz)
-    start = local.replace(tzinfo=None)
-    if local.fold:
-        # `until` is in the second pass of a repeated hour: later walls were already
-        # reached (first occurrence) before it, up to the size of the fold.
-        first = local.replace(fold=0).utcoffset() or timedelta(0)
-        second = local.utcoffset() or timedelta(0)
-        start += first - second
-    it = croniter(cron.expression, start + timedelta(seconds=1))
-    found: list[float] = []
-    while len(found) < limit:
-        try:
-            wall = it.get_prev(datetime)
-        except CroniterError:
-            break
-        t = _instant(wall, tz)
-        if after is not None and t <= after:
-            break
-        if t <= until and (not found or t != found[-1]):
-            found.append(t)
-    found.reverse()
-    return found
-
-
-def _instant(wall: datetime, tz: ZoneInfo) -> float:
-    """The instant a naive wall-clock time fires at in ``tz``: its first occurrence when
-    it is repeated, the end of the gap when it does not exist."""
-    t = wall.replace(tzinfo=tz, fold=0).timestamp()  # the earlier instant when ambiguous
-    if datetime.fromtimestamp(t, tz).replace(tzinfo=None) == wall:
-        return t
-    # In a gap: fold=0 applied the offset from before it, fold=1 the one from after it, so
-    # the transition lies between the two readings; find its first second by bisection.
-    lo = int(wall.replace(tzinfo=tz, fold=1).timestamp())
-    hi = int(t)
-    if lo > hi:  # a gap the zone database describes oddly; never fire in the past
-        lo, hi = hi, lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) > wall:
-            hi = mid
-        else:
-            lo = mid
-    return float(hi)
 
 
 # --------------------------------------------------------------------------- tick
@@ -269,7 +201,7 @@ def schedule_tick(
         return [], now
     if now <= last_tick_time:
         return [], last_tick_time
-    due = _latest(schedule.cron, last_tick_time, now, max_catchup)
+    due = latest_fire_times(schedule.cron, last_tick_time, now, max_catchup)
     requests = [_request(schedule, t) for t in due]
     return requests, (due[-1] if due else last_tick_time)
 

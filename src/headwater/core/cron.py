@@ -1,17 +1,22 @@
-"""Cron arithmetic in a time zone: the ticks before and after a moment.
+"""Cron arithmetic in a time zone, on wall-clock time, correct across daylight saving time.
 
-Thin over croniter (a pure library, no I/O) so that freshness deadlines and, later,
-schedules agree on what a cron line means. Times in and out are POSIX seconds;
-``zoneinfo`` handles daylight saving time.
+A cron line means *wall-clock* times in its zone and every matching wall-clock time fires
+exactly once: a wall time in a spring-forward gap fires at the first instant after the
+gap; a wall time repeated by a fall-back fires at its first occurrence only. croniter's
+own zone handling fires a repeated wall time twice (and depends on where iteration
+starts), so croniter iterates over naive wall-clock times here and each match is mapped
+to an instant by ``_instant``. Freshness deadlines and schedules share this one meaning.
+Times in and out are POSIX seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from headwater.errors import DefinitionError
 
@@ -32,15 +37,86 @@ class Cron:
 
     def previous(self, now: float) -> float:
         """The latest tick at or before ``now``."""
-        tz = ZoneInfo(self.timezone)
-        start = datetime.fromtimestamp(now, tz)
-        it = croniter(self.expression, start)
-        if croniter.match(self.expression, start.replace(second=0, microsecond=0)) and start.second == 0 \
-                and start.microsecond == 0:
-            return now
-        return float(it.get_prev(float))
+        found = latest_fire_times(self, None, now, 1)
+        if not found:
+            raise DefinitionError(f"cron expression {self.expression!r} never fired before {now}")
+        return found[0]
 
     def next(self, now: float) -> float:
         """The first tick strictly after ``now``."""
-        tz = ZoneInfo(self.timezone)
-        return float(croniter(self.expression, datetime.fromtimestamp(now, tz)).get_next(float))
+        for t in _forward(self, now):
+            return t
+        raise DefinitionError(f"cron expression {self.expression!r} never fires after {now}")
+
+    def iter_after(self, after: float) -> Iterator[float]:
+        """Ticks strictly after ``after``, increasing and unique, without end."""
+        return _forward(self, after)
+
+
+def _forward(cron: Cron, after: float) -> Iterator[float]:
+    """Fire times strictly after ``after``, increasing and unique, without end."""
+    tz = ZoneInfo(cron.timezone)
+    # Walls before the wall time of `after` map to instants at or before it (the mapping
+    # is non-decreasing), so iteration can start there; later walls may still map to
+    # `after` or earlier (the repeated hour's second pass), hence the filter.
+    start = datetime.fromtimestamp(after, tz).replace(tzinfo=None)
+    it = croniter(cron.expression, start)
+    last: float | None = None
+    while True:
+        try:
+            wall = it.get_next(datetime)
+        except CroniterError:  # no further match (a bounded expression); schedule() rejects none
+            return
+        t = _instant(wall, tz)
+        if t > after and (last is None or t > last):
+            last = t
+            yield t
+
+
+def latest_fire_times(cron: Cron, after: float | None, until: float, limit: int) -> list[float]:
+    """Up to ``limit`` newest fire times in ``(after, until]``, increasing; walks backwards so
+    that catching up after a long outage costs ``limit`` steps, not one per missed fire."""
+    tz = ZoneInfo(cron.timezone)
+    local = datetime.fromtimestamp(until, tz)
+    start = local.replace(tzinfo=None)
+    if local.fold:
+        # `until` is in the second pass of a repeated hour: later walls were already
+        # reached (first occurrence) before it, up to the size of the fold.
+        first = local.replace(fold=0).utcoffset() or timedelta(0)
+        second = local.utcoffset() or timedelta(0)
+        start += first - second
+    it = croniter(cron.expression, start + timedelta(seconds=1))
+    found: list[float] = []
+    while len(found) < limit:
+        try:
+            wall = it.get_prev(datetime)
+        except CroniterError:
+            break
+        t = _instant(wall, tz)
+        if after is not None and t <= after:
+            break
+        if t <= until and (not found or t != found[-1]):
+            found.append(t)
+    found.reverse()
+    return found
+
+
+def _instant(wall: datetime, tz: ZoneInfo) -> float:
+    """The instant a naive wall-clock time fires at in ``tz``: its first occurrence when
+    it is repeated, the end of the gap when it does not exist."""
+    t = wall.replace(tzinfo=tz, fold=0).timestamp()  # the earlier instant when ambiguous
+    if datetime.fromtimestamp(t, tz).replace(tzinfo=None) == wall:
+        return t
+    # In a gap: fold=0 applied the offset from before it, fold=1 the one from after it, so
+    # the transition lies between the two readings; find its first second by bisection.
+    lo = int(wall.replace(tzinfo=tz, fold=1).timestamp())
+    hi = int(t)
+    if lo > hi:  # a gap the zone database describes oddly; never fire in the past
+        lo, hi = hi, lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) > wall:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
