@@ -165,6 +165,7 @@ def test_status_health_column_filters_summary_and_check_command(tmp_path, write_
               "--executor", "in_process").exit_code == 0
     table = hw("status", "-f", str(path), "--home", home)
     assert "0 healthy, 0 warning, 2 degraded, 1 unknown; 0 stale" in table.output
+    assert "data time" in table.output and "s ago" in table.output
     rows = json.loads(hw("status", "--json", "-f", str(path), "--home", home).output)
     by_key = {r["key"]: r for r in rows}
     assert by_key["always_overdue"]["health"] == "degraded" and by_key["always_overdue"]["overdue_since"]

@@ -43,7 +43,8 @@ HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "degraded": "red", "unk
 
 def status_table(healths: Iterable[AssetHealth], graph: AssetGraph) -> Table:
     table = Table(title="Assets", title_justify="left")
-    for col in ("asset", "group", "health", "status", "stale", "freshness", "checks", "last materialized", "run"):
+    for col in ("asset", "group", "health", "status", "stale", "freshness", "data time", "checks",
+                "last materialized", "run"):
         table.add_column(col)
     for h in healths:
         st = h.status
@@ -57,8 +58,8 @@ def status_table(healths: Iterable[AssetHealth], graph: AssetGraph) -> Table:
                 " (" + ", ".join(c.name for c in bad) + ")" if bad else "")
         table.add_row(
             str(st.key), graph.spec(st.key).group, f"[{HEALTH_STYLE[h.health.value]}]{h.health.value}[/]",
-            f"[{style}]{st.status.value}[/]", f"[yellow]{stale}[/]" if stale else "-", fresh, checks,
-            ago(st.last_updated_at), (st.last_run_id or "-")[:8],
+            f"[{style}]{st.status.value}[/]", f"[yellow]{stale}[/]" if stale else "-", fresh,
+            ago(st.data_time), checks, ago(st.last_updated_at), (st.last_run_id or "-")[:8],
         )
     return table
 
