@@ -21,12 +21,14 @@ def iso(ts: float | None) -> str | None:
 
 
 def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
+    """One cause, without its upstream's causes inlined: those are in the upstream's own row
+    (and ``stale_root_causes`` gives the bottom of every chain). Inlining them would repeat
+    shared subtrees once per path through the graph, which grows exponentially with depth."""
     return {
         "kind": cause.kind.value,
         "key": str(cause.key),
         "dep": str(cause.dep) if cause.dep else None,
         "detail": cause.detail,
-        "causes": [cause_to_dict(c) for c in cause.children],
     }
 
 

@@ -345,16 +345,46 @@ def daemon(
 
 
 @app.command()
-def dev(
-    interval: Annotated[float, typer.Option(help="Seconds between daemon ticks.")] = 2.0,
+def ui(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every action (materialize, observe, ...).")] = False,
+    launch: Annotated[str, typer.Option(help="auto: start a worker unless a daemon runs; queue: leave runs to the daemon.")] = "auto",
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
-    """Local development: the daemon (and the UI, once it exists) in one process."""
+    """The web UI: asset graph, catalog, asset pages, runs, automation, and its JSON API."""
+    from headwater.web import UiConfig
+    from headwater.web.server import serve_ui
+
+    try:
+        p = _Project(file, module, attribute, home)
+        serve_ui(p.defs, p.instance, p.location, UiConfig(host=host, port=port, read_only=read_only, launch=launch),
+                 lambda text: out.print(text, markup=False, highlight=False))
+    except HeadwaterError as exc:
+        _fail(exc)
+
+
+@app.command()
+def dev(
+    interval: Annotated[float, typer.Option(help="Seconds between daemon ticks.")] = 2.0,
+    host: Annotated[str, typer.Option(help="Address of the UI (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the UI.")] = 3000,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Only the daemon.")] = False,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Local development: the daemon and the web UI in one process."""
     from headwater.cli.daemon_runner import run_daemon
 
     try:
         p = _Project(file, module, attribute, home)
-        run_daemon(p.instance, p.defs, p.location, interval, False, out)
+        if no_ui:
+            run_daemon(p.instance, p.defs, p.location, interval, False, out)
+            return
+        from headwater.web import UiConfig
+        from headwater.web.server import serve_ui
+
+        serve_ui(p.defs, p.instance, p.location, UiConfig(host=host, port=port),
+                 lambda text: out.print(text, markup=False, highlight=False), daemon_interval=interval)
     except HeadwaterError as exc:
         _fail(exc)
 

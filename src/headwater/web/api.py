@@ -1,0 +1,169 @@
+"""The JSON API under ``/api``: every page is built on these, and ``/openapi.json`` describes them.
+
+Handlers parse, call the service (through the views), and return plain data. Errors are
+``{"detail": ...}`` with 400 (bad input), 404 (unknown asset or run), 401/403 (actions).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from headwater.reports import iso, run_to_dict, step_to_dict
+from headwater.web import actions, models
+from headwater.web.asset_view import asset_detail
+from headwater.web.context import WebContext
+from headwater.web.graph_view import GraphQuery, visible_keys
+from headwater.web.run_view import events_after, list_runs
+from headwater.web.security import CSRF_COOKIE
+from headwater.web.shapes import asset_row, instigator_row, plain_event, tick_row
+
+router = APIRouter(prefix="/api", tags=["api"])
+ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": models.Problem}, 404: {"model": models.Problem}}
+ACTION_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 401: {"model": models.Problem},
+                                                  403: {"model": models.Problem}}
+Select = Annotated[str | None, Query(max_length=10_000, description="selection language, e.g. 'group:marts+'")]
+HealthQ = Annotated[str | None, Query(description="healthy, warning, degraded or unknown")]
+
+
+def ctx(request: Request) -> WebContext:
+    return request.app.state.ctx
+
+
+def action_ctx(request: Request) -> WebContext:
+    context: WebContext = request.app.state.ctx
+    context.guard.check_action(request)
+    return context
+
+
+Ctx = Annotated[WebContext, Depends(ctx)]
+ActionCtx = Annotated[WebContext, Depends(action_ctx)]
+
+
+@router.get("/session", response_model=models.Session)
+def session(c: Ctx, request: Request, response: Response) -> dict[str, Any]:
+    """The CSRF token for this browser (sets the cookie it is bound to), and what is allowed."""
+    cookie = request.cookies.get(CSRF_COOKIE) or c.guard.new_cookie()
+    response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict")
+    return {"csrf_token": c.guard.csrf_for(cookie), "read_only": c.guard.read_only,
+            "token_required": c.guard.token_required, "authenticated": c.guard.has_token(request)}
+
+
+@router.get("/assets", response_model=list[models.AssetRow], responses=ERRORS)
+def assets(c: Ctx, select: Select = None, health: HealthQ = None,
+           full: Annotated[bool, Query(description="exactly `status --json`, unbounded")] = False) -> Response:
+    """Every asset (or the selected ones), upstream first: the rows of ``headwater status --json``."""
+    query = GraphQuery.parse(select, health, None, None)
+    snap = c.cache.get()
+    if full:
+        keys = visible_keys(c.graph, snap.healths, query)
+        body = json.dumps([asset_row(snap.healths[k], c.graph, True) for k in keys], default=str).encode()
+    elif query.select is None and query.health is None:
+        body = snap.body(c.graph)
+    else:
+        rows = snap.rows(c.graph)
+        body = ("[" + ",".join(rows[k] for k in visible_keys(c.graph, snap.healths, query)) + "]").encode()
+    return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})
+
+
+@router.get("/assets/{key:path}", response_model=models.AssetDetail, responses=ERRORS)
+def asset(c: Ctx, key: str, full: bool = False) -> dict[str, Any]:
+    """One asset: its row, definition, the ``why`` chain, history, checks with history, lineage."""
+    return asset_detail(c, key, full)
+
+
+@router.get("/graph", response_model=models.GraphOut, responses=ERRORS)
+def graph(c: Ctx, select: Select = None, health: HealthQ = None,
+          expand: Annotated[str | None, Query(max_length=10_000, description="groups to expand, or *")] = None,
+          collapse: Annotated[str | None, Query(max_length=10_000, description="groups to collapse, or *")] = None
+          ) -> dict[str, Any]:
+    """The laid-out graph the graph page draws: boxes, group lanes and edges, with health."""
+    snap = c.cache.get()
+    view = c.views.get(c.graph, snap, GraphQuery.parse(select, health, expand, collapse))
+    return {
+        "nodes": [{"id": n.box.id, "x": n.box.x, "y": n.box.y, "w": n.box.w, "h": n.box.h, "group": n.box.group,
+                   "group_box": n.box.group_box, "members": n.box.members, "health": n.health,
+                   "status": n.status or None, "counts": n.counts} for n in view.nodes],
+        "lanes": [_lane(lane) for lane in view.layout.lanes],
+        "edges": [{"source": e.source, "target": e.target} for e in view.layout.edges],
+        "width": view.layout.width, "height": view.layout.height, "as_of": iso(snap.taken_at),
+    }
+
+
+def _lane(lane: Any) -> dict[str, Any]:
+    return {"group": lane.group, "x": lane.x, "y": lane.y, "w": lane.w, "h": lane.h, "size": lane.size,
+            "collapsed": lane.collapsed}
+
+
+@router.get("/runs", response_model=list[models.Run], responses=ERRORS)
+def runs(c: Ctx, status: Annotated[str | None, Query(description="queued, started, succeeded, failed, canceled")] = None,
+         asset: Annotated[str | None, Query(max_length=1000, description="only runs of this asset")] = None,
+         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+    """Recent runs, newest first (``headwater runs --json``)."""
+    return [run_to_dict(r) for r in list_runs(c, status, asset, limit)]
+
+
+@router.get("/runs/{run_id}", response_model=models.RunDetail, responses=ERRORS)
+def run(c: Ctx, run_id: str) -> dict[str, Any]:
+    """One run and its steps (``headwater run show --json``)."""
+    c.launcher.reap()
+    record = c.instance.run(run_id)
+    return {**run_to_dict(record), "steps": [step_to_dict(s) for s in c.instance.run_steps(record.run_id)]}
+
+
+@router.get("/runs/{run_id}/events", response_model=models.EventsPage, responses=ERRORS)
+def run_events(c: Ctx, run_id: str, after_id: Annotated[int, Query(ge=0)] = 0,
+               limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
+    """The run's events after ``after_id``: poll with the returned ``last_id`` to follow a live run."""
+    return events_after(c, run_id, after_id, limit)
+
+
+@router.get("/automation", response_model=models.Automation)
+def automation(c: Ctx) -> dict[str, Any]:
+    """Schedules and sensors with their state, last tick and next fire time."""
+    return {"schedules": [instigator_row(r, "schedule") for r in c.instance.schedule_rows(c.defs)],
+            "sensors": [instigator_row(r, "sensor") for r in c.instance.sensor_rows(c.defs)]}
+
+
+@router.get("/ticks", response_model=list[models.Tick])
+def ticks(c: Ctx, instigator: Annotated[str | None, Query(max_length=1000)] = None,
+          limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+    """Recent daemon ticks, newest first (``headwater ticks``)."""
+    return [tick_row(t) for t in c.instance.store.ticks(instigator, limit)]
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+@router.post("/actions/materialize", response_model=models.RunResponse, responses=ACTION_ERRORS)
+def materialize(c: ActionCtx, body: models.MaterializeRequest) -> dict[str, Any]:
+    """Queue a run of the asset (and its downstream), or of a selection; a worker or the daemon runs it."""
+    return {"run": run_to_dict(actions.materialize(c, body.key, body.selection, body.downstream, body.mode))}
+
+
+@router.post("/actions/observe", response_model=models.ObserveResponse, responses=ACTION_ERRORS)
+def observe(c: ActionCtx, body: models.Target) -> dict[str, Any]:
+    """Observe source assets now; failures are listed, the other observations recorded."""
+    observed, failures = actions.observe(c, body.key, body.selection)
+    return {"observed": [plain_event(o) for o in observed], "failures": failures}
+
+
+@router.post("/actions/check", response_model=models.CheckResponse, responses=ACTION_ERRORS)
+def check(c: ActionCtx, body: models.Target) -> dict[str, Any]:
+    """Run the checks of the selected assets against their current materializations."""
+    return {"results": [plain_event(r) for r in actions.run_checks(c, body.key, body.selection)]}
+
+
+@router.post("/runs/{run_id}/reexecute", response_model=models.RunResponse, responses=ACTION_ERRORS)
+def reexecute(c: ActionCtx, run_id: str) -> dict[str, Any]:
+    """Queue what failed (or never ran) in the run, and its downstream, as a new run."""
+    return {"run": run_to_dict(actions.reexecute(c, run_id))}
+
+
+@router.post("/automation/{kind}/{name}", response_model=models.ToggleResponse, responses=ACTION_ERRORS)
+def toggle(c: ActionCtx, kind: str, name: str, body: models.ToggleRequest) -> dict[str, Any]:
+    """Turn a schedule or sensor on or off."""
+    actions.toggle(c, kind, name, body.enabled)
+    return {"kind": kind, "name": name, "enabled": body.enabled}

@@ -1,0 +1,87 @@
+"""``create_app``: the FastAPI application behind ``headwater ui``.
+
+The JSON API lives under ``/api`` (described at ``/openapi.json``, listed at ``/api``); the
+pages are built on the same views. No third-party JS or CSS: ``/static`` holds our own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import headwater
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation
+from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
+from headwater.service import Instance
+from headwater.web import api, pages
+from headwater.web.asset_view import NoSuchAsset
+from headwater.web.context import UiConfig, WebContext
+
+HERE = Path(__file__).parent
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocation | None = None,
+               config: UiConfig | None = None) -> FastAPI:
+    """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.ctx.launcher.close()
+
+    app = FastAPI(title="Headwater", lifespan=lifespan, version=getattr(headwater, "__version__", "0"),
+                  description="The JSON API of the Headwater UI. Asset rows are `headwater status --json` rows.",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def guard_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if not app.state.ctx.guard.host_allowed(request):
+            return JSONResponse({"detail": "this UI listens on loopback; the Host header must name it"}, 400)
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    @app.exception_handler(HeadwaterError)
+    async def headwater_error(request: Request, exc: HeadwaterError) -> Response:
+        code = 404 if isinstance(exc, (NoSuchAsset, UnknownKeyError, RunNotFoundError, KeySyntaxError)) else 400
+        return _problem(request, code, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _problem(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": _plain_errors(exc)}, 422)
+        return _problem(request, 400, "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}"
+                                                for e in exc.errors()))
+
+    return app
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()]
+
+
+def _problem(request: Request, code: int, message: str) -> Response:
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return JSONResponse({"detail": message}, code)
+    return pages.render(request, "error.html", code, message=message, code=code)

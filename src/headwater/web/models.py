@@ -1,0 +1,280 @@
+"""Pydantic models: the OpenAPI description of the JSON API (requests validated, responses
+documented). Asset rows are ``status --json`` rows (``reports.health_to_dict``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Cause(BaseModel):
+    kind: str
+    key: str
+    dep: str | None = None
+    detail: str
+    causes: list[Cause] = []
+
+
+class RootCause(BaseModel):
+    kind: str
+    key: str
+    detail: str
+
+
+class Freshness(BaseModel):
+    state: str
+    policy: str
+    overdue_since: str | None
+    late_by_seconds: float | None
+    next_deadline: str | None
+    reason: str
+
+
+class CheckState(BaseModel):
+    name: str
+    state: str
+    severity: str
+    blocking: bool
+    evaluated_at: str | None
+    run_id: str | None
+    detail: str
+    metadata: dict[str, Any]
+
+
+class AssetRow(BaseModel):
+    """One asset, exactly as ``headwater status --json`` prints it (plus ``cut``)."""
+
+    key: str
+    group: str
+    kinds: list[str]
+    is_source: bool
+    status: str
+    stale: bool
+    stale_causes: list[Cause]
+    stale_root_causes: list[RootCause]
+    last_materialized_at: str | None
+    last_observed_at: str | None
+    run_id: str | None
+    last_attempt_run_id: str | None
+    data_version: str | None
+    data_time: str | None
+    code_version: str | None
+    ran_on_stale_inputs: bool
+    error: str | None
+    health: Literal["healthy", "warning", "degraded", "unknown"]
+    health_reasons: list[str]
+    freshness: Freshness | None
+    overdue_since: str | None
+    checks: list[CheckState]
+    cut: list[str] = Field(default=[], description="fields shortened in this row (absent with full=true)")
+
+
+class Event(BaseModel):
+    id: int | None = None
+    type: str
+    time: str
+    timestamp: float | None = None
+    data: dict[str, Any]
+    text: str | None = None
+    level: str | None = None
+
+
+class Definition(BaseModel):
+    key: str
+    group: str
+    description: str | None
+    code_version: str | None
+    owners: list[str]
+    tags: dict[str, str]
+    kinds: list[str]
+    deps: list[str]
+    is_source: bool
+    source_file: str | None
+    source_line: int | None
+    freshness_policy: str | None
+    automation: str | None
+    checks: list[dict[str, Any]]
+    metadata: dict[str, Any]
+
+
+class LineageNode(BaseModel):
+    key: str
+    direction: Literal["self", "upstream", "downstream"]
+    health: str
+    status: str
+
+
+class Lineage(BaseModel):
+    nodes: list[LineageNode]
+    edges: list[list[str]]
+
+
+class InputRead(BaseModel):
+    key: str
+    state: str
+    data_version: str | None
+    detail: str
+
+
+class AssetDetail(BaseModel):
+    asset: AssetRow
+    definition: Definition
+    why: list[str]
+    ran_on_stale_inputs: list[InputRead]
+    materializations: list[Event]
+    observations: list[Event]
+    check_history: dict[str, list[Event]]
+    lineage: Lineage
+    as_of: str
+
+
+class Run(BaseModel):
+    run_id: str
+    status: str
+    selection: str
+    asset_keys: list[str]
+    tags: dict[str, str]
+    parent_run_id: str | None
+    executor: str
+    started_at: str | None
+    ended_at: str | None
+    duration: float | None
+    reason: str
+
+
+class Step(BaseModel):
+    step_key: str
+    status: str
+    asset_keys: list[str]
+    attempt: int
+    started_at: str | None
+    ended_at: str | None
+    error: str | None
+    detail: str
+
+
+class RunDetail(Run):
+    steps: list[Step]
+
+
+class EventsPage(BaseModel):
+    run_id: str
+    status: str
+    events: list[Event]
+    last_id: int
+
+
+class GraphNode(BaseModel):
+    id: str
+    x: float
+    y: float
+    w: float
+    h: float
+    group: str
+    group_box: bool
+    members: int
+    health: str | None = None
+    status: str | None = None
+    counts: dict[str, int] = {}
+
+
+class GraphLane(BaseModel):
+    group: str
+    x: float
+    y: float
+    w: float
+    h: float
+    size: int
+    collapsed: bool
+
+
+class GraphEdge(BaseModel):
+    source: str
+    target: str
+
+
+class GraphOut(BaseModel):
+    nodes: list[GraphNode]
+    lanes: list[GraphLane]
+    edges: list[GraphEdge]
+    width: float
+    height: float
+    as_of: str
+
+
+class Instigator(BaseModel):
+    kind: str
+    name: str
+    enabled: bool
+    detail: str
+    target: str
+    last_tick: str | None
+    last_status: str | None
+    next_time: str | None
+    cursor: str | None
+
+
+class Automation(BaseModel):
+    schedules: list[Instigator]
+    sensors: list[Instigator]
+
+
+class Tick(BaseModel):
+    instigator: str
+    status: str
+    time: str
+    tick_time: str | None
+    run_ids: list[str]
+    run_keys: list[str]
+    skip_reason: str
+    error: str | None
+
+
+class Session(BaseModel):
+    csrf_token: str
+    read_only: bool
+    token_required: bool
+    authenticated: bool
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class Target(BaseModel):
+    """An exact asset key, or a selection in the selection language (docs/selection.md)."""
+
+    key: str | None = Field(default=None, max_length=1000)
+    selection: str | None = Field(default=None, max_length=10_000)
+
+
+class MaterializeRequest(Target):
+    downstream: bool = Field(default=False, description="the asset and everything downstream of it")
+    mode: Literal["all", "stale", "missing"] = "all"
+
+
+class ToggleRequest(BaseModel):
+    enabled: bool
+
+
+class RunResponse(BaseModel):
+    run: Run
+
+
+class ObserveResponse(BaseModel):
+    observed: list[Event]
+    failures: list[str]
+
+
+class CheckResponse(BaseModel):
+    results: list[Event]
+
+
+class ToggleResponse(BaseModel):
+    kind: str
+    name: str
+    enabled: bool
+
+
+class Problem(BaseModel):
+    detail: str
