@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import socket
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from dag_gen import HistoryPlan, Node, data_version, history_plan, layered_dag
 import headwater as hw
 from headwater.core.events import (
     AssetMaterialized,
+    CheckEvaluated,
+    CheckSeverity,
     ErrorInfo,
     Event,
     InputRecord,
@@ -224,6 +228,13 @@ def seed_events(plan: HistoryPlan, nodes: list[Node]) -> list[list[Event]]:
     return out
 
 
+def write_batched(instance: Any, events: list[Event], batch: int = 5000) -> int:
+    """Write ``events`` through ``instance.store.write`` in batches of about ``batch``."""
+    for i in range(0, len(events), batch):
+        instance.store.write(events[i:i + batch])
+    return len(events)
+
+
 def status(n: int, events: int, runs: int, repeats: int = 5, layers: int = 20,
            keep: str | None = None) -> dict[str, Any]:
     """Full status (with staleness) of ``n`` assets over a store seeded with ``events`` events."""
@@ -236,18 +247,7 @@ def status(n: int, events: int, runs: int, repeats: int = 5, layers: int = 20,
     try:
         instance = hw.Instance(home=home)
         t0 = time.perf_counter()
-        per_run = seed_events(plan, nodes)
-        written = 0
-        chunk: list[Event] = []
-        for run_events in per_run:
-            chunk.extend(run_events)
-            if len(chunk) >= 5000:
-                instance.store.write(chunk)
-                written += len(chunk)
-                chunk = []
-        if chunk:
-            instance.store.write(chunk)
-            written += len(chunk)
+        written = write_batched(instance, [e for run_events in seed_events(plan, nodes) for e in run_events])
         seed_s = time.perf_counter() - t0
         instance.close()
         db_mb = sum(f.stat().st_size for f in home.glob("headwater.db*")) / 1e6
@@ -294,6 +294,133 @@ def status(n: int, events: int, runs: int, repeats: int = 5, layers: int = 20,
     }
 
 
+# -- 4. health -------------------------------------------------------------------------------
+
+CHECKS = (("not_null", "error"), ("row_count", "warn"))
+
+
+def _policy(i: int) -> Any:
+    """Half the assets within a lag, half by a daily deadline in one of two zones. Most data
+    in the seeded store is about 3.5 days old (the graph's first build), so the lags around
+    that give all states: fresh, warn and overdue."""
+    hours = (72, 90, 96, 120)[i // 2 % 4]
+    if i % 2 == 0:
+        return hw.FreshnessPolicy.within(timedelta(hours=hours), warn_lag=timedelta(hours=hours - 12))
+    zone = "Europe/Berlin" if i % 4 == 1 else "America/New_York"
+    return hw.FreshnessPolicy.by_deadline(f"{i % 4 * 15} {6 + i % 3} * * *", lag=timedelta(hours=hours - 24),
+                                          timezone=zone, warn_lag=timedelta(hours=hours - 36))
+
+
+def _check_fn() -> Callable[[], bool]:
+    def check() -> bool:
+        return True
+
+    return check
+
+
+def check_events(facts: dict[AssetKey, Any], seed: int = 7) -> list[Event]:
+    """Two stored results per materialized asset: most evaluated the current materialization
+    (2% failing), 10% an older one (so they no longer count: ``not_run``)."""
+    rng = random.Random(seed)
+    out: list[Event] = []
+    for key, fact in facts.items():
+        mat = fact.last_materialization
+        if mat is None:
+            continue
+        stale_result = rng.random() < 0.10
+        for name, severity in CHECKS:
+            passed = rng.random() >= 0.02
+            out.append(CheckEvaluated(
+                run_id=mat.run_id, timestamp=mat.timestamp + 0.005, step_key=mat.step_key, key=key,
+                check_name=name, passed=passed, severity=CheckSeverity(severity),
+                description="" if passed else f"{name} failed on {rng.randint(1, 50)} rows",
+                metadata={"rows": rng.randint(0, 10_000)}, target_run_id=mat.run_id,
+                target_timestamp=mat.timestamp - (1.0 if stale_result else 0.0)))
+    return out
+
+
+def health(n: int, events: int, runs: int, repeats: int = 5, layers: int = 20) -> dict[str, Any]:
+    """``Instance.healths`` of ``n`` assets, each with a freshness policy and two checks with
+    stored results, over the same history as ``status``."""
+    nodes = layered_dag(n, layers)
+    plan = history_plan(nodes, events, runs)
+    code_versions = {nd.name: ("v2" if nd.name in plan.changed_code else "v1") for nd in nodes}
+    assets = [hw.asset(key=nd.name, deps=list(nd.parents), code_version=code_versions[nd.name],
+                       freshness=_policy(i))(_noop_factory()) for i, nd in enumerate(nodes)]
+    checks = [hw.check(nd.name, name=name, severity=severity)(_check_fn())
+              for nd in nodes for name, severity in CHECKS]
+    defs = hw.Definitions(assets=assets, checks=checks)
+    # a little after the last seeded run: most data is hours old, so all freshness states occur
+    now = plan.start_time + len(plan.runs) * 600.0 + 3 * 3600.0
+    tmp = tempfile.mkdtemp(prefix="hw-bench-health-")
+    home = Path(tmp) / "home"
+    try:
+        instance = hw.Instance(home=home, clock=lambda: now)
+        t0 = time.perf_counter()
+        written = write_batched(instance, [e for run_events in seed_events(plan, nodes) for e in run_events])
+        written += write_batched(instance, check_events(instance.store.latest_facts()))
+        seed_s = time.perf_counter() - t0
+        instance.close()
+
+        cold_instance = hw.Instance(home=home, clock=lambda: now)
+        cold_instance.store  # noqa: B018
+        with _Profiler(f"healths of {n} assets, cold (first call)"):
+            t0 = time.perf_counter()
+            result = cold_instance.healths(defs)
+            cold_s = time.perf_counter() - t0
+        warm = []
+        for i in range(repeats):
+            with _Profiler(f"healths of {n} assets, warm") if i == 0 else _Profiler(""):
+                t0 = time.perf_counter()
+                result = cold_instance.healths(defs)
+                warm.append(time.perf_counter() - t0)
+        statuses_s = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            cold_instance.statuses(defs)
+            statuses_s.append(time.perf_counter() - t0)
+        cold_instance.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    if len(result) != n:
+        raise RuntimeError(f"healths returned {len(result)} assets, expected {n}")
+    badges = Counter(h.health.value for h in result.values())
+    freshness = Counter(h.freshness.state.value for h in result.values() if h.freshness is not None)
+    check_states = Counter(c.state.value for h in result.values() for c in h.checks)
+    return {
+        "n": n, "events": written, "seed_s": seed_s, "cold_s": cold_s, "best_s": min(warm),
+        "statuses_s": min(statuses_s), "repeats": repeats, "health": dict(badges), "freshness": dict(freshness),
+        "checks": dict(check_states), "reason_chars": sum(len(r) for h in result.values() for r in h.reasons),
+    }
+
+
+# -- 5. automation tick ----------------------------------------------------------------------
+
+
+def automation_tick(n: int, repeats: int = 5) -> dict[str, Any]:
+    """One declarative-automation tick over ``n`` assets: ``automation_bench.py``'s graph,
+    conditions and statuses, timed the same way (best of ``repeats``)."""
+    import automation_bench
+
+    from headwater.automation.conditions import AutomationMemory, evaluate_automation
+
+    graph, conditions, statuses, in_flight = automation_bench.build(n)
+    memory = AutomationMemory()
+    times = []
+    result = None
+    for i in range(repeats):
+        gc.collect()
+        with _Profiler(f"automation tick of {n} assets") if i == 0 else _Profiler(""):
+            t0 = time.perf_counter()
+            result = evaluate_automation(graph, conditions, statuses, memory, automation_bench.NOW, in_flight)
+            times.append(time.perf_counter() - t0)
+    assert result is not None
+    return {"n": n, "best_s": min(times), "first_s": times[0], "repeats": repeats,
+            "requested": len(result.requested), "run_requests": len(result.run_requests)}
+
+
 def python_info() -> str:
     import platform
 
@@ -305,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     p = argparse.ArgumentParser(description="Headwater side of the benchmarks (run.py drives it)")
-    p.add_argument("workload", choices=["materialize_inprocess", "materialize_multiprocess", "load", "status"])
+    p.add_argument("workload", choices=["materialize_inprocess", "materialize_multiprocess", "load", "status",
+                                        "health", "automation_tick"])
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--layers", type=int, default=20)
     p.add_argument("--workers", type=int, default=2)
@@ -333,6 +461,10 @@ def _dispatch(a: Any) -> dict[str, Any]:
         out = materialize(a.n, "multiprocess", a.workers, a.layers, a.repeats)
     elif a.workload == "load":
         out = load(a.n, a.repeats, a.layers)
+    elif a.workload == "health":
+        out = health(a.n, a.events, a.runs, a.repeats, a.layers)
+    elif a.workload == "automation_tick":
+        out = automation_tick(a.n, a.repeats)
     else:
         out = status(a.n, a.events, a.runs, a.repeats, a.layers)
     return out

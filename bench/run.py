@@ -42,6 +42,7 @@ class Sizes:
     status: int
     status_events: int
     status_runs: int
+    automation: int
     # Dagster sides (None: same as Headwater)
     dagster_materialize_mp: int | None = None
     dagster_status: int | None = None
@@ -49,15 +50,17 @@ class Sizes:
     dagster_status_runs: int | None = None
 
 
-FULL = Sizes(materialize=1000, load=10_000, status=10_000, status_events=100_000, status_runs=500,
+FULL = Sizes(materialize=1000, load=10_000, status=10_000, status_events=100_000, status_runs=500, automation=10_000,
              dagster_materialize_mp=50, dagster_status=1000, dagster_status_events=10_000, dagster_status_runs=50)
-QUICK = Sizes(materialize=100, load=1000, status=1000, status_events=10_000, status_runs=50,
+QUICK = Sizes(materialize=100, load=1000, status=1000, status_events=10_000, status_runs=50, automation=1000,
               dagster_materialize_mp=10, dagster_status=200, dagster_status_events=2000, dagster_status_runs=10)
 
 # Targets, per asset so that --quick sizes are judged by the same yardstick (DESIGN.md §4).
 TARGET_MATERIALIZE_MS = 1.0    # per asset, one run, no-op assets
 TARGET_LOAD_S_PER_10K = 1.0    # decorators + Definitions for 10,000 assets
 TARGET_STATUS_S_PER_10K = 0.3  # statuses() of 10,000 assets, best of 5
+TARGET_HEALTH_S_PER_10K = 0.3  # healths() of 10,000 assets with policies and checks, best of 5
+TARGET_AUTOMATION_S_PER_10K = 1.0  # one automation tick over 10,000 assets, best of 5
 
 
 @dataclass
@@ -257,7 +260,56 @@ def bench_status(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figu
     return fig
 
 
-WORKLOADS = ("materialize_inprocess", "materialize_multiprocess", "load", "status")
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _sized(prefix: str, n: int) -> str:
+    return f"{prefix}_{n // 1000}k" if n % 1000 == 0 else f"{prefix}_{n}"
+
+
+def bench_health(sizes: Sizes, args: argparse.Namespace) -> Figure:
+    """Headwater only: Dagster has no one call for freshness + checks + staleness of a graph."""
+    n = sizes.status
+    name = _sized("health", n)
+    target_s = TARGET_HEALTH_S_PER_10K * n / 10_000
+    target = f"< {_fmt_s(target_s)}"
+    hw_result, err = _hw("health", args, n=n, events=sizes.status_events, runs=sizes.status_runs, repeats=5)
+    if hw_result is None:
+        print(f"{name}: ERROR in Headwater: {err}")
+        return Figure(name, "error", target, False)
+    best, cold = hw_result["best_s"], hw_result["cold_s"]
+    passed = best < target_s
+    print(f"{name}: {n} assets, each with a freshness policy and 2 checks, over {hw_result['events']:,} events: "
+          f"best of 5 {_fmt_s(best)} = {best / n * 1e3:.3f} ms/asset, first (cold) call {_fmt_s(cold)}"
+          f"{'' if cold < target_s else ' (over target)'} (target {target}) {_verdict(passed)}")
+    print(f"    of which statuses() {_fmt_s(hw_result['statuses_s'])}; health: {_counts(hw_result['health'])}; "
+          f"freshness: {_counts(hw_result['freshness'])}; checks: {_counts(hw_result['checks'])}; "
+          f"reasons {hw_result['reason_chars'] / 1e6:.1f} M characters")
+    return Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed)
+
+
+def bench_automation(sizes: Sizes, args: argparse.Namespace) -> Figure:
+    """Headwater only: ``automation_bench.py``'s tick, in a fresh interpreter like the rest."""
+    n = sizes.automation
+    name = _sized("automation_tick", n)
+    target_s = TARGET_AUTOMATION_S_PER_10K * n / 10_000
+    target = f"< {_fmt_s(target_s)}"
+    hw_result, err = _hw("automation_tick", args, n=n, repeats=5)
+    if hw_result is None:
+        print(f"{name}: ERROR in Headwater: {err}")
+        return Figure(name, "error", target, False)
+    best = hw_result["best_s"]
+    passed = best < target_s
+    print(f"{name}: one evaluate_automation over {n} assets (80% eager | on_missing, 20% on_cron): best of 5 "
+          f"{_fmt_s(best)} = {best / n * 1e3:.3f} ms/asset, first {_fmt_s(hw_result['first_s'])} "
+          f"(target {target}) {_verdict(passed)}")
+    print(f"    {hw_result['requested']} assets requested in {hw_result['run_requests']} run(s)")
+    return Figure(name, _fmt_s(best), target, passed)
+
+
+WORKLOADS = ("materialize_inprocess", "materialize_multiprocess", "load", "status", "health", "automation_tick")
+_ALIASES = {"load": "load_10k", "status": "status_10k", "health": "health_10k", "automation_tick": "automation_tick_10k"}
 
 
 def _selected(only: list[str] | None) -> list[str]:
@@ -265,7 +317,7 @@ def _selected(only: list[str] | None) -> list[str]:
         return list(WORKLOADS)
     chosen = []
     for w in WORKLOADS:
-        aliases = {w, w.split("_")[0], {"load": "load_10k", "status": "status_10k"}.get(w, w)}
+        aliases = {w, w.split("_")[0], _ALIASES.get(w, w)}
         if any(o in aliases or w.startswith(o) for o in only):
             chosen.append(w)
     return chosen
@@ -319,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
             figures.append(bench_load(sizes, args, py))
         elif w == "status":
             figures.append(bench_status(sizes, args, py))
+        elif w == "health":
+            figures.append(bench_health(sizes, args))
+        elif w == "automation_tick":
+            figures.append(bench_automation(sizes, args))
         sys.stdout.flush()
 
     print()

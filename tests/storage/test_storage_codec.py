@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from storage_events import T0, key
 
 from headwater.core.events import (
+    EVENT_TYPES,
+    AssetFailed,
     AssetMaterialized,
     AssetObserved,
     CheckEvaluated,
     CheckSeverity,
     ErrorInfo,
+    Event,
     InputRecord,
     InputState,
+    LogMessage,
+    RunFinished,
+    RunStatus,
+    SkipReason,
+    StepFailed,
+    StepSkipped,
+    StepSucceeded,
     event_from_json,
     event_to_json,
 )
+from headwater.core.keys import AssetKey
 from headwater.storage.sql import codec
 
 FULL = AssetMaterialized(
@@ -86,3 +98,45 @@ def test_stored_keys_are_the_same_as_parsed_keys():
         stored, parsed = codec.key_of(text), key(text)
         assert stored == parsed and hash(stored) == hash(parsed) and str(stored) == text
         assert stored.path == parsed.path and stored.name == parsed.name
+
+
+# --- encoding -------------------------------------------------------------------------------
+
+
+def _every_event_type() -> list[Event]:
+    from storage_events import delivery, queued, started, step_started, tick, toggled, transition, unchanged
+
+    err = ErrorInfo("boom", "ValueError", "Traceback ...\nValueError: ünïcode")
+    return [
+        FULL, CHECK, AssetMaterialized(run_id=None, timestamp=T0),
+        AssetObserved(run_id=None, timestamp=T0, key=key("src"), data_version="s", data_time=T0,
+                      metadata={"k": {"deep": (1, 2)}, 3: "int key", "big": 2**70}),
+        started("r1", T0, selection="a/*", asset_keys=(key("a"), key("b/c")), tags={"team": "x"}, pid=7),
+        step_started("r1", "a", "a", "b"), RunFinished(run_id="r1", timestamp=T0, status=RunStatus.CANCELED),
+        StepSucceeded(run_id="r1", timestamp=T0, step_key="a", asset_keys=(key("a"),), duration=0.5),
+        StepFailed(run_id="r1", timestamp=T0, step_key="a", asset_keys=(key("a"),), error=err, will_retry=True),
+        StepSkipped(run_id="r1", timestamp=T0, step_key="a", reason=SkipReason.UPSTREAM_FAILED, detail="x"),
+        AssetFailed(run_id="r1", timestamp=T0, step_key="m", key=key("a"), error=err),
+        LogMessage(run_id="r1", timestamp=T0, message="line", level="warning"),
+        unchanged("src"), transition("late", "a"), delivery("late", "a", ok=False), queued("r2", run_key="k"),
+        tick("schedule:nightly", cursor="c", error=err), toggled("sensor:s", False),
+        AssetMaterialized(run_id="r1", timestamp=T0, key=key("a"), metadata={"when": datetime(2024, 1, 2)},
+                          inputs=[InputRecord(key("x"), None, None)], deps=[key("x")]),  # type: ignore[arg-type]
+    ]
+
+
+def test_the_fast_encoder_writes_exactly_what_core_writes():
+    events = _every_event_type()
+    assert {type(e) for e in events} == set(EVENT_TYPES.values())
+    for event in events:
+        assert codec.event_json(event) == event_to_json(event), type(event).__name__
+
+
+def test_adopted_keys_are_decoded_as_those_very_objects():
+    mine = AssetKey(("adopted", "key"))
+    codec.adopt_keys([mine])
+    payload = event_to_json(AssetMaterialized(run_id="r", timestamp=T0, key=key("adopted/key"),
+                                              inputs=(InputRecord(key("adopted/key"), "v", T0),),
+                                              deps=(key("adopted/key"),)))
+    decoded = codec.decode_event("materialization", payload)
+    assert decoded.key is mine and decoded.deps[0] is mine and decoded.inputs[0].key is mine

@@ -13,6 +13,7 @@ from storage_events import (
     started,
     step_started,
     step_succeeded,
+    unchanged,
     whole_run,
 )
 
@@ -352,6 +353,40 @@ def test_latest_facts_sees_writes_from_another_store(opener):
     assert (a.last_attempt_status, a.last_materialization.run_id) == (AttemptStatus.RUNNING, "r1")
     writer.write(whole_run("r3", ["a"], T0 + 100))
     assert reader.latest_facts()[key("a")].last_materialization.run_id == "r3"
+
+
+def test_a_repeated_read_fetches_only_the_payloads_that_changed(opener, store_url):
+    reader, writer = opener(), opener()
+    names = [f"g/asset_{i}" for i in range(30)]
+    writer.write([materialized("r1", n, T0 + i, f"v{i}") for i, n in enumerate(names)]
+                 + [observed("src", T0, "s1")])
+    first = reader.latest_facts()
+    counter = _count_selects(reader)
+    writer.write([materialized("r2", names[3], T0 + 100, "new"), step_started("r2", names[4], at=T0 + 100),
+                  unchanged("src", T0 + 100), observed("src2", T0 + 100, "t1")])
+    again = reader.latest_facts()
+    # SQLite: the scan without payloads, then the payloads of the two rows with new events
+    assert counter["n"] == (2 if store_url.startswith("sqlite") else 1)
+    assert again[key(names[3])].last_materialization.data_version == "new"
+    assert again[key(names[4])].last_attempt_status is AttemptStatus.RUNNING
+    assert again[key(names[4])].last_materialization is first[key(names[4])].last_materialization  # reused
+    assert again[key("src")].last_observation_checked_at == T0 + 100
+    assert again[key("src2")].last_observation.data_version == "t1"
+    assert again[key(names[5])] is first[key(names[5])]
+    assert reader.latest_facts() == again and counter["n"] == (3 if store_url.startswith("sqlite") else 2)
+
+
+def test_reads_stay_whole_when_the_decode_cache_overflows(opener, monkeypatch):
+    from headwater.storage.sql import latest
+
+    monkeypatch.setattr(latest, "_CACHE_LIMIT", 5)
+    reader, writer = opener(), opener()
+    writer.write([materialized("r1", f"a{i}", T0 + i, f"v{i}") for i in range(8)])
+    for round_ in range(3):
+        facts = reader.latest_facts()
+        assert {str(k): f.last_materialization.data_version for k, f in facts.items()} == {
+            f"a{i}": f"v{i}" if round_ == 0 or i else f"w{round_ - 1}" for i in range(8)}
+        writer.write([materialized("r2", "a0", T0 + 10 + round_, f"w{round_}")])
 
 
 # --- history and logs ------------------------------------------------------------------

@@ -8,9 +8,10 @@ own causes, so ``why`` can walk down to the root.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import overload
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized, ErrorInfo, InputState
@@ -70,8 +71,11 @@ class AssetStatus:
     last_attempt_run_id: str | None = None
     failure: ErrorInfo | None = None
     # Root causes, derived once from the parents' roots: walking the cause tree instead would
-    # visit every path through the DAG, which grows exponentially with depth.
-    roots: tuple[StaleCause, ...] = ()
+    # visit every path through the DAG, which grows exponentially with depth. ``derive_status``
+    # leaves a ``_LazyRoots``, derived on first use and kept: most reads of a whole graph's
+    # status never look, and deriving every asset's roots costs as much as the rest of the
+    # status together (their total size grows with the depth of the graph).
+    roots: Sequence[StaleCause] = ()
 
     @property
     def ran_on_stale_inputs(self) -> bool:
@@ -91,6 +95,121 @@ class AssetStatus:
 
     def root_causes(self) -> list[StaleCause]:
         return list(self.roots)
+
+
+HEAD = 8
+"""How many root causes ``roots[:n]`` (n <= HEAD) derives without deriving them all."""
+
+
+class _LazyRoots(Sequence[StaleCause]):
+    """The root causes of one stale status as a sequence that is derived when first read:
+    from its own causes and its stale parents' roots (the parents' statuses as they were
+    when it was derived). Each source is either a root cause or the status of the stale
+    parent a cause came through."""
+
+    __slots__ = ("_sources", "_value", "_head")
+
+    def __init__(self, sources: tuple[StaleCause | AssetStatus, ...]) -> None:
+        self._sources = sources
+        self._value: tuple[StaleCause, ...] | None = None
+        self._head: tuple[StaleCause, ...] | None = None  # the first HEAD roots, if only those were asked
+
+    def head(self) -> tuple[StaleCause, ...]:
+        """The first ``HEAD`` roots, without deriving the rest: they are the first ``HEAD``
+        distinct ones among the sources' own first ``HEAD`` (a root further down a source's
+        list has ``HEAD`` distinct roots before it), so a graph's heads cost a few steps per
+        asset where all roots cost their total size."""
+        if self._value is not None:
+            return self._value[:HEAD]
+        if self._head is None:
+            stack: list[_LazyRoots] = [self]
+            while stack:
+                top = stack[-1]
+                if top._head is not None or top._value is not None:
+                    stack.pop()
+                    continue
+                pending = [s.roots for s in top._sources if type(s) is AssetStatus and type(s.roots) is _LazyRoots
+                           and s.roots._head is None and s.roots._value is None]
+                if pending:
+                    stack.extend(pending)  # type: ignore[arg-type]
+                    continue
+                stack.pop()
+                top._head = top._derive_head()
+        return self._head  # type: ignore[return-value]
+
+    def _derive_head(self) -> tuple[StaleCause, ...]:
+        found: dict[int, StaleCause] = {}
+        for source in self._sources:
+            if type(source) is AssetStatus:
+                roots = source.roots
+                first = roots.head() if type(roots) is _LazyRoots else roots[:HEAD]  # type: ignore[attr-defined]
+                for r in first:
+                    found.setdefault(id(r), r)
+                    if len(found) == HEAD:
+                        return tuple(found.values())
+            else:
+                found.setdefault(id(source), source)  # type: ignore[arg-type]
+                if len(found) == HEAD:
+                    return tuple(found.values())
+        return tuple(found.values())
+
+    def _get(self) -> tuple[StaleCause, ...]:
+        if self._value is None:
+            # Parents first, without recursion (a graph may be thousands of levels deep).
+            stack: list[_LazyRoots] = [self]
+            while stack:
+                top = stack[-1]
+                if top._value is not None:
+                    stack.pop()
+                    continue
+                pending = [s.roots for s in top._sources if type(s) is AssetStatus
+                           and type(s.roots) is _LazyRoots and s.roots._value is None]
+                if pending:
+                    stack.extend(pending)  # type: ignore[arg-type]
+                    continue
+                stack.pop()
+                top._value = top._derive()
+        return self._value  # type: ignore[return-value]
+
+    def _derive(self) -> tuple[StaleCause, ...]:
+        found: dict[int, StaleCause] = {}
+        for source in self._sources:
+            if type(source) is AssetStatus:
+                roots = source.roots
+                for r in roots._get() if type(roots) is _LazyRoots else roots:  # type: ignore[attr-defined]
+                    found.setdefault(id(r), r)
+            else:
+                found.setdefault(id(source), source)  # type: ignore[arg-type]
+        return tuple(found.values())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, index: int) -> StaleCause: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[StaleCause, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> StaleCause | tuple[StaleCause, ...]:
+        if (type(index) is slice and self._value is None and not index.start and index.step is None
+                and index.stop is not None and 0 <= index.stop <= HEAD):
+            return self.head()[index]  # roots[:n]: the first few, not all of them
+        return self._get()[index]
+
+    def __iter__(self) -> Iterator[StaleCause]:
+        return iter(self._get())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (tuple, _LazyRoots)):
+            return self._get() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
 
 
 _EMPTY = AssetFacts(key=AssetKey(("_",)))
@@ -140,19 +259,15 @@ def derive_status(spec: AssetSpec, fact: AssetFacts | None, parents: Mapping[Ass
         last_run_id=mat.run_id if mat else None,
         last_attempt_run_id=fact.last_attempt_run_id,
         failure=fact.last_failure if status is MaterializationStatus.FAILED else None,
-        roots=_roots(causes, parents) if causes else (),
+        roots=_LazyRoots(_root_sources(causes, parents)) if causes else (),
     )
 
 
-def _roots(causes: tuple[StaleCause, ...], parents: Mapping[AssetKey, AssetStatus]) -> tuple[StaleCause, ...]:
-    found: dict[int, StaleCause] = {}
-    for c in causes:
-        if c.kind is StaleCauseKind.UPSTREAM_STALE and c.dep is not None and c.dep in parents:
-            for r in parents[c.dep].roots:
-                found.setdefault(id(r), r)
-        else:
-            found.setdefault(id(c), c)
-    return tuple(found.values())
+def _root_sources(causes: tuple[StaleCause, ...],
+                  parents: Mapping[AssetKey, AssetStatus]) -> tuple[StaleCause | AssetStatus, ...]:
+    """Each cause, or for one that came through a stale parent, that parent's status."""
+    return tuple(parents[c.dep] if c.kind is StaleCauseKind.UPSTREAM_STALE and c.dep is not None
+                 and c.dep in parents else c for c in causes)
 
 
 def _base(mat: AssetMaterialized | None) -> MaterializationStatus:

@@ -159,7 +159,8 @@ class RunCoordinator:
                     continue
                 st = self.view.status(dep)
                 mat = st.last_materialization
-                detail = "; ".join(c.detail for c in st.root_causes()) if st.stale else ""
+                # A few root causes say enough; `why` on the input lists them all.
+                detail = "; ".join(c.detail for c in st.roots[:3]) if st.stale else ""
                 if st.failure is not None:
                     detail = st.failure.message
                 out[dep] = InputSnapshot(

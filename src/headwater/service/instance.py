@@ -165,7 +165,7 @@ class Instance(AutomationViews):
 
     def statuses(self, defs: Definitions) -> dict[AssetKey, AssetStatus]:
         self.reap_dead_runs()
-        return StatusView(defs.graph, self.store.latest_facts()).all()
+        return StatusView(defs.graph, self.store.latest_facts(defs.graph.keys)).all()
 
     def status(self, defs: Definitions, selection: str | None = None) -> list[AssetStatus]:
         """Status of the selected assets (all when None), upstream first."""

@@ -20,9 +20,11 @@ from headwater.core.events import CheckEvaluated
 from headwater.core.keys import AssetKey
 from headwater.core.records import StoredEvent
 from headwater.storage.sql.codec import DecodedEvents, gc_paused, key_of, stored_event
+from headwater.storage.sql.driver import Driver
 from headwater.storage.sql.tables import asset_events, check_latest
 
 _TYPE = CheckEvaluated.type_name
+_LATEST = ("asset_key", "check_name", "event_id", "payload")
 _FIRST_PAGE = 100
 _MAX_PAGE = 5_000
 
@@ -34,11 +36,13 @@ class ChecksReader:
         self._decoded = DecodedEvents(_TYPE)
 
     def latest(self, conn: Connection, partition: str) -> dict[AssetKey, dict[str, CheckEvaluated]]:
-        c = check_latest.c
-        stmt = select(c.asset_key, c.check_name, c.event_id, c.payload).where(c.partition == partition)
         out: dict[AssetKey, dict[str, CheckEvaluated]] = {}
+        db = Driver(conn)  # straight from the driver's cursor: 20,000 SQLAlchemy rows cost more than the scan
         with gc_paused():
-            rows = conn.execute(stmt).all()
+            try:
+                rows = db.fetch(db.sql.select(check_latest, _LATEST, (("partition", 0),)), (partition,))
+            finally:
+                db.close()
             events = self._decoded.decode(partition, [(row[2], row[3]) for row in rows])
             for (key_text, name, _id, _payload), event in zip(rows, events):
                 key = key_of(key_text)

@@ -6,7 +6,8 @@ All of it happens in the caller's transaction, which holds the database's write 
 batch sees no concurrent writer. That lets the rules below run as plain Python over a
 small in-memory copy of the derived rows the batch touches, in event order:
 
-1. load the derived rows the batch names (a handful of queries, whatever its size);
+1. load the derived rows the batch's rules will read (a handful of queries whatever its
+   size, none at all for most batches a run writes: see ``_Batch._load``);
 2. apply each event to them; drop a ``RunFinished`` for a run that already ended, and a
    ``RunQueued`` for a run id or a run key that is already known (first one wins);
 3. write the event rows and the changed derived rows with one ``executemany`` per
@@ -14,7 +15,9 @@ small in-memory copy of the derived rows the batch touches, in event order:
 
 A batch of 1 event and one of 1,000 therefore cost about the same number of statements.
 Only the columns a rule changed are written, so a materialization's payload is never
-read back just to be written again.
+read back just to be written again. The statements are driver SQL built once per shape
+(``driver.py``): a run writes two batches per step, and SQLAlchemy's per-statement
+compilation used to be most of their cost.
 
 The write lock is also what makes run keys exactly-once across processes: the check "is
 this key taken?" and the insert happen under it, and the unique index on ``runs.run_key``
@@ -33,8 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, text
 
 from headwater.core.events import (
     EVENT_TYPES,
@@ -59,13 +61,13 @@ from headwater.core.events import (
     StepStarted,
     StepSucceeded,
     TickRecorded,
-    event_to_json,
     is_asset_event,
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
-from headwater.storage.sql.codec import dumps, error_to_json, loads
+from headwater.storage.sql.codec import dumps, error_to_json, event_json, loads
+from headwater.storage.sql.driver import Driver, Where
 from headwater.storage.sql.tables import (
     alert_state,
     asset_events,
@@ -98,19 +100,22 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
-    dialect = conn.dialect.name
     take_write_lock(conn)
-    next_id = int(conn.exec_driver_sql(_NEXT_ID_SQL[dialect]).scalar() or 0) + 1
-    batch = _Batch(conn, events)
-    ids: list[int | None] = []
-    for event, payload in encoded:
-        if not batch.apply(event, payload, next_id):
-            ids.append(None)
-            continue
-        ids.append(next_id)
-        batch.add_event_row(event, payload, next_id)
-        next_id += 1
-    batch.flush()
+    db = Driver(conn)
+    try:
+        next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
+        batch = _Batch(db, events)
+        ids: list[int | None] = []
+        for event, payload in encoded:
+            if not batch.apply(event, payload, next_id):
+                ids.append(None)
+                continue
+            ids.append(next_id)
+            batch.add_event_row(event, payload, next_id)
+            next_id += 1
+        batch.flush()
+    finally:
+        db.close()
     return ids
 
 
@@ -143,7 +148,7 @@ def _encode(event: Event) -> str:
     if isinstance(event, _NEEDS_INSTIGATOR) and not event.instigator:
         raise StorageError(f"cannot store {_describe(event)}: it needs an instigator (e.g. 'schedule:NAME')")
     try:
-        return event_to_json(event)
+        return event_json(event)
     except (TypeError, ValueError, RecursionError) as exc:
         raise StorageError(f"cannot store {_describe(event)}: it does not serialize to JSON ({exc})") from exc
 
@@ -158,15 +163,34 @@ class _Rows:
         self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.exists: set[tuple[Any, ...]] = set()
         self.dirty: dict[tuple[Any, ...], set[str]] = {}
+        self.if_new: dict[tuple[Any, ...], dict[str, Any]] = {}  # written only if the row is new
 
-    def load(self, conn: Connection, where: Any, columns: Iterable[str]) -> None:
-        """Merge rows from the database; rows this batch already knows stay as they are."""
-        cols = [self.table.c[c] for c in (*self.pk, *columns)]
-        for row in conn.execute(select(*cols).where(where)).mappings():
-            pk = tuple(row[c] for c in self.pk)
-            if pk not in self.rows:
-                self.rows[pk] = dict(row)
-                self.exists.add(pk)
+    def load(self, db: Driver, where: Where, params: Sequence[Any], columns: tuple[str, ...]) -> None:
+        """Merge rows from the database. What the batch already set stays as it is; columns
+        it has not set (nor loaded) take the stored value, so a rule that reads a row sees
+        all of it, whichever rules wrote to it before."""
+        names = (*self.pk, *columns)
+        width = len(self.pk)
+        for values in db.fetch(db.sql.select(self.table, names, where), params):
+            pk = tuple(values[:width])
+            self.exists.add(pk)
+            row = self.rows.get(pk)
+            if row is None:
+                self.rows[pk] = dict(zip(names, values))
+            else:
+                for name, value in zip(columns, values[width:]):
+                    row.setdefault(name, value)
+
+    def load_keys(self, db: Driver, fixed: tuple[tuple[str, Any], ...], column: str, keys: Iterable[Any],
+                  columns: tuple[str, ...]) -> None:
+        """``load`` the rows whose ``column`` is one of ``keys`` (and each ``fixed`` column
+        equals its value), a chunk of keys per query."""
+        items = sorted(keys)
+        head: Where = tuple((c, 0) for c, _ in fixed)
+        values = [v for _, v in fixed]
+        for i in range(0, len(items), CHUNK):
+            chunk = items[i:i + CHUNK]
+            self.load(db, (*head, (column, len(chunk))), (*values, *chunk), columns)
 
     def row(self, pk: tuple[Any, ...]) -> dict[str, Any]:
         row = self.rows.get(pk)
@@ -176,36 +200,35 @@ class _Rows:
 
     def set(self, pk: tuple[Any, ...], **values: Any) -> None:
         self.row(pk).update(values)
-        self.dirty.setdefault(pk, set()).update(values)
+        dirty = self.dirty.get(pk)
+        if dirty is None:
+            self.dirty[pk] = set(values)
+        else:
+            dirty.update(values)
 
-    def flush(self, conn: Connection) -> None:
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for pk, cols in self.dirty.items():
-            shape = tuple(sorted(cols))
+    def set_if_new(self, pk: tuple[Any, ...], **values: Any) -> None:
+        """Columns for a row that does not exist yet; a stored row keeps its own (the first
+        value given wins, and a column ``set`` in this batch overrides it)."""
+        self.row(pk)
+        defaults = self.if_new.setdefault(pk, {})
+        for name, value in values.items():
+            defaults.setdefault(name, value)
+
+    def flush(self, db: Driver) -> None:
+        groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        empty: set[str] = set()
+        for pk in (*self.dirty, *(pk for pk in self.if_new if pk not in self.dirty)):
+            cols = self.dirty.get(pk, empty)
+            update = tuple(sorted(cols))
+            defaults = self.if_new.get(pk)
+            insert_only = tuple(sorted(c for c in defaults if c not in cols)) if defaults else ()
             row = self.rows[pk]
-            groups.setdefault(shape, []).append({c: row.get(c) for c in (*self.pk, *shape)})
-        for shape, params in groups.items():
-            conn.execute(_upsert(conn.dialect.name, self.table, self.pk, shape), params)
+            values = (*pk, *(row[c] for c in update), *(defaults[c] for c in insert_only))  # type: ignore[index]
+            groups.setdefault((update, insert_only), []).append(values)
+        for (update, insert_only), params in groups.items():
+            db.executemany(db.sql.upsert(self.table, self.pk, update, insert_only), params)
         self.dirty.clear()
-
-
-_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-
-
-def _upsert(dialect: str, table: Table, pk: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    cache_key = (dialect, table.name, columns)
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-        stmt = insert.on_conflict_do_update(index_elements=list(pk),
-                                            set_={c: insert.excluded[c] for c in columns})
-        _UPSERTS[cache_key] = stmt
-    return stmt
-
-
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i:i + CHUNK]
+        self.if_new.clear()
 
 
 def _latest_pk(key: AssetKey, partition: str = "") -> tuple[str, str]:
@@ -215,8 +238,8 @@ def _latest_pk(key: AssetKey, partition: str = "") -> tuple[str, str]:
 class _Batch:
     """The derived rules, applied in event order to the rows a batch touches."""
 
-    def __init__(self, conn: Connection, events: Sequence[Event]) -> None:
-        self.conn = conn
+    def __init__(self, db: Driver, events: Sequence[Event]) -> None:
+        self.db = db
         self.runs = _Rows(runs, ("run_id",))
         self.steps = _Rows(steps, ("run_id", "step_key"))
         self.latest = _Rows(asset_latest, ("asset_key", "partition"))
@@ -224,46 +247,45 @@ class _Batch:
         self.alerts = _Rows(alert_state, ("rule", "asset_key"))
         self.instigators = _Rows(instigator_state, ("instigator",))
         self.run_keys: dict[str, str] = {}  # run key -> run id, of the keys this batch queues
-        self.run_rows: list[dict[str, Any]] = []
-        self.asset_rows: list[dict[str, Any]] = []
+        self.run_rows: list[tuple[Any, ...]] = []
+        self.asset_rows: list[tuple[Any, ...]] = []
         self._load(events)
 
     # -- loading ------------------------------------------------------------------------
 
     def _load(self, events: Sequence[Event]) -> None:
+        """Load what the rules will read, and only that: most rules only write (a
+        ``StepStarted`` alone needs no query). Reads are: a run's row (queued, started,
+        finished), the run keys a batch queues, and the attempt columns of the latest row
+        of the assets of a ``StepSucceeded``, unless an earlier event of the batch set them.
+        A failed run ending its open attempts loads its own rows (see ``_end_open_attempts``)."""
         run_ids: set[str] = set()
-        step_keys: dict[str, set[str]] = {}
-        latest: dict[str, set[str]] = {}
         run_keys: set[str] = set()
+        succeeded: set[str] = set()
+        attempted: set[str] = set()  # unpartitioned latest rows whose attempt columns the batch set
         for event in events:
-            if isinstance(event, (RunQueued, RunStarted, RunFinished)) and event.run_id is not None:
-                run_ids.add(event.run_id)
-                if isinstance(event, RunQueued) and event.run_key:
-                    run_keys.add(event.run_key)
-            step_key = getattr(event, "step_key", None)
-            if isinstance(event, (StepStarted, StepSucceeded, StepFailed, StepSkipped)):
-                step_keys.setdefault(event.run_id or "", set()).add(step_key or "")
-                for key in event.asset_keys:
-                    latest.setdefault("", set()).add(str(key))
-            elif isinstance(event, (AssetFailed, AssetMaterialized, AssetObserved, ObservationUnchanged)):
-                # loaded even by rules that only write, so that a later rule of the batch
-                # that reads the row (a failed run ending its attempts) sees all of it
-                latest.setdefault(event.partition, set()).add(str(event.key))
+            kind = type(event)
+            if kind is StepStarted or kind is AssetMaterialized:
+                if kind is StepStarted:
+                    attempted.update(map(str, event.asset_keys))  # type: ignore[attr-defined]
+                elif not event.partition:  # type: ignore[attr-defined]
+                    attempted.add(str(event.key))  # type: ignore[attr-defined]
+            elif kind is StepSucceeded:
+                succeeded.update(k for k in map(str, event.asset_keys)  # type: ignore[attr-defined]
+                                 if k not in attempted)
+            elif kind is RunQueued or kind is RunStarted or kind is RunFinished:
+                run_ids.add(event.run_id)  # type: ignore[arg-type]
+                if kind is RunQueued and event.run_key:  # type: ignore[attr-defined]
+                    run_keys.add(event.run_key)  # type: ignore[attr-defined]
         run_columns = ("status", "created_at", "tags", "run_key")
-        for chunk in _chunks(sorted(run_ids)):
-            self.runs.load(self.conn, runs.c.run_id.in_(chunk), run_columns)
-        for chunk in _chunks(sorted(run_keys)):
-            self.runs.load(self.conn, runs.c.run_key.in_(chunk), run_columns)
-        self.run_keys = {row["run_key"]: pk[0] for pk, row in self.runs.rows.items() if row.get("run_key")}
-        for run_id, keys in step_keys.items():
-            for chunk in _chunks(sorted(keys)):
-                self.steps.load(self.conn, and_(steps.c.run_id == run_id, steps.c.step_key.in_(chunk)),
-                                ("status",))
-        for partition, keys in latest.items():
-            for chunk in _chunks(sorted(keys)):
-                self.latest.load(self.conn, and_(asset_latest.c.partition == partition,
-                                                 asset_latest.c.asset_key.in_(chunk)),
-                                 ("last_attempt_run_id", "last_attempt_status"))
+        if run_ids:
+            self.runs.load_keys(self.db, (), "run_id", run_ids, run_columns)
+        if run_keys:
+            self.runs.load_keys(self.db, (), "run_key", run_keys, run_columns)
+            self.run_keys = {row["run_key"]: pk[0] for pk, row in self.runs.rows.items() if row.get("run_key")}
+        if succeeded:
+            self.latest.load_keys(self.db, (("partition", ""),), "asset_key", succeeded,
+                                  ("last_attempt_run_id", "last_attempt_status"))
 
     # -- rules --------------------------------------------------------------------------
 
@@ -343,14 +365,12 @@ class _Batch:
         """A failed or canceled run fails (cancels) what it left unfinished."""
         canceled = status is RunStatus.CANCELED
         error = error_to_json(ErrorInfo(message=reason or f"run {run_id} {status.value}"))
-        self.steps.load(self.conn, and_(steps.c.run_id == run_id, steps.c.status.in_(_STEP_OPEN)),
-                        ("status",))
+        self.steps.load(self.db, (("run_id", 0), ("status", len(_STEP_OPEN))), (run_id, *_STEP_OPEN), ("status",))
         step_status = (StepStatus.CANCELED if canceled else StepStatus.FAILED).value
         for pk, row in list(self.steps.rows.items()):
             if pk[0] == run_id and row.get("status") in _STEP_OPEN:
                 self.steps.set(pk, status=step_status, error=error, ended_at=at)
-        self.latest.load(self.conn, and_(asset_latest.c.last_attempt_run_id == run_id,
-                                         asset_latest.c.last_attempt_status == _RUNNING),
+        self.latest.load(self.db, (("last_attempt_run_id", 0), ("last_attempt_status", 0)), (run_id, _RUNNING),
                          ("last_attempt_run_id", "last_attempt_status"))
         for pk, row in list(self.latest.rows.items()):
             if row.get("last_attempt_run_id") == run_id and row.get("last_attempt_status") == _RUNNING:
@@ -370,11 +390,8 @@ class _Batch:
 
     def _step_succeeded(self, e: StepSucceeded, _id: int, _payload: str) -> None:
         pk = (e.run_id, e.step_key)
-        values: dict[str, Any] = dict(status=StepStatus.SUCCEEDED.value, attempt=e.attempt,
-                                      ended_at=e.timestamp, error=None)
-        if pk not in self.steps.exists and pk not in self.steps.dirty:
-            values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
-        self.steps.set(pk, **values)
+        self.steps.set(pk, status=StepStatus.SUCCEEDED.value, attempt=e.attempt, ended_at=e.timestamp, error=None)
+        self.steps.set_if_new(pk, asset_keys=dumps([str(k) for k in e.asset_keys]))
         for key in e.asset_keys:
             lpk = _latest_pk(key)
             row = self.latest.row(lpk)
@@ -388,9 +405,8 @@ class _Batch:
         values: dict[str, Any] = dict(
             status=(StepStatus.RETRYING if e.will_retry else StepStatus.FAILED).value,
             attempt=e.attempt, error=error, ended_at=None if e.will_retry else e.timestamp)
-        if pk not in self.steps.exists and pk not in self.steps.dirty:
-            values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
         self.steps.set(pk, **values)
+        self.steps.set_if_new(pk, asset_keys=dumps([str(k) for k in e.asset_keys]))
         if e.will_retry:
             return
         for key in e.asset_keys:
@@ -449,26 +465,29 @@ class _Batch:
 
     def add_event_row(self, event: Event, payload: str, event_id: int) -> None:
         if is_asset_event(event):
-            self.asset_rows.append({
-                "id": event_id, "asset_key": str(event.key), "partition": event.partition,  # type: ignore[attr-defined]
-                "type": event.type_name, "run_id": event.run_id, "timestamp": event.timestamp,
-                "data_version": getattr(event, "data_version", None),
-                "schema_version": SCHEMA_VERSION, "payload": payload,
-            })
+            self.asset_rows.append((
+                event_id, str(event.key), event.partition,  # type: ignore[attr-defined]
+                event.type_name, event.run_id, event.timestamp, getattr(event, "data_version", None),
+                SCHEMA_VERSION, payload))
         else:
-            self.run_rows.append({
-                "id": event_id, "run_id": event.run_id, "step_key": getattr(event, "step_key", None),
-                "type": event.type_name, "timestamp": event.timestamp, "schema_version": SCHEMA_VERSION,
-                "payload": payload, "instigator": getattr(event, "instigator", None),
-            })
+            self.run_rows.append((
+                event_id, event.run_id, getattr(event, "step_key", None), event.type_name, event.timestamp,
+                SCHEMA_VERSION, payload, getattr(event, "instigator", None)))
 
     def flush(self) -> None:
+        db = self.db
         if self.run_rows:
-            self.conn.execute(run_events.insert(), self.run_rows)
+            db.executemany(db.sql.insert(run_events, _RUN_EVENT_COLUMNS), self.run_rows)
         if self.asset_rows:
-            self.conn.execute(asset_events.insert(), self.asset_rows)
+            db.executemany(db.sql.insert(asset_events, _ASSET_EVENT_COLUMNS), self.asset_rows)
         for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts, self.instigators):
-            rows.flush(self.conn)
+            if rows.dirty or rows.if_new:
+                rows.flush(db)
+
+
+_RUN_EVENT_COLUMNS = ("id", "run_id", "step_key", "type", "timestamp", "schema_version", "payload", "instigator")
+_ASSET_EVENT_COLUMNS = ("id", "asset_key", "partition", "type", "run_id", "timestamp", "data_version",
+                        "schema_version", "payload")
 
 
 _RULES: dict[type, Any] = {
