@@ -34,6 +34,16 @@ from headwater.errors import (
 )
 from headwater.service import Instance, RunResult, materialize
 
+
+def __getattr__(name: str) -> object:
+    # ``hw.dbt``: the dbt integration, imported on first use so ``import headwater`` stays light.
+    if name == "dbt":
+        import headwater.integrations.dbt as dbt
+
+        return dbt
+    raise AttributeError(f"module 'headwater' has no attribute {name!r}")
+
+
 __all__ = [
     "AutomationCondition",
     "RunRequest",

@@ -1,0 +1,1 @@
+"""Integrations: other tools' projects turned into Headwater definitions (``dbt``)."""

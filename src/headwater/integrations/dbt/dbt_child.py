@@ -1,0 +1,69 @@
+"""The dbt child process: run one dbt command, streaming its structured events to the parent.
+
+Run as a script (``python dbt_child.py <dbt args>``), never imported by Headwater: it must
+not import the ``headwater`` package, so starting it costs no more than starting dbt.
+
+It invokes dbt through ``dbtRunner`` (dbt's programmatic API) with a callback that writes
+the events the parent asked for (``HEADWATER_DBT_EVENTS``, plus every error) as JSON lines
+to the pipe ``HEADWATER_DBT_EVENT_FD`` — the same JSON as ``--log-format json`` prints, but
+only those events, so dbt does no extra formatting work for Headwater. A watchdog thread
+stops dbt as Ctrl-C would if the parent process dies (a killed worker leaves no dbt behind).
+The exit code is dbt's: 0 success, 1 some nodes failed, 2 dbt itself failed.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+            os._exit(130)
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a worker may have ignored it; dbt needs it
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="headwater-watchdog", daemon=True).start()
+    out = os.fdopen(int(os.environ["HEADWATER_DBT_EVENT_FD"]), "w", buffering=1)
+    wanted = frozenset(filter(None, os.environ.get("HEADWATER_DBT_EVENTS", "").split(",")))
+    lock = threading.Lock()
+
+    from dbt.cli.main import dbtRunner
+
+    try:
+        from dbt_common.events.functions import msg_to_dict
+    except ImportError:  # older dbt: the same conversion, by hand
+        from google.protobuf.json_format import MessageToDict
+
+        def msg_to_dict(msg):  # type: ignore[no-redef]
+            return MessageToDict(msg, preserving_proto_field_name=True)
+
+    def forward(msg) -> None:  # type: ignore[no-untyped-def]
+        info = msg.info
+        if info.name in wanted or info.level == "error":
+            line = json.dumps(msg_to_dict(msg), default=str)
+            with lock:
+                out.write(line + "\n")
+
+    result = dbtRunner(callbacks=[forward]).invoke(sys.argv[1:])
+    with lock:
+        out.flush()
+    if result.success:
+        return 0
+    if isinstance(result.exception, KeyboardInterrupt):
+        return 130
+    if result.exception is not None:
+        print(f"{type(result.exception).__name__}: {result.exception}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

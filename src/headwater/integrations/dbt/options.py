@@ -1,0 +1,101 @@
+"""``DbtOptions``: how dbt is invoked — target, vars, full refresh, threads, extra flags.
+
+Three layers, later ones winning: what ``hw.dbt.load(...)`` was given; a resource named
+``dbt`` holding a ``DbtOptions`` (per set of Definitions, e.g. a prod deployment); and the
+environment of the run (per run, e.g. from the command line)::
+
+    HEADWATER_DBT_FULL_REFRESH=1 headwater materialize 'fct_orders+'
+    HEADWATER_DBT_VARS='{"start": "2024-01-01"}' HEADWATER_DBT_TARGET=prod headwater materialize 'group:marts'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from headwater.errors import DefinitionError
+
+RESOURCE_NAME = "dbt"
+ENV_FULL_REFRESH = "HEADWATER_DBT_FULL_REFRESH"
+ENV_VARS = "HEADWATER_DBT_VARS"
+ENV_TARGET = "HEADWATER_DBT_TARGET"
+
+
+@dataclass(frozen=True)
+class DbtOptions:
+    """Flags for every dbt command Headwater runs; ``None`` means "not set here"."""
+
+    target: str | None = None
+    vars: Mapping[str, Any] | None = None
+    full_refresh: bool | None = None
+    threads: int | None = None
+    extra_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if self.vars is not None and not isinstance(self.vars, Mapping):
+            raise DefinitionError(f"DbtOptions(vars=...) must be a mapping, not {type(self.vars).__name__}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise DefinitionError(f"DbtOptions(threads=...) must be a positive integer, not {self.threads!r}")
+        object.__setattr__(self, "extra_args", tuple(self.extra_args))
+
+    def over(self, base: DbtOptions) -> DbtOptions:
+        """These options laid over ``base``: what is set here wins, vars and env merge."""
+        return DbtOptions(
+            target=self.target if self.target is not None else base.target,
+            vars={**(base.vars or {}), **(self.vars or {})} if (self.vars or base.vars) else None,
+            full_refresh=self.full_refresh if self.full_refresh is not None else base.full_refresh,
+            threads=self.threads if self.threads is not None else base.threads,
+            extra_args=(*base.extra_args, *self.extra_args),
+            env={**base.env, **self.env},
+        )
+
+    def global_args(self) -> list[str]:
+        """Flags every command takes (parse, build, test, source freshness)."""
+        args: list[str] = []
+        if self.target:
+            args += ["--target", self.target]
+        if self.vars:
+            args += ["--vars", json.dumps(dict(self.vars), default=str)]
+        return args
+
+    def build_args(self) -> list[str]:
+        args = self.global_args()
+        if self.full_refresh:
+            args.append("--full-refresh")
+        if self.threads:
+            args += ["--threads", str(self.threads)]
+        return args + list(self.extra_args)
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> DbtOptions:
+    env = os.environ if environ is None else environ
+    vars_text = env.get(ENV_VARS)
+    parsed: Any = None
+    if vars_text:
+        try:
+            parsed = json.loads(vars_text)
+        except ValueError as exc:
+            raise DefinitionError(f"{ENV_VARS} must be a JSON object: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise DefinitionError(f"{ENV_VARS} must be a JSON object, not {vars_text!r}")
+    flag = env.get(ENV_FULL_REFRESH, "").strip().lower()
+    return DbtOptions(target=env.get(ENV_TARGET) or None, vars=parsed,
+                      full_refresh=True if flag in ("1", "true", "yes") else None)
+
+
+def effective(base: DbtOptions, resources: Mapping[str, Any], extra: Sequence[DbtOptions] = ()) -> DbtOptions:
+    """Load-time options, then the ``dbt`` resource, then the environment, then ``extra``."""
+    opts = base
+    resource = resources.get(RESOURCE_NAME)
+    if isinstance(resource, DbtOptions):
+        opts = resource.over(opts)
+    opts = from_environment().over(opts)
+    for more in extra:
+        opts = more.over(opts)
+    return opts
+

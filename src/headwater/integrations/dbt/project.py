@@ -1,0 +1,367 @@
+"""``hw.dbt.load``: a dbt project as Headwater definitions.
+
+One ``@multi_asset`` (subsettable) holds every model, seed and snapshot, so materializing
+any selection of them is one ``dbt build``; every dbt source becomes a source asset (with a
+freshness observer when dbt can compute its freshness); every dbt test becomes a check.
+Ephemeral models are not tables, so they are not assets: their consumers depend on what
+they read. The manifest is re-parsed (``dbt parse``) when it is missing or older than any
+project file, so editing a model's SQL shows up as a new code version on the next load.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.specs import AssetSpec, CheckSpec, SourceLocation
+from headwater.definitions.assets import AssetsDefinition, SourceDefinition, signature_params
+from headwater.definitions.checks import CheckDefinition
+from headwater.definitions.context import AssetContext
+from headwater.definitions.decorators import multi_asset, source_asset
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.outputs import MaterializeResult
+from headwater.errors import DefinitionError, KeySyntaxError
+from headwater.integrations.dbt.build import TestResults, run_build, test_check
+from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
+from headwater.integrations.dbt.manifest import DbtNode, DbtSource, DbtTest, Manifest, read_manifest
+from headwater.integrations.dbt.options import DbtOptions, effective
+from headwater.integrations.dbt.sources import FreshnessObserver
+from headwater.integrations.dbt.translator import DbtTranslator
+
+PARSE_MODES = ("auto", "always", "never")
+_WATCHED_SUFFIXES = frozenset((".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja", ".json"))
+_SKIPPED_DIRS = frozenset(("dbt_packages", "logs", "node_modules", "__pycache__", "venv"))
+
+
+def load(
+    project_dir: str | os.PathLike[str] = ".",
+    *,
+    profiles_dir: str | os.PathLike[str] | None = None,
+    target: str | None = None,
+    vars: Mapping[str, Any] | None = None,
+    translator: DbtTranslator | None = None,
+    name: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
+    parse: str = "auto",
+) -> DbtProject:
+    """Read a dbt project into definitions: ``project.assets`` and ``project.checks``.
+
+    ``profiles_dir`` defaults to the project folder when it holds a ``profiles.yml`` (else
+    dbt's own default); ``target`` and ``vars`` apply to every dbt command Headwater runs.
+    ``parse="auto"`` runs ``dbt parse`` when ``target/manifest.json`` is missing or older
+    than the project's files; ``"never"`` only reads it (e.g. a manifest built in CI).
+    """
+    if parse not in PARSE_MODES:
+        raise DefinitionError(f"hw.dbt.load(parse=...) must be one of {', '.join(PARSE_MODES)}, not {parse!r}")
+    folder = Path(project_dir).resolve()
+    if not (folder / "dbt_project.yml").is_file():
+        raise DefinitionError(f"{folder} is not a dbt project: it has no dbt_project.yml")
+    profiles = Path(profiles_dir).resolve() if profiles_dir is not None else (
+        folder if (folder / "profiles.yml").is_file() else None)
+    target_dir = (folder / target_path) if target_path is not None else folder / "target"
+    options = DbtOptions(target=target, vars=vars)
+    project = _Paths(folder, profiles, target_dir, target_path is not None)
+    manifest_path = target_dir / "manifest.json"
+    reason = "asked to" if parse == "always" else stale_manifest_reason(folder, manifest_path, target_dir)
+    if parse != "never" and reason:
+        inv, _ = run_dbt(["parse", *project.args(), *effective(options, {}).global_args()], folder)
+        if inv.returncode != 0:
+            raise inv.failure(f"could not parse the dbt project in {folder} ({reason})")
+    with _gc_paused():  # tens of thousands of small objects: collections would only slow this down
+        return DbtProject(read_manifest(manifest_path), project, translator or DbtTranslator(), options, name)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def stale_manifest_reason(project_dir: Path, manifest_path: Path, target_dir: Path) -> str | None:
+    """Why the manifest must be re-parsed (missing, or a project file is newer), or None."""
+    try:
+        written = manifest_path.stat().st_mtime
+    except FileNotFoundError:
+        return f"{manifest_path} does not exist"
+    skip = {target_dir.resolve()}
+    for root, dirs, files in os.walk(project_dir):
+        here = Path(root)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS
+                   and (here / d).resolve() not in skip]
+        for f in files:
+            if os.path.splitext(f)[1] in _WATCHED_SUFFIXES:
+                path = here / f
+                if path.stat().st_mtime > written:
+                    return f"{path.relative_to(project_dir)} changed after the manifest was written"
+    return None
+
+
+class _Paths:
+    def __init__(self, project_dir: Path, profiles_dir: Path | None, target_dir: Path, custom_target: bool) -> None:
+        self.project_dir = project_dir
+        self.profiles_dir = profiles_dir
+        self.target_dir = target_dir
+        self.custom_target = custom_target
+
+    def args(self) -> list[str]:
+        args = ["--project-dir", str(self.project_dir)]
+        if self.profiles_dir is not None:
+            args += ["--profiles-dir", str(self.profiles_dir)]
+        if self.custom_target:
+            args += ["--target-path", str(self.target_dir)]
+        return args
+
+
+class DbtProject:
+    """A loaded dbt project: its definitions, and how to run dbt for them.
+
+    ``assets`` (the multi-asset and the source assets) and ``checks`` go into
+    ``hw.Definitions``; ``key_for("stg_orders")`` finds a node's key, ``node_for(key)`` the
+    manifest record behind a key.
+    """
+
+    def __init__(self, manifest: Manifest, paths: _Paths, translator: DbtTranslator, options: DbtOptions,
+                 name: str | None = None) -> None:
+        self.manifest = manifest
+        self.paths = paths
+        self.translator = translator
+        self.options = options
+        self.name = name or f"dbt_{manifest.project_name or 'project'}".replace("-", "_")
+        self.results = TestResults()
+        self._root = str(paths.project_dir)
+        self._key: dict[str, AssetKey] = {}
+        self._uid: dict[AssetKey, str] = {}
+        self._parents: dict[str, tuple[str, ...]] = {}
+        self._map_keys()
+        self.topo_index = self._topological_index()
+        self.tests_by_asset: dict[str, list[str]] = {}
+        self.check_target: dict[str, str] = {}
+        self.skipped_tests: dict[str, str] = {}
+        self._freshness = FreshnessObserver(self)
+        self.specs = self._specs()
+        self.sources = self._sources()
+        self.checks: list[CheckDefinition] = self._checks()
+        self.multi_asset = self._multi_asset() if self.specs else None
+        self.assets: list[AssetsDefinition | SourceDefinition] = [
+            *([self.multi_asset] if self.multi_asset is not None else []), *self.sources]
+
+    # -- public --------------------------------------------------------------------------------
+
+    @property
+    def project_dir(self) -> Path:
+        return self.paths.project_dir
+
+    def definitions(self, assets: Iterable[Any] = (), checks: Iterable[CheckDefinition] = (),
+                    **kwargs: Any) -> Definitions:
+        """``hw.Definitions`` of this project plus any other ``assets`` and ``checks``."""
+        return Definitions(assets=[*self.assets, *assets], checks=[*self.checks, *checks], **kwargs)
+
+    def key_for(self, name: str) -> AssetKey:
+        """The key of a node, by unique id, by name, or (sources) by ``source_name.table``."""
+        if name in self._key:
+            return self._key[name]
+        hits = [uid for uid, n in self.manifest.nodes.items() if n.name == name and uid in self._key]
+        hits += [uid for uid, s in self.manifest.sources.items() if f"{s.source_name}.{s.name}" == name]
+        if len(hits) == 1:
+            return self._key[hits[0]]
+        if hits:
+            raise DefinitionError(f"dbt name {name!r} is ambiguous: {', '.join(sorted(hits))}")
+        raise DefinitionError(f"dbt project {self.manifest.project_name!r} has no model, seed, snapshot or source "
+                              f"named {name!r}")
+
+    def unique_id_for(self, key: CoercibleToKey) -> str:
+        k = to_key(key)
+        try:
+            return self._uid[k]
+        except KeyError:
+            raise DefinitionError(f"asset {k} does not come from dbt project {self.manifest.project_name!r}") from None
+
+    def asset_key_of(self, uid: str) -> AssetKey:
+        """The asset key of a manifest unique id (a model, seed, snapshot or source)."""
+        return self._key[uid]
+
+    def node_for(self, key: CoercibleToKey) -> DbtNode | DbtSource:
+        uid = self.unique_id_for(key)
+        return self.manifest.nodes.get(uid) or self.manifest.sources[uid]
+
+    def asset_parents(self, uid: str) -> tuple[str, ...]:
+        """Unique ids of the assets (nodes and sources) a node reads, through ephemeral models."""
+        return self._parents.get(uid, ())
+
+    def invocation(self, args: list[str], options: DbtOptions, wanted: Iterable[str] = ()) -> DbtInvocation:
+        """A dbt command on this project (``args`` start with the subcommand), not yet started."""
+        return DbtInvocation([*args, *self.paths.args()], self.project_dir, env=options.env, wanted=wanted)
+
+    def run_options(self, resources: Mapping[str, Any]) -> DbtOptions:
+        return effective(self.options, resources)
+
+    def build(self, context: AssetContext) -> Iterator[MaterializeResult]:
+        """Run one ``dbt build`` for ``context.selected_keys``, yielding each model as it is done."""
+        return run_build(self, context)
+
+    # -- building the definitions ----------------------------------------------------------------
+
+    def _map_keys(self) -> None:
+        t = self.translator
+        seen: dict[AssetKey, str] = {}
+        things: list[tuple[str, Any]] = [(uid, n) for uid, n in self.manifest.nodes.items() if not n.is_ephemeral]
+        things += list(self.manifest.sources.items())
+        for uid, thing in things:
+            try:
+                key = t.asset_key(thing) if isinstance(thing, DbtNode) else t.source_key(thing)
+                key = to_key(key)
+            except KeySyntaxError as exc:
+                raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
+            if key in seen:
+                raise DefinitionError(
+                    f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
+                    "DbtTranslator.asset_key / source_key (e.g. include the package or folder)")
+            seen[key] = uid
+            self._key[uid] = key
+            self._uid[key] = uid
+        nodes = self.manifest.nodes
+        ephemeral_parents: dict[str, tuple[str, ...]] = {}
+
+        def parents(uid: str, trail: tuple[str, ...] = ()) -> tuple[str, ...]:
+            node = nodes.get(uid)
+            if node is None:
+                return ()
+            out: list[str] = []
+            for dep in node.depends_on:
+                if dep in self._key:
+                    out.append(dep)
+                elif dep in nodes and nodes[dep].is_ephemeral and dep not in trail:
+                    if dep not in ephemeral_parents:
+                        ephemeral_parents[dep] = parents(dep, (*trail, uid))
+                    out.extend(ephemeral_parents[dep])
+            return tuple(dict.fromkeys(out))
+
+        for uid, node in nodes.items():
+            if node.is_ephemeral:
+                ephemeral_parents.setdefault(uid, parents(uid))
+            else:
+                self._parents[uid] = parents(uid)
+        self._ephemeral_parents = ephemeral_parents
+
+    def _topological_index(self) -> dict[str, int]:
+        order: dict[str, int] = {}
+        state: dict[str, int] = {}
+        for start in sorted(self._parents):
+            if start in order:
+                continue
+            stack = [(start, iter(self._parents[start]))]
+            state[start] = 1
+            while stack:
+                uid, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    stack.pop()
+                    order[uid] = len(order)
+                    continue
+                if nxt in self._parents and nxt not in order and state.get(nxt) != 1:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(self._parents[nxt])))
+        return order
+
+    def _location(self, package: str, path: str) -> SourceLocation | None:
+        if not path:
+            return None
+        root = self._root if package == self.manifest.project_name else f"{self._root}/dbt_packages/{package}"
+        return SourceLocation(f"{root}/{path}", 1)
+
+    def _specs(self) -> list[AssetSpec]:
+        t = self.translator
+        groups = self.manifest.groups
+        specs = []
+        for uid, node in self.manifest.nodes.items():
+            if node.is_ephemeral:
+                continue
+            group = groups.get(node.group) if node.group else None
+            specs.append(AssetSpec(
+                key=self._key[uid], deps=tuple(self._key[p] for p in self._parents[uid]), group=t.group(node),
+                tags=t.tags(node), owners=t.owners(node, group), kinds=t.kinds(node), description=t.description(node),
+                code_version=t.code_version(node), metadata=t.metadata(node),
+                location=self._location(node.package_name, node.original_file_path)))
+        specs.sort(key=lambda s: self.topo_index[self._uid[s.key]])
+        return specs
+
+    def _sources(self) -> list[SourceDefinition]:
+        t = self.translator
+        out = []
+        for uid, src in self.manifest.sources.items():
+            if t.is_produced_elsewhere(src):
+                continue
+            observe = self._freshness.observer_for(src) if src.has_freshness else None
+            definition = source_asset(
+                self._key[uid], observe=observe, group=t.source_group(src), description=t.description(src),
+                tags=t.tags(src), owners=t.source_owners(src), kinds=("dbt", "source"),
+                metadata=t.source_metadata(src), freshness=t.freshness(src))
+            location = self._location(src.package_name, src.original_file_path)
+            out.append(replace(definition, spec=replace(definition.spec, location=location)))
+        return out
+
+    def _test_target(self, test: DbtTest) -> str | None:
+        if test.attached_node:
+            uid = test.attached_node
+            if uid in self._key:
+                return uid
+            if uid in self._ephemeral_parents:
+                return None
+        candidates = [d for d in test.depends_on if d in self._key]
+        for d in test.depends_on:
+            if d in self._ephemeral_parents:
+                candidates.extend(self._ephemeral_parents[d])
+        if not candidates:
+            return None
+        # A singular test reading several models tests the most downstream of them.
+        return max(dict.fromkeys(candidates), key=lambda u: self.topo_index.get(u, -1))
+
+    def _checks(self) -> list[CheckDefinition]:
+        t = self.translator
+        checks = []
+        names: dict[tuple[str, str], str] = {}
+        for uid, test in self.manifest.tests.items():
+            target = self._test_target(test)
+            if target is None:
+                self.skipped_tests[uid] = "it tests no model, seed, snapshot or source Headwater tracks"
+                continue
+            name = t.check_name(test)
+            if (target, name) in names:
+                name = f"{name}_{uid.rsplit('.', 1)[-1]}"
+            names[(target, name)] = uid
+            self.check_target[uid] = target
+            self.tests_by_asset.setdefault(target, []).append(uid)
+            try:
+                spec = CheckSpec(self._key[target], name, t.check_severity(test), t.check_blocking(test),
+                                 t.check_description(test), self._location(test.package_name, test.original_file_path))
+            except ValueError as exc:
+                raise DefinitionError(f"dbt {uid}: {exc}") from None
+            # The function takes only ``context`` (a CheckContext); built directly, as make_check
+            # would, without inspecting 10,000 identical signatures.
+            checks.append(CheckDefinition(spec, test_check(self, uid), value_param=None, context_param=True))
+        return checks
+
+    def _multi_asset(self) -> AssetsDefinition:
+        """One subsettable multi-asset over every model, seed and snapshot: one step, one dbt build."""
+        project = self
+
+        def dbt_build(context: AssetContext) -> Iterator[MaterializeResult]:
+            yield from run_build(project, context)
+
+        dbt_build.__doc__ = f"dbt build of project {self.manifest.project_name!r}"
+        if len(self.specs) < 50:
+            return multi_asset(specs=self.specs, name=self.name, can_subset=True)(dbt_build)
+        # What @multi_asset builds, without copying thousands of specs that already carry their location.
+        return AssetsDefinition(name=self.name, specs=tuple(self.specs), fn=dbt_build,
+                                params=signature_params(dbt_build, {}), is_multi=True, can_subset=True)
