@@ -5,7 +5,7 @@ per run), every dbt source a source asset (observed with ``dbt source freshness`
 dbt test a check. ``DbtTranslator`` is the one place to change how dbt maps to Headwater.
 """
 
-from headwater.integrations.dbt.build import DbtBuildError, TestOutcome
+from headwater.integrations.dbt.build import DbtBuildError, DbtTestOutcome
 from headwater.integrations.dbt.invocation import DbtCommandError, DbtEvent, DbtInvocation
 from headwater.integrations.dbt.lineage import ColumnLineage, ColumnRef, column_lineage
 from headwater.integrations.dbt.manifest import DbtNode, DbtSource, DbtTest, Manifest, read_manifest
@@ -27,7 +27,7 @@ __all__ = [
     "DbtTest",
     "DbtTranslator",
     "Manifest",
-    "TestOutcome",
+    "DbtTestOutcome",
     "column_lineage",
     "load",
     "read_manifest",

@@ -7,7 +7,7 @@ have been yielded), so that Headwater evaluates the model's checks right after r
 it and each check finds its dbt test's result. A failed model is logged the moment dbt reports
 it; when dbt is done the step fails naming the failed models and those dbt skipped.
 
-Checks made from dbt tests look their result up in ``TestResults``: during a build, the
+Checks made from dbt tests look their result up in ``DbtTestResults``: during a build, the
 result dbt reported in that build; on their own (``headwater check``), they run
 ``dbt test`` for all the tests of the asset at once and use those results.
 """
@@ -37,7 +37,7 @@ class DbtBuildError(HeadwaterError):
 
 
 @dataclass(frozen=True, slots=True)
-class TestOutcome:
+class DbtTestOutcome:
     """What dbt reported for one test: ``pass``, ``warn``, ``fail``, ``error`` or ``skipped``."""
 
     status: str
@@ -47,11 +47,11 @@ class TestOutcome:
     invocation_id: str
 
     @staticmethod
-    def from_event(event: DbtEvent) -> TestOutcome:
+    def from_event(event: DbtEvent) -> DbtTestOutcome:
         rr = event.data.get("run_result") or {}
         status = str(rr.get("status") or event.node_info.get("node_status") or "unknown").lower()
         failures = rr.get("num_failures")
-        return TestOutcome(status=status, message=str(rr.get("message") or ""),
+        return DbtTestOutcome(status=status, message=str(rr.get("message") or ""),
                            failures=int(failures) if isinstance(failures, (int, float)) else None,
                            execution_time=_float(rr.get("execution_time")), invocation_id=event.invocation_id)
 
@@ -70,15 +70,15 @@ class TestOutcome:
         return CheckResult(False, meta, f"dbt test {self.status}: {self.message}")
 
 
-class TestResults:
+class DbtTestResults:
     """Test results by run (filled while a build runs) and from stand-alone ``dbt test`` runs."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: dict[str, dict[str, TestOutcome]] = {}
-        self._standalone: dict[str, TestOutcome] = {}
+        self._runs: dict[str, dict[str, DbtTestOutcome]] = {}
+        self._standalone: dict[str, DbtTestOutcome] = {}
 
-    def open(self, run_id: str) -> dict[str, TestOutcome]:
+    def open(self, run_id: str) -> dict[str, DbtTestOutcome]:
         with self._lock:
             return self._runs.setdefault(run_id, {})
 
@@ -86,15 +86,15 @@ class TestResults:
         with self._lock:
             self._runs.pop(run_id, None)
 
-    def of_run(self, run_id: str | None) -> dict[str, TestOutcome] | None:
+    def of_run(self, run_id: str | None) -> dict[str, DbtTestOutcome] | None:
         with self._lock:
             return self._runs.get(run_id) if run_id else None
 
-    def put_standalone(self, outcomes: Mapping[str, TestOutcome]) -> None:
+    def put_standalone(self, outcomes: Mapping[str, DbtTestOutcome]) -> None:
         with self._lock:
             self._standalone.update(outcomes)
 
-    def take_standalone(self, uid: str) -> TestOutcome | None:
+    def take_standalone(self, uid: str) -> DbtTestOutcome | None:
         """Each stand-alone result is used once, so a later check runs dbt again."""
         with self._lock:
             return self._standalone.pop(uid, None)
@@ -124,17 +124,17 @@ def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], C
     return dbt_test
 
 
-def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]) -> dict[str, TestOutcome]:
+def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]) -> dict[str, DbtTestOutcome]:
     """``dbt test`` for every test of one asset; their outcomes by unique id."""
     tests = project.tests_by_asset.get(target_uid, [])
     opts = project.run_options(resources)
     select = [project.manifest.tests[t].selector for t in tests]
-    out: dict[str, TestOutcome] = {}
+    out: dict[str, DbtTestOutcome] = {}
     with project.invocation(["test", "--select", *select, *opts.global_args()], opts,
                             wanted=("NodeFinished",)) as inv:
         for event in inv.events():
             if event.name == "NodeFinished" and event.unique_id in project.check_target:
-                out[event.unique_id] = TestOutcome.from_event(event)  # type: ignore[index]
+                out[event.unique_id] = DbtTestOutcome.from_event(event)  # type: ignore[index]
     if not out:
         raise inv.failure(f"could not run the dbt tests of {project.asset_key_of(target_uid)}")
     return out
@@ -194,7 +194,7 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Materializ
                         failed[uid] = _message(event)
                         context.log.error(f"dbt {rtype} {nodes[uid].name} failed: {failed[uid]}")
                 elif rtype == "test" and uid in project.check_target:
-                    results[uid] = TestOutcome.from_event(event)
+                    results[uid] = DbtTestOutcome.from_event(event)
                     target = project.check_target[uid]
                     if target in waiting:
                         waiting[target].discard(uid)

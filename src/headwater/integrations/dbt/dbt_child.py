@@ -42,7 +42,7 @@ def main() -> int:
     except ImportError:  # older dbt: the same conversion, by hand
         from google.protobuf.json_format import MessageToDict
 
-        def msg_to_dict(msg):  # type: ignore[no-redef]
+        def msg_to_dict(msg):  # type: ignore[no-redef,misc]
             return MessageToDict(msg, preserving_proto_field_name=True)
 
     def forward(msg) -> None:  # type: ignore[no-untyped-def]

@@ -136,6 +136,7 @@ class DbtInvocation:
         self._events_thread.start()
 
     def _read_events(self) -> None:
+        assert self._events_pipe is not None
         try:
             for line in self._events_pipe:
                 self._lines.put(line)

@@ -108,9 +108,11 @@ class _Tracer:
         # Every tail of every relation name ("db"."schema"."t", "schema"."t", "t") -> its node,
         # unless two relations share that tail.
         owners: dict[tuple[str, ...], set[str]] = {}
-        for uid, thing in [*self.manifest.nodes.items(), *self.manifest.sources.items()]:
-            if thing.relation_name:
-                for suffix in _suffixes(self._table_parts(thing.relation_name)):
+        relations = [(u, n.relation_name) for u, n in self.manifest.nodes.items()]
+        relations += [(u, s.relation_name) for u, s in self.manifest.sources.items()]
+        for uid, relation in relations:
+            if relation:
+                for suffix in _suffixes(self._table_parts(relation)):
                     owners.setdefault(suffix, set()).add(uid)
         self._relations = {suffix: next(iter(uids)) for suffix, uids in owners.items() if len(uids) == 1}
 
@@ -207,7 +209,7 @@ class _Tracer:
         try:
             expression = qualify(sqlglot.parse_one(sql, dialect=self.dialect), schema=self.schema_for(uid),
                                  dialect=self.dialect, validate_qualify_columns=False)
-            cols = tuple(expression.named_selects)
+            cols = tuple(getattr(expression, "named_selects", ()))
         except SqlglotError:
             cols = tuple(node.columns)
         if node.resource_type == "snapshot":

@@ -14,7 +14,7 @@ import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from headwater.definitions.decorators import multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.outputs import MaterializeResult
 from headwater.errors import DefinitionError, KeySyntaxError
-from headwater.integrations.dbt.build import TestResults, run_build, test_check
+from headwater.integrations.dbt.build import DbtTestResults, run_build, test_check
 from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
 from headwater.integrations.dbt.manifest import DbtNode, DbtSource, DbtTest, Manifest, read_manifest
 from headwater.integrations.dbt.options import DbtOptions, effective
@@ -66,7 +66,7 @@ def load(
         folder if (folder / "profiles.yml").is_file() else None)
     target_dir = (folder / target_path) if target_path is not None else folder / "target"
     options = DbtOptions(target=target, vars=vars)
-    project = _Paths(folder, profiles, target_dir, target_path is not None)
+    project = DbtPaths(folder, profiles, target_dir, target_path is not None)
     manifest_path = target_dir / "manifest.json"
     reason = "asked to" if parse == "always" else stale_manifest_reason(folder, manifest_path, target_dir)
     if parse != "never" and reason:
@@ -100,19 +100,21 @@ def stale_manifest_reason(project_dir: Path, manifest_path: Path, target_dir: Pa
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in _SKIPPED_DIRS
                    and (here / d).resolve() not in skip]
         for f in files:
-            if os.path.splitext(f)[1] in _WATCHED_SUFFIXES:
+            if not f.startswith(".") and os.path.splitext(f)[1] in _WATCHED_SUFFIXES:
                 path = here / f
                 if path.stat().st_mtime > written:
                     return f"{path.relative_to(project_dir)} changed after the manifest was written"
     return None
 
 
-class _Paths:
-    def __init__(self, project_dir: Path, profiles_dir: Path | None, target_dir: Path, custom_target: bool) -> None:
-        self.project_dir = project_dir
-        self.profiles_dir = profiles_dir
-        self.target_dir = target_dir
-        self.custom_target = custom_target
+@dataclass(frozen=True, slots=True)
+class DbtPaths:
+    """Where the project, its profiles and its artifacts are; ``args()`` tells dbt."""
+
+    project_dir: Path
+    profiles_dir: Path | None
+    target_dir: Path
+    custom_target: bool
 
     def args(self) -> list[str]:
         args = ["--project-dir", str(self.project_dir)]
@@ -131,14 +133,14 @@ class DbtProject:
     manifest record behind a key.
     """
 
-    def __init__(self, manifest: Manifest, paths: _Paths, translator: DbtTranslator, options: DbtOptions,
+    def __init__(self, manifest: Manifest, paths: DbtPaths, translator: DbtTranslator, options: DbtOptions,
                  name: str | None = None) -> None:
         self.manifest = manifest
         self.paths = paths
         self.translator = translator
         self.options = options
         self.name = name or f"dbt_{manifest.project_name or 'project'}".replace("-", "_")
-        self.results = TestResults()
+        self.results = DbtTestResults()
         self._root = str(paths.project_dir)
         self._key: dict[str, AssetKey] = {}
         self._uid: dict[AssetKey, str] = {}
