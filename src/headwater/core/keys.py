@@ -8,7 +8,6 @@ the store records and what selection globs match.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Union
 
 from headwater.errors import KeySyntaxError
@@ -16,28 +15,51 @@ from headwater.errors import KeySyntaxError
 _COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class AssetKey:
-    path: tuple[str, ...]
-    _str: str = field(default="", compare=False, repr=False)
-    _hash: int = field(default=0, compare=False, repr=False)
+# Every key is interned: one object per path in a process. Equality and hashing are then
+# the object's identity, both done in C; a status of 10,000 assets looks keys up in dicts a
+# few hundred thousand times, and a Python ``__eq__``/``__hash__`` was a tenth of its time.
+_BY_PATH: dict[tuple[str, ...], AssetKey] = {}
+_BY_TEXT: dict[str, AssetKey] = {}
 
-    def __post_init__(self) -> None:
-        if not self.path:
+
+class AssetKey:
+    """An interned, immutable key: ``AssetKey(("a", "b")) is AssetKey.parse("a/b")``."""
+
+    __slots__ = ("path", "_str")
+    path: tuple[str, ...]
+    _str: str
+
+    def __new__(cls, path: tuple[str, ...]) -> AssetKey:
+        try:
+            known = _BY_PATH.get(path)
+        except TypeError:  # an unhashable component: validation below names it
+            known = None
+        if known is not None:
+            return known
+        path = tuple(path)
+        if not path:
             raise KeySyntaxError("", "a key needs at least one component")
-        for part in self.path:
+        for part in path:
             if not isinstance(part, str) or not _COMPONENT.match(part):
                 raise KeySyntaxError(
-                    "/".join(map(str, self.path)),
+                    "/".join(map(str, path)),
                     f"component {part!r} must start with a letter, digit or '_' and contain only "
                     "letters, digits, '_', '-' or '.'",
                 )
-        text = "/".join(self.path)
+        self = object.__new__(cls)
+        text = "/".join(path)
+        object.__setattr__(self, "path", path)
         object.__setattr__(self, "_str", text)
-        object.__setattr__(self, "_hash", hash(text))
+        # Two threads may build the same new key at once: both get the one stored first.
+        key = _BY_PATH.setdefault(path, self)
+        _BY_TEXT.setdefault(text, key)
+        return key
 
     @staticmethod
     def parse(text: str) -> AssetKey:
+        known = _BY_TEXT.get(text) if type(text) is str else None
+        if known is not None:
+            return known
         if not isinstance(text, str):
             raise KeySyntaxError(repr(text), "a key must be a string")
         if text == "" or text.startswith("/") or text.endswith("/") or "//" in text:
@@ -59,24 +81,36 @@ class AssetKey:
     def __str__(self) -> str:
         return self._str
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __repr__(self) -> str:
+        return f"AssetKey(path={self.path!r})"
 
-    # Hand-written: keys decoded from the store are equal but not identical to the graph's,
-    # and status compares them tens of thousands of times per call.
-    def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if other.__class__ is AssetKey:
-            return self._str == other._str  # type: ignore[attr-defined]
-        return NotImplemented
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"AssetKey is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"AssetKey is immutable (cannot delete {name!r})")
 
     def __lt__(self, other: AssetKey) -> bool:
         return self.path < other.path
 
+    def __le__(self, other: AssetKey) -> bool:
+        return self.path <= other.path
+
+    def __gt__(self, other: AssetKey) -> bool:
+        return self.path > other.path
+
+    def __ge__(self, other: AssetKey) -> bool:
+        return self.path >= other.path
+
     def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
-        # Rebuild from the path: the cached hash of a str differs between processes.
+        # Rebuilt through the constructor, so an unpickled key is the receiving process's one.
         return (AssetKey, (self.path,))
+
+    def __copy__(self) -> AssetKey:
+        return self
+
+    def __deepcopy__(self, memo: object) -> AssetKey:
+        return self
 
 
 CoercibleToKey = Union[str, AssetKey, tuple, list]

@@ -108,55 +108,9 @@ def dumps(value: Any) -> str:
 
 # --- asset keys -------------------------------------------------------------------------
 
-_KEYS: dict[str, AssetKey] = {}
-_KEY_CACHE_LIMIT = 500_000
-
-
-def _stored_key(text: str) -> AssetKey:
-    """Rebuild a key that was validated when it was written, without validating it again
-    (a third of the cost of reading a graph's state cold). Only used while it provably
-    builds the same object as ``AssetKey.parse``; see ``_TRUSTED`` below."""
-    key = object.__new__(AssetKey)
-    object.__setattr__(key, "path", tuple(text.split("/")))
-    object.__setattr__(key, "_str", text)
-    object.__setattr__(key, "_hash", hash(text))
-    return key
-
-
-def _trusted_keys_work() -> bool:
-    try:
-        probe = "a/b.c"
-        return ({f.name for f in fields(AssetKey)} == {"path", "_str", "_hash"}
-                and _stored_key(probe) == AssetKey.parse(probe)
-                and hash(_stored_key(probe)) == hash(AssetKey.parse(probe))
-                and str(_stored_key(probe)) == probe)
-    except Exception:  # noqa: BLE001 - any surprise means: use the public constructor
-        return False
-
-
-_TRUSTED = _trusted_keys_work()
-
-
 def key_of(text: str) -> AssetKey:
-    """The ``AssetKey`` for a stored key string, built once per process."""
-    key = _KEYS.get(text)
-    if key is None:
-        if len(_KEYS) >= _KEY_CACHE_LIMIT:
-            _KEYS.clear()
-        key = _KEYS[text] = _stored_key(text) if _TRUSTED else AssetKey.parse(text)
-    return key
-
-
-def adopt_keys(keys: Iterable[AssetKey]) -> None:
-    """Decode these very key objects from now on (the graph's own, say). Status looks up
-    decoded keys in dicts keyed by the graph's: the same object is found by identity, an
-    equal one only through ``AssetKey.__eq__``, a Python call per lookup (~100,000 per
-    status of 10,000 assets)."""
-    if len(_KEYS) >= _KEY_CACHE_LIMIT:
-        _KEYS.clear()
-    for key in keys:
-        if type(key) is AssetKey:
-            _KEYS[key._str] = key
+    """The ``AssetKey`` for a stored key string (keys are interned: a lookup once known)."""
+    return AssetKey.parse(text)
 
 
 def keys_of(texts: Iterable[str] | None) -> tuple[AssetKey, ...]:
@@ -226,6 +180,7 @@ _OK = InputState.OK
 
 
 _INPUTS: dict[tuple[Any, ...], InputRecord] = {}
+_INPUT_CACHE_LIMIT = 500_000
 
 
 def _new_input(key: str, data_version: Any, data_time: Any, state: Any, detail: Any, produced: Any) -> InputRecord:
@@ -245,7 +200,7 @@ def _input(d: Mapping[str, Any]) -> InputRecord:
     except TypeError:  # an unhashable value (from a newer writer?): don't share it
         return _new_input(*ident)
     if record is None:
-        if len(_INPUTS) >= _KEY_CACHE_LIMIT:
+        if len(_INPUTS) >= _INPUT_CACHE_LIMIT:
             _INPUTS.clear()
         record = _INPUTS[ident] = _new_input(*ident)
     return record

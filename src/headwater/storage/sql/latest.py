@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from headwater.core.events import AssetMaterialized, AssetObserved
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
-from headwater.storage.sql.codec import adopt_keys, decode_event, error_from_json, gc_paused, key_of
+from headwater.storage.sql.codec import decode_event, error_from_json, gc_paused, key_of
 from headwater.storage.sql.driver import Driver, Where
 from headwater.storage.sql.tables import asset_latest
 from headwater.storage.sql.writer import CHUNK
@@ -58,7 +58,6 @@ class LatestFactsReader:
         wanted: set[str] | None = None
         if keys is not None:
             keys = list(keys)
-            adopt_keys(keys)
             wanted = {str(k) for k in keys}
             if len(wanted) <= CHUNK:
                 where += (("asset_key", len(wanted)),)
