@@ -121,7 +121,10 @@ class FreshnessPolicy:
                                required_data_time=required, reason="data met the latest deadline")
 
 
-@dataclass(frozen=True, slots=True)
+# A derived result, rebuilt for every asset on every read: not frozen, because a frozen
+# dataclass's __init__ (object.__setattr__ per field) costs five times a plain one's, a
+# fifth of a 10,000-asset health read. Nothing mutates it; treat it as a value.
+@dataclass(slots=True, unsafe_hash=True)
 class FreshnessStatus:
     state: FreshnessState
     policy: FreshnessPolicy
