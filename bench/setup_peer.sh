@@ -16,11 +16,11 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-# Check the distributions rather than importing them: dagster-dbt 0.29.x imports dateutil
-# without declaring it, and the benchmarks never import dagster_dbt anyway.
-if "$VENV/bin/python" -c "import importlib.metadata as m; m.version('dagster'); m.version('dagster-dbt')" 2>/dev/null; then
+# dagster-dbt 0.29.x imports dateutil without declaring it: install it beside, or
+# ``import dagster_dbt`` (the dbt benchmark's peer) fails.
+if "$VENV/bin/python" -c "import importlib.metadata as m; m.version('dagster'); m.version('dagster-dbt'); m.version('python-dateutil')" 2>/dev/null; then
     echo "dagster already installed in $VENV: $("$VENV/bin/python" -c 'import dagster; print(dagster.__version__)')"
 else
-    "$VENV/bin/pip" install dagster dagster-dbt
+    "$VENV/bin/pip" install dagster dagster-dbt python-dateutil
 fi
 echo "peer ready: $VENV/bin/python (bench/run.py uses it; or export DAGSTER_PYTHON=$VENV/bin/python)"

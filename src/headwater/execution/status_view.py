@@ -8,9 +8,7 @@ facts and lazily re-derives only the assets downstream of what changed.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import replace
 
 from headwater.core.asset_graph import AssetGraph
@@ -18,6 +16,7 @@ from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.status import AssetStatus, compute_statuses, derive_status
+from headwater.gc_pause import paused_gc
 
 
 class StatusView:
@@ -80,14 +79,3 @@ class StatusView:
                 if child not in self._dirty:
                     self._dirty.add(child)
                     stack.append(child)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

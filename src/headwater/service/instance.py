@@ -49,7 +49,8 @@ from headwater.execution.executor import Executor, InProcessExecutor
 from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
 from headwater.execution.observation import observe_source
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
-from headwater.execution.status_view import StatusView, paused_gc
+from headwater.execution.status_view import StatusView
+from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
@@ -177,9 +178,9 @@ class Instance(AutomationViews):
 
     def healths(self, defs: Definitions) -> dict[AssetKey, AssetHealth]:
         """Health of every asset: one read of latest facts and one of check results."""
-        statuses = self.statuses(defs)
-        results = self.store.latest_check_results()
-        with paused_gc():
+        with paused_gc():  # one pause for the reads and the derivation: see gc_pause
+            statuses = self.statuses(defs)
+            results = self.store.latest_check_results()
             return assess(defs.graph, statuses, defs.check_specs, results, self.clock())
 
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:

@@ -21,10 +21,8 @@ whose new revision makes older Headwaters refuse the database instead of misread
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from enum import Enum
 from types import MappingProxyType
@@ -47,6 +45,7 @@ from headwater.core.events import (
 from headwater.core.keys import AssetKey
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
 from headwater.errors import StorageError
+from headwater.gc_pause import paused_gc
 
 loads = json.loads
 
@@ -81,21 +80,7 @@ def _maybe_rounded(value: Any) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a whole graph's rows are turned into records.
-
-    Such a read allocates ~10 objects per row that all stay alive: the collector would rescan
-    the growing heap again and again and free nothing (events hold no cycles), a sizeable
-    share of the time. It waits until we are done.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+gc_paused = paused_gc  # the storage readers' name for it
 
 
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
