@@ -278,15 +278,20 @@ def bench_health(sizes: Sizes, args: argparse.Namespace) -> Figure:
     if hw_result is None:
         print(f"{name}: ERROR in Headwater: {err}")
         return Figure(name, "error", target, False)
-    best, cold = hw_result["best_s"], hw_result["cold_s"]
-    passed = best < target_s
+    best, cold, changed = hw_result["best_s"], hw_result["cold_s"], hw_result["changed_s"]
+    # Judged on the refresh after a run wrote, not on re-reading an unchanged store (which
+    # re-derives only what is time-dependent).
+    passed = max(best, changed) < target_s
     print(f"{name}: {n} assets, each with a freshness policy and 2 checks, over {hw_result['events']:,} events: "
-          f"best of 5 {_fmt_s(best)} = {best / n * 1e3:.3f} ms/asset, first (cold) call {_fmt_s(cold)}"
-          f"{'' if cold < target_s else ' (over target)'} (target {target}) {_verdict(passed)}")
+          f"after a run wrote {hw_result['changed']} materializations {_fmt_s(changed)} "
+          f"(target {target}) {_verdict(passed)}")
+    print(f"    nothing written since the last read: best of 5 {_fmt_s(best)}; first call of an instance "
+          f"{_fmt_s(cold)}; from scratch (a new instance, nothing decoded yet): {_fmt_s(hw_result['scratch_s'])}")
     print(f"    of which statuses() {_fmt_s(hw_result['statuses_s'])}; health: {_counts(hw_result['health'])}; "
           f"freshness: {_counts(hw_result['freshness'])}; checks: {_counts(hw_result['checks'])}; "
           f"reasons {hw_result['reason_chars'] / 1e6:.1f} M characters")
-    return Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed)
+    return Figure(name, f"{_fmt_s(changed)} after a run (unchanged {_fmt_s(best)}, scratch "
+                        f"{_fmt_s(hw_result['scratch_s'])})", target, passed)
 
 
 def bench_automation(sizes: Sizes, args: argparse.Namespace) -> Figure:

@@ -201,3 +201,77 @@ def test_lazy_roots_compare_and_slice_like_a_tuple():
     assert c.roots == tuple(c.roots) and tuple(c.roots) == c.roots and c.roots[0].kind is C.CODE_CHANGED
     assert c == compute_statuses(graph(a="2"), facts(*CURRENT, observation=OBS))[K("c")]
     assert st[K("d")].roots == ()
+
+
+# --- the incremental pass -------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st_  # noqa: E402
+
+from headwater.core.status import StatusPass  # noqa: E402
+
+_CHAIN = ["src", "a", "b", "c", "d"]
+
+
+def _view(statuses):
+    """Everything a status says, with root causes, for comparing two derivations."""
+    return {str(k): (s.status, s.stale, tuple((c.kind, c.detail) for c in s.causes),
+                     tuple((r.key, r.detail) for r in s.roots), s.data_version, s.last_run_id, s.failure)
+            for k, s in statuses.items()}
+
+
+_CHANGE = st_.tuples(st_.sampled_from(["observe", "materialize", "fail", "running", "recode"]),
+                     st_.sampled_from(_CHAIN), st_.integers(0, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st_.lists(st_.lists(_CHANGE, max_size=4), min_size=1, max_size=8))
+def test_the_incremental_pass_equals_a_pass_from_scratch_after_any_changes(rounds):
+    """Facts that did not change are handed back as the very same objects (as the store does);
+    whatever changes, the kept statuses must be exactly what a fresh derivation gives."""
+    codes = {"a": "1", "b": "1"}
+    current = dict(facts(*CURRENT, observation=OBS))
+    incremental = StatusPass()
+    g = graph(**codes)
+    for changes in rounds:
+        for what, name, n in changes:
+            key = K(name)
+            old = current.get(key)
+            if what == "recode" and name in codes:
+                codes[name] = str(n)
+                g = graph(**codes)  # new definitions: new spec objects
+            elif what == "observe" and name == "src":
+                current[key] = AssetFacts(key, last_observation=AssetObserved(
+                    run_id=None, timestamp=100.0 + n, key=key, data_version=f"s{n}", data_time=40.0 + n))
+            elif what == "materialize" and name != "src":
+                parent = {"a": "src", "b": "a", "c": "b", "d": None}[name]
+                read = []
+                if parent is not None:
+                    p = current.get(K(parent))
+                    pv = (p.last_observation.data_version if p and p.last_observation else None) if parent == "src" \
+                        else (p.last_materialization.data_version if p and p.last_materialization else None)
+                    read = [(parent, pv)]
+                m = mat(name, f"{name}{n}", read, code=codes.get(name, "1"), ts=200.0 + n)
+                current[key] = AssetFacts(key, last_materialization=m, last_attempt_status=AttemptStatus.SUCCEEDED,
+                                          last_attempt_at=m.timestamp, last_attempt_run_id=m.run_id)
+            elif what in ("fail", "running") and name != "src":
+                prior = old.last_materialization if old else None
+                current[key] = AssetFacts(
+                    key, last_materialization=prior, last_attempt_run_id=f"r{n}", last_attempt_at=300.0 + n,
+                    last_attempt_status=AttemptStatus.FAILED if what == "fail" else AttemptStatus.RUNNING,
+                    last_failure=ErrorInfo(f"boom {n}") if what == "fail" else None)
+        got = incremental.compute(g, dict(current))
+        assert _view(got) == _view(compute_statuses(g, current))
+
+
+def test_the_incremental_pass_keeps_the_statuses_of_what_did_not_change():
+    same = facts(*CURRENT, observation=OBS)
+    incremental = StatusPass()
+    g = graph(a="2")
+    first = incremental.compute(g, same)
+    changed = dict(same)
+    changed[K("c")] = AssetFacts(K("c"), last_materialization=mat("c", "c2", [("b", "b1")], ts=300.0))
+    second = incremental.compute(g, changed)
+    assert all(second[K(k)] is first[K(k)] for k in ("src", "a", "b", "d"))
+    assert second[K("c")] is not first[K("c")] and second[K("c")].data_version == "c2"
+    assert incremental.compute(graph(a="2"), changed)[K("a")] is not second[K("a")]  # new definitions

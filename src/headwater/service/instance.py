@@ -39,7 +39,7 @@ from headwater.core.health import AssetHealth, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
 from headwater.core.selection import select
-from headwater.core.status import AssetStatus
+from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError, RunNotFoundError, UnknownKeyError
@@ -126,6 +126,7 @@ class Instance(AutomationViews):
                              or f"sqlite:///{self.home / 'headwater.db'}")
         self._store: EventStore | None = None
         self._values: FilesystemValueStore | None = None
+        self._status_pass = StatusPass()  # re-derives only what changed between reads
 
     @classmethod
     def ephemeral(cls) -> Instance:
@@ -166,7 +167,9 @@ class Instance(AutomationViews):
 
     def statuses(self, defs: Definitions) -> dict[AssetKey, AssetStatus]:
         self.reap_dead_runs()
-        return StatusView(defs.graph, self.store.latest_facts(defs.graph.keys)).all()
+        facts = self.store.latest_facts(defs.graph.keys)
+        with paused_gc():
+            return self._status_pass.compute(defs.graph, facts)
 
     def status(self, defs: Definitions, selection: str | None = None) -> list[AssetStatus]:
         """Status of the selected assets (all when None), upstream first."""
