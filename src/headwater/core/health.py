@@ -19,13 +19,13 @@ from headwater.core.events import CheckEvaluated, InputState
 from headwater.core.freshness import FreshnessState, FreshnessStatus
 from headwater.core.keys import AssetKey
 from headwater.core.specs import CheckSpec
-from headwater.core.status import AssetStatus, MaterializationStatus
+from headwater.core.status import SUMMARY_ROOTS, AssetStatus, MaterializationStatus
 
 # Deep in a much-rebuilt graph an asset can have hundreds of root causes; listing them all
 # in every such asset's reason made health for 10,000 assets 170 MB of text and 40% of its
 # time. The first few, and that there are more (``why`` and ``status.root_causes()`` give
 # all; counting them would mean deriving them all).
-MAX_ROOTS_IN_REASON = 5
+MAX_ROOTS_IN_REASON = SUMMARY_ROOTS
 
 
 class Health(StrEnum):
@@ -95,9 +95,8 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
         elif c.state is CheckState.WARN:
             warning.append(f"check {c.name} failed (warn)" + (f": {c.detail}" if c.detail else ""))
     if status.stale:
-        first = status.roots[:MAX_ROOTS_IN_REASON + 1]
-        text = "; ".join([f"{r.key._str}: {r.detail}" for r in first[:MAX_ROOTS_IN_REASON]])
-        if len(first) > MAX_ROOTS_IN_REASON:
+        text, more = status.roots_summary()
+        if more:
             text += f"; and more (headwater why {status.key._str} lists every root cause)"
         warning.append(f"stale: {text}")
     if freshness is not None and freshness.state is FreshnessState.WARN:

@@ -99,6 +99,24 @@ class AssetStatus:
     def root_causes(self) -> list[StaleCause]:
         return list(self.roots)
 
+    def roots_summary(self) -> tuple[str, bool]:
+        """The first ``SUMMARY_ROOTS`` root causes as ``"key: detail; ..."`` and whether there
+        are more: what a stale asset's health reason says. Kept with the lazy roots, so a
+        status that ``StatusPass`` keeps is not summarized again on the next read."""
+        roots = self.roots
+        if type(roots) is _LazyRoots:
+            if roots._summary is None:
+                roots._summary = _summarize(roots[:SUMMARY_ROOTS + 1])
+            return roots._summary
+        return _summarize(tuple(roots[:SUMMARY_ROOTS + 1]))
+
+
+SUMMARY_ROOTS = 5
+
+
+def _summarize(first: tuple[StaleCause, ...]) -> tuple[str, bool]:
+    return "; ".join([f"{r.key._str}: {r.detail}" for r in first[:SUMMARY_ROOTS]]), len(first) > SUMMARY_ROOTS
+
 
 HEAD = 6
 """How many root causes ``roots[:n]`` (n <= HEAD) derives without deriving them all."""
@@ -110,12 +128,13 @@ class _LazyRoots(Sequence[StaleCause]):
     when it was derived). Each source is either a root cause or the status of the stale
     parent a cause came through."""
 
-    __slots__ = ("_sources", "_value", "_head")
+    __slots__ = ("_sources", "_value", "_head", "_summary")
 
     def __init__(self, sources: tuple[StaleCause | AssetStatus, ...]) -> None:
         self._sources = sources
         self._value: tuple[StaleCause, ...] | None = None
         self._head: tuple[StaleCause, ...] | None = None  # the first HEAD roots, if only those were asked
+        self._summary: tuple[str, bool] | None = None  # see AssetStatus.roots_summary
 
     def head(self) -> tuple[StaleCause, ...]:
         """The first ``HEAD`` roots, without deriving the rest: they are the first ``HEAD``
