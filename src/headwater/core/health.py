@@ -113,20 +113,80 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
 def assess(graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_specs: Iterable[CheckSpec],
            check_results: Mapping[AssetKey, Mapping[str, CheckEvaluated]], now: float) -> dict[AssetKey, AssetHealth]:
     """Health of every asset in one pass: freshness of its data time, its checks, its status."""
-    groups = specs_by_asset(check_specs)
-    spec_of = graph.spec
-    out: dict[AssetKey, AssetHealth] = {}
-    for key, status in statuses.items():
-        policy = spec_of(key).freshness
-        fresh = policy.evaluate(status.data_time, now) if policy is not None else None
-        group = groups.get(key)
-        if group is None:
-            out[key] = derive_health(status, fresh)
-            continue
-        found = check_results.get(key, _NO_RESULTS)
-        mat = status.last_materialization
-        out[key] = derive_health(status, fresh, tuple([check_status(c, found.get(c.name), mat) for c in group]))
-    return out
+    return HealthPass().assess(graph, statuses, check_specs, check_results, now)
+
+
+class HealthPass:
+    """Health of every asset, re-deriving the checks and reasons only where they can differ.
+
+    Freshness depends on the clock and is evaluated for every asset on every pass. The rest
+    of an asset's health is a function of its status, its checks' latest results and its
+    freshness verdict: when the status is the very object of the previous pass (see
+    ``StatusPass``), the results are the very objects the store handed back last time, and
+    freshness says the same words, the previous checks and reasons stand. Exact, like
+    ``StatusPass``; holds the last pass only.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: dict[AssetKey, _Kept] = {}
+
+    def assess(self, graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_specs: Iterable[CheckSpec],
+               check_results: Mapping[AssetKey, Mapping[str, CheckEvaluated]],
+               now: float) -> dict[AssetKey, AssetHealth]:
+        old = self._last
+        kept: dict[AssetKey, _Kept] = {}
+        groups = specs_by_asset(check_specs)
+        spec_of = graph.spec
+        out: dict[AssetKey, AssetHealth] = {}
+        for key, status in statuses.items():
+            policy = spec_of(key).freshness
+            fresh = policy.evaluate(status.data_time, now) if policy is not None else None
+            group = groups.get(key)
+            if group is None:
+                specs: tuple[CheckSpec, ...] = ()
+                results: tuple[CheckEvaluated | None, ...] = ()
+            else:
+                found = check_results.get(key, _NO_RESULTS)
+                specs = tuple(group)
+                results = tuple([found.get(c.name) for c in group])
+            previous = old.get(key)
+            if (previous is not None and previous.health.status is status and _same(previous.specs, specs)
+                    and _same(previous.results, results)):
+                checks = previous.health.checks
+                before = previous.health.freshness
+                if (fresh is None) == (before is None) and (fresh is None or (
+                        fresh.state is before.state and fresh.reason == before.reason)):  # type: ignore[union-attr]
+                    h = previous.health
+                    health = AssetHealth(key, h.health, h.reasons, status, fresh, checks)
+                else:
+                    health = derive_health(status, fresh, checks)
+            else:
+                mat = status.last_materialization
+                checks = tuple([check_status(c, r, mat) for c, r in zip(specs, results)])
+                health = derive_health(status, fresh, checks)
+            out[key] = health
+            kept[key] = _Kept(health, specs, results)
+        self._last = kept
+        return out
+
+
+@dataclass(slots=True)
+class _Kept:
+    health: AssetHealth
+    specs: tuple[CheckSpec, ...]
+    results: tuple[CheckEvaluated | None, ...]
+
+
+def _same(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    """Element by element identity (equal events decoded twice are still re-derived)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x is not y:
+            return False
+    return True
 
 
 _NO_RESULTS: Mapping[str, CheckEvaluated] = MappingProxyType({})

@@ -35,7 +35,7 @@ from headwater.core.events import (
     RunStatus,
 )
 from headwater.core.explain import explain
-from headwater.core.health import AssetHealth, assess
+from headwater.core.health import AssetHealth, HealthPass, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
 from headwater.core.selection import select
@@ -127,6 +127,7 @@ class Instance(AutomationViews):
         self._store: EventStore | None = None
         self._values: FilesystemValueStore | None = None
         self._status_pass = StatusPass()  # re-derives only what changed between reads
+        self._health_pass = HealthPass()
 
     @classmethod
     def ephemeral(cls) -> Instance:
@@ -184,7 +185,7 @@ class Instance(AutomationViews):
         with paused_gc():  # one pause for the reads and the derivation: see gc_pause
             statuses = self.statuses(defs)
             results = self.store.latest_check_results()
-            return assess(defs.graph, statuses, defs.check_specs, results, self.clock())
+            return self._health_pass.assess(defs.graph, statuses, defs.check_specs, results, self.clock())
 
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
         healths = self.healths(defs)
