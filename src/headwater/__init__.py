@@ -20,7 +20,7 @@ from headwater.definitions.checks import CheckContext, CheckResult, check
 from headwater.definitions.context import AssetContext
 from headwater.definitions.decorators import asset, multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.outputs import MaterializeResult, Observation, Output
+from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult, Observation, Output
 from headwater.errors import (
     CycleError,
     DefinitionError,
@@ -54,6 +54,7 @@ __all__ = [
     "schedule",
     "sensor",
     "AssetContext",
+    "AssetFailure",
     "AssetHealth",
     "CheckContext",
     "CheckResult",
@@ -65,6 +66,7 @@ __all__ = [
     "checks",
     "observers",
     "AssetKey",
+    "AssetSkip",
     "AssetSpec",
     "AssetStatus",
     "CycleError",

@@ -182,3 +182,21 @@ def test_status_health_column_filters_summary_and_check_command(tmp_path, write_
     checked = hw("check", "fresh_asset", "-f", str(path), "--home", home)
     assert checked.exit_code == 1
     assert "fresh_asset unique_id: passed" in checked.output and "row_count_at_least_5: FAILED" in checked.output
+
+
+def test_run_tags_from_the_command_line_reach_the_asset_functions(tmp_path, monkeypatch, write_project):
+    seen = tmp_path / "seen.json"
+    path = write_project(f"""
+        import json
+        import headwater as hw
+
+        @hw.asset
+        def tagged(context):
+            open({str(seen)!r}, "w").write(json.dumps(dict(context.tags)))
+    """)
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
+    result = hw("materialize", "-f", str(path), "--tag", "team=finance", "--tag", 'dbt/vars={"a": 1}')
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen.read_text()) == {"team": "finance", "dbt/vars": '{"a": 1}'}
+    [run] = json.loads(hw("runs", "--json").output)
+    assert run["tags"] == {"team": "finance", "dbt/vars": '{"a": 1}'}

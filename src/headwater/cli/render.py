@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from headwater.core.asset_graph import AssetGraph
-from headwater.core.events import LogMessage, StepFailed
+from headwater.core.events import AssetFailed, AssetSkipped, LogMessage, StepFailed
 from headwater.core.health import AssetHealth
 from headwater.core.keys import AssetKey
 from headwater.core.records import RunRecord, StepRecord, StoredEvent
@@ -129,7 +129,7 @@ def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events
         detail = s.error.message if s.error else s.detail
         table.add_row(s.step_key, s.status.value, str(s.attempt), dur, detail or "")
     console.print(table)
-    logs = [e for e in events if isinstance(e.event, (LogMessage, StepFailed))]
+    logs = [e for e in events if isinstance(e.event, (LogMessage, StepFailed, AssetFailed, AssetSkipped))]
     if logs:
         console.print("[bold]Logs[/]")
     for stored in logs:
@@ -137,6 +137,12 @@ def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events
         stamp = iso(e.timestamp)
         if isinstance(e, LogMessage):
             console.print(f"{stamp} {e.level:7} {e.step_key or '':20} {e.message}", markup=False, highlight=False)
+        elif isinstance(e, AssetFailed):
+            console.print(f"{stamp} error   {e.step_key:20} {e.key} failed: {e.error.message}",
+                          markup=False, highlight=False)
+        elif isinstance(e, AssetSkipped):
+            console.print(f"{stamp} skipped {e.step_key:20} {e.key} skipped: {e.detail}", markup=False,
+                          highlight=False)
         else:
             console.print(f"{stamp} error   {e.step_key:20} attempt {e.attempt}: {e.error.message}",
                           markup=False, highlight=False)

@@ -136,7 +136,9 @@ class StepSucceeded(Event):
 @dataclass(frozen=True, slots=True)
 class StepFailed(Event):
     """``asset_keys`` are the assets this failure leaves unmaterialized (a multi-asset may
-    have produced some outputs before failing); ``will_retry`` means another attempt follows."""
+    have produced some outputs before failing), except those the step already reported as
+    failed or skipped one by one (``AssetFailed``/``AssetSkipped``), whose own reasons stand;
+    ``will_retry`` means another attempt follows."""
 
     type_name: ClassVar[str] = "step_failed"
     step_key: str = ""
@@ -165,6 +167,22 @@ class AssetFailed(Event):
     key: AssetKey = AssetKey(("_",))
     partition: str = ""
     error: ErrorInfo = ErrorInfo("")
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSkipped(Event):
+    """One asset of a running step was not attempted while the step goes on (e.g. a dbt model
+    dbt skipped because a model upstream of it, in the same build, failed). Not a failure:
+    the asset keeps its last materialization and status; only its latest attempt is skipped."""
+
+    type_name: ClassVar[str] = "asset_skipped"
+    step_key: str = ""
+    key: AssetKey = AssetKey(("_",))
+    partition: str = ""
+    reason: SkipReason = SkipReason.UPSTREAM_FAILED
+    detail: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +353,8 @@ class InstigatorToggled(Event):
 
 
 RUN_EVENT_TYPES: tuple[type[Event], ...] = (
-    RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, LogMessage,
+    RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, AssetSkipped,
+    LogMessage,
     ObservationUnchanged, AlertTransition, AlertDeliveryAttempt, RunQueued, TickRecorded, InstigatorToggled,
 )
 ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved, CheckEvaluated)
@@ -416,7 +435,7 @@ def event_from_dict(type_name: str, data: Mapping[str, Any], schema_version: int
         if f.name not in data:
             continue
         raw = data[f.name]
-        if f.name == "reason" and cls is StepSkipped:
+        if f.name == "reason" and cls in (StepSkipped, AssetSkipped):
             kwargs[f.name] = SkipReason(raw)
         elif f.name == "state" and raw is not None:
             kwargs[f.name] = AlertState(raw)

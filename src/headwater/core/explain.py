@@ -14,7 +14,7 @@ from headwater.core.events import AssetMaterialized, InputState
 from headwater.core.freshness import FreshnessState
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
-from headwater.core.records import AssetFacts
+from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCause, StaleCauseKind
 
 
@@ -42,6 +42,7 @@ def explain(health: AssetHealth, healths: Mapping[AssetKey, AssetHealth], graph:
     lines = [f"{status.key}: {health.health.value}"
              + (" — " + "; ".join(health.reasons) if health.health is not Health.HEALTHY else "")]
     lines += explain_status(status, statuses)
+    lines += _skipped(status, facts.get(status.key))
     lines += _freshness(health, statuses, graph, facts, now)
     for c in health.checks:
         when = f" at {format_time(c.evaluated_at)}" if c.evaluated_at else ""
@@ -95,6 +96,19 @@ def explain_status(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus]
         else:
             lines.append("every upstream input was current when its last materialization read it.")
     return lines
+
+
+def _skipped(status: AssetStatus, fact: AssetFacts | None) -> list[str]:
+    """A skipped attempt is no failure (the status does not change), but it is why the asset
+    is not newer: say so, with the reason the run recorded."""
+    if fact is None or fact.last_attempt_status is not AttemptStatus.SKIPPED or fact.last_attempt_at is None:
+        return []
+    mat = status.last_materialization
+    if mat is not None and fact.last_attempt_at < mat.timestamp:
+        return []
+    why = fact.last_failure.message if fact.last_failure is not None else "something upstream of it failed"
+    return [f"its latest attempt (run {fact.last_attempt_run_id}, at {format_time(fact.last_attempt_at)}) "
+            f"was skipped: {why}."]
 
 
 def _cause(cause: StaleCause, lines: list[str], depth: int) -> None:

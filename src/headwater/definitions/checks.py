@@ -23,9 +23,32 @@ from headwater.errors import DefinitionError
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
+    """The outcome of one check.
+
+    ``severity`` (``"warn"`` / ``"error"``) overrides the check's declared severity for this
+    result, for producers that decide it themselves (dbt's ``warn_if`` / ``error_if``); a
+    failing result blocks downstream only when its severity is ``error``.
+    ``CheckResult.not_run(...)`` says the check did not run at all (dbt skipped the test):
+    it is recorded in the run's log, not as a result, so it neither passes nor fails the
+    check, whose status stays what the data last showed (``not_run`` for new data).
+    """
+
     passed: bool
     metadata: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    severity: str | None = None
+    ran: bool = True
+
+    def __post_init__(self) -> None:
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise DefinitionError(f"CheckResult(severity={self.severity!r}): must be one of {', '.join(SEVERITIES)}")
+
+    @staticmethod
+    def not_run(description: str = "", metadata: Mapping[str, Any] | None = None) -> CheckResult:
+        return CheckResult(False, dict(metadata or {}), description or "the check did not run", ran=False)
+
+
+SEVERITIES = ("warn", "error")
 
 
 @dataclass(frozen=True)

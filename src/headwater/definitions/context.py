@@ -49,6 +49,9 @@ class AssetContext:
     log: RunLogger
     attempt: int = 1
     partition: str = ""
+    # The run's tags (``headwater materialize --tag k=v``): per-run settings an asset may read,
+    # e.g. ``dbt/full_refresh``, without a resource or an environment variable.
+    tags: Mapping[str, str] = field(default_factory=dict)
     _metadata: dict[AssetKey, dict[str, Any]] = field(default_factory=dict)
 
     @property

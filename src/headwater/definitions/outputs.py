@@ -4,6 +4,11 @@ A bare return value is the asset's value. ``Output`` adds metadata and an explic
 version to a value; ``MaterializeResult`` reports a materialization whose data lives
 elsewhere (a table written by dbt, a refreshed dashboard) and so stores no value.
 Multi-assets name the asset each result is for.
+
+A multi-asset that runs an external tool (one ``dbt build`` for many models) learns, one
+asset at a time, that some of them did not work out while the rest go on. ``AssetFailure``
+and ``AssetSkip`` report exactly that, so only what depends on those assets is held back,
+not everything downstream of the step.
 """
 
 from __future__ import annotations
@@ -41,6 +46,49 @@ class MaterializeResult:
         object.__setattr__(self, "key", to_key(key) if key is not None else None)
         object.__setattr__(self, "metadata", dict(metadata or {}))
         object.__setattr__(self, "data_version", data_version)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFailure:
+    """One asset of the step failed; the step goes on with its other assets.
+
+    The asset's status becomes ``failed`` with ``error`` (a message or the exception) as
+    its reason, and the step, once done, fails: the run is not a success. Steps that read
+    this asset are skipped; those that read only the step's other assets still run.
+    """
+
+    key: AssetKey | None = None
+    error: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    error_type: str = ""
+
+    def __init__(self, key: CoercibleToKey | None = None, error: str | BaseException = "",
+                 metadata: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "key", to_key(key) if key is not None else None)
+        if isinstance(error, BaseException):
+            object.__setattr__(self, "error", str(error) or type(error).__name__)
+            object.__setattr__(self, "error_type", type(error).__name__)
+        else:
+            object.__setattr__(self, "error", str(error) or "failed")
+            object.__setattr__(self, "error_type", "AssetFailure")
+        object.__setattr__(self, "metadata", dict(metadata or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSkip:
+    """One asset of the step was not attempted (typically: something it depends on, in the
+    same step, failed). Not a failure of its own: the asset keeps its last materialization
+    and status, and the steps that read it are skipped with ``reason``."""
+
+    key: AssetKey | None = None
+    reason: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __init__(self, key: CoercibleToKey | None = None, reason: str = "",
+                 metadata: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "key", to_key(key) if key is not None else None)
+        object.__setattr__(self, "reason", reason or "skipped by its step")
+        object.__setattr__(self, "metadata", dict(metadata or {}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,14 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from headwater.core.events import AssetMaterialized, CheckEvaluated, CheckSeverity, ErrorInfo, Event
+from headwater.core.events import (
+    AssetMaterialized,
+    CheckEvaluated,
+    CheckSeverity,
+    ErrorInfo,
+    Event,
+    LogMessage,
+)
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey
 from headwater.definitions.checks import CheckContext, CheckDefinition, CheckResult
@@ -49,9 +56,14 @@ def evaluate_checks(
         except Exception as exc:  # a crashing check is a failing check, with its error kept
             error = ErrorInfo.from_exception(exc, traceback.format_exc())
             result = CheckResult(False, {}, f"the check raised {type(exc).__name__}: {exc}")
+        if not result.ran:
+            # Says nothing about the data: a line in the run's log, not a result.
+            emit(LogMessage(run_id=run_id, timestamp=now, step_key=step_key, level="warning",
+                            message=f"check {c.name} on {key} did not run: {result.description}"))
+            continue
         out.append(CheckEvaluated(
             run_id=run_id, timestamp=now, step_key=step_key, key=key, partition=mat.partition if mat else "",
-            check_name=c.name, passed=result.passed, severity=CheckSeverity(c.spec.severity),
+            check_name=c.name, passed=result.passed, severity=CheckSeverity(result.severity or c.spec.severity),
             blocking=c.spec.blocking, description=result.description, metadata=dict(result.metadata),
             target_run_id=mat.run_id if mat else None, target_timestamp=mat.timestamp if mat else None,
             error=error))

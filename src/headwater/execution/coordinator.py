@@ -1,4 +1,4 @@
-"""Drives one run: dispatches ready steps, retries, skips downstream of failures, cancels.
+"""Drives one run: dispatches ready steps, retries, skips what reads a failed asset, cancels.
 
 The coordinator owns the run's lifecycle events (start, skips, retries it decides,
 failures a worker could not report, the end); workers record their own step events.
@@ -86,6 +86,9 @@ class RunCoordinator:
         self._retries: list[tuple[float, str]] = []
         self._in_flight: set[str] = set()
         self._produced: set[AssetKey] = set()
+        # Assets of this run that failed, were skipped or are blocked, with the reason their
+        # readers are skipped: decided by key, so a step's good outputs still feed its readers.
+        self._bad: dict[AssetKey, str] = {}
         self.outcome = RunOutcome(run_id, RunStatus.STARTED, up_to_date=plan.up_to_date)
 
     # -- public ----------------------------------------------------------------------------
@@ -144,7 +147,8 @@ class RunCoordinator:
         retry = spec.retry
         request = StepRequest(
             run_id=self.run_id, step_key=step_key, asset_keys=step.asset_keys, inputs=self._inputs(step),
-            attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout)
+            attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout,
+            tags=dict(self.options.tags))
         self._in_flight.add(step_key)
         self.progress("started", step, "")
         self.executor.submit(request)
@@ -184,52 +188,88 @@ class RunCoordinator:
                 run_id=self.run_id, timestamp=self.clock(), step_key=step.key, asset_keys=outcome.failed_keys,
                 attempt=attempt, error=outcome.error or ErrorInfo("unknown failure"), will_retry=will_retry,
                 duration=outcome.duration)])
-        if outcome.ok and outcome.blocked:
-            self.outcome.step_status[step.key] = "succeeded"
-            self.outcome.blocked[step.key] = "; ".join(outcome.blocked)
-            self.progress("blocked", step, self.outcome.blocked[step.key])
-            self._skip_downstream(step, "; ".join(outcome.blocked))
-            return []
-        if outcome.ok:
-            self.outcome.step_status[step.key] = "succeeded"
-            self.progress("succeeded", step, f"{outcome.duration:.2f}s")
-            released = []
-            for child in self._children[step.key]:
-                waiting = self._waiting[child]
-                waiting.discard(step.key)
-                if not waiting and child not in self.outcome.skipped:
-                    released.append(child)
-            return released
-        error = outcome.error or ErrorInfo("unknown failure")
         if will_retry:
             assert retry is not None
+            error = outcome.error or ErrorInfo("unknown failure")
             delay = retry.wait_before(attempt)
             self.progress("retrying", step, f"attempt {attempt} failed: {error.message}; retry in {delay:g}s")
             heapq.heappush(self._retries, (time.time() + delay, step.key))
             return []
-        self.outcome.step_status[step.key] = "failed"
-        self.outcome.errors[step.key] = error
-        self.progress("failed", step, error.message)
-        now = self.clock()
-        for key in outcome.failed_keys:
-            self.view.record_failure(key, self.run_id, now)
-        self._skip_downstream(step, f"upstream step {step.key} failed")
-        return []
+        # What this step leaves unusable, and why: steps reading any of it are skipped; steps
+        # reading only what it did produce go on (one failed dbt model holds back its readers only).
+        bad: dict[AssetKey, str] = {}
+        for key in outcome.skipped_keys:
+            bad[key] = f"upstream asset {key} was skipped"
+        bad.update(outcome.blocked_by)
+        if outcome.ok:
+            self.outcome.step_status[step.key] = "succeeded"
+            if outcome.blocked:
+                self.outcome.blocked[step.key] = "; ".join(outcome.blocked)
+                self.progress("blocked", step, self.outcome.blocked[step.key])
+            else:
+                self.progress("succeeded", step, f"{outcome.duration:.2f}s")
+        else:
+            error = outcome.error or ErrorInfo("unknown failure")
+            self.outcome.step_status[step.key] = "failed"
+            self.outcome.errors[step.key] = error
+            if outcome.blocked:
+                self.outcome.blocked[step.key] = "; ".join(outcome.blocked)
+            self.progress("failed", step, error.message)
+            now = self.clock()
+            for key in outcome.failed_keys:
+                self.view.record_failure(key, self.run_id, now)
+            produced = {m.key for m in outcome.materializations}
+            for key in step.asset_keys:
+                if key in outcome.reasons:
+                    bad[key] = f"upstream asset {key} failed"
+                elif key not in produced and key not in bad:
+                    bad[key] = f"upstream step {step.key} failed"
+        self._bad.update(bad)
+        return self._release_children(step.key)
 
-    def _skip_downstream(self, step: Step, detail: str) -> None:
-        now = self.clock()
+    def _release_children(self, step_key: str) -> list[str]:
+        """Children of a finished step: skipped if they read an unusable asset, else released
+        once nothing else holds them; a skip makes the skipped step's own assets unusable."""
+        released: list[str] = []
         skips: list[Event] = []
-        for down in self.plan.downstream_of(step.key):
-            if down in self.outcome.skipped or down in self.outcome.step_status:
-                continue
-            self.outcome.skipped[down] = detail
-            self.outcome.step_status[down] = "skipped"
-            s = self._steps[down]
-            skips.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=down, asset_keys=s.asset_keys,
-                                     reason=SkipReason.UPSTREAM_FAILED, detail=detail))
-            self.progress("skipped", s, detail)
+        now = self.clock()
+        todo = [step_key]
+        while todo:
+            done = todo.pop()
+            for child in self._children[done]:
+                if child in self.outcome.skipped or child in self.outcome.step_status:
+                    continue
+                why = self._reads_bad(self._steps[child])
+                if why is None:
+                    waiting = self._waiting[child]
+                    waiting.discard(done)
+                    if not waiting:
+                        released.append(child)
+                    continue
+                s = self._steps[child]
+                self.outcome.skipped[child] = why
+                self.outcome.step_status[child] = "skipped"
+                for key in s.asset_keys:
+                    self._bad.setdefault(key, why)  # the root cause travels down unchanged
+                skips.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=child, asset_keys=s.asset_keys,
+                                         reason=SkipReason.UPSTREAM_FAILED, detail=why))
+                self.progress("skipped", s, why)
+                todo.append(child)
         if skips:
             self.writer.write(skips)
+        return released
+
+    def _reads_bad(self, step: Step) -> str | None:
+        """Why ``step`` cannot run (the first unusable asset it reads), or None."""
+        if not self._bad:
+            return None
+        graph = self.defs.graph
+        for key in step.asset_keys:
+            for parent in graph.parents(key):
+                why = self._bad.get(parent)
+                if why is not None:
+                    return why
+        return None
 
     def _cancel(self, reason: str) -> None:
         self.executor.cancel()

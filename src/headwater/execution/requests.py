@@ -7,6 +7,7 @@ events to the shared store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from headwater.core.events import AssetMaterialized, ErrorInfo, InputRecord
@@ -31,6 +32,7 @@ class StepRequest:
     max_attempts: int = 1
     timeout: float | None = None
     partition: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)  # the run's tags, for ``context.tags``
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,12 @@ class StepOutcome:
     duration: float = 0.0
     # True when the worker itself recorded the step's end (False: the coordinator must).
     recorded: bool = True
-    # Failed blocking checks: the step succeeded, but its downstream must not run.
+    # Failed blocking checks: the step succeeded, but what reads these assets must not run.
     blocked: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    # Assets the step reported one by one as not produced while it went on (AssetSkip), and
+    # the assets whose blocking checks failed: the coordinator holds back what reads them.
+    skipped_keys: tuple[AssetKey, ...] = ()
+    blocked_by: dict[AssetKey, str] = field(default_factory=dict)
+    # Why each failed key failed, when the step said so per asset (AssetFailure).
+    reasons: dict[AssetKey, str] = field(default_factory=dict)

@@ -13,13 +13,18 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from headwater.core.events import (
+    AssetFailed,
     AssetMaterialized,
+    AssetSkipped,
+    CheckSeverity,
     ErrorInfo,
     Event,
     InputRecord,
+    SkipReason,
     StepFailed,
     StepStarted,
     StepSucceeded,
@@ -29,7 +34,7 @@ from headwater.core.versions import default_data_version
 from headwater.definitions.assets import AssetsDefinition, ParamKind
 from headwater.definitions.context import AssetContext, RunLogger
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.outputs import MaterializeResult, Output
+from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult, Output
 from headwater.errors import HeadwaterError
 from headwater.execution.check_execution import evaluate_checks
 from headwater.execution.requests import StepOutcome, StepRequest
@@ -74,16 +79,45 @@ def execute_step(
     context = AssetContext(
         run_id=request.run_id, step_key=request.step_key, selected_keys=request.asset_keys,
         resources=defs.resources, log=RunLogger(rec.emit, request.run_id, request.step_key),
-        attempt=request.attempt, partition=request.partition,
+        attempt=request.attempt, partition=request.partition, tags=dict(request.tags),
     )
     done: list[AssetMaterialized] = []
+    failed: dict[AssetKey, str] = {}
+    skipped: dict[AssetKey, str] = {}
+    blocked_by: dict[AssetKey, str] = {}
+    pending: list[Event] = []
     try:
         kwargs = _arguments(definition, request, values, context, defs.resources)
         result = definition.fn(**kwargs)  # type: ignore[misc]
         streaming = inspect.isgenerator(result)
-        pending: list[Event] = []
-        blocked: list[str] = []
-        for key, value, metadata, data_version in _results(definition, request, result):
+
+        def record(events: list[Event]) -> None:
+            if streaming:
+                rec.write(events)  # as it happens: status shows it while the step goes on
+            else:
+                pending.extend(events)
+
+        for key, item in _results(definition, request, result):
+            if key in failed or key in skipped:
+                raise HeadwaterError(f"{definition.name} reported {key} as {'failed' if key in failed else 'skipped'}"
+                                     " and then reported it again; report each asset once")
+            if isinstance(item, AssetFailure):
+                if any(m.key == key for m in done):
+                    raise HeadwaterError(f"{definition.name} reported {key} as failed after materializing it")
+                failed[key] = item.error
+                record([AssetFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key, key=key,
+                                    partition=request.partition, error=ErrorInfo(item.error, item.error_type),
+                                    metadata=_json_metadata(key, dict(item.metadata)))])
+                continue
+            if isinstance(item, AssetSkip):
+                if any(m.key == key for m in done):
+                    raise HeadwaterError(f"{definition.name} reported {key} as skipped after materializing it")
+                skipped[key] = item.reason
+                record([AssetSkipped(run_id=request.run_id, timestamp=clock(), step_key=request.step_key, key=key,
+                                     partition=request.partition, reason=SkipReason.UPSTREAM_FAILED,
+                                     detail=item.reason, metadata=_json_metadata(key, dict(item.metadata)))])
+                continue
+            value, metadata, data_version = item
             mat = _materialize(definition, request, values, context, key, value, metadata, data_version, done,
                                started, clock())
             done.append(mat)
@@ -91,39 +125,60 @@ def execute_step(
             evaluations = evaluate_checks(
                 checks, key, mat, lambda v=value: v, defs.resources, defs.graph.spec(key).freshness,
                 mat.timestamp, request.run_id, request.step_key, rec.emit) if checks else []
-            blocked.extend(f"blocking check {e.check_name} on {e.key} failed" for e in evaluations
-                           if e.blocking and not e.passed)
-            if streaming:
-                rec.write([mat, *evaluations])
-            else:
-                pending.extend([mat, *evaluations])
-        missing = [k for k in request.asset_keys if k not in {m.key for m in done}]
+            # A blocking check blocks only when its result is an error: a producer (dbt's warn_if)
+            # may judge a failure of an ``error`` check to be a warning this time.
+            stops = [e for e in evaluations if e.blocking and not e.passed and e.severity is CheckSeverity.ERROR]
+            if stops:
+                blocked_by[key] = "; ".join(f"blocking check {e.check_name} on {e.key} failed" for e in stops)
+            record([mat, *evaluations])
+        produced = {m.key for m in done}
+        missing = [k for k in request.asset_keys if k not in produced and k not in failed and k not in skipped]
         if missing:
             raise HeadwaterError(
                 f"{definition.name} finished without producing {', '.join(map(str, missing))}; a multi-asset must "
-                "return or yield a result for every selected key")
+                "return or yield a result for every selected key (or AssetFailure / AssetSkip for it)")
+        if failed:
+            raise _AssetsFailed(_summary(failed, skipped))
         duration = clock() - started
         pending.append(StepSucceeded(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
                                      asset_keys=request.asset_keys, attempt=request.attempt, duration=duration))
         rec.write(pending)
         return StepOutcome(request.step_key, request.attempt, True, tuple(done), duration=duration,
-                           blocked=tuple(blocked))
+                           blocked=tuple(blocked_by.values()), skipped_keys=tuple(skipped), blocked_by=blocked_by)
     except StepAbandoned:
         return StepOutcome(request.step_key, request.attempt, False, tuple(done), recorded=False,
                            error=ErrorInfo("abandoned"))
     except Exception as exc:
-        error = ErrorInfo.from_exception(exc, _user_traceback(exc))
-        failed = tuple(k for k in request.asset_keys if k not in {m.key for m in done})
+        if isinstance(exc, _AssetsFailed):
+            error = ErrorInfo(str(exc), "AssetFailure")
+        else:
+            error = ErrorInfo.from_exception(exc, _user_traceback(exc))
+        produced = {m.key for m in done}
+        # Reported one by one, failed and skipped assets keep their own reasons in the store.
+        unreported = tuple(k for k in request.asset_keys if k not in produced and k not in failed and k not in skipped)
         duration = clock() - started
         will_retry = request.attempt < request.max_attempts
+        outcome = StepOutcome(request.step_key, request.attempt, False, tuple(done), (*failed, *unreported), error,
+                              duration, blocked=tuple(blocked_by.values()), skipped_keys=tuple(skipped),
+                              blocked_by=blocked_by, reasons=dict(failed))
         try:
-            rec.write([StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
-                                  asset_keys=failed, attempt=request.attempt, error=error,
-                                  will_retry=will_retry, duration=duration)])
+            rec.write([*pending, StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
+                                            asset_keys=unreported, attempt=request.attempt, error=error,
+                                            will_retry=will_retry, duration=duration)])
         except StepAbandoned:
-            return StepOutcome(request.step_key, request.attempt, False, tuple(done), failed, error,
-                               duration, recorded=False)
-        return StepOutcome(request.step_key, request.attempt, False, tuple(done), failed, error, duration)
+            return replace(outcome, recorded=False)
+        return outcome
+
+
+class _AssetsFailed(Exception):
+    """The step went to its end, but some of its assets failed: the step fails, naming them."""
+
+
+def _summary(failed: Mapping[AssetKey, str], skipped: Mapping[AssetKey, str]) -> str:
+    text = f"{len(failed)} asset(s) failed: " + "; ".join(f"{k}: {m}" for k, m in failed.items())
+    if skipped:
+        text += f"; {len(skipped)} skipped: " + ", ".join(map(str, skipped))
+    return text
 
 
 def _arguments(definition: AssetsDefinition, request: StepRequest, values: ValueStore,
@@ -144,38 +199,43 @@ def _arguments(definition: AssetsDefinition, request: StepRequest, values: Value
     return kwargs
 
 
-def _results(definition: AssetsDefinition, request: StepRequest, result: Any
-             ) -> Iterator[tuple[AssetKey, Any, dict[str, Any], str | None]]:
-    """Normalize every supported return shape to (key, value, metadata, data_version)."""
+_Item = tuple[Any, Mapping[str, Any], str | None] | AssetFailure | AssetSkip
+
+
+def _results(definition: AssetsDefinition, request: StepRequest, result: Any) -> Iterator[tuple[AssetKey, _Item]]:
+    """Normalize every supported return shape to (key, (value, metadata, data_version)) or
+    (key, the AssetFailure / AssetSkip reported for it)."""
     only = request.asset_keys[0] if not definition.is_multi else None
-    if only is not None and not inspect.isgenerator(result):
-        yield _one(only, result)
+    reports = (Output, MaterializeResult, AssetFailure, AssetSkip)
+    if only is not None and not inspect.isgenerator(result) and not isinstance(result, (AssetFailure, AssetSkip)):
+        yield only, _one(result)
         return
-    if isinstance(result, Mapping) and not isinstance(result, (Output, MaterializeResult)):
+    if isinstance(result, Mapping) and not isinstance(result, reports):
         for k, v in result.items():
-            yield _one(to_key(k), v)
+            yield to_key(k), _one(v)
         return
     items = result if inspect.isgenerator(result) or isinstance(result, (list, tuple)) else [result]
     for item in items:
-        if not isinstance(item, (Output, MaterializeResult)):
+        if not isinstance(item, reports):
             raise HeadwaterError(
                 f"{definition.name} produced {type(item).__name__}; a multi-asset must return a dict "
-                "{key: value} or return/yield Output(value, key=...) / MaterializeResult(key=...)")
+                "{key: value} or return/yield Output(value, key=...) / MaterializeResult(key=...) "
+                "/ AssetFailure(key, error=...) / AssetSkip(key, reason=...)")
         key = item.key or only
         if key is None:
-            raise HeadwaterError(f"{definition.name}: each Output/MaterializeResult of a multi-asset needs key=")
+            raise HeadwaterError(f"{definition.name}: each {type(item).__name__} of a multi-asset needs key=")
         if key not in request.asset_keys:
             raise HeadwaterError(f"{definition.name} produced {key}, which is not one of the keys this step "
                                  f"runs ({', '.join(map(str, request.asset_keys))})")
-        yield _one(key, item)
+        yield key, item if isinstance(item, (AssetFailure, AssetSkip)) else _one(item)
 
 
-def _one(key: AssetKey, result: Any) -> tuple[AssetKey, Any, dict[str, Any], str | None]:
+def _one(result: Any) -> tuple[Any, dict[str, Any], str | None]:
     if isinstance(result, Output):
-        return key, result.value, dict(result.metadata), result.data_version
+        return result.value, dict(result.metadata), result.data_version
     if isinstance(result, MaterializeResult):
-        return key, None, dict(result.metadata), result.data_version
-    return key, result, {}, None
+        return None, dict(result.metadata), result.data_version
+    return result, {}, None
 
 
 def _materialize(definition: AssetsDefinition, request: StepRequest, values: ValueStore, context: AssetContext,
@@ -194,8 +254,7 @@ def _materialize(definition: AssetsDefinition, request: StepRequest, values: Val
     version = data_version or default_data_version(
         spec.code_version, [(str(i.key), i.data_version) for i in inputs], nonce=f"{request.run_id}/{key}/{now}")
     times = [i.data_time for i in inputs if i.data_time is not None]
-    meta = {**context.metadata_for(key), **metadata}
-    _check_json(key, meta)
+    meta = _json_metadata(key, {**context.metadata_for(key), **metadata})
     return AssetMaterialized(
         run_id=request.run_id, timestamp=now, step_key=request.step_key, key=key, partition=request.partition,
         code_version=spec.code_version, data_version=version, data_time=min(times) if times else now,
@@ -203,13 +262,14 @@ def _materialize(definition: AssetsDefinition, request: StepRequest, values: Val
     )
 
 
-def _check_json(key: AssetKey, metadata: dict[str, Any]) -> None:
+def _json_metadata(key: AssetKey, metadata: dict[str, Any]) -> dict[str, Any]:
     import json
 
     try:
         json.dumps(metadata)
     except (TypeError, ValueError) as exc:
         raise HeadwaterError(f"metadata of asset {key} is not JSON-serializable: {exc}") from exc
+    return metadata
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -46,6 +46,7 @@ from headwater.core.events import (
     AssetFailed,
     AssetMaterialized,
     AssetObserved,
+    AssetSkipped,
     CheckEvaluated,
     ErrorInfo,
     Event,
@@ -419,9 +420,15 @@ class _Batch:
                        ended_at=e.timestamp)
         if e.reason not in (SkipReason.UPSTREAM_FAILED, SkipReason.CANCELED):
             return  # up to date: nothing was attempted
+        why = _skip_reason(e.detail)
         for key in e.asset_keys:
             self.latest.set(_latest_pk(key), last_attempt_status=AttemptStatus.SKIPPED.value,
-                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp)
+                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=why)
+
+    def _asset_skipped(self, e: AssetSkipped, _id: int, _payload: str) -> None:
+        self.latest.set(_latest_pk(e.key, e.partition), last_attempt_status=AttemptStatus.SKIPPED.value,
+                        last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp,
+                        last_failure=_skip_reason(e.detail))
 
     def _asset_failed(self, e: AssetFailed, _id: int, _payload: str) -> None:
         self.latest.set(_latest_pk(e.key, e.partition), last_attempt_status=AttemptStatus.FAILED.value,
@@ -490,6 +497,12 @@ _ASSET_EVENT_COLUMNS = ("id", "asset_key", "partition", "type", "run_id", "times
                         "schema_version", "payload")
 
 
+def _skip_reason(detail: str) -> str:
+    """Why the latest attempt did not happen, kept where a failure's error is kept, so that
+    ``why`` can say it; status reads it as an error only when the attempt failed."""
+    return error_to_json(ErrorInfo(detail or "skipped", "skipped"))
+
+
 _RULES: dict[type, Any] = {
     RunQueued: _Batch._run_queued,
     RunStarted: _Batch._run_started,
@@ -499,6 +512,7 @@ _RULES: dict[type, Any] = {
     StepFailed: _Batch._step_failed,
     StepSkipped: _Batch._step_skipped,
     AssetFailed: _Batch._asset_failed,
+    AssetSkipped: _Batch._asset_skipped,
     AssetMaterialized: _Batch._materialized,
     AssetObserved: _Batch._observed,
     ObservationUnchanged: _Batch._observation_unchanged,
