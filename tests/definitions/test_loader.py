@@ -38,3 +38,22 @@ def test_several_definitions_need_an_attribute(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(hw.LoadError, match="no such file"):
         load_definitions(find_location(file=str(tmp_path / "nope.py")))
+
+
+def test_an_integration_table_alone_is_a_location_that_names_its_pyproject(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.headwater.dbt]\nproject_dir = "nowhere"\n')
+    location = find_location(cwd=tmp_path)
+    assert (location.file, location.module, location.pyproject) == (None, None, str(pyproject))
+    with pytest.raises(hw.DefinitionError, match=r"\[tool.headwater.dbt\] in .*pyproject.toml: .*nowhere is not a "
+                                                  r"dbt project: it has no dbt_project.yml"):
+        load_definitions(location)
+    # a project without integration tables keeps a plain location
+    pyproject.write_text('[tool.headwater]\nfile = "pipe.py"\n')
+    assert find_location(cwd=tmp_path).pyproject is None
+
+
+def test_an_unknown_tool_headwater_key_is_named(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.headwater]\nfiel = "pipe.py"\n')
+    with pytest.raises(hw.HeadwaterError, match=r"unknown key\(s\) fiel \(known: file, module, attribute, dbt\)"):
+        find_location(cwd=tmp_path)

@@ -2,10 +2,12 @@
 
 18 models in three folders (staging, intermediate, marts), two seeds, two sources with
 freshness (three source tables), an incremental model, a snapshot, unique / not_null /
-relationships / accepted_values tests (the accepted_values one at ``warn`` and failing on
-purpose), a source test, a singular test, a mart that fails when ``JAFFLE_FAIL_MART=yes`` and
-one that runs for minutes when ``JAFFLE_SLOW=yes`` (to cancel it). ``write_raw`` loads the
-raw tables the sources point at.
+relationships / accepted_values tests (one at ``warn`` and failing on purpose; one at
+``error`` whose ``warn_if`` / ``error_if`` thresholds make dbt judge its one failing row a
+warning), a source test, a singular test, a relationships test that reads ``mart_fragile``
+(so dbt skips it when that mart fails), a mart that fails when ``JAFFLE_FAIL_MART=yes`` and
+one that runs for minutes when ``JAFFLE_SLOW=yes`` (to cancel it), an exposure and a unit
+test. ``write_raw`` loads the raw tables the sources point at.
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ FILES: dict[str, str] = {
             columns:
               - name: customer_id
                 data_tests: [unique, not_null]
+              - name: country_code
+                data_tests:
+                  - accepted_values:
+                      arguments:
+                        values: ["DE", "FR"]
+                      config:
+                        severity: error
+                        warn_if: ">0"
+                        error_if: ">5"
           - name: stg_orders
             description: "One row per order."
             config:
@@ -180,6 +191,46 @@ FILES: dict[str, str] = {
                 data_tests: [unique]
           - name: fct_orders
             description: "Order facts."
+          - name: fct_daily_sessions
+            columns:
+              - name: visitors
+                data_tests:
+                  - relationships:
+                      arguments:
+                        to: ref('mart_fragile')
+                        field: orders
+                      config:
+                        where: "1 = 0"
+        """,
+    "models/marts/_exposures.yml": """
+        version: 2
+        exposures:
+          - name: weekly_revenue
+            label: Weekly revenue
+            type: dashboard
+            maturity: high
+            url: https://bi.example.com/dashboards/7
+            description: "Revenue by country, for the Monday meeting."
+            depends_on:
+              - ref('mart_revenue_by_country')
+              - ref('dim_customers')
+            owner:
+              name: Finance Team
+              email: finance@example.com
+        """,
+    "models/intermediate/_unit_tests.yml": """
+        version: 2
+        unit_tests:
+          - name: counts_orders_per_customer
+            model: int_customer_orders
+            given:
+              - input: ref('stg_orders')
+                rows:
+                  - {customer_id: 1, amount: 10, ordered_at: 2024-01-01}
+                  - {customer_id: 1, amount: 5, ordered_at: 2024-01-02}
+            expect:
+              rows:
+                - {customer_id: 1, order_count: 2, total_amount: 15}
         """,
     "models/marts/dim_customers.sql": """
         select g.customer_id, g.first_name || ' ' || g.last_name as full_name, g.country_name,

@@ -22,7 +22,14 @@ import pytest
 
 import headwater as hw
 from headwater.core.checks import CheckState
-from headwater.core.events import AssetMaterialized, CheckEvaluated, LogMessage, StepFailed
+from headwater.core.events import (
+    AssetFailed,
+    AssetMaterialized,
+    AssetSkipped,
+    CheckEvaluated,
+    LogMessage,
+    StepFailed,
+)
 from headwater.core.freshness import FreshnessState
 from headwater.core.selection import select
 from headwater.core.status import MaterializationStatus, StaleCauseKind
@@ -47,7 +54,7 @@ def test_every_model_seed_and_snapshot_is_an_asset_and_sources_are_source_assets
     defs = jaffle.project.definitions()
     dbt_keys = {str(k) for k in jaffle.project.multi_asset.keys}
     assert dbt_keys == MODELS | {"country_codes", "payment_methods", "customers_snapshot"}
-    assert {str(k) for k in defs.sources} == {"shop/orders", "shop/customers", "web/page_views"}
+    assert {str(k) for k in defs.sources} == {"shop/orders", "shop/customers", "web/page_views", "weekly_revenue"}
     assert len({k for k in dbt_keys if k in MODELS}) >= 15
     spec = defs.graph.spec
     # ref() and source() are the edges
@@ -85,12 +92,33 @@ def test_tests_become_checks_with_severity_on_the_model_they_are_declared_on(jaf
     assert checks[("stg_orders", "unique_stg_orders_order_id")].severity == "error"
     assert ("stg_customers", "not_null_stg_customers_customer_id") in checks
     # relationships: on the model it is declared on, not the one it points to
-    rel = [k for k in checks if k[1].startswith("relationships_")]
-    assert rel == [("stg_orders", "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_")]
+    rel = sorted(k for k in checks if k[1].startswith("relationships_"))
+    assert rel == [("fct_daily_sessions", "relationships_fct_daily_sessions_visitors__orders__ref_mart_fragile_"),
+                   ("stg_orders", "relationships_stg_orders_customer_id__customer_id__ref_stg_customers_")]
     # source tests on source assets; singular tests on the model they read
     assert ("shop/orders", "source_not_null_shop_orders_id") in checks
     assert ("mart_revenue_by_country", "assert_no_negative_revenue") in checks
     assert not checks[("stg_orders", "accepted_values_stg_orders_status__placed__shipped__completed")].blocking
+
+
+def test_exposures_are_assets_downstream_of_what_they_read_and_unit_tests_are_left_out(jaffle):
+    defs = jaffle.project.definitions()
+    exposure = defs.graph.spec(K("weekly_revenue"))
+    assert exposure.is_source and set(exposure.deps) == {K("mart_revenue_by_country"), K("dim_customers")}
+    assert exposure.kinds == {"dbt", "exposure", "dashboard"} and exposure.group == "exposures"
+    assert exposure.owners == ("finance@example.com",)
+    assert exposure.description == "Revenue by country, for the Monday meeting."
+    assert exposure.metadata["dbt/url"] == "https://bi.example.com/dashboards/7"
+    assert K("weekly_revenue") in select(defs.graph, "fct_orders+")
+    assert jaffle.project.key_for("weekly_revenue") == K("weekly_revenue")
+    # everything the dashboard needs is one dbt build; the dashboard itself is not run
+    with hw.Instance(home=jaffle.dir.parent / "plan-home") as instance:
+        plan, _, _ = instance.plan(defs, "+weekly_revenue")
+    assert [s.key for s in plan.steps] == ["dbt_jaffle"] and K("weekly_revenue") in plan.sources
+    assert K("fct_orders") in plan.steps[0].asset_keys and K("stg_sessions") not in plan.steps[0].asset_keys
+    unit = "unit_test.jaffle.int_customer_orders.counts_orders_per_customer"
+    assert "unit test" in jaffle.project.skipped_tests[unit]
+    assert not any(c.name == "counts_orders_per_customer" for c in jaffle.project.checks)
 
 
 # -- 3. execution ------------------------------------------------------------------------------
@@ -124,6 +152,14 @@ def test_a_build_records_each_model_with_dbt_metadata_and_test_results_as_checks
     states = {c.name: c.state for c in health[K("stg_orders")].checks}
     assert states["accepted_values_stg_orders_status__placed__shipped__completed"] is CheckState.WARN
     assert states["unique_stg_orders_order_id"] is CheckState.PASSED
+    # an error test that dbt judged a warning (warn_if / error_if): a warning, blocking nothing
+    [country] = [c for c in health[K("stg_customers")].checks if c.name.startswith("accepted_values_stg_customers")]
+    spec = next(c.spec for c in built.defs.checks_for(K("stg_customers")) if c.name == country.name)
+    assert spec.severity == "error" and spec.blocking
+    assert country.state is CheckState.WARN and country.severity == "warn"
+    assert K("dim_customers") in result.materializations
+    # the exposure is in the graph, never run
+    assert instance.statuses(built.defs)[K("weekly_revenue")].status is MaterializationStatus.UNOBSERVED
     # the data time of a model is that of what it read (its own time when it read no data time)
     assert result.materialization("fct_orders").data_time is not None
 
@@ -171,23 +207,61 @@ def test_a_subset_runs_one_dbt_build_selecting_just_those_models(jaffle, tmp_pat
 
 
 def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_on(jaffle, tmp_path):
-    defs = jaffle.project.definitions(resources={"dbt": hw.dbt.DbtOptions(env={"JAFFLE_FAIL_MART": "yes"})})
+    @hw.asset(deps=["int_orders_incremental"], kinds={"python"})
+    def orders_export() -> hw.MaterializeResult:
+        return hw.MaterializeResult()
+
+    @hw.asset(deps=["mart_after_fragile"], kinds={"python"})
+    def fragile_report() -> hw.MaterializeResult:
+        return hw.MaterializeResult()
+
+    defs = jaffle.project.definitions(assets=[orders_export, fragile_report],
+                                      resources={"dbt": hw.dbt.DbtOptions(env={"JAFFLE_FAIL_MART": "yes"})})
     with hw.Instance(home=tmp_path / "h") as instance:
-        result = instance.materialize(defs, "int_orders_incremental+ or stg_countries")
+        result = instance.materialize(defs, "int_orders_incremental+ or stg_countries or fct_daily_sessions")
         assert not result.success
-        assert set(result.materializations) == {K("int_orders_incremental"), K("stg_countries")}
+        # the Python asset reading a model that was built runs, though the dbt step failed
+        assert set(result.materializations) == {K("int_orders_incremental"), K("stg_countries"),
+                                                K("fct_daily_sessions"), K("orders_export")}
+        assert result.outcome.skipped == {"fragile_report": "upstream asset mart_after_fragile was skipped"}
         status = instance.statuses(defs)
         assert status[K("mart_fragile")].status is MaterializationStatus.FAILED
-        assert "a_table_that_does_not_exist" in status[K("mart_fragile")].failure.message
-        assert status[K("mart_after_fragile")].status is not MaterializationStatus.MATERIALIZED
-        assert "skipped because of a failure upstream: mart_after_fragile" in status[K("mart_fragile")].failure.message
+        message = status[K("mart_fragile")].failure.message
+        assert message.startswith("dbt model mart_fragile error: ") and "a_table_that_does_not_exist" in message
+        # what dbt skipped is skipped, not failed
+        assert status[K("mart_after_fragile")].status is MaterializationStatus.MISSING
+        why = "\n".join(instance.why(defs, "mart_after_fragile"))
+        assert "was skipped: dbt skipped it: upstream mart_fragile failed." in why
         assert status[K("int_orders_incremental")].status is MaterializationStatus.MATERIALIZED
-        # the failure is in the run's log as soon as dbt reports it, before the step ends
+        # a test dbt skipped (it reads the failed mart) did not run: not a failure
+        [rel] = [c for c in instance.healths(defs)[K("fct_daily_sessions")].checks
+                 if c.name.startswith("relationships_")]
+        assert rel.state is CheckState.NOT_RUN
+        # each failure is in the run's log as soon as dbt reports it, before the step ends
         log = [e.event for e in instance.run_events(result.run_id)]
         line = next(i for i, e in enumerate(log) if isinstance(e, LogMessage) and "mart_fragile failed" in e.message)
+        failed = next(i for i, e in enumerate(log) if isinstance(e, AssetFailed))
+        skipped = next(i for i, e in enumerate(log) if isinstance(e, AssetSkipped))
         end = next(i for i, e in enumerate(log) if isinstance(e, StepFailed))
-        assert line < end
-        assert {str(k) for k in log[end].asset_keys} == {"mart_fragile", "mart_after_fragile"}
+        assert line < failed < end and skipped < end
+        assert log[failed].key == K("mart_fragile") and log[skipped].key == K("mart_after_fragile")
+        assert log[end].asset_keys == ()  # each asset already carries its own reason
+        assert "1 skipped because of a failure upstream: mart_after_fragile" in log[end].error.message
+        assert any(isinstance(e, LogMessage) and "did not run: dbt skipped this test" in e.message for e in log)
+
+
+def test_run_tags_set_full_refresh_and_vars_for_one_run(jaffle, tmp_path, dbt_commands):
+    defs = jaffle.project.definitions()
+    with hw.Instance(home=tmp_path / "h") as instance:
+        result = instance.materialize(defs, "stg_countries", tags={
+            "dbt/full_refresh": "true", "dbt/vars": '{"who": "tagged"}'})
+        assert result.success, result.errors
+        [command] = dbt_commands
+        assert "--full-refresh" in command and command[command.index("--vars") + 1] == '{"who": "tagged"}'
+        bad = instance.materialize(defs, "stg_countries", tags={"dbt/vars": "[1, 2]"})
+        assert not bad.success
+        assert "run tag dbt/vars must be a JSON object, not '[1, 2]'" in bad.errors["dbt_jaffle"].message
+        assert len(dbt_commands) == 1  # refused before dbt started
 
 
 def test_full_refresh_vars_and_target_pass_through(jaffle, tmp_path, dbt_commands, monkeypatch):

@@ -218,25 +218,6 @@ def why(
 
 
 @app.command()
-def lineage(
-    key: Annotated[str, typer.Argument(help="Asset key.")],
-    up: Annotated[int | None, typer.Option(help="Upstream depth (default: all).")] = None,
-    down: Annotated[int | None, typer.Option(help="Downstream depth (default: all).")] = None,
-    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
-) -> None:
-    """The graph around an asset, as a tree, with status on every node."""
-    from headwater.cli.render import lineage_tree
-
-    try:
-        p = _Project(file, module, attribute, home)
-        root, ups, downs = p.instance.lineage(p.defs, key, up, down)
-        statuses = p.instance.statuses(p.defs)
-    except HeadwaterError as exc:
-        _fail(exc)
-    out.print(lineage_tree(root, p.defs.graph, ups, downs, statuses))
-
-
-@app.command()
 def runs(
     limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
     status_filter: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
@@ -526,6 +507,10 @@ def init(
     out.print(f"Created {len(created)} files in {directory}. Next:", highlight=False)
     out.print(f"  cd {directory}\n  headwater materialize '*'\n  headwater status", markup=False,
               highlight=False)
+
+
+# Commands kept in their own modules register themselves on ``app`` when imported.
+from headwater.cli import lineage_cmd  # noqa: E402, F401
 
 
 def main() -> None:

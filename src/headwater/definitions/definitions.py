@@ -43,6 +43,14 @@ class Definitions:
     ) -> None:
         # Alert rules, schedules and sensors belong to layers above this one, which validate
         # them when they load the project (automation.validate_project).
+        assets, checks = list(assets), list(checks)
+        alerts, schedules, sensors = tuple(alerts), tuple(schedules), tuple(sensors)
+        # As given, so that ``extended`` can build the same project with more in it.
+        self._given_assets, self._given_checks = assets, checks
+        self._given: dict[str, Any] = dict(
+            resources=resources, value_store=value_store, group_freshness=group_freshness,
+            default_freshness=default_freshness, alerts=alerts, schedules=schedules, sensors=sensors,
+            max_concurrent_runs=max_concurrent_runs, concurrency_limits=concurrency_limits)
         self.alerts: tuple[Any, ...] = tuple(alerts)
         self.schedules: tuple[Any, ...] = tuple(schedules)
         self.sensors: tuple[Any, ...] = tuple(sensors)
@@ -143,6 +151,13 @@ class Definitions:
                         f"or 'value'), 'context' or a resource")
             out.setdefault(c.asset, []).append(c)
         return {k: tuple(v) for k, v in out.items()}
+
+    def extended(self, assets: Iterable[AssetsDefinition | SourceDefinition] = (),
+                 checks: Iterable[CheckDefinition] = ()) -> Definitions:
+        """The same project with more assets and checks (e.g. a dbt project configured in
+        pyproject.toml), validated as a whole again: their keys may meet this project's."""
+        return Definitions(assets=[*self._given_assets, *assets], checks=[*self._given_checks, *checks],
+                           **self._given)
 
     @property
     def check_specs(self) -> list[CheckSpec]:

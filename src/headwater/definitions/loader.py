@@ -1,8 +1,12 @@
 """Finding and importing the user's definitions: the only module that imports user code.
 
-A location is plain data (a file or a module, an optional attribute) so that worker
-processes can load the very same definitions. Import errors are shown with the user's
-own traceback; our import machinery frames are cut off.
+A location is plain data (a file or a module, an optional attribute, the pyproject.toml
+whose ``[tool.headwater]`` named it) so that worker processes can load the very same
+definitions. Import errors are shown with the user's own traceback; our import machinery
+frames are cut off.
+
+``[tool.headwater]`` may also configure integrations (``[tool.headwater.dbt]``), which
+declare assets without any Python: alone, or added to the module's definitions.
 """
 
 from __future__ import annotations
@@ -16,10 +20,20 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from headwater.definitions.assets import AssetsDefinition, SourceDefinition
+from headwater.definitions.checks import CheckDefinition
 from headwater.definitions.definitions import Definitions
 from headwater.errors import HeadwaterError, LoadError
+
+# Integrations configurable in [tool.headwater] live in layers above this one: they are
+# found by name, like plugins, and imported only when a project's pyproject.toml names them
+# (so ``import headwater`` stays light). Each takes (its table, the pyproject's folder, a
+# description of where the table is, for errors) and returns things with ``assets`` and
+# ``checks`` (one, or a list).
+INTEGRATIONS = {"dbt": "headwater.integrations.dbt.config:load_from_config"}
+_KEYS = ("file", "module", "attribute", *INTEGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -28,14 +42,19 @@ class DefinitionsLocation:
     module: str | None = None
     attribute: str | None = None
     working_dir: str = "."
+    # The pyproject.toml whose [tool.headwater] gave this location; its integration tables
+    # (``[tool.headwater.dbt]``) are loaded with, or instead of, the file or module.
+    pyproject: str | None = None
 
     def __str__(self) -> str:
+        if not self.file and not self.module:
+            return f"[tool.headwater] in {self.pyproject}"
         target = f"file {self.file}" if self.file else f"module {self.module}"
         return target + (f" (attribute {self.attribute})" if self.attribute else "")
 
     def to_dict(self) -> dict[str, str | None]:
         return {"file": self.file, "module": self.module, "attribute": self.attribute,
-                "working_dir": self.working_dir}
+                "working_dir": self.working_dir, "pyproject": self.pyproject}
 
     def to_json(self) -> str:
         """How a queued run remembers where its definitions live, for the worker that runs it."""
@@ -50,7 +69,8 @@ class DefinitionsLocation:
         try:
             data = json.loads(text)
             return DefinitionsLocation(file=data.get("file"), module=data.get("module"),
-                                       attribute=data.get("attribute"), working_dir=data.get("working_dir") or ".")
+                                       attribute=data.get("attribute"), working_dir=data.get("working_dir") or ".",
+                                       pyproject=data.get("pyproject"))
         except (ValueError, AttributeError) as exc:
             raise HeadwaterError(f"not a definitions location: {text!r}") from exc
 
@@ -68,28 +88,79 @@ def find_location(file: str | None = None, module: str | None = None, attribute:
     for folder in (base, *base.parents):
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            try:
-                config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("headwater")
-            except tomllib.TOMLDecodeError as exc:
-                raise HeadwaterError(f"{pyproject} is not valid TOML: {exc}") from exc
+            config = _tool_config(pyproject)
             if config:
+                unknown = sorted(set(config) - set(_KEYS))
+                if unknown:
+                    raise HeadwaterError(f"[tool.headwater] in {pyproject}: unknown key(s) {', '.join(unknown)} "
+                                         f"(known: {', '.join(_KEYS)})")
+                # Recorded only when an integration is configured, so a plain project's
+                # location (and its queued runs) stay as they were.
+                source = str(pyproject) if any(k in config for k in INTEGRATIONS) else None
                 if config.get("file"):
                     return DefinitionsLocation(file=str((folder / config["file"]).resolve()),
                                                attribute=attribute or config.get("attribute"),
-                                               working_dir=str(folder))
+                                               working_dir=str(folder), pyproject=source)
                 if config.get("module"):
                     return DefinitionsLocation(module=config["module"],
                                                attribute=attribute or config.get("attribute"),
-                                               working_dir=str(folder))
-                raise HeadwaterError(f"[tool.headwater] in {pyproject} needs file = ... or module = ...")
+                                               working_dir=str(folder), pyproject=source)
+                if source is not None:
+                    return DefinitionsLocation(working_dir=str(folder), pyproject=source)
+                raise HeadwaterError(f"[tool.headwater] in {pyproject} needs file = ..., module = ... or a "
+                                     "[tool.headwater.dbt] table")
     raise HeadwaterError(
         "no definitions to load: pass -f pipeline.py or -m package.module, or add [tool.headwater] "
-        "with file = \"...\" or module = \"...\" to pyproject.toml")
+        "with file = \"...\" or module = \"...\" (or a [tool.headwater.dbt] table) to pyproject.toml")
+
+
+def _tool_config(pyproject: Path) -> dict[str, Any]:
+    try:
+        config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("headwater")
+    except tomllib.TOMLDecodeError as exc:
+        raise HeadwaterError(f"{pyproject} is not valid TOML: {exc}") from exc
+    if config is not None and not isinstance(config, dict):
+        raise HeadwaterError(f"[tool.headwater] in {pyproject} must be a table")
+    return config or {}
 
 
 def load_definitions(location: DefinitionsLocation) -> Definitions:
+    integrations = _integrations(location)
+    if not location.file and not location.module:
+        if not integrations:
+            raise LoadError(str(location), "it names no file, no module and no integration")
+        return Definitions(assets=[a for i in integrations for a in i.assets],
+                           checks=[c for i in integrations for c in i.checks])
     module = _import(location)
-    return _find_definitions(module, location)
+    if not integrations:
+        return _find_definitions(module, location)
+    assets = [a for i in integrations for a in i.assets]
+    checks = [c for i in integrations for c in i.checks]
+    if location.attribute or any(isinstance(v, Definitions) for v in vars(module).values()):
+        return _find_definitions(module, location).extended(assets=assets, checks=checks)
+    # No Definitions object: the module's own assets and checks join the integration's, so
+    # they may depend on its assets (a Python asset reading a dbt mart) and test them.
+    own = [v for v in vars(module).values() if isinstance(v, (AssetsDefinition, SourceDefinition))]
+    own_checks = [v for v in vars(module).values() if isinstance(v, CheckDefinition)]
+    return Definitions(assets=[*assets, *own], checks=[*checks, *own_checks])
+
+
+def _integrations(location: DefinitionsLocation) -> list[Any]:
+    """What the integration tables of the location's [tool.headwater] declare."""
+    if location.pyproject is None:
+        return []
+    path = Path(location.pyproject)
+    config = _tool_config(path)
+    out: list[Any] = []
+    for name, target in INTEGRATIONS.items():
+        table = config.get(name)
+        if table is None:
+            continue
+        module_name, _, function = target.partition(":")
+        load = getattr(importlib.import_module(module_name), function)
+        loaded = load(table, path.parent, f"[tool.headwater.{name}] in {path}")
+        out.extend(loaded if isinstance(loaded, list) else [loaded])
+    return out
 
 
 def _import(location: DefinitionsLocation) -> ModuleType:

@@ -4,8 +4,10 @@
 they come. A model that finished is yielded as a ``MaterializeResult`` (relation, rows
 affected, execution time, adapter response) as soon as its tests have run (and its parents
 have been yielded), so that Headwater evaluates the model's checks right after recording
-it and each check finds its dbt test's result. A failed model is logged the moment dbt reports
-it; when dbt is done the step fails naming the failed models and those dbt skipped.
+it and each check finds its dbt test's result. A failed model is reported the moment dbt
+reports it, as an ``AssetFailure`` with dbt's message, and a model dbt skipped because of it
+as an ``AssetSkip``: Headwater marks them one by one while dbt goes on, and holds back only
+what reads them. When dbt is done the step fails naming the failed models.
 
 Checks made from dbt tests look their result up in ``DbtTestResults``: during a build, the
 result dbt reported in that build; on their own (``headwater check``), they run
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.definitions.checks import CheckContext, CheckResult
 from headwater.definitions.context import AssetContext
-from headwater.definitions.outputs import MaterializeResult
+from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult
 from headwater.errors import HeadwaterError
 from headwater.integrations.dbt.invocation import DbtCommandError, DbtEvent
 
@@ -64,10 +66,12 @@ class DbtTestOutcome:
         if self.status == "pass":
             return CheckResult(True, meta, "dbt test passed")
         if self.status == "skipped":
-            return CheckResult(False, meta, "dbt skipped this test: something it depends on failed")
+            return CheckResult.not_run("dbt skipped this test: something it depends on failed", meta)
+        # dbt decides the severity of each result (warn_if / error_if), whatever the test's config.
+        severity = "warn" if self.status == "warn" else "error"
         if self.status == "error":
-            return CheckResult(False, meta, f"the dbt test itself errored: {self.message}")
-        return CheckResult(False, meta, f"dbt test {self.status}: {self.message}")
+            return CheckResult(False, meta, f"the dbt test itself errored: {self.message}", severity=severity)
+        return CheckResult(False, meta, f"dbt test {self.status}: {self.message}", severity=severity)
 
 
 class DbtTestResults:
@@ -109,8 +113,8 @@ def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], C
         if in_build is not None:
             outcome = in_build.get(test_uid)
             if outcome is None:
-                return CheckResult(False, {"dbt/status": "not_run"},
-                                   "dbt did not run this test in the build (deselected by the dbt flags given)")
+                return CheckResult.not_run("dbt did not run this test in the build (deselected by the dbt flags "
+                                           "given)", {"dbt/status": "not_run"})
             return outcome.check_result()
         outcome = project.results.take_standalone(test_uid)
         if outcome is None:
@@ -140,8 +144,8 @@ def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]
     return out
 
 
-def run_build(project: DbtProject, context: AssetContext) -> Iterator[MaterializeResult]:
-    opts = project.run_options(context.resources)
+def run_build(project: DbtProject, context: AssetContext) -> Iterator[MaterializeResult | AssetFailure | AssetSkip]:
+    opts = project.run_options(context.resources, context.tags)
     uids = [project.unique_id_for(k) for k in context.selected_keys]
     wanted = set(uids)
     nodes = project.manifest.nodes
@@ -161,6 +165,7 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Materializ
     done: set[str] = set()
     failed: dict[str, str] = {}
     skipped: list[str] = []
+    failed_units: dict[str, list[str]] = {}  # model -> its unit tests that failed (dbt then skips it)
     results = project.results.open(context.run_id)
 
     def ready(uid: str) -> Iterator[MaterializeResult]:
@@ -190,9 +195,18 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Materializ
                         yield from ready(uid)
                     elif status == "skipped":
                         skipped.append(uid)
+                        yield AssetSkip(project.asset_key_of(uid),
+                                        _skip_reason(project, uid, failed, results, failed_units),
+                                        {"dbt/unique_id": uid, "dbt/status": status})
                     else:
                         failed[uid] = _message(event)
                         context.log.error(f"dbt {rtype} {nodes[uid].name} failed: {failed[uid]}")
+                        yield AssetFailure(project.asset_key_of(uid), f"dbt {rtype} {nodes[uid].name} {status}: "
+                                           f"{failed[uid]}", _failure_metadata(uid, status, event))
+                elif rtype == "unit_test" and _status(event) in ("fail", "error"):
+                    unit = project.manifest.unit_tests.get(uid)
+                    if unit is not None and unit.model is not None:
+                        failed_units.setdefault(unit.model, []).append(unit.name)
                 elif rtype == "test" and uid in project.check_target:
                     results[uid] = DbtTestOutcome.from_event(event)
                     target = project.check_target[uid]
@@ -204,10 +218,45 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Materializ
                 done.add(uid)
                 yield pending.pop(uid)
         missing = [u for u in uids if u not in done and u not in failed and u not in skipped]
-        if failed or skipped or missing:
+        if failed or missing:
             raise _build_error(project, inv.returncode, failed, skipped, missing, inv.failure("dbt build failed"))
     finally:
         project.results.close(context.run_id)
+
+
+def _skip_reason(project: DbtProject, uid: str, failed: Mapping[str, str],
+                 tests: Mapping[str, DbtTestOutcome], failed_units: Mapping[str, list[str]]) -> str:
+    """What made dbt skip ``uid`` in this build: its own unit test, or upstream a model or a
+    test of an error severity (``dbt build`` skips what is downstream of either)."""
+    if uid in failed_units:
+        return "dbt skipped it: its unit test " + ", ".join(failed_units[uid]) + " failed"
+    bad_tests = {project.check_target[t] for t, o in tests.items() if o.status in ("fail", "error")}
+    names: list[str] = []
+    seen: set[str] = set()
+    stack = list(project.asset_parents(uid))
+    while stack:
+        u = stack.pop()
+        if u in seen:
+            continue
+        seen.add(u)
+        if u in failed:
+            names.append(f"{project.asset_key_of(u)} failed")
+        elif u in bad_tests:
+            names.append(f"a test of {project.asset_key_of(u)} failed")
+        else:
+            stack.extend(project.asset_parents(u))
+    if not names:
+        return "dbt skipped it: something upstream of it failed"
+    return "dbt skipped it: upstream " + ", ".join(sorted(names))
+
+
+def _failure_metadata(uid: str, status: str, event: DbtEvent) -> dict[str, Any]:
+    rr = event.data.get("run_result") or {}
+    meta: dict[str, Any] = {"dbt/unique_id": uid, "dbt/status": status, "dbt/invocation_id": event.invocation_id}
+    seconds = _float(rr.get("execution_time"))
+    if seconds is not None:
+        meta["execution_time"] = round(seconds, 3)
+    return meta
 
 
 def _status(event: DbtEvent) -> str:
@@ -251,7 +300,10 @@ def _build_error(project: DbtProject, returncode: int | None, failed: Mapping[st
     nodes = project.manifest.nodes
     if not failed and not skipped:
         return fallback  # dbt did not get to run them at all: its own errors say why
-    parts = [f"{len(failed)} dbt node(s) failed: " + "; ".join(f"{nodes[u].name}: {m}" for u, m in failed.items())]
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} dbt node(s) failed: "
+                     + "; ".join(f"{nodes[u].name}: {m}" for u, m in failed.items()))
     if skipped:
         parts.append(f"{len(skipped)} skipped because of a failure upstream: "
                      + ", ".join(nodes[u].name for u in skipped))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,11 @@ class ColumnLineage:
     upstream: tuple[ColumnRef, ...]
     edges: tuple[tuple[ColumnRef, ColumnRef], ...]  # (column, a column it is computed from)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": str(self.key), "column": self.column, "direct": [str(r) for r in self.direct],
+                "upstream": [str(r) for r in self.upstream],
+                "edges": [[str(child), str(parent)] for child, parent in self.edges]}
+
     def render(self) -> str:
         """An indented tree, the column first, each line a column it is computed from."""
         parents: dict[ColumnRef, list[ColumnRef]] = {}
@@ -75,7 +80,25 @@ class ColumnLineage:
 def column_lineage(project: DbtProject, model: CoercibleToKey, column: str) -> ColumnLineage:
     """The upstream columns of ``model``'s ``column`` (``model``: an asset key or a dbt name)."""
     tracer = _Tracer(project)
+    return _lineage(tracer, tracer.uid(model), column)
+
+
+def model_lineage(project: DbtProject, model: CoercibleToKey,
+                  columns: Sequence[str] | None = None) -> list[ColumnLineage]:
+    """The lineage of several columns of one model (all of them when ``columns`` is None),
+    sharing the compiled SQL and the schemas read for the first."""
+    tracer = _Tracer(project)
     uid = tracer.uid(model)
+    if columns is None:
+        columns = tracer.columns(uid)
+        if not columns:
+            raise LineageError(f"the columns of {project.asset_key_of(uid)} are unknown (neither its SQL nor "
+                               "target/catalog.json says); name one with --column")
+    return [_lineage(tracer, uid, c) for c in columns]
+
+
+def _lineage(tracer: _Tracer, uid: str, column: str) -> ColumnLineage:
+    project = tracer.project
     root = ColumnRef(project.asset_key_of(uid), column)
     direct = tuple(ColumnRef(project.asset_key_of(u), c) for u, c in tracer.direct(uid, column))
     edges: list[tuple[ColumnRef, ColumnRef]] = []
@@ -93,6 +116,51 @@ def column_lineage(project: DbtProject, model: CoercibleToKey, column: str) -> C
                 seen.add((pu, pc))
                 todo.append((pu, pc))
     return ColumnLineage(root.key, column, direct, tuple(upstream), tuple(edges))
+
+
+def dbt_projects(defs: Any) -> list[DbtProject]:
+    """The dbt projects whose assets are in ``defs`` (a ``Definitions``)."""
+    found: dict[int, DbtProject] = {}
+    for d in defs.assets_defs:
+        project = getattr(d.fn, "dbt_project", None)
+        if project is not None:
+            found[id(project)] = project
+    return list(found.values())
+
+
+def find_model(defs: Any, model: str) -> tuple[DbtProject, str]:
+    """The project and unique id of a model named by asset key or by dbt name, or an error
+    that says what ``model`` is instead."""
+    projects = dbt_projects(defs)
+    if not projects:
+        raise LineageError("these definitions hold no dbt project; column lineage is traced through dbt models")
+    try:
+        key: AssetKey | None = to_key(model)
+    except HeadwaterError:
+        key = None
+    if key is not None and key in defs.graph:
+        for project in projects:
+            try:
+                uid = project.unique_id_for(key)
+            except DefinitionError:
+                continue
+            if uid not in project.manifest.nodes:
+                kind = "source" if uid in project.manifest.sources else "exposure"
+                raise LineageError(f"{key} is a dbt {kind}, not a model: column lineage is traced through the "
+                                   "compiled SQL of models, seeds and snapshots")
+            return project, uid
+        raise LineageError(f"asset {key} does not come from dbt: column lineage is traced through dbt models")
+    hits = []
+    for project in projects:
+        try:
+            hits.append((project, project.unique_id_for(project.key_for(model))))
+        except DefinitionError:
+            continue
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise LineageError(f"dbt name {model!r} names a model in several projects; give its asset key")
+    raise LineageError(f"no asset and no dbt model is named {model!r}")
 
 
 class _Tracer:
@@ -315,4 +383,5 @@ def _csv_header(path: Path) -> tuple[str, ...]:
         return ()
 
 
-__all__ = ["ColumnLineage", "ColumnRef", "LineageError", "column_lineage"]
+__all__ = ["ColumnLineage", "ColumnRef", "LineageError", "column_lineage", "dbt_projects", "find_model",
+           "model_lineage"]

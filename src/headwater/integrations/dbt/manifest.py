@@ -120,6 +120,40 @@ class DbtTest:
 
 
 @dataclass(frozen=True, slots=True)
+class DbtExposure:
+    """A downstream use of the project's models declared in dbt (a dashboard, a notebook,
+    an application): dbt neither builds nor runs it."""
+
+    unique_id: str
+    name: str
+    label: str | None
+    type: str
+    package_name: str
+    original_file_path: str
+    fqn: tuple[str, ...]
+    description: str
+    url: str | None
+    maturity: str | None
+    owner_name: str | None
+    owner_email: str | None
+    tags: tuple[str, ...]
+    meta: Mapping[str, Any]
+    depends_on: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DbtUnitTest:
+    """A dbt unit test: the SQL logic of one model on fixed input rows (dbt >= 1.8)."""
+
+    unique_id: str
+    name: str
+    model: str | None              # the unique id of the model it tests
+    original_file_path: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class DbtGroup:
     name: str
     owner_name: str | None
@@ -137,6 +171,8 @@ class Manifest:
     sources: Mapping[str, DbtSource]
     tests: Mapping[str, DbtTest]
     groups: Mapping[str, DbtGroup]
+    exposures: Mapping[str, DbtExposure] = field(default_factory=dict)
+    unit_tests: Mapping[str, DbtUnitTest] = field(default_factory=dict)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -240,10 +276,48 @@ def parse_manifest(data: Any, path: str | Path = "manifest.json") -> Manifest:
         name = r.text(g, "name", where) or ""
         owner = r.obj(g, "owner", where, optional=True)
         groups[name] = DbtGroup(name, owner.get("name") or None, owner.get("email") or None)
+    exposures = {uid: _exposure(r, uid, e, f"exposures[{uid!r}]")
+                 for uid, e in r.obj(data, "exposures", "", optional=True).items()}
+    unit_tests = {uid: _unit_test(r, uid, u, f"unit_tests[{uid!r}]")
+                  for uid, u in r.obj(data, "unit_tests", "", optional=True).items()}
     return Manifest(path=Path(path), project_name=project_name,
                     dbt_version=str(meta.get("dbt_version") or "unknown"), schema_version=version,
                     adapter_type=meta.get("adapter_type"), nodes=nodes, sources=sources, tests=tests,
-                    groups=groups)
+                    groups=groups, exposures=exposures, unit_tests=unit_tests)
+
+
+def _exposure(r: _Reader, uid: str, e: Any, where: str) -> DbtExposure:
+    if not isinstance(e, dict):
+        raise r.fail(where, _expected("an object", e, True))
+    owner = r.obj(e, "owner", where, optional=True)
+    config = r.obj(e, "config", where, optional=True)
+    return DbtExposure(
+        unique_id=uid,
+        name=r.text(e, "name", where) or "",
+        label=r.text(e, "label", where, optional=True),
+        type=r.text(e, "type", where, optional=True) or "exposure",
+        package_name=r.text(e, "package_name", where) or "",
+        original_file_path=r.text(e, "original_file_path", where, optional=True) or "",
+        fqn=r.strings(e, "fqn", where),
+        description=r.text(e, "description", where, optional=True) or "",
+        url=r.text(e, "url", where, optional=True),
+        maturity=r.text(e, "maturity", where, optional=True),
+        owner_name=r.text(owner, "name", f"{where}.owner", optional=True),
+        owner_email=r.text(owner, "email", f"{where}.owner", optional=True),
+        tags=r.strings(e, "tags", where, optional=True),
+        meta={**r.obj(config, "meta", f"{where}.config", optional=True), **r.obj(e, "meta", where, optional=True)},
+        depends_on=r.strings(r.obj(e, "depends_on", where), "nodes", f"{where}.depends_on", optional=True),
+        raw=e,
+    )
+
+
+def _unit_test(r: _Reader, uid: str, u: Any, where: str) -> DbtUnitTest:
+    if not isinstance(u, dict):
+        raise r.fail(where, _expected("an object", u, True))
+    depends = r.strings(r.obj(u, "depends_on", where, optional=True), "nodes", f"{where}.depends_on", optional=True)
+    return DbtUnitTest(unique_id=uid, name=r.text(u, "name", where) or "",
+                       model=next((d for d in depends if d.startswith("model.")), None),
+                       original_file_path=r.text(u, "original_file_path", where, optional=True) or "", raw=u)
 
 
 def _columns(r: _Reader, d: Mapping[str, Any], where: str) -> Mapping[str, str]:

@@ -1,11 +1,13 @@
 """``DbtOptions``: how dbt is invoked — target, vars, full refresh, threads, extra flags.
 
-Three layers, later ones winning: what ``hw.dbt.load(...)`` was given; a resource named
-``dbt`` holding a ``DbtOptions`` (per set of Definitions, e.g. a prod deployment); and the
-environment of the run (per run, e.g. from the command line)::
+Four layers, later ones winning: what ``hw.dbt.load(...)`` was given; a resource named
+``dbt`` holding a ``DbtOptions`` (per set of Definitions, e.g. a prod deployment); the
+environment of the process; and the run's tags (per run, recorded with it, and carried by
+queued runs to the worker that runs them)::
 
+    headwater materialize 'fct_orders+' --tag dbt/full_refresh=true
+    headwater materialize 'group:marts' --tag 'dbt/vars={"start": "2024-01-01"}' --tag dbt/target=prod
     HEADWATER_DBT_FULL_REFRESH=1 headwater materialize 'fct_orders+'
-    HEADWATER_DBT_VARS='{"start": "2024-01-01"}' HEADWATER_DBT_TARGET=prod headwater materialize 'group:marts'
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ RESOURCE_NAME = "dbt"
 ENV_FULL_REFRESH = "HEADWATER_DBT_FULL_REFRESH"
 ENV_VARS = "HEADWATER_DBT_VARS"
 ENV_TARGET = "HEADWATER_DBT_TARGET"
+TAG_FULL_REFRESH = "dbt/full_refresh"
+TAG_VARS = "dbt/vars"
+TAG_TARGET = "dbt/target"
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no", "")
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,30 @@ def from_environment(environ: Mapping[str, str] | None = None) -> DbtOptions:
                       full_refresh=True if flag in ("1", "true", "yes") else None)
 
 
+def from_tags(tags: Mapping[str, str]) -> DbtOptions:
+    """The options a run's tags set (``headwater materialize --tag dbt/full_refresh=true``)."""
+    vars_text = tags.get(TAG_VARS)
+    parsed: Any = None
+    if vars_text:
+        try:
+            parsed = json.loads(vars_text)
+        except ValueError as exc:
+            raise DefinitionError(f"run tag {TAG_VARS} must be a JSON object: {exc} (got {vars_text!r})") from None
+        if not isinstance(parsed, dict):
+            raise DefinitionError(f"run tag {TAG_VARS} must be a JSON object, not {vars_text!r}")
+    flag = tags.get(TAG_FULL_REFRESH)
+    full_refresh: bool | None = None
+    if flag is not None:
+        text = flag.strip().lower()
+        if text not in _TRUE + _FALSE:
+            raise DefinitionError(f"run tag {TAG_FULL_REFRESH} must be true or false, not {flag!r}")
+        full_refresh = text in _TRUE
+    return DbtOptions(target=tags.get(TAG_TARGET) or None, vars=parsed, full_refresh=full_refresh)
+
+
 def effective(base: DbtOptions, resources: Mapping[str, Any], extra: Sequence[DbtOptions] = ()) -> DbtOptions:
-    """Load-time options, then the ``dbt`` resource, then the environment, then ``extra``."""
+    """Load-time options, then the ``dbt`` resource, then the environment, then ``extra``
+    (the run's tags): the more specific to one run, the later it comes and the more it wins."""
     opts = base
     resource = resources.get(RESOURCE_NAME)
     if isinstance(resource, DbtOptions):

@@ -25,12 +25,19 @@ from headwater.definitions.checks import CheckDefinition
 from headwater.definitions.context import AssetContext
 from headwater.definitions.decorators import multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.outputs import MaterializeResult
+from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult
 from headwater.errors import DefinitionError, KeySyntaxError
 from headwater.integrations.dbt.build import DbtTestResults, run_build, test_check
 from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
-from headwater.integrations.dbt.manifest import DbtNode, DbtSource, DbtTest, Manifest, read_manifest
-from headwater.integrations.dbt.options import DbtOptions, effective
+from headwater.integrations.dbt.manifest import (
+    DbtExposure,
+    DbtNode,
+    DbtSource,
+    DbtTest,
+    Manifest,
+    read_manifest,
+)
+from headwater.integrations.dbt.options import DbtOptions, effective, from_tags
 from headwater.integrations.dbt.sources import FreshnessObserver
 from headwater.integrations.dbt.translator import DbtTranslator
 
@@ -67,14 +74,64 @@ def load(
     target_dir = (folder / target_path) if target_path is not None else folder / "target"
     options = DbtOptions(target=target, vars=vars)
     project = DbtPaths(folder, profiles, target_dir, target_path is not None)
-    manifest_path = target_dir / "manifest.json"
-    reason = "asked to" if parse == "always" else stale_manifest_reason(folder, manifest_path, target_dir)
-    if parse != "never" and reason:
-        inv, _ = run_dbt(["parse", *project.args(), *effective(options, {}).global_args()], folder)
-        if inv.returncode != 0:
-            raise inv.failure(f"could not parse the dbt project in {folder} ({reason})")
     with _gc_paused():  # tens of thousands of small objects: collections would only slow this down
-        return DbtProject(read_manifest(manifest_path), project, translator or DbtTranslator(), options, name)
+        manifest = _current_manifest(project, options, parse)
+        return DbtProject(manifest, project, translator or DbtTranslator(), options, name)
+
+
+def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manifest:
+    """The manifest, parsed first if it is stale.
+
+    Every worker of a run loads the project when it starts, all at once: without a lock
+    each would find the same stale manifest and run ``dbt parse`` into the same target
+    folder concurrently, overwriting each other's files. A shared lock while reading and an
+    exclusive one to parse (deciding again once it is held: another process may just have
+    parsed) makes it one parse, and no reader sees a half-written manifest."""
+    manifest_path = paths.target_dir / "manifest.json"
+
+    def reason() -> str | None:
+        if parse == "never":
+            return None
+        if parse == "always":
+            return "asked to"
+        return stale_manifest_reason(paths.project_dir, manifest_path, paths.target_dir)
+
+    if parse != "always":
+        with _target_lock(paths.target_dir, exclusive=False):
+            if reason() is None:
+                return read_manifest(manifest_path)
+    with _target_lock(paths.target_dir, exclusive=True):
+        why = reason()
+        if why:
+            inv, _ = run_dbt(["parse", *paths.args(), *effective(options, {}).global_args()], paths.project_dir)
+            if inv.returncode != 0:
+                raise inv.failure(f"could not parse the dbt project in {paths.project_dir} ({why})")
+        return read_manifest(manifest_path)
+
+
+LOCK_FILE = ".headwater.lock"
+
+
+@contextmanager
+def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on ``target_dir`` between processes (none where fcntl is missing, or
+    the folder is read-only, e.g. a manifest built in CI: nobody parses there)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(target_dir / LOCK_FILE, "a+b")  # held across the yield
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        handle.close()  # releases the lock
 
 
 @contextmanager
@@ -150,13 +207,15 @@ class DbtProject:
         self.tests_by_asset: dict[str, list[str]] = {}
         self.check_target: dict[str, str] = {}
         self.skipped_tests: dict[str, str] = {}
+        self.unit_tests_by_model: dict[str, list[str]] = {}
         self._freshness = FreshnessObserver(self)
         self.specs = self._specs()
         self.sources = self._sources()
+        self.exposures = self._exposures()
         self.checks: list[CheckDefinition] = self._checks()
         self.multi_asset = self._multi_asset() if self.specs else None
         self.assets: list[AssetsDefinition | SourceDefinition] = [
-            *([self.multi_asset] if self.multi_asset is not None else []), *self.sources]
+            *([self.multi_asset] if self.multi_asset is not None else []), *self.sources, *self.exposures]
 
     # -- public --------------------------------------------------------------------------------
 
@@ -175,12 +234,13 @@ class DbtProject:
             return self._key[name]
         hits = [uid for uid, n in self.manifest.nodes.items() if n.name == name and uid in self._key]
         hits += [uid for uid, s in self.manifest.sources.items() if f"{s.source_name}.{s.name}" == name]
+        hits += [uid for uid, e in self.manifest.exposures.items() if e.name == name]
         if len(hits) == 1:
             return self._key[hits[0]]
         if hits:
             raise DefinitionError(f"dbt name {name!r} is ambiguous: {', '.join(sorted(hits))}")
-        raise DefinitionError(f"dbt project {self.manifest.project_name!r} has no model, seed, snapshot or source "
-                              f"named {name!r}")
+        raise DefinitionError(f"dbt project {self.manifest.project_name!r} has no model, seed, snapshot, source "
+                              f"or exposure named {name!r}")
 
     def unique_id_for(self, key: CoercibleToKey) -> str:
         k = to_key(key)
@@ -193,9 +253,9 @@ class DbtProject:
         """The asset key of a manifest unique id (a model, seed, snapshot or source)."""
         return self._key[uid]
 
-    def node_for(self, key: CoercibleToKey) -> DbtNode | DbtSource:
+    def node_for(self, key: CoercibleToKey) -> DbtNode | DbtSource | DbtExposure:
         uid = self.unique_id_for(key)
-        return self.manifest.nodes.get(uid) or self.manifest.sources[uid]
+        return self.manifest.nodes.get(uid) or self.manifest.sources.get(uid) or self.manifest.exposures[uid]
 
     def asset_parents(self, uid: str) -> tuple[str, ...]:
         """Unique ids of the assets (nodes and sources) a node reads, through ephemeral models."""
@@ -205,10 +265,10 @@ class DbtProject:
         """A dbt command on this project (``args`` start with the subcommand), not yet started."""
         return DbtInvocation([*args, *self.paths.args()], self.project_dir, env=options.env, wanted=wanted)
 
-    def run_options(self, resources: Mapping[str, Any]) -> DbtOptions:
-        return effective(self.options, resources)
+    def run_options(self, resources: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> DbtOptions:
+        return effective(self.options, resources, [from_tags(tags)] if tags else [])
 
-    def build(self, context: AssetContext) -> Iterator[MaterializeResult]:
+    def build(self, context: AssetContext) -> Iterator[MaterializeResult | AssetFailure | AssetSkip]:
         """Run one ``dbt build`` for ``context.selected_keys``, yielding each model as it is done."""
         return run_build(self, context)
 
@@ -219,16 +279,21 @@ class DbtProject:
         seen: dict[AssetKey, str] = {}
         things: list[tuple[str, Any]] = [(uid, n) for uid, n in self.manifest.nodes.items() if not n.is_ephemeral]
         things += list(self.manifest.sources.items())
+        things += list(self.manifest.exposures.items())
         for uid, thing in things:
             try:
-                key = t.asset_key(thing) if isinstance(thing, DbtNode) else t.source_key(thing)
-                key = to_key(key)
+                if isinstance(thing, DbtNode):
+                    key = to_key(t.asset_key(thing))
+                elif isinstance(thing, DbtExposure):
+                    key = to_key(t.exposure_key(thing))
+                else:
+                    key = to_key(t.source_key(thing))
             except KeySyntaxError as exc:
                 raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
             if key in seen:
                 raise DefinitionError(
                     f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
-                    "DbtTranslator.asset_key / source_key (e.g. include the package or folder)")
+                    "DbtTranslator.asset_key / source_key / exposure_key (e.g. include the package or folder)")
             seen[key] = uid
             self._key[uid] = key
             self._uid[key] = uid
@@ -313,6 +378,27 @@ class DbtProject:
             out.append(replace(definition, spec=replace(definition.spec, location=location)))
         return out
 
+    def _exposures(self) -> list[SourceDefinition]:
+        """Each exposure as an asset Headwater neither builds nor observes, downstream of what
+        it reads: the dashboard shows in the graph, in lineage and in selections, so
+        ``materialize '+weekly_revenue'`` builds everything it needs (the exposure itself is
+        not run, as a source is not)."""
+        t = self.translator
+        out = []
+        for uid, exposure in self.manifest.exposures.items():
+            deps = [self._key[d] for d in exposure.depends_on if d in self._key]
+            for d in exposure.depends_on:
+                if d in self._ephemeral_parents:
+                    deps.extend(self._key[p] for p in self._ephemeral_parents[d])
+            definition = source_asset(
+                self._key[uid], group=t.exposure_group(exposure), description=t.description(exposure),
+                tags=t.tags(exposure), owners=t.exposure_owners(exposure), kinds=t.exposure_kinds(exposure),
+                metadata=t.exposure_metadata(exposure))
+            spec = replace(definition.spec, deps=tuple(dict.fromkeys(deps)),
+                           location=self._location(exposure.package_name, exposure.original_file_path))
+            out.append(replace(definition, spec=spec))
+        return out
+
     def _test_target(self, test: DbtTest) -> str | None:
         if test.attached_node:
             uid = test.attached_node
@@ -333,6 +419,13 @@ class DbtProject:
         t = self.translator
         checks = []
         names: dict[tuple[str, str], str] = {}
+        for uid, unit in self.manifest.unit_tests.items():
+            # A check tests the data an asset holds; a unit test tests the model's SQL on rows
+            # of its own, before the model is built. ``dbt build`` runs it, and when it fails
+            # dbt skips the model, which Headwater reports as skipped, naming the unit test.
+            self.skipped_tests[uid] = "a dbt unit test checks a model's SQL on fixed rows, not the data it holds"
+            if unit.model is not None:
+                self.unit_tests_by_model.setdefault(unit.model, []).append(uid)
         for uid, test in self.manifest.tests.items():
             target = self._test_target(test)
             if target is None:
@@ -358,10 +451,11 @@ class DbtProject:
         """One subsettable multi-asset over every model, seed and snapshot: one step, one dbt build."""
         project = self
 
-        def dbt_build(context: AssetContext) -> Iterator[MaterializeResult]:
+        def dbt_build(context: AssetContext) -> Iterator[MaterializeResult | AssetFailure | AssetSkip]:
             yield from run_build(project, context)
 
         dbt_build.__doc__ = f"dbt build of project {self.manifest.project_name!r}"
+        dbt_build.dbt_project = self  # type: ignore[attr-defined]  # how tools find the project (lineage)
         if len(self.specs) < 50:
             return multi_asset(specs=self.specs, name=self.name, can_subset=True)(dbt_build)
         # What @multi_asset builds, without copying thousands of specs that already carry their location.

@@ -24,7 +24,7 @@ from typing import Any
 
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
-from headwater.integrations.dbt.manifest import DbtGroup, DbtNode, DbtSource, DbtTest
+from headwater.integrations.dbt.manifest import DbtExposure, DbtGroup, DbtNode, DbtSource, DbtTest
 
 
 def _prefix(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -58,6 +58,10 @@ class DbtTranslator:
         """A source table's key: ``source_name/table_name``, as ``source('shop', 'orders')`` reads."""
         return AssetKey(self.source_key_prefix + (source.source_name, source.name))
 
+    def exposure_key(self, exposure: DbtExposure) -> AssetKey:
+        """An exposure's key: its name, beside the models (``key_prefix`` applies)."""
+        return AssetKey(self.key_prefix + (exposure.name,))
+
     def is_produced_elsewhere(self, source: DbtSource) -> bool:
         """True when another asset of the project produces this source's table: no source
         asset is declared for it, and the models that read it depend on that asset."""
@@ -83,7 +87,7 @@ class DbtTranslator:
     def source_owners(self, source: DbtSource) -> tuple[str, ...]:
         return _owners(source.meta)
 
-    def tags(self, node: DbtNode | DbtSource) -> Mapping[str, str]:
+    def tags(self, node: DbtNode | DbtSource | DbtExposure) -> Mapping[str, str]:
         """dbt tags become valueless Headwater tags, so ``tag:nightly`` selects them."""
         return {t: "" for t in node.tags}
 
@@ -91,7 +95,7 @@ class DbtTranslator:
         """``dbt`` plus the materialization (``table``, ``view``, ``incremental``, ``seed``...)."""
         return frozenset(("dbt", node.materialized)) if node.materialized else frozenset(("dbt",))
 
-    def description(self, node: DbtNode | DbtSource) -> str | None:
+    def description(self, node: DbtNode | DbtSource | DbtExposure) -> str | None:
         return node.description or None
 
     def code_version(self, node: DbtNode) -> str | None:
@@ -123,6 +127,27 @@ class DbtTranslator:
             return FreshnessPolicy.within(rule.warn_after or 0.0)
         warn = rule.warn_after if rule.warn_after is not None and rule.warn_after < rule.error_after else None
         return FreshnessPolicy.within(rule.error_after, warn)
+
+    # -- exposures ---------------------------------------------------------------------------
+
+    def exposure_group(self, exposure: DbtExposure) -> str:
+        return "exposures"
+
+    def exposure_owners(self, exposure: DbtExposure) -> tuple[str, ...]:
+        """``meta.owner``, else the exposure's own owner (email, else name)."""
+        owner = exposure.owner_email or exposure.owner_name
+        return _owners(exposure.meta) or ((owner,) if owner else ())
+
+    def exposure_kinds(self, exposure: DbtExposure) -> frozenset[str]:
+        """``dbt``, ``exposure`` and its type (``dashboard``, ``notebook``, ``ml``...)."""
+        return frozenset(("dbt", "exposure", exposure.type))
+
+    def exposure_metadata(self, exposure: DbtExposure) -> Mapping[str, Any]:
+        meta: dict[str, Any] = {"dbt/unique_id": exposure.unique_id, "dbt/exposure_type": exposure.type}
+        for name, value in (("url", exposure.url), ("maturity", exposure.maturity), ("label", exposure.label)):
+            if value:
+                meta[f"dbt/{name}"] = value
+        return meta
 
     # -- tests as checks ---------------------------------------------------------------------
 
