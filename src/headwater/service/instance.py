@@ -351,11 +351,16 @@ class Instance(AutomationViews):
         run = self.run(run_id)
         bad = {StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED, StepStatus.STARTED, StepStatus.RETRYING}
         failed: set[AssetKey] = set()
-        for step in self.store.run_steps(run.run_id):
+        steps = self.store.run_steps(run.run_id)
+        for step in steps:
             if step.status in bad and not (step.status is StepStatus.SKIPPED and step.detail == "already up to date"):
                 failed.update(k for k in step.asset_keys if k in defs.graph)
+        # A multi-asset step (one dbt build) that failed may have produced most of its assets:
+        # those are done; only the rest, and what is downstream of them, run again.
+        failed -= {e.event.key for e in self.store.run_events(run.run_id)  # type: ignore[attr-defined]
+                   if isinstance(e.event, AssetMaterialized)}
         planned = {k for k in run.asset_keys if k in defs.graph}
-        never_started = planned - {k for s in self.store.run_steps(run.run_id) for k in s.asset_keys}
+        never_started = planned - {k for s in steps for k in s.asset_keys}
         failed |= never_started if run.status in (RunStatus.FAILED, RunStatus.CANCELED) else set()
         if not failed:
             raise HeadwaterError(f"run {run.run_id} has no failed steps to re-execute")
