@@ -12,53 +12,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
+from headwater.cli.common import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
 from headwater.core.events import RunStatus
-from headwater.definitions.definitions import Definitions
-from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
-from headwater.errors import HeadwaterError, LoadError
+from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.errors import HeadwaterError
 from headwater.execution.plan import PlanMode
 from headwater.reports import health_to_dict, run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Headwater: an asset-centric data orchestrator.")
 run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
-alerts_app = typer.Typer(no_args_is_help=True, help="Alert rules: evaluate them, see what is firing.")
-app.add_typer(alerts_app, name="alerts")
-schedule_app = typer.Typer(no_args_is_help=True, help="Schedules: list, turn on/off, preview fire times.")
-app.add_typer(schedule_app, name="schedule")
-sensor_app = typer.Typer(no_args_is_help=True, help="Sensors: list, turn on/off.")
-app.add_typer(sensor_app, name="sensor")
-automation_app = typer.Typer(no_args_is_help=True, help="Declarative automation.")
-app.add_typer(automation_app, name="automation")
-
-# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
-_WIDTH = None if sys.stdout.isatty() else 200
-out = Console(width=_WIDTH)
-err = Console(stderr=True, width=_WIDTH)
-
-FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
-ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
-AttrOpt = Annotated[str | None, typer.Option("--attribute", "-a", help="Name of the Definitions object.")]
-HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
-                                                 help="Headwater home (default ./.headwater).")]
-
-
-class _Project:
-    def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
-        self.location: DefinitionsLocation = find_location(file, module, attribute)
-        self.defs: Definitions = load_definitions(self.location)
-        self.instance = Instance(home=home)
-
-
-def _fail(exc: HeadwaterError) -> None:
-    err.print("error: " + str(exc), style="red", markup=False, highlight=False)
-    if isinstance(exc, LoadError) and exc.user_traceback:
-        err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -266,65 +230,6 @@ def run_show(
     run_detail(out, record, steps, events)
 
 
-@alerts_app.command("evaluate")
-def alerts_evaluate(
-    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
-) -> None:
-    """Evaluate alert rules now (run it from cron, or let the daemon do it); deliver transitions."""
-    try:
-        p = _Project(file, module, attribute, home)
-        evaluation = p.instance.evaluate_alerts(p.defs)
-    except HeadwaterError as exc:
-        _fail(exc)
-    if evaluation is None:
-        out.print("no alert rules defined (Definitions(alerts=[...]))")
-        return
-    for t in evaluation.transitions:
-        out.print(f"{t.state.value.upper()} {t.rule}: {t.key} ({t.condition}) {t.detail}", markup=False,
-                  highlight=False)
-    if not evaluation.transitions:
-        out.print("no alert changed state")
-    for rule_name, key, channel in evaluation.failed_deliveries:
-        err.print(f"delivery failed: {rule_name} {key} via {channel}", style="red", markup=False)
-    if evaluation.failed_deliveries:
-        raise typer.Exit(1)
-
-
-@alerts_app.command("list")
-def alerts_list(home: HomeOpt = None) -> None:
-    """What is firing now, and the latest delivery attempts."""
-    from headwater.core.explain import format_time
-
-    with Instance(home=home) as instance:
-        states = instance.alert_states()
-        deliveries = instance.alert_deliveries(20)
-    firing = [t for t in states.values() if t.state.value == "firing"]
-    out.print(f"{len(firing)} alert(s) firing", highlight=False)
-    for t in firing:
-        out.print(f"  {t.rule}: {t.key} since {format_time(t.timestamp)} ({t.condition}) {t.detail}",
-                  markup=False, highlight=False)
-    for a in deliveries:
-        out.print(f"  {format_time(a.timestamp)} {a.rule} {a.key} {a.state.value} via {a.channel} attempt "
-                  f"{a.attempt}: {'ok' if a.ok else 'failed'} {a.detail}", markup=False, highlight=False)
-
-
-@app.command()
-def daemon(
-    interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 5.0,
-    once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
-    lease_ttl: Annotated[Optional[float], typer.Option(help="Seconds a dead daemon's lease blocks others (default max(15, 3 x interval)).")] = None,
-    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
-) -> None:
-    """Run schedules, sensors, automation, source observations, alerts and the run queue."""
-    from headwater.cli.daemon_runner import run_daemon
-
-    try:
-        p = _Project(file, module, attribute, home)
-        run_daemon(p.instance, p.defs, p.location, interval, once, out, lease_ttl)
-    except HeadwaterError as exc:
-        _fail(exc)
-
-
 @app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
@@ -373,7 +278,6 @@ def dev(
 @app.command("run-worker", hidden=True)
 def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -> None:
     """Execute one queued run (started by the daemon in its own process)."""
-    from headwater.definitions.loader import DefinitionsLocation
 
     try:
         with Instance(home=home) as instance:
@@ -386,111 +290,6 @@ def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -
     except HeadwaterError as exc:
         _fail(exc)
     raise typer.Exit(0 if result.success else 1)
-
-
-@app.command()
-def ticks(
-    instigator: Annotated[Optional[str], typer.Option(help="e.g. schedule:daily, sensor:files, automation.")] = None,
-    limit: Annotated[int, typer.Option()] = 30,
-    home: HomeOpt = None,
-) -> None:
-    """Recent daemon ticks: what each schedule, sensor and automation evaluation decided."""
-    from headwater.cli.render import ticks_table
-
-    with Instance(home=home) as instance:
-        out.print(ticks_table(instance.store.ticks(instigator, limit)))
-
-
-@schedule_app.command("list")
-def schedule_list(file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-                  home: HomeOpt = None) -> None:
-    """Schedules with their state, last tick and next fire time."""
-    from headwater.cli.render import instigators_table
-
-    try:
-        p = _Project(file, module, attribute, home)
-        rows = p.instance.schedule_rows(p.defs)
-    except HeadwaterError as exc:
-        _fail(exc)
-    out.print(instigators_table(rows, "Schedules"))
-
-
-@schedule_app.command("on")
-def schedule_on(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-                home: HomeOpt = None) -> None:
-    """Turn a schedule on."""
-    _toggle("schedule", name, True, file, module, attribute, home)
-
-
-@schedule_app.command("off")
-def schedule_off(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-                 home: HomeOpt = None) -> None:
-    """Turn a schedule off."""
-    _toggle("schedule", name, False, file, module, attribute, home)
-
-
-@schedule_app.command("preview")
-def schedule_preview(name: str, count: Annotated[int, typer.Option()] = 10, file: FileOpt = None,
-                     module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None) -> None:
-    """The next fire times of a schedule, in its time zone and in UTC."""
-    try:
-        p = _Project(file, module, attribute, home)
-        times = p.instance.schedule_preview(p.defs, name, count)
-    except HeadwaterError as exc:
-        _fail(exc)
-    for local, utc in times:
-        out.print(f"{local}   ({utc})", markup=False, highlight=False)
-
-
-@sensor_app.command("list")
-def sensor_list(file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-                home: HomeOpt = None) -> None:
-    """Sensors with their state, last tick and cursor."""
-    from headwater.cli.render import instigators_table
-
-    try:
-        p = _Project(file, module, attribute, home)
-        rows = p.instance.sensor_rows(p.defs)
-    except HeadwaterError as exc:
-        _fail(exc)
-    out.print(instigators_table(rows, "Sensors"))
-
-
-@sensor_app.command("on")
-def sensor_on(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-              home: HomeOpt = None) -> None:
-    """Turn a sensor on."""
-    _toggle("sensor", name, True, file, module, attribute, home)
-
-
-@sensor_app.command("off")
-def sensor_off(name: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-               home: HomeOpt = None) -> None:
-    """Turn a sensor off."""
-    _toggle("sensor", name, False, file, module, attribute, home)
-
-
-def _toggle(kind: str, name: str, enabled: bool, file: str | None, module: str | None, attribute: str | None,
-            home: Path | None) -> None:
-    try:
-        p = _Project(file, module, attribute, home)
-        p.instance.toggle(p.defs, kind, name, enabled)
-    except HeadwaterError as exc:
-        _fail(exc)
-    out.print(f"{kind} {name} is {'on' if enabled else 'off'}", highlight=False)
-
-
-@automation_app.command("explain")
-def automation_explain(key: str, file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None,
-                       home: HomeOpt = None) -> None:
-    """Why an asset's automation condition was true or false on the last tick."""
-    try:
-        p = _Project(file, module, attribute, home)
-        lines = p.instance.automation_explain(p.defs, key)
-    except HeadwaterError as exc:
-        _fail(exc)
-    for line in lines:
-        out.print(line, markup=False, highlight=False)
 
 
 @app.command()
@@ -510,7 +309,7 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import lineage_cmd  # noqa: E402, F401
+from headwater.cli import automation_cmds, lineage_cmd  # noqa: E402, F401
 
 
 def main() -> None:

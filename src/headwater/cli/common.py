@@ -1,0 +1,44 @@
+"""What every ``headwater`` command shares: the Typer app, consoles, the options that
+locate a project, and how a bad input ends a command (exit code 2)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
+from headwater.errors import HeadwaterError, LoadError
+from headwater.service import Instance
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Headwater: an asset-centric data orchestrator.")
+
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
+
+FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
+ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
+AttrOpt = Annotated[str | None, typer.Option("--attribute", "-a", help="Name of the Definitions object.")]
+HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
+                                                 help="Headwater home (default ./.headwater).")]
+
+
+class _Project:
+    def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
+        self.location: DefinitionsLocation = find_location(file, module, attribute)
+        self.defs: Definitions = load_definitions(self.location)
+        self.instance = Instance(home=home)
+
+
+def _fail(exc: HeadwaterError) -> None:
+    err.print("error: " + str(exc), style="red", markup=False, highlight=False)
+    if isinstance(exc, LoadError) and exc.user_traceback:
+        err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
+    raise typer.Exit(2)
