@@ -10,7 +10,6 @@ project file, so editing a model's SQL shows up as a new code version on the nex
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from headwater.definitions.decorators import multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult
 from headwater.errors import DefinitionError, KeySyntaxError
+from headwater.gc_pause import paused_gc
 from headwater.integrations.dbt.build import DbtTestResults, run_build, test_check
 from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
 from headwater.integrations.dbt.manifest import (
@@ -74,7 +74,7 @@ def load(
     target_dir = (folder / target_path) if target_path is not None else folder / "target"
     options = DbtOptions(target=target, vars=vars)
     project = DbtPaths(folder, profiles, target_dir, target_path is not None)
-    with _gc_paused():  # tens of thousands of small objects: collections would only slow this down
+    with paused_gc():  # tens of thousands of small objects: collections would only slow this down
         manifest = _current_manifest(project, options, parse)
         return DbtProject(manifest, project, translator or DbtTranslator(), options, name)
 
@@ -132,17 +132,6 @@ def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
         yield
     finally:
         handle.close()  # releases the lock
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def stale_manifest_reason(project_dir: Path, manifest_path: Path, target_dir: Path) -> str | None:
