@@ -431,6 +431,21 @@ def test_run_events_merge_both_families_and_page_with_one_cursor(store):
     assert store.run_events("unknown") == []
 
 
+def test_last_event_id_moves_with_every_write_of_either_family(store):
+    assert store.last_event_id() == 0
+    store.write([started("r1")])                          # a run event
+    after_run = store.last_event_id()
+    assert after_run == store.run_events("r1")[-1].id
+    store.write([materialized(None, "a", T0 + 1)])        # an asset event, outside any run
+    after_asset = store.last_event_id()
+    assert after_asset > after_run
+    assert after_asset == store.materializations(key("a"))[0].id
+    store.write([finished("r1", T0 + 2), finished("r1", T0 + 3)])  # the second end is dropped
+    assert store.last_event_id() == after_asset + 1
+    store.write([finished("r1", T0 + 4)])                 # dropped whole: nothing was written
+    assert store.last_event_id() == after_asset + 1
+
+
 # --- failures change nothing --------------------------------------------------------------
 
 

@@ -159,3 +159,15 @@ def test_openapi_describes_every_api_route(web):
 def test_json_endpoints_answer(web, url):
     response = web.client.get(url)
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+
+
+def cli_json(web, *args):
+    result = CliRunner().invoke(cli, [*args, "--json", "--home", str(web.folder / ".headwater")])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_runs_are_cli_runs_json(web):
+    assert web.client.get("/api/runs").json() == cli_json(web, "runs")
+    for run in cli_json(web, "runs"):
+        assert web.client.get(f"/api/runs/{run['run_id']}").json() == cli_json(web, "run", "show", run["run_id"])

@@ -2,6 +2,7 @@
 Materialize, watch the run finish and the badge turn healthy. The screenshots it takes are
 the ones the README shows (docs/images/)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,25 @@ def test_graph_click_materialize_turns_healthy(web, make_web):
         page.fill("#graph-search", "")
         page.screenshot(path=str(IMAGES / "graph.png"))
 
+        # Pan and zoom move the view box, and "fit" brings back the whole graph.
+        def view_box():
+            return [float(v) for v in page.get_attribute("#graph-svg", "viewBox").split()]
+
+        fitted = view_box()
+        page.click("button[data-zoom='in']")
+        zoomed_in = view_box()
+        assert zoomed_in[2] < fitted[2]
+        page.mouse.move(700, 600)
+        page.mouse.wheel(0, 400)                    # the wheel zooms out again
+        page.wait_for_function("w => document.getElementById('graph-svg').viewBox.baseVal.width > w", arg=zoomed_in[2])
+        zoomed_out = view_box()
+        page.mouse.down()
+        page.mouse.move(500, 500, steps=4)
+        page.mouse.up()
+        assert view_box()[0] > zoomed_out[0] and view_box()[1] > zoomed_out[1]
+        page.click("button[data-zoom='fit']")
+        assert view_box() == fitted
+
         flaky.click()
         page.wait_for_url("**/assets/flaky")
         assert page.inner_text("#health-badge") == "degraded"
@@ -66,15 +86,59 @@ def test_graph_click_materialize_turns_healthy(web, make_web):
 def test_run_page_follows_a_live_run(web, make_web):
     """A run queued for a daemon that is not there yet: the page polls, then shows the run
     going by once a worker picks it up, without a reload."""
-    ui = make_web(launch="queue")
+    ui = make_web(launch="queue", poll_seconds=0.5)
     run = ui.post("/api/actions/materialize", {"key": "revenue", "downstream": True}).json()["run"]
     with serving(ui.app) as base, chromium() as browser:
-        page = browser.new_page()
+        page, runs = browser.new_page(), browser.new_page()
         page.goto(f"{base}/runs/{run['run_id']}")
+        runs.goto(f"{base}/runs")
         assert "queued" in page.inner_text("#run-badge")
-        page.evaluate("() => { window.__same_page = true; }")
+        listed = runs.locator("#runs-body tr", has=runs.locator(f"a[href='/runs/{run['run_id']}']"))
+        assert "queued" in listed.inner_text()
+        for p in (page, runs):
+            p.evaluate("() => { window.__same_page = true; }")
         ui.instance.execute_queued(ui.defs, run["run_id"])  # what a worker would do
         expect(page.locator("#run-badge")).to_contain_text("succeeded", timeout=30_000)
         expect(page.locator("#events tbody tr").nth(3)).to_be_attached()
-        assert page.evaluate("() => window.__same_page") is True  # updated in place, never reloaded
+        expect(listed).to_contain_text("succeeded", timeout=30_000)  # the runs list follows too
+        for p in (page, runs):
+            assert p.evaluate("() => window.__same_page") is True  # updated in place, never reloaded
         assert "dashboard" in page.inner_text("#steps")
+
+
+def test_graph_catalog_and_asset_pages_follow_changes_without_reloading(web, make_web):
+    """An asset materializes, then fails, from outside the UI (another instance on the same
+    store, as a worker or the CLI would): the open graph, catalog and asset pages show it."""
+    ui = make_web(poll_seconds=0.3)
+    with serving(ui.app) as base, chromium() as browser:
+        graph, catalog, asset = browser.new_page(), browser.new_page(), browser.new_page()
+        graph.goto(base + "/graph")
+        graph.wait_for_selector("body[data-graph-ready='1']")
+        catalog.goto(base + "/assets?sort=health")
+        asset.goto(base + "/assets/dashboard")
+        for page in (graph, catalog, asset):
+            page.evaluate("() => { window.__same_page = true; }")
+        node = graph.locator("g.node[data-id='flaky']")
+        row = catalog.locator("#catalog tbody tr", has=catalog.locator("a[href='/assets/flaky']"))
+        neighbour = asset.locator(".mini-graph g.node[data-id='flaky']")
+        assert "h-degraded" in node.get_attribute("class") and "degraded" in row.inner_text()
+
+        assert web.instance.materialize(web.defs, "flaky").success
+        expect(node).to_have_class(re.compile(r"\bh-healthy\b"), timeout=20_000)
+        expect(node.locator("text.hv")).to_have_text("healthy · materialized")
+        expect(graph.locator("#graph-counts")).not_to_contain_text("degraded")
+        expect(row.locator(".badge")).to_have_text("healthy", timeout=20_000)
+        expect(neighbour).to_have_class(re.compile(r"\bh-healthy\b"), timeout=20_000)
+        node.hover()  # redrawn nodes keep their hover highlight and show their new reasons
+        expect(graph.locator(".tip")).to_contain_text("flaky — healthy")
+        graph.mouse.move(5, 300)
+
+        (web.folder / "FLAKY").write_text("")
+        assert not web.instance.materialize(web.defs, "flaky").success
+        expect(node).to_have_class(re.compile(r"\bh-degraded\b"), timeout=20_000)
+        expect(node.locator("text.hv")).to_have_text("degraded · failed")
+        expect(row.locator(".badge")).to_have_text("degraded", timeout=20_000)
+        expect(asset.locator(".mini-graph g.node[data-id='flaky']")).to_have_class(
+            re.compile(r"\bh-degraded\b"), timeout=20_000)
+        for page in (graph, catalog, asset):
+            assert page.evaluate("() => window.__same_page") is True  # updated in place, never reloaded

@@ -116,3 +116,75 @@ def test_a_queued_run_says_it_waits(web):
     html = web.client.get(f"/runs/{run['run_id']}").text
     assert "queued" in html and "waiting for a worker" in html
     assert 'data-live="1"' in web.client.get("/runs").text
+
+
+def nodes_of(html):
+    return set(re.findall(r'<g class="node[^"]*" data-id="([^"]+)"', html))
+
+
+def test_graph_filters_by_selection_and_health(web):
+    assert nodes_of(web.client.get("/graph?select=group:marts").text) == {"revenue", "flaky"}
+    assert nodes_of(web.client.get("/graph?select=%2Bdashboard").text) == {  # upstream of dashboard, and it
+        "raw/orders", "staging/orders", "revenue", "flaky", "dashboard"}
+    assert nodes_of(web.client.get("/graph?health=degraded").text) == {"flaky"}
+    assert nodes_of(web.client.get("/graph?select=group:marts&health=healthy").text) == {"revenue"}
+
+
+OVERDUE = '''
+import headwater as hw
+
+@hw.asset(freshness=hw.FreshnessPolicy.within(0.001))
+def late() -> int:
+    return 0
+
+@hw.check(asset="late")
+def never_positive(late: int) -> hw.CheckResult:
+    return hw.CheckResult(passed=late > 0)
+
+defs = hw.Definitions(assets=[late], checks=[never_positive])
+'''
+
+
+def test_graph_nodes_show_freshness_and_failing_checks(tmp_path, monkeypatch):
+    from headwater.definitions.loader import DefinitionsLocation
+    from headwater.web import UiConfig
+
+    from .conftest import Web
+
+    monkeypatch.delenv("HEADWATER_UI_TOKEN", raising=False)
+    (tmp_path / "late.py").write_text(OVERDUE)
+    web = Web(tmp_path, DefinitionsLocation(file=str(tmp_path / "late.py"), working_dir=str(tmp_path)),
+              UiConfig(launch="queue"))
+    try:
+        web.materialize()
+        node = re.search(r'<g class="node h-degraded" data-id="late".*?</g>', web.client.get("/graph").text, re.S)
+        assert "freshness overdue · 1 check(s) failing" in node.group(0) and 'class="l bad"' in node.group(0)
+        row = re.search(r'<tr><td><a href="/assets/late">.*?</tr>', web.client.get("/assets").text, re.S).group(0)
+        assert 'class="f-overdue">overdue' in row and "1 failing: never_positive" in row
+    finally:
+        web.close()
+
+
+def test_catalog_columns_and_filters(web):
+    html = web.client.get("/assets").text
+    headers = [h.strip() for h in re.findall(r'<th><a href="[^"]*"[^>]*>([a-z ]+)', html)]
+    assert headers == ["key", "group", "kind", "health", "status", "stale", "freshness", "last materialized",
+                       "checks"]
+    row = re.search(r'<tr><td><a href="/assets/revenue">.*?</tr>', html, re.S).group(0)
+    for cell in ("marts", "h-healthy", "materialized", " ago", "1 ok"):
+        assert cell in row, cell
+    keys = re.compile(r'<tr><td><a href="/assets/([^"]+)">')
+    assert keys.findall(web.client.get("/assets?health=degraded").text) == ["flaky"]
+    assert sorted(keys.findall(web.client.get("/assets?select=group:marts").text)) == ["flaky", "revenue"]
+    assert keys.findall(web.client.get("/assets?sort=key&desc=1").text)[0] == "staging/orders"
+
+
+def test_asset_page_lineage_checks_and_definition(web):
+    html = web.client.get("/assets/revenue").text
+    lineage = html[html.index('class="mini-graph"'):]
+    lineage = lineage[:lineage.index("</svg>")]
+    assert nodes_of(lineage) == {"raw/orders", "staging/orders", "revenue", "dashboard"}
+    assert re.search(r'class="node h-healthy self" data-id="revenue"', lineage)   # health on every node
+    assert '<span class="cdot pass"' in html                                        # the check's history
+    staging = web.client.get("/assets/staging/orders").text
+    assert '<span class="kv">tier=silver</span>' in staging and "<dt>code version</dt><dd>1</dd>" in staging

@@ -104,6 +104,10 @@ def test_hostile_strings_are_escaped_everywhere(web):
     assert "Typed orders &lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in pages["asset"]
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages["asset"]
     assert "&lt;script&gt;alert" in pages["run"]  # the log line
+    pages["catalog rows"] = web.client.get("/assets?fragment=rows").text
+    pages["graph nodes"] = "".join(n["body"] for n in web.client.get("/api/graph/changes").json()["nodes"])
+    for name, html in pages.items():
+        assert "<script>alert" not in html and "<img src=x" not in html, name
     # The JSON API returns the text as data, never as HTML.
     d = web.client.get("/api/assets/staging/orders")
     assert d.json()["definition"]["description"].endswith(HOSTILE)

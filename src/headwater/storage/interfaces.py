@@ -87,6 +87,16 @@ class AutomationStateReader(Protocol):
         """Newest first."""
 
 
+class EventCursorReader(Protocol):
+    def last_event_id(self) -> int:
+        """The highest id among the stored events (0 when there are none).
+
+        Ids grow in commit order across both event families, and every derived table
+        changes only with an event, so a reader that remembers this number learns with one
+        cheap query whether anything at all was written since (the UI polls it to recompute
+        a large graph's health only when something happened)."""
+
+
 class LeaseStore(Protocol):
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``; False while another
@@ -96,7 +106,7 @@ class LeaseStore(Protocol):
 
 
 class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
-                 AutomationStateReader, LeaseStore, Protocol):
+                 AutomationStateReader, EventCursorReader, LeaseStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str

@@ -16,9 +16,11 @@ from headwater.web import actions, models
 from headwater.web.asset_view import asset_detail
 from headwater.web.context import WebContext
 from headwater.web.graph_view import GraphQuery, visible_keys
+from headwater.web.live_view import asset_changes, graph_changes
 from headwater.web.run_view import events_after, list_runs
 from headwater.web.security import CSRF_COOKIE
 from headwater.web.shapes import asset_row, instigator_row, plain_event, tick_row
+from headwater.web.state import json_list
 
 router = APIRouter(prefix="/api", tags=["api"])
 ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": models.Problem}, 404: {"model": models.Problem}}
@@ -61,10 +63,9 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
         keys = visible_keys(c.graph, snap.healths, query)
         body = json.dumps([asset_row(snap.healths[k], c.graph, True) for k in keys], default=str).encode()
     elif query.select is None and query.health is None:
-        body = snap.body(c.graph)
+        body = snap.body(c.rows, c.graph.keys)
     else:
-        rows = snap.rows(c.graph)
-        body = ("[" + ",".join(rows[k] for k in visible_keys(c.graph, snap.healths, query)) + "]").encode()
+        body = json_list(snap.rows(c.rows), visible_keys(c.graph, snap.healths, query))
     return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})
 
 
@@ -95,6 +96,24 @@ def graph(c: Ctx, select: Select = None, health: HealthQ = None,
 def _lane(lane: Any) -> dict[str, Any]:
     return {"group": lane.group, "x": lane.x, "y": lane.y, "w": lane.w, "h": lane.h, "size": lane.size,
             "collapsed": lane.collapsed}
+
+
+Since = Annotated[str | None, Query(max_length=100, description="the `cursor` of the last answer, or of the page; "
+                                                                "without it (or with a stale one), every asset")]
+
+
+@router.get("/changes", response_model=models.Changes)
+def changes(c: Ctx, since: Since = None) -> dict[str, Any]:
+    """The assets whose state changed since ``since``: poll with the returned ``cursor`` to follow them."""
+    return asset_changes(c, since)
+
+
+@router.get("/graph/changes", response_model=models.GraphChanges, responses=ERRORS)
+def graph_changed(c: Ctx, since: Since = None, select: Select = None, health: HealthQ = None,
+                  expand: Annotated[str | None, Query(max_length=10_000)] = None,
+                  collapse: Annotated[str | None, Query(max_length=10_000)] = None) -> dict[str, Any]:
+    """The graph view's nodes that changed since ``since``, drawn again (what the graph page polls)."""
+    return graph_changes(c, since, GraphQuery.parse(select, health, expand, collapse))
 
 
 @router.get("/runs", response_model=list[models.Run], responses=ERRORS)

@@ -119,6 +119,7 @@ class AssetPage:
     lineage: Any
     lineage_nodes: list[NodeView]
     stale_inputs: list[Any]
+    snapshot: Any  # what it was drawn from (the page follows changes from its cursor)
 
 
 def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
@@ -142,7 +143,7 @@ def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
         key, h, spec, definition(ctx, key), [linkify(line, ctx.key_names) for line in ctx.instance.why(ctx.defs, key)],
         mats, obs, history_charts(list(reversed(mats))),
         {name: [e.event for e in events] for name, events in check_history(ctx, key).items()},
-        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"])
+        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap)
 
 
 def linkify(line: str, keys: set[str]) -> list[tuple[str, str | None]]:

@@ -10,8 +10,10 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
+from headwater.web.changes import ChangeFeed
 from headwater.web.graph_view import ViewCache
 from headwater.web.launching import RunLauncher
+from headwater.web.rows import RowWriter
 from headwater.web.security import Guard, is_loopback
 from headwater.web.state import HealthCache
 
@@ -47,12 +49,17 @@ class WebContext:
         self.guard = Guard(read_only=config.read_only, token=config.token, loopback=is_loopback(config.host))
         self.launcher = RunLauncher(instance, location, config.launch)
         self.views = ViewCache()
-        self.cache = HealthCache(lambda: instance.healths(defs), warm=self._warm)
+        self.rows = RowWriter(defs.graph)
+        self.feed = ChangeFeed()
+        self.cache = HealthCache(lambda: instance.healths(defs), warm=self._warm,
+                                 mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
 
     def _warm(self, snapshot: Any) -> None:
-        """Prepare a snapshot refreshed in the background: the API's body, the recent graph views."""
-        snapshot.body(self.defs.graph)
+        """Prepare a snapshot refreshed in the background: the API's body, what changed since the
+        last one, the recent graph views."""
+        snapshot.body(self.rows, self.defs.graph.keys)
+        self.feed.observe(snapshot)
         self.views.rewarm(self.defs.graph, snapshot)
 
     @property

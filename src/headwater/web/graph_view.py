@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ class GraphView:
         from headwater.web.graph_svg import nodes_svg
 
         return nodes_svg(self.nodes)
+
+    @functools.cached_property
+    def shape(self) -> str:
+        """Names the set of nodes drawn: two views with the same shape have the same layout."""
+        return format(zlib.crc32("\n".join(n.box.id for n in self.nodes).encode()), "08x") + f"-{len(self.nodes)}"
 
     @functools.cached_property
     def edges_path(self) -> str:

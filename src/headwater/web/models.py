@@ -13,7 +13,6 @@ class Cause(BaseModel):
     key: str
     dep: str | None = None
     detail: str
-    causes: list[Cause] = []
 
 
 class RootCause(BaseModel):
@@ -68,6 +67,45 @@ class AssetRow(BaseModel):
     overdue_since: str | None
     checks: list[CheckState]
     cut: list[str] = Field(default=[], description="fields shortened in this row (absent with full=true)")
+
+
+class ChangedAsset(BaseModel):
+    key: str
+    group: str
+    health: Literal["healthy", "warning", "degraded", "unknown"]
+    status: str
+    stale: bool
+    last_updated_at: str | None = Field(description="materialized (a source: observed) at")
+    freshness: str | None
+    failing_checks: list[str]
+
+
+class Changes(BaseModel):
+    cursor: str = Field(description="poll again with ?since= this")
+    as_of: str | None
+    full: bool = Field(description="true: every asset is listed (no cursor, or one too old or from before a restart)")
+    changed: int = Field(description="how many assets changed (0: nothing to do)")
+    assets: list[ChangedAsset]
+
+
+class ChangedNode(BaseModel):
+    id: str
+    class_: str = Field(alias="class")
+    body: str = Field(description="the SVG inside the node's <g>, escaped")
+    tip: str
+
+
+class GraphChanges(BaseModel):
+    cursor: str
+    as_of: str | None
+    full: bool
+    changed: int = Field(description="how many assets changed, on the page or not (0: nothing to do)")
+    nodes: list[ChangedNode]
+    summary: dict[str, int] | None = Field(default=None, description="assets shown per health (when nodes changed)")
+    shown: int | None = None
+    total: int | None = None
+    shape: str | None = Field(default=None, description="names the set of nodes drawn; another shape than the "
+                                                        "page's means its layout is out of date")
 
 
 class Event(BaseModel):

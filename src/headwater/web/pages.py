@@ -96,13 +96,13 @@ def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = Non
         return render(request, "graph.html", 400, view=None, error=str(exc), select=select or "",
                       health=health or "", as_of=snap.taken_at)
     return render(request, "graph.html", view=view, error=None, select=select or "", health=health or "",
-                  as_of=snap.taken_at)
+                  as_of=snap.taken_at, cursor=c.feed.cursor(snap))
 
 
 @router.get("/assets", response_class=HTMLResponse)
 def catalog_page(request: Request, c: Ctx, select: Text = None, health: Text = None, q: Text = None,
                  sort: Annotated[str, Query(max_length=100)] = "key", desc: Text = None,
-                 page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+                 page: Annotated[int, Query(ge=1, le=100_000)] = 1, fragment: Text = None) -> Response:
     descending = (desc or "").lower() in ("1", "true", "yes", "on")
     snap = c.cache.get()
     params = {"select": select or "", "health": health or "", "q": q or ""}
@@ -117,9 +117,12 @@ def catalog_page(request: Request, c: Ctx, select: Text = None, health: Text = N
         merged = {**params, "sort": sort, "desc": "1" if descending else "", "page": str(page), **changes}
         return "/assets?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
 
-    return render(request, "catalog.html", rows=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], error=None,
+    # The live part (table, count, pager) is rendered again, as it is now, when the feed says so.
+    name = "catalog_rows.html" if fragment == "rows" else "catalog.html"
+    return render(request, name, rows=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], error=None,
                   params=params, sort=sort, desc=descending, page=min(page, pages), pages=pages, total=len(rows),
-                  columns=COLUMNS, link=link, as_of=snap.taken_at)
+                  columns=COLUMNS, link=link, as_of=snap.taken_at, cursor=c.feed.cursor(snap),
+                  fragment_url=link(fragment="rows"))
 
 
 @router.get("/assets/{key:path}", response_class=HTMLResponse)
@@ -127,7 +130,7 @@ def asset_html(request: Request, c: Ctx, key: str, fragment: str | None = None) 
     now = time.time()
     view = asset_page(c, key, now)
     name = {"state": "asset_state.html", "body": "asset_body.html"}.get(fragment or "", "asset.html")
-    return render(request, name, a=view, now=now)
+    return render(request, name, a=view, now=now, cursor=c.feed.cursor(view.snapshot))
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -142,6 +142,11 @@ class SqlEventStore:
             raise StorageError(f"could not write {len(batch)} event(s) to {self._engines.target}, nothing was "
                                f"stored: {type(exc).__name__}: {exc}") from exc
 
+    def last_event_id(self) -> int:
+        """The highest id among the stored events of both families: two index lookups."""
+        stmt = select(*(select(func.max(t.c.id)).scalar_subquery() for t in (run_events, asset_events)))
+        return self._read(lambda conn: max((v or 0) for v in conn.execute(stmt).one()))
+
     # -- runs ---------------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> RunRecord | None:

@@ -48,6 +48,26 @@ const hw = {
   },
 
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+
+  // Follow the change feed from the cursor of the snapshot the page was drawn from: every
+  // poll asks what changed since the last cursor, and `apply` gets each answer that has
+  // changes. An answer with nothing new is a few hundred bytes.
+  async follow(feed, apply) {
+    const meta = document.querySelector('meta[name="hw-cursor"]');
+    if (!meta) return;
+    let cursor = meta.content;
+    for (;;) {
+      await hw.sleep(hw.pollMs());
+      if (document.hidden) continue;
+      try {
+        const answer = await hw.getJSON(feed + (feed.includes("?") ? "&" : "?") + "since=" + encodeURIComponent(cursor));
+        if (answer.changed) await apply(answer);
+        cursor = answer.cursor;
+      } catch (err) {
+        // the UI restarting or a network blip: the next poll asks again
+      }
+    }
+  },
 };
 
 // Follow a run until it ends, refreshing the asset's state on the way.
@@ -124,19 +144,25 @@ document.addEventListener("auxclick", (event) => {
   if (node && event.button === 1) window.open(node.dataset.href, "_blank");
 });
 
-// Live fragments: refresh while they say something is in progress.
-async function liveLoop() {
+// Live fragments. The runs list refreshes while a run is in progress; the catalog and the
+// asset page follow the change feed (the graph page's own script does, in graph.js).
+async function followRuns() {
   for (;;) {
     await hw.sleep(hw.pollMs());
-    if (document.hidden) continue;
     const runs = document.getElementById("runs-body");
-    if (runs && runs.dataset.live) {
-      await hw.refresh(runs);
-    }
-    const status = document.getElementById("asset-status");
-    if (status && ["running"].includes(status.textContent.trim())) {
-      await hw.refresh(document.getElementById("state"));
-    }
+    if (!document.hidden && runs && runs.dataset.live) await hw.refresh(runs);
   }
 }
-liveLoop();
+followRuns();
+
+const catalogLive = document.getElementById("catalog-live");
+if (catalogLive) hw.follow("/api/changes", () => hw.refresh(catalogLive));
+
+const assetBody = document.getElementById("asset-body");
+if (assetBody) {
+  hw.follow("/api/changes", async (answer) => {
+    // The asset and the neighbours its lineage draws: any of them changing redraws the page's body.
+    const shown = new Set(Array.from(assetBody.querySelectorAll(".mini-graph g.node"), (n) => n.dataset.id));
+    if (answer.full || answer.assets.some((a) => shown.has(a.key))) await hw.refresh(assetBody);
+  });
+}

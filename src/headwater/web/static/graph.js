@@ -182,6 +182,40 @@
     });
   }
 
+  // -- live: the nodes whose state changed, drawn again by the server as the page drew them ------
+  const byId = new Map(nodes.map((n) => [n.dataset.id, n]));
+  const graphBox = document.getElementById("graph");
+  const STICKY = ["hl", "match", "self"];  // classes this script (not the state) sets
+  function showCounts(answer) {
+    const holder = document.getElementById("graph-counts");
+    if (!holder || !answer.summary) return;
+    const parts = [];
+    for (const health of ["healthy", "warning", "degraded", "unknown"]) {
+      const count = answer.summary[health];
+      if (!count) continue;
+      const dot = document.createElement("span");
+      dot.className = "dot h-" + health;
+      parts.push(dot, document.createTextNode(count + " " + health + " "));
+    }
+    holder.replaceChildren(...parts);
+  }
+  hw.follow("/api/graph/changes" + window.location.search, (answer) => {
+    for (const changed of answer.nodes) {
+      const node = byId.get(changed.id);
+      if (!node) continue;
+      const sticky = STICKY.filter((c) => node.classList.contains(c));
+      node.setAttribute("class", [changed.class, ...sticky].join(" "));
+      node.innerHTML = changed.body;  // escaped SVG from the server's own node writer
+      data.tips[indexOf.get(node)] = changed.tip;
+    }
+    showCounts(answer);
+    if (answer.shape && graphBox && answer.shape !== graphBox.dataset.shape) {
+      const moved = document.getElementById("graph-moved");  // e.g. a health filter now matches others
+      moved.href = window.location.href;
+      moved.hidden = false;
+    }
+  });
+
   fit();
   requestAnimationFrame(() => requestAnimationFrame(() => { document.body.dataset.graphReady = "1"; }));
 })();

@@ -1,0 +1,114 @@
+"""The API's rows, written as JSON text for speed (``web/rows.py``), against ``status --json``
+(``reports.health_to_dict``): the same value in every field, bounded only as documented."""
+
+import json
+
+import pytest
+
+import headwater as hw
+from headwater.reports import health_to_dict
+from headwater.web.rows import MAX_ROOTS, REASON_CHARS, RowWriter
+from headwater.web.shapes import asset_row
+
+ODD = 'quote" back\\slash é ✓ \u2028 tab\t nul\x01 <script>'
+SOURCES = [f"src/s{i}" for i in range(MAX_ROOTS + 2)]  # one wide asset gets more root causes than are kept
+
+
+def bounded(full: dict) -> dict:
+    """What the documentation says the API does to a ``status --json`` row."""
+    row = dict(full)
+    cut = []
+    if len(row["stale_root_causes"]) > MAX_ROOTS:
+        row["stale_root_causes"] = row["stale_root_causes"][:MAX_ROOTS]
+        cut.append("stale_root_causes")
+    if any(len(r) > REASON_CHARS for r in row["health_reasons"]):
+        row["health_reasons"] = [r if len(r) <= REASON_CHARS else r[:REASON_CHARS] + f"… ({len(r)} characters)"
+                                 for r in row["health_reasons"]]
+        cut.append("health_reasons")
+    row["cut"] = cut
+    return row
+
+
+@pytest.fixture
+def healths(tmp_path):
+    versions = {s: "1" for s in SOURCES}
+
+    def observer(name):
+        return lambda: hw.Observation(data_version=versions[name] + ODD, data_time=1_700_000_000.0)
+
+    sources = [hw.source_asset(s, observe=observer(s), group="raw", kinds={"csv", "s3"}) for s in SOURCES]
+
+    @hw.asset(deps=SOURCES, group="wide", code_version="1", freshness=hw.FreshnessPolicy.within(3600, 1800))
+    def wide() -> hw.Output:
+        return hw.Output(1, metadata={"text": ODD, "n": 3})
+
+    @hw.asset(deps=["wide"], freshness=hw.FreshnessPolicy.by_deadline("0 9 * * *", 3600))
+    def deep() -> None:
+        return None
+
+    @hw.asset
+    def broken() -> None:
+        raise RuntimeError("broken: " + ODD)
+
+    @hw.asset
+    def never() -> None:
+        return None
+
+    @hw.check(asset="wide")
+    def odd_check(wide: int) -> hw.CheckResult:
+        return hw.CheckResult(passed=False, description=ODD, metadata={"odd": ODD, "nested": {"a": [1, 2.5, None]}})
+
+    @hw.check(asset="wide")
+    def flat_check(wide: int) -> hw.CheckResult:  # flat metadata: written without json.dumps
+        return hw.CheckResult(passed=True, metadata={"f": 2.5, "big": 1e300, "b": True, "none": None, "i": -7,
+                                                     "s": ODD, "é": "x"})
+
+    defs = hw.Definitions(assets=[*sources, wide, deep, broken, never], checks=[odd_check, flat_check])
+    instance = hw.Instance(home=tmp_path / "home")
+    try:
+        instance.observe(defs)
+        instance.materialize(defs, "wide, deep")
+        instance.materialize(defs, "broken")
+        for s in SOURCES:
+            versions[s] = "2"
+        instance.observe(defs)  # every source has news: wide (and deep) are stale, with 7 root causes
+        yield defs.graph, instance.healths(defs)
+    finally:
+        instance.close()
+
+
+def test_rows_are_status_json_rows_bounded_as_documented(healths):
+    graph, by_key = healths
+    writer = RowWriter(graph)
+    rows = writer.rows(by_key.values())
+    assert [json.loads(r) for r in rows] == [bounded(health_to_dict(h, graph)) for h in by_key.values()]
+    wide = json.loads(rows[list(by_key).index(next(k for k in by_key if str(k) == "wide"))])
+    # The interesting cases occurred: bounded roots and reasons, freshness, a failing check, odd text.
+    assert wide["cut"] == ["stale_root_causes", "health_reasons"] and len(wide["stale_causes"]) == len(SOURCES)
+    assert wide["freshness"]["policy"] and wide["checks"][0]["metadata"]["odd"] == ODD
+    assert wide["checks"][1]["metadata"] == {"f": 2.5, "big": 1e300, "b": True, "none": None, "i": -7, "s": ODD,
+                                             "é": "x"}
+    assert all(r.isascii() for r in rows)                  # escaped like json.dumps
+    broken = json.loads(writer.row(next(h for k, h in by_key.items() if str(k) == "broken")))
+    assert broken["error"].endswith(ODD) and broken["health"] == "degraded"
+
+
+def test_one_row_as_data_is_the_same_row(healths):
+    graph, by_key = healths
+    for h in by_key.values():
+        assert asset_row(h, graph) == json.loads(RowWriter(graph).row(h))
+        assert asset_row(h, graph, full=True) == health_to_dict(h, graph)
+
+
+def test_rows_written_again_only_when_their_asset_changed(web):
+    """A writer reuses the rows of assets whose status the service handed out again; what it
+    answers is what a new writer writes, before and after a change."""
+    writer = RowWriter(web.defs.graph)
+    before = web.instance.healths(web.defs)
+    assert writer.rows(before.values()) == RowWriter(web.defs.graph).rows(before.values())
+    assert web.materialize("flaky").success
+    after = web.instance.healths(web.defs)
+    rows = writer.rows(after.values())
+    assert rows == RowWriter(web.defs.graph).rows(after.values())
+    flaky = json.loads(rows[[str(k) for k in after].index("flaky")])
+    assert flaky["health"] == "healthy" and flaky["error"] is None
