@@ -22,17 +22,16 @@ together.
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from json.encoder import encode_basestring_ascii as _s  # type: ignore[attr-defined]
 from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.health import AssetHealth
 from headwater.core.keys import AssetKey
+from headwater.gc_pause import paused_gc
 from headwater.reports import iso
 
 MAX_ROOTS = 5
@@ -87,20 +86,6 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """A build allocates a few strings per row that all stay alive until it is sent: the cyclic
-    collector would rescan the growing heap (and the graph's statuses) again and again and
-    free nothing, which was a third of the time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class RowWriter:
     """Writes the bounded rows of one graph; keeps the JSON of what did not change.
 
@@ -124,7 +109,7 @@ class RowWriter:
     def rows(self, healths: Iterable[AssetHealth]) -> list[str]:
         """One JSON object per health, in order."""
         memo: dict[int, str] = {}
-        with gc_paused():
+        with paused_gc():  # a few strings per row, all kept: a collection would free nothing
             return [self.row(h, memo) for h in healths]
 
     def forget(self) -> None:
