@@ -95,23 +95,34 @@ def test_checks_of_different_assets_names_and_partitions_do_not_collide(store):
     assert store.latest_check_results(partition="nope") == {}
 
 
-def test_latest_check_results_for_many_assets_is_one_query_and_sees_new_writes(opener):
+def test_latest_check_results_for_many_assets_is_two_queries_and_sees_new_writes(opener):
     reader, writer = opener(), opener()
     writer.write([checked(f"g{i % 5}/asset_{i}", name, i % 3 != 0, T0 + i)
                   for i in range(700) for name in ("rows", "unique")])
     counter = _count_selects(reader)
     results = reader.latest_check_results()
-    assert counter["n"] == 1
+    assert counter["n"] == 2  # whether anything changed, then the rows: never one per asset
     assert len(results) == 700 and all(set(v) == {"rows", "unique"} for v in results.values())
     assert results[key("g3/asset_3")]["unique"].passed is False
 
-    again = reader.latest_check_results()  # served from decoded events: equal, and the same objects
-    assert again == results and again[key("g1/asset_1")]["rows"] is results[key("g1/asset_1")]["rows"]
+    again = reader.latest_check_results()  # nothing written since: one aggregate, the very same mapping
+    assert again is results and counter["n"] == 3
     writer.write([checked("g3/asset_3", "unique", True, T0 + 1000, run_id="r2")])
     after = reader.latest_check_results()
     assert after[key("g3/asset_3")]["unique"].run_id == "r2"
-    assert after[key("g3/asset_3")]["rows"] is results[key("g3/asset_3")]["rows"]
-    assert counter["n"] == 3
+    assert after[key("g3/asset_3")]["rows"] is results[key("g3/asset_3")]["rows"]  # decoded once
+    assert counter["n"] == 5
+    writer.write([checked("g3/asset_9999", "rows", True, T0 + 1001, run_id="r3")])  # a new row
+    assert reader.latest_check_results()[key("g3/asset_9999")]["rows"].run_id == "r3"
+
+
+def test_latest_check_results_are_read_only(store):
+    store.write([checked("a", "rows", True)])
+    results = store.latest_check_results()
+    with pytest.raises(TypeError):
+        results[key("b")] = {}  # type: ignore[index]
+    with pytest.raises(TypeError):
+        results[key("a")]["rows"] = None  # type: ignore[index]
 
 
 def test_check_history_is_newest_first_by_name_partition_and_limit(store):

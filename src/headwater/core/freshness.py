@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from headwater.core.cron import Cron
 from headwater.errors import DefinitionError
@@ -137,6 +138,9 @@ class FreshnessStatus:
     reason: str = ""
 
 
+# Pure, and asked the same few values over and over: every policy's own lags, and the ages
+# of data times that whole subgraphs inherit from one source.
+@lru_cache(maxsize=8192)
 def _fmt(seconds: float | None) -> str:
     if seconds is None:
         return "-"

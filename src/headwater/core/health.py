@@ -127,47 +127,55 @@ class HealthPass:
     ``StatusPass``; holds the last pass only.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "_specs", "_groups")
 
     def __init__(self) -> None:
         self._last: dict[AssetKey, _Kept] = {}
+        self._specs: tuple[CheckSpec, ...] = ()
+        self._groups: dict[AssetKey, tuple[CheckSpec, ...]] = {}
 
     def assess(self, graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_specs: Iterable[CheckSpec],
                check_results: Mapping[AssetKey, Mapping[str, CheckEvaluated]],
                now: float) -> dict[AssetKey, AssetHealth]:
         old = self._last
         kept: dict[AssetKey, _Kept] = {}
-        groups = specs_by_asset(check_specs)
+        specs = tuple(check_specs)
+        if specs != self._specs:  # element identity first: cheap for the same definitions
+            self._specs = specs
+            self._groups = {k: tuple(v) for k, v in specs_by_asset(specs).items()}
+        groups = self._groups
         spec_of = graph.spec
         out: dict[AssetKey, AssetHealth] = {}
         for key, status in statuses.items():
             policy = spec_of(key).freshness
             fresh = policy.evaluate(status.data_time, now) if policy is not None else None
-            group = groups.get(key)
-            if group is None:
-                specs: tuple[CheckSpec, ...] = ()
-                results: tuple[CheckEvaluated | None, ...] = ()
-            else:
-                found = check_results.get(key, _NO_RESULTS)
-                specs = tuple(group)
-                results = tuple([found.get(c.name) for c in group])
+            group = groups.get(key, ())
+            found = check_results.get(key, _NO_RESULTS)
             previous = old.get(key)
-            if (previous is not None and previous.health.status is status and _same(previous.specs, specs)
-                    and _same(previous.results, results)):
-                checks = previous.health.checks
-                before = previous.health.freshness
+            same_checks = False
+            if previous is not None and previous.health.status is status and previous.group is group:
+                if previous.found is found:  # the store handed back the same results (nothing new)
+                    results = previous.results
+                    same_checks = True
+                else:
+                    results = tuple([found.get(c.name) for c in group])
+                    same_checks = _same(previous.results, results)
+            else:
+                results = tuple([found.get(c.name) for c in group])
+            if same_checks:
+                checks = previous.health.checks  # type: ignore[union-attr]
+                before = previous.health.freshness  # type: ignore[union-attr]
                 if (fresh is None) == (before is None) and (fresh is None or (
                         fresh.state is before.state and fresh.reason == before.reason)):  # type: ignore[union-attr]
-                    h = previous.health
+                    h = previous.health  # type: ignore[union-attr]
                     health = AssetHealth(key, h.health, h.reasons, status, fresh, checks)
                 else:
                     health = derive_health(status, fresh, checks)
             else:
                 mat = status.last_materialization
-                checks = tuple([check_status(c, r, mat) for c, r in zip(specs, results)])
-                health = derive_health(status, fresh, checks)
+                health = derive_health(status, fresh, tuple([check_status(c, r, mat) for c, r in zip(group, results)]))
             out[key] = health
-            kept[key] = _Kept(health, specs, results)
+            kept[key] = _Kept(health, group, found, results)
         self._last = kept
         return out
 
@@ -175,7 +183,8 @@ class HealthPass:
 @dataclass(slots=True)
 class _Kept:
     health: AssetHealth
-    specs: tuple[CheckSpec, ...]
+    group: tuple[CheckSpec, ...]
+    found: Mapping[str, CheckEvaluated]
     results: tuple[CheckEvaluated | None, ...]
 
 

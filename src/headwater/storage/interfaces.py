@@ -7,7 +7,7 @@ them). The conformance suite in ``tests/storage`` runs every backend through the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from headwater.core.events import (
@@ -57,8 +57,9 @@ class AssetStateReader(Protocol):
 
 
 class CheckResultReader(Protocol):
-    def latest_check_results(self, partition: str = "") -> dict[AssetKey, dict[str, CheckEvaluated]]:
-        """The latest evaluation of every check of every asset, in one query."""
+    def latest_check_results(self, partition: str = "") -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
+        """The latest evaluation of every check of every asset, in one query. Read-only: an
+        unchanged store may answer the next call with the very same mapping."""
 
     def check_history(self, key: AssetKey, check_name: str | None = None, partition: str = "",
                       limit: int = 20) -> list[StoredEvent]:

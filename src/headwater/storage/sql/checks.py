@@ -12,9 +12,11 @@ check reads the asset's evaluations newest first, page by page, until it has eno
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from headwater.core.events import CheckEvaluated
 from headwater.core.keys import AssetKey
@@ -34,9 +36,23 @@ class ChecksReader:
 
     def __init__(self) -> None:
         self._decoded = DecodedEvents(_TYPE)
+        # partition -> (row count, newest event id) and the mapping read with it
+        self._last: dict[str, tuple[tuple[int, int | None], Mapping[AssetKey, Mapping[str, CheckEvaluated]]]] = {}
 
-    def latest(self, conn: Connection, partition: str) -> dict[AssetKey, dict[str, CheckEvaluated]]:
-        out: dict[AssetKey, dict[str, CheckEvaluated]] = {}
+    def latest(self, conn: Connection, partition: str) -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
+        """Every check's latest result. Unchanged since the previous read (no row added, none
+        replaced: a replacing evaluation always has a newer id than any row) is told by one
+        aggregate and answered with the very mapping read then, read-only and shared; so an
+        unchanged read costs a count, and the health pass sees the same objects as before."""
+        c = check_latest.c
+        if conn.dialect.name == "sqlite" and not conn.in_transaction():
+            conn.begin()  # the count and the rows from one snapshot; rolled back when the connection closes
+        count, newest = conn.execute(select(func.count(), func.max(c.event_id)).where(c.partition == partition)).one()
+        signature = (count, newest)
+        last = self._last.get(partition)
+        if last is not None and last[0] == signature:
+            return last[1]
+        out: dict[AssetKey, Mapping[str, CheckEvaluated]] = {}
         db = Driver(conn)  # straight from the driver's cursor: 20,000 SQLAlchemy rows cost more than the scan
         with gc_paused():
             try:
@@ -44,13 +60,18 @@ class ChecksReader:
             finally:
                 db.close()
             events = self._decoded.decode(partition, [(row[2], row[3]) for row in rows])
+            grouped: dict[AssetKey, dict[str, CheckEvaluated]] = {}
             for (key_text, name, _id, _payload), event in zip(rows, events):
                 key = key_of(key_text)
-                checks = out.get(key)
+                checks = grouped.get(key)
                 if checks is None:
-                    checks = out[key] = {}
+                    checks = grouped[key] = {}
                 checks[name] = event  # type: ignore[assignment]
-        return out
+            for key, checks in grouped.items():
+                out[key] = MappingProxyType(checks)
+        result = MappingProxyType(out)
+        self._last[partition] = (signature, result)
+        return result
 
     @staticmethod
     def history(conn: Connection, key: AssetKey, check_name: str | None, partition: str,

@@ -13,7 +13,7 @@ threads of that process (each call checks a connection out of a pool).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
@@ -221,7 +221,7 @@ class SqlEventStore:
 
     # -- checks -------------------------------------------------------------------------
 
-    def latest_check_results(self, partition: str = "") -> dict[AssetKey, dict[str, CheckEvaluated]]:
+    def latest_check_results(self, partition: str = "") -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
         """The latest evaluation of every check of every asset, in one query."""
         return self._read(lambda conn: self._checks.latest(conn, partition))
 
