@@ -105,3 +105,16 @@ def test_a_cheap_snapshot_is_shared_for_a_second_while_nothing_is_written():
     clock[0] += CHEAP_QUIET
     cache.get()
     assert len(calls) == 3                                # and at least every second, for the clock
+
+
+def test_a_prefetched_first_snapshot_is_ready_for_the_first_request():
+    calls = []
+    warmed = []
+    cache = HealthCache(lambda: calls.append(1) or {}, warm=warmed.append)
+    cache.prefetch()
+    deadline = time.monotonic() + 5
+    while not warmed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(calls) == 1 and cache.get() is warmed[0]  # computed once, before anyone asked
+    cache.prefetch()  # a snapshot exists: nothing more
+    assert len(calls) == 1

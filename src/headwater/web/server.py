@@ -19,6 +19,7 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
     on its own connection to the store (as it would in its own process)."""
     app = create_app(defs, instance, location, config)
+    app.state.ctx.cache.prefetch()  # while Uvicorn starts
     stop = threading.Event()
     thread = None
     daemon_instance = None

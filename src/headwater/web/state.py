@@ -106,6 +106,13 @@ class HealthCache:
                 return current  # another request computed it while this one waited
             return self._take()
 
+    def prefetch(self) -> None:
+        """Compute the first snapshot in the background now (a server just started): decoding
+        a big store's state the first time takes most of a second, which the first page
+        would otherwise wait for."""
+        if self._snapshot is None:
+            self._refresh_in_background()
+
     def invalidate(self) -> None:
         """After an action: the next request computes afresh (or, when expensive, soon)."""
         self._valid = False
