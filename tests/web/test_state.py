@@ -110,7 +110,12 @@ def test_a_cheap_snapshot_is_shared_for_a_second_while_nothing_is_written():
 def test_a_prefetched_first_snapshot_is_ready_for_the_first_request():
     calls = []
     warmed = []
-    cache = HealthCache(lambda: calls.append(1) or {}, warm=warmed.append)
+    def compute():
+        calls.append(1)
+        time.sleep(CHEAP * 1.5)  # expensive enough to be served for a while
+        return {}
+
+    cache = HealthCache(compute, warm=warmed.append)
     cache.prefetch()
     deadline = time.monotonic() + 5
     while not warmed and time.monotonic() < deadline:
