@@ -9,6 +9,7 @@ from headwater.core.events import (
     AssetFailed,
     AssetMaterialized,
     AssetObserved,
+    AssetSkipped,
     CheckEvaluated,
     Event,
     LogMessage,
@@ -93,6 +94,8 @@ def describe(stored: StoredEvent) -> EventLine:
         line.traceback, line.level = e.error.traceback, "error"
     elif isinstance(e, AssetFailed):
         line.text, line.traceback, line.level = f"{e.key}: {e.error.message}", e.error.traceback, "error"
+    elif isinstance(e, AssetSkipped):
+        line.text = f"{e.key} skipped: {e.reason.value}" + (f" — {e.detail}" if e.detail else "")
     elif isinstance(e, AssetMaterialized):
         line.text = f"materialized {e.key} (data version {e.data_version})"
     elif isinstance(e, AssetObserved):
