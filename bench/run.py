@@ -226,11 +226,14 @@ def bench_status(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figu
     if hw_result is None:
         print(f"{name}: ERROR in Headwater: {err}")
         return Figure(name, "error", target, False)
-    best, cold = hw_result["best_s"], hw_result["cold_s"]
+    # Judged on deriving every status again over the store's decoded state (latest_facts +
+    # compute_statuses): an unchanged re-read (``best_s``) keeps every status (StatusPass),
+    # which says nothing about the cost of the derivation Dagster is compared on.
+    unchanged, cold, best = hw_result["best_s"], hw_result["cold_s"], hw_result["rederive_s"]
     passed = best < target_s
-    ours = (f"{n} assets over {hw_result['events']:,} events: best of 5 {_fmt_s(best)} = "
-            f"{best / n * 1e3:.3f} ms/asset, first (cold) call {_fmt_s(cold)}"
-            f"{'' if cold < target_s else ' (over target)'}")
+    ours = (f"{n} assets over {hw_result['events']:,} events: every status derived again, best of 5 "
+            f"{_fmt_s(best)} = {best / n * 1e3:.3f} ms/asset; first (cold) call {_fmt_s(cold)}"
+            f"{'' if cold < target_s else ' (over target)'}; re-read with nothing written {_fmt_s(unchanged)}")
     pn = n if args.dagster_full else (sizes.dagster_status or n)
     pe = sizes.status_events if args.dagster_full else (sizes.dagster_status_events or sizes.status_events)
     pr = sizes.status_runs if args.dagster_full else (sizes.dagster_status_runs or sizes.status_runs)
