@@ -81,31 +81,28 @@ class DbtOptions:
 
 def from_environment(environ: Mapping[str, str] | None = None) -> DbtOptions:
     env = os.environ if environ is None else environ
-    vars_text = env.get(ENV_VARS)
-    parsed: Any = None
-    if vars_text:
-        try:
-            parsed = json.loads(vars_text)
-        except ValueError as exc:
-            raise DefinitionError(f"{ENV_VARS} must be a JSON object: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise DefinitionError(f"{ENV_VARS} must be a JSON object, not {vars_text!r}")
+    parsed = _json_object(env.get(ENV_VARS), ENV_VARS)
     flag = env.get(ENV_FULL_REFRESH, "").strip().lower()
     return DbtOptions(target=env.get(ENV_TARGET) or None, vars=parsed,
                       full_refresh=True if flag in ("1", "true", "yes") else None)
 
 
+def _json_object(text: str | None, what: str) -> dict[str, Any] | None:
+    """dbt's ``--vars`` from an environment variable or a run tag: a JSON object, or nothing."""
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise DefinitionError(f"{what} must be a JSON object: {exc} (got {text!r})") from None
+    if not isinstance(parsed, dict):
+        raise DefinitionError(f"{what} must be a JSON object, not {text!r}")
+    return parsed
+
+
 def from_tags(tags: Mapping[str, str]) -> DbtOptions:
     """The options a run's tags set (``headwater materialize --tag dbt/full_refresh=true``)."""
-    vars_text = tags.get(TAG_VARS)
-    parsed: Any = None
-    if vars_text:
-        try:
-            parsed = json.loads(vars_text)
-        except ValueError as exc:
-            raise DefinitionError(f"run tag {TAG_VARS} must be a JSON object: {exc} (got {vars_text!r})") from None
-        if not isinstance(parsed, dict):
-            raise DefinitionError(f"run tag {TAG_VARS} must be a JSON object, not {vars_text!r}")
+    parsed = _json_object(tags.get(TAG_VARS), f"run tag {TAG_VARS}")
     flag = tags.get(TAG_FULL_REFRESH)
     full_refresh: bool | None = None
     if flag is not None:
