@@ -127,12 +127,13 @@ class HealthPass:
     ``StatusPass``; holds the last pass only.
     """
 
-    __slots__ = ("_last", "_specs", "_groups")
+    __slots__ = ("_last", "_grouped")
 
     def __init__(self) -> None:
         self._last: dict[AssetKey, _Kept] = {}
-        self._specs: tuple[CheckSpec, ...] = ()
-        self._groups: dict[AssetKey, tuple[CheckSpec, ...]] = {}
+        # the check specs of the last pass, grouped by asset: one attribute, swapped whole,
+        # so a pass on another thread never pairs one pass's specs with another's groups
+        self._grouped: tuple[tuple[CheckSpec, ...], dict[AssetKey, tuple[CheckSpec, ...]]] = ((), {})
 
     def assess(self, graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_specs: Iterable[CheckSpec],
                check_results: Mapping[AssetKey, Mapping[str, CheckEvaluated]],
@@ -140,10 +141,10 @@ class HealthPass:
         old = self._last
         kept: dict[AssetKey, _Kept] = {}
         specs = tuple(check_specs)
-        if specs != self._specs:  # element identity first: cheap for the same definitions
-            self._specs = specs
-            self._groups = {k: tuple(v) for k, v in specs_by_asset(specs).items()}
-        groups = self._groups
+        last_specs, groups = self._grouped
+        if specs != last_specs:  # element identity first: cheap for the same definitions
+            groups = {k: tuple(v) for k, v in specs_by_asset(specs).items()}
+            self._grouped = (specs, groups)
         spec_of = graph.spec
         out: dict[AssetKey, AssetHealth] = {}
         for key, status in statuses.items():
