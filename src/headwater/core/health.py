@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.checks import CheckState, CheckStatus, check_status, specs_by_asset
-from headwater.core.events import CheckEvaluated, InputState
+from headwater.core.events import AssetMaterialized, CheckEvaluated, InputState
 from headwater.core.freshness import FreshnessState, FreshnessStatus
 from headwater.core.keys import AssetKey
 from headwater.core.specs import CheckSpec
@@ -153,8 +153,12 @@ class HealthPass:
             group = groups.get(key, ())
             found = check_results.get(key, _NO_RESULTS)
             previous = old.get(key)
-            same_checks = False
-            if previous is not None and previous.health.status is status and previous.group is group:
+            mat = status.last_materialization
+            # Checks depend on the results and on which materialization is current; the
+            # reasons on the status as a whole, the checks, and freshness's words.
+            same_checks = same_status = False
+            if previous is not None and previous.group is group and previous.mat is mat:
+                same_status = previous.health.status is status
                 if previous.found is found:  # the store handed back the same results (nothing new)
                     results = previous.results
                     same_checks = True
@@ -163,20 +167,18 @@ class HealthPass:
                     same_checks = _same(previous.results, results)
             else:
                 results = tuple([found.get(c.name) for c in group])
-            if same_checks:
-                checks = previous.health.checks  # type: ignore[union-attr]
-                before = previous.health.freshness  # type: ignore[union-attr]
-                if (fresh is None) == (before is None) and (fresh is None or (
-                        fresh.state is before.state and fresh.reason == before.reason)):  # type: ignore[union-attr]
-                    h = previous.health  # type: ignore[union-attr]
-                    health = AssetHealth(key, h.health, h.reasons, status, fresh, checks)
-                else:
-                    health = derive_health(status, fresh, checks)
-            else:
-                mat = status.last_materialization
+            if not same_checks:
                 health = derive_health(status, fresh, tuple([check_status(c, r, mat) for c, r in zip(group, results)]))
+            else:
+                h = previous.health  # type: ignore[union-attr]
+                before = h.freshness
+                if same_status and (fresh is None) == (before is None) and (fresh is None or (
+                        fresh.state is before.state and fresh.reason == before.reason)):  # type: ignore[union-attr]
+                    health = AssetHealth(key, h.health, h.reasons, status, fresh, h.checks)
+                else:
+                    health = derive_health(status, fresh, h.checks)
             out[key] = health
-            kept[key] = _Kept(health, group, found, results)
+            kept[key] = _Kept(health, group, mat, found, results)
         self._last = kept
         return out
 
@@ -185,6 +187,7 @@ class HealthPass:
 class _Kept:
     health: AssetHealth
     group: tuple[CheckSpec, ...]
+    mat: AssetMaterialized | None
     found: Mapping[str, CheckEvaluated]
     results: tuple[CheckEvaluated | None, ...]
 
