@@ -4,6 +4,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import headwater as hw
 from headwater.core.freshness import FreshnessPolicy, FreshnessState
@@ -86,3 +88,38 @@ def test_a_deadline_in_a_repeated_hour_counts_once_at_its_first_occurrence():
     assert cron.next(first) > second  # the repeat is not a tick
     p = FreshnessPolicy.by_deadline("30 2 * * *", lag=3600, timezone="Europe/Berlin")
     assert p.evaluate(first - 1800, second + 900).overdue_since is None  # met at the one deadline
+
+
+def _walked_next_deadline(policy, data_time, now):
+    """The next deadline found tick by tick: the definition the one-step answer must match."""
+    nxt = policy.deadline.next(now)
+    while data_time >= nxt - policy.lag:
+        nxt = policy.deadline.next(nxt)
+    return nxt
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 6 * 86400), st.integers(-3 * 86400, 2 * 86400), st.sampled_from([0, 3600, 9 * 3600, 30 * 3600]),
+       st.sampled_from(["0 9 * * *", "30 2 * * 1-5", "0 */6 * * *"]), st.sampled_from(["UTC", "Europe/Berlin"]))
+def test_the_next_deadline_is_the_first_tick_after_now_that_the_data_would_miss(offset, age, lag, cron, zone):
+    policy = FreshnessPolicy.by_deadline(cron, lag=lag, timezone=zone)
+    now = t(1, 0) + offset
+    status = policy.evaluate(now - age, now)
+    if status.state is not FreshnessState.OVERDUE:
+        assert status.next_deadline == _walked_next_deadline(policy, now - age, now)
+
+
+def test_a_data_time_far_ahead_of_the_clock_is_fresh_until_the_deadline_after_it():
+    """A skewed source reporting a data time a year ahead: one step, not 365 cron walks."""
+    p = FreshnessPolicy.by_deadline("0 9 * * *", lag=9 * 3600)
+    ahead = datetime(2027, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+    status = p.evaluate(ahead, t(1, 10))
+    assert status.state is FreshnessState.FRESH
+    assert status.next_deadline == datetime(2027, 3, 2, 9, 0, tzinfo=UTC).timestamp()
+
+
+def test_a_data_time_ahead_of_the_clock_says_so():
+    p = FreshnessPolicy.within(timedelta(hours=2))
+    status = p.evaluate(t(1, 13), t(1, 10))
+    assert status.state is FreshnessState.FRESH and status.next_deadline == t(1, 15)
+    assert status.reason == "data time is 3h ahead of the clock, within 2h"

@@ -97,6 +97,9 @@ class FreshnessPolicy:
         if self.warn_lag is not None and lag > self.warn_lag:
             return FreshnessStatus(FreshnessState.WARN, self, data_time, now, next_deadline=due,
                                    reason=f"data is {_fmt(lag)} old, past the warning at {_fmt(self.warn_lag)}")
+        if lag < 0:  # a source whose clock runs ahead of ours
+            return FreshnessStatus(FreshnessState.FRESH, self, data_time, now, next_deadline=due,
+                                   reason=f"data time is {_fmt(-lag)} ahead of the clock, within {_fmt(self.max_lag)}")
         return FreshnessStatus(FreshnessState.FRESH, self, data_time, now, next_deadline=due,
                                reason=f"data is {_fmt(lag)} old, within {_fmt(self.max_lag)}")
 
@@ -109,10 +112,10 @@ class FreshnessPolicy:
                                    late_by=now - tick, required_data_time=required,
                                    reason=f"at the deadline the data had to be as of {_fmt(self.lag)} before it, "
                                           f"but it is {_fmt(required - data_time)} older than that")
-        # Fine for the latest deadline: when will it next be missed if nothing new arrives?
-        nxt = self.deadline.next(now)
-        while data_time >= nxt - self.lag:
-            nxt = self.deadline.next(nxt)
+        # Fine for the latest deadline: when will it next be missed if nothing new arrives? At
+        # the first tick after both now and data_time + lag (one step, not a walk tick by tick:
+        # a data time far ahead of the clock, from a skewed source, would take thousands).
+        nxt = self.deadline.next(max(now, data_time + self.lag))
         if self.warn_lag is not None and data_time < tick - self.warn_lag:
             return FreshnessStatus(FreshnessState.WARN, self, data_time, now, next_deadline=nxt,
                                    required_data_time=required,
