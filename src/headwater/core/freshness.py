@@ -24,6 +24,9 @@ from headwater.core.cron import Cron
 from headwater.errors import DefinitionError
 
 
+_TICKS_WALKED = 4
+
+
 class FreshnessState(StrEnum):
     FRESH = "fresh"
     WARN = "warn"
@@ -113,9 +116,18 @@ class FreshnessPolicy:
                                    reason=f"at the deadline the data had to be as of {_fmt(self.lag)} before it, "
                                           f"but it is {_fmt(required - data_time)} older than that")
         # Fine for the latest deadline: when will it next be missed if nothing new arrives? At
-        # the first tick after both now and data_time + lag (one step, not a walk tick by tick:
-        # a data time far ahead of the clock, from a skewed source, would take thousands).
-        nxt = self.deadline.next(max(now, data_time + self.lag))
+        # the first tick after both now and data_time + lag. The next few ticks after ``now``
+        # are shared by every asset with this deadline (memoized); past those, one step to the
+        # answer — walking tick by tick from a data time far ahead of the clock (a skewed
+        # source) took thousands of steps.
+        nxt = self.deadline.next(now)
+        for _ in range(_TICKS_WALKED):
+            if data_time < nxt - self.lag:
+                break
+            nxt = self.deadline.next(nxt)
+        else:
+            if data_time >= nxt - self.lag:
+                nxt = self.deadline.next(data_time + self.lag)
         if self.warn_lag is not None and data_time < tick - self.warn_lag:
             return FreshnessStatus(FreshnessState.WARN, self, data_time, now, next_deadline=nxt,
                                    required_data_time=required,
