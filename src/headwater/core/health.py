@@ -119,12 +119,13 @@ def assess(graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_sp
 class HealthPass:
     """Health of every asset, re-deriving the checks and reasons only where they can differ.
 
-    Freshness depends on the clock and is evaluated for every asset on every pass. The rest
-    of an asset's health is a function of its status, its checks' latest results and its
-    freshness verdict: when the status is the very object of the previous pass (see
-    ``StatusPass``), the results are the very objects the store handed back last time, and
-    freshness says the same words, the previous checks and reasons stand. Exact, like
-    ``StatusPass``; holds the last pass only.
+    Freshness depends on the clock and is evaluated for every asset on every pass. An
+    asset's checks are a function of their latest results and of which materialization is
+    current: while both are the very objects of the previous pass, its checks stand. Its
+    reasons are a function of its status, its checks and freshness's words: while the status
+    is the very object of the previous pass too (see ``StatusPass``) and freshness says the
+    same words, they stand. Exact, like ``StatusPass``, given that a results mapping handed
+    in twice was not changed in between (the store's are read-only); holds the last pass only.
     """
 
     __slots__ = ("_last", "_grouped")
