@@ -23,8 +23,7 @@ from functools import lru_cache
 from headwater.core.cron import Cron
 from headwater.errors import DefinitionError
 
-
-_TICKS_WALKED = 4
+_TICKS_WALKED = 4  # deadlines after now walked one by one (memoized) before one direct step
 
 
 class FreshnessState(StrEnum):
