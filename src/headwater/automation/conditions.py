@@ -62,6 +62,7 @@ others, so the semantics can be read, and changed, in one place. The tick that d
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -109,7 +110,7 @@ def _duration(seconds: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class AutomationCondition:
+class AutomationCondition(ABC):
     """A node of a condition tree; build them with the static constructors below.
 
     Nodes are immutable, hashable and compare by structure, so the same condition can be
@@ -117,12 +118,13 @@ class AutomationCondition:
     """
 
     @property
+    @abstractmethod
     def label(self) -> str:
         """Short name shown in explanations."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _eval(self, t: TickContext, key: AssetKey, st: AssetStatus | None, parents: Parents) -> Node:
-        raise NotImplementedError
+        """This node's verdict for one asset on one tick, with its explanation."""
 
     def __str__(self) -> str:
         return self.label
