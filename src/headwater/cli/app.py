@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from headwater.cli.common import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
+from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
 from headwater.core.events import RunStatus
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError

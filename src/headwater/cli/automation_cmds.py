@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from headwater.cli.common import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
+from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
 

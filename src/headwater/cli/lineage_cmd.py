@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from headwater.cli.common import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, out
+from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, out
 from headwater.errors import HeadwaterError
 
 

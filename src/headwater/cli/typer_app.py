@@ -1,4 +1,4 @@
-"""What every ``headwater`` command shares: the Typer app, consoles, the options that
+"""The Typer app and what every ``headwater`` command shares: consoles, the options that
 locate a project, and how a bad input ends a command (exit code 2)."""
 
 from __future__ import annotations
