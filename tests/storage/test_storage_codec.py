@@ -9,6 +9,9 @@ import pytest
 from storage_events import T0, key
 
 from headwater.core.events import (
+    BackfillRequested,
+    BackfillUpdated,
+    DynamicPartitionsChanged,
     EVENT_TYPES,
     AssetFailed,
     AssetMaterialized,
@@ -128,6 +131,14 @@ def _every_event_type() -> list[Event]:
         tick("schedule:nightly", cursor="c", error=err), toggled("sensor:s", False),
         AssetMaterialized(run_id="r1", timestamp=T0, key=key("a"), metadata={"when": datetime(2024, 1, 2)},
                           inputs=[InputRecord(key("x"), None, None)], deps=[key("x")]),  # type: ignore[arg-type]
+        AssetMaterialized(run_id="r1", timestamp=T0, key=key("d"), partition="2026-03-04|eu",
+                          inputs=(InputRecord(key("x"), "v", T0, partition="2026-03-04"),), deps=(key("x"),)),
+        DynamicPartitionsChanged(run_id=None, timestamp=T0, name="customers", added=("acme", "globex"),
+                                 removed=("old",)),
+        BackfillRequested(run_id=None, timestamp=T0, backfill_id="b1", selection="events+", mode="missing",
+                          partition_range=("2026-01-01", ""), targets=(("events", ("2026-01-01", "2026-01-02")),),
+                          tags={"t": "1"}, chunk_size=5),
+        BackfillUpdated(run_id=None, timestamp=T0, backfill_id="b1", status="canceled", reason="by user"),
     ]
 
 

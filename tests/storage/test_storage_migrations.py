@@ -445,7 +445,7 @@ def test_an_upgrade_that_fails_leaves_the_0002_database_as_it_was(store_url):
             conn.execute(text("UPDATE run_events SET payload = '{not json' WHERE type = 'tick'"))
     finally:
         engines.dispose()
-    with pytest.raises(StorageError, match=r"from schema revision '0002' to '0003', it was left as it was: "
+    with pytest.raises(StorageError, match=rf"from schema revision '0002' to '{schema.HEAD}', it was left as it was: "
                                            r"stored event 2 \('tick'\)"):
         open_store(store_url)
 

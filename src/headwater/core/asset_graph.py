@@ -11,12 +11,13 @@ from collections.abc import Iterable, Iterator
 
 from headwater.core.dag import Dag
 from headwater.core.keys import AssetKey
+from headwater.core.partition_mappings import PartitionMapping, resolve_mapping
 from headwater.core.specs import AssetSpec
-from headwater.errors import DuplicateKeyError, UnknownKeyError
+from headwater.errors import DefinitionError, DuplicateKeyError, UnknownKeyError
 
 
 class AssetGraph:
-    __slots__ = ("_specs", "dag", "_by_group")
+    __slots__ = ("_specs", "dag", "_by_group", "_mappings", "partitioned")
 
     def __init__(self, specs: Iterable[AssetSpec]) -> None:
         by_key: dict[AssetKey, AssetSpec] = {}
@@ -35,6 +36,9 @@ class AssetGraph:
         for key, spec in self._specs.items():
             groups.setdefault(spec.group, []).append(key)
         self._by_group = groups
+        self._mappings = _resolve_mappings(self._specs)
+        # Assets whose state is kept per partition, and those (partitioned or not) that read one.
+        self.partitioned: frozenset[AssetKey] = frozenset(k for k, s in self._specs.items() if s.partitions)
 
     def __contains__(self, key: object) -> bool:
         return key in self._specs
@@ -77,6 +81,35 @@ class AssetGraph:
 
     def toposorted(self, keys: Iterable[AssetKey]) -> list[AssetKey]:
         return self.dag.sorted(keys)
+
+    def mapping(self, child: AssetKey, parent: AssetKey) -> PartitionMapping | None:
+        """How ``child`` reads ``parent``'s partitions; None when neither is partitioned."""
+        return self._mappings.get((child, parent))
+
+    def reads_partitions(self, key: AssetKey) -> bool:
+        """Whether ``key``'s state is per partition or depends on a partitioned parent."""
+        return key in self.partitioned or any(p in self.partitioned for p in self.dag.parents(key))
+
+
+def _resolve_mappings(specs: dict[AssetKey, AssetSpec]) -> dict[tuple[AssetKey, AssetKey], PartitionMapping]:
+    """Every dependency touching a partitioned asset gets its mapping now: a misfit is a
+    load-time error naming both assets, never a surprise in the middle of a backfill."""
+    out: dict[tuple[AssetKey, AssetKey], PartitionMapping] = {}
+    for spec in specs.values():
+        for dep in spec.dep_mappings:
+            if dep not in spec.deps:
+                raise DefinitionError(f"asset {spec.key} declares a partition mapping for {dep}, which it does "
+                                      "not depend on")
+        for dep in spec.deps:
+            parent = specs[dep]
+            declared = spec.dep_mappings.get(dep)
+            if spec.partitions is None and parent.partitions is None:
+                if declared is not None:
+                    raise DefinitionError(f"asset {spec.key} declares a partition mapping for {dep}, but neither "
+                                          "asset is partitioned")
+                continue
+            out[(spec.key, dep)] = resolve_mapping(spec.key, spec.partitions, dep, parent.partitions, declared)
+    return out
 
 
 def _suggest(missing: AssetKey, known: dict[AssetKey, AssetSpec]) -> str:

@@ -76,6 +76,7 @@ class InputRecord:
     state: InputState = InputState.OK
     detail: str = ""
     produced_in_run: bool = False
+    partition: str = ""  # which partition of the upstream asset was read ('' when unpartitioned)
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -120,6 +121,7 @@ class StepStarted(Event):
     type_name: ClassVar[str] = "step_started"
     step_key: str = ""
     asset_keys: tuple[AssetKey, ...] = ()
+    partitions: tuple[str, ...] = ()  # the partitions of those assets the step covers; () = ('',)
     attempt: int = 1
     pid: int | None = None
 
@@ -129,6 +131,7 @@ class StepSucceeded(Event):
     type_name: ClassVar[str] = "step_succeeded"
     step_key: str = ""
     asset_keys: tuple[AssetKey, ...] = ()
+    partitions: tuple[str, ...] = ()  # the partitions of those assets the step covers; () = ('',)
     attempt: int = 1
     duration: float = 0.0
 
@@ -143,6 +146,7 @@ class StepFailed(Event):
     type_name: ClassVar[str] = "step_failed"
     step_key: str = ""
     asset_keys: tuple[AssetKey, ...] = ()
+    partitions: tuple[str, ...] = ()  # the partitions of those assets the step covers; () = ('',)
     attempt: int = 1
     error: ErrorInfo = ErrorInfo("")
     will_retry: bool = False
@@ -154,6 +158,7 @@ class StepSkipped(Event):
     type_name: ClassVar[str] = "step_skipped"
     step_key: str = ""
     asset_keys: tuple[AssetKey, ...] = ()
+    partitions: tuple[str, ...] = ()  # the partitions of those assets the step covers; () = ('',)
     reason: SkipReason = SkipReason.UPSTREAM_FAILED
     detail: str = ""
 
@@ -352,10 +357,48 @@ class InstigatorToggled(Event):
     enabled: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class DynamicPartitionsChanged(Event):
+    """Keys added to or removed from a dynamic partitions definition: the keys are facts in
+    the store (DESIGN §5), so every process sees the same set."""
+
+    type_name: ClassVar[str] = "dynamic_partitions_changed"
+    name: str = ""
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRequested(Event):
+    """A backfill, planned once: every (asset, partition) it will build, in the order its runs
+    take them. Its progress is derived from the runs it launches (tagged with its id), so a
+    crash of whoever drives it loses nothing and a resume builds nothing twice."""
+
+    type_name: ClassVar[str] = "backfill_requested"
+    backfill_id: str = ""
+    selection: str = ""
+    mode: str = "all"
+    partition_range: tuple[str, ...] = ()  # (from, to) as asked, '' for an open end
+    targets: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (asset key, partitions), upstream first
+    tags: Mapping[str, str] = field(default_factory=dict)
+    chunk_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillUpdated(Event):
+    """A backfill was canceled, resumed, or finished."""
+
+    type_name: ClassVar[str] = "backfill_updated"
+    backfill_id: str = ""
+    status: str = ""
+    reason: str = ""
+
+
 RUN_EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, AssetSkipped,
     LogMessage,
     ObservationUnchanged, AlertTransition, AlertDeliveryAttempt, RunQueued, TickRecorded, InstigatorToggled,
+    DynamicPartitionsChanged, BackfillRequested, BackfillUpdated,
 )
 ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved, CheckEvaluated)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name: cls for cls in RUN_EVENT_TYPES + ASSET_EVENT_TYPES}
@@ -374,7 +417,9 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (InputRecord, ErrorInfo)):
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+        # An unpartitioned input leaves its partition out: payloads stay as they were before.
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)
+                if not (f.name == "partition" and value.partition == "")}  # type: ignore[union-attr]
     if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -398,7 +443,7 @@ def _input(d: Mapping[str, Any]) -> InputRecord:
     return InputRecord(
         key=AssetKey.parse(d["key"]), data_version=d.get("data_version"), data_time=d.get("data_time"),
         state=InputState(d.get("state", "ok")), detail=d.get("detail", ""),
-        produced_in_run=bool(d.get("produced_in_run", False)),
+        produced_in_run=bool(d.get("produced_in_run", False)), partition=d.get("partition", ""),
     )
 
 
@@ -439,6 +484,12 @@ def event_from_dict(type_name: str, data: Mapping[str, Any], schema_version: int
             kwargs[f.name] = SkipReason(raw)
         elif f.name == "state" and raw is not None:
             kwargs[f.name] = AlertState(raw)
+        elif f.name == "status" and cls is BackfillUpdated:
+            kwargs[f.name] = raw
+        elif f.name in ("partitions", "added", "removed", "partition_range"):
+            kwargs[f.name] = tuple(raw)
+        elif f.name == "targets":
+            kwargs[f.name] = tuple((k, tuple(ps)) for k, ps in raw)
         elif f.name == "status" and cls is TickRecorded:
             kwargs[f.name] = TickStatus(raw)
         elif f.name in ("run_keys", "run_ids"):

@@ -15,6 +15,8 @@ from typing import Any
 
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, to_key
+from headwater.core.partition_mappings import PartitionMapping
+from headwater.core.partitions import PartitionsDefinition
 
 DEFAULT_GROUP = "default"
 
@@ -82,6 +84,12 @@ class AssetSpec:
     automation: Any = None
     # For sources: observe every N seconds when the daemon runs.
     observe_interval: float | None = None
+    # The slices it is built in (None: one piece, the partition ''), the mapping declared for
+    # each partitioned dependency (others get the default, resolved by the graph), and how many
+    # partitions one step may build at once (1: a step per partition; None: any range).
+    partitions: PartitionsDefinition | None = None
+    dep_mappings: Mapping[AssetKey, PartitionMapping] = field(default_factory=lambda: MappingProxyType({}))
+    max_partitions_per_run: int | None = 1
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
@@ -91,6 +99,12 @@ class AssetSpec:
         object.__setattr__(self, "kinds", frozenset(self.kinds))
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
+        object.__setattr__(self, "dep_mappings", MappingProxyType({to_key(k): m for k, m in self.dep_mappings.items()}))
+        if self.partitions is not None and not isinstance(self.partitions, PartitionsDefinition):
+            raise ValueError(f"asset {self.key}: partitions must be a partitions definition such as "
+                             f"hw.DailyPartitions(...), not {type(self.partitions).__name__}")
+        if self.max_partitions_per_run is not None and self.max_partitions_per_run < 1:
+            raise ValueError(f"asset {self.key}: max_partitions_per_run must be at least 1 (or None for any range)")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"asset {self.key}: timeout must be a positive number of seconds")
 

@@ -8,10 +8,13 @@ mistake is reported at the line that made it; graph-wide checks happen in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, overload
 
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.partition_mappings import PartitionMapping
+from headwater.core.partitions import PartitionsDefinition
 from headwater.core.specs import DEFAULT_GROUP, AssetSpec, RetryPolicy, SourceLocation
 from headwater.definitions.assets import (
     AssetsDefinition,
@@ -31,8 +34,32 @@ def _prefix(key_prefix: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(key_prefix)
 
 
-def _ins(ins: Mapping[str, CoercibleToKey] | None) -> dict[str, AssetKey]:
-    return {name: to_key(k) for name, k in (ins or {}).items()}
+@dataclass(frozen=True, slots=True)
+class Dep:
+    """An upstream asset with how this asset reads its partitions:
+    ``hw.Dep("events", mapping=hw.TimeWindowMapping(start_offset=-6))``."""
+
+    key: CoercibleToKey
+    mapping: PartitionMapping | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", to_key(self.key))
+        if self.mapping is not None and not isinstance(self.mapping, PartitionMapping):
+            raise DefinitionError(f"Dep({str(self.key)!r}): mapping must be a partition mapping such as "
+                                  f"hw.TimeWindowMapping(...), not {type(self.mapping).__name__}")
+
+
+def _dep_key(d: CoercibleToKey | Dep) -> AssetKey:
+    return d.key if isinstance(d, Dep) else to_key(d)  # type: ignore[return-value]
+
+
+def _mappings(*groups: Iterable[CoercibleToKey | Dep]) -> dict[AssetKey, PartitionMapping]:
+    return {d.key: d.mapping for g in groups for d in g  # type: ignore[misc]
+            if isinstance(d, Dep) and d.mapping is not None}
+
+
+def _ins(ins: Mapping[str, CoercibleToKey | Dep] | None) -> dict[str, AssetKey]:
+    return {name: _dep_key(k) for name, k in (ins or {}).items()}
 
 
 @overload
@@ -47,8 +74,8 @@ def asset(
     *,
     key: CoercibleToKey | None = None,
     key_prefix: str | Sequence[str] | None = None,
-    deps: Iterable[CoercibleToKey] = (),
-    ins: Mapping[str, CoercibleToKey] | None = None,
+    deps: Iterable[CoercibleToKey | Dep] = (),
+    ins: Mapping[str, CoercibleToKey | Dep] | None = None,
     group: str | None = None,
     tags: Mapping[str, str] | None = None,
     owners: Iterable[str] = (),
@@ -60,13 +87,22 @@ def asset(
     timeout: float | None = None,
     freshness: FreshnessPolicy | None = None,
     automation: Any = None,
+    partitions: PartitionsDefinition | None = None,
+    max_partitions_per_run: int | None = 1,
+    backfill_policy: str | None = None,
 ) -> Any:
     """Declare an asset produced by the decorated function.
 
     Parameters named after assets receive their values (``ins`` maps a parameter to a key
     explicitly); parameters named after resources receive the resource; ``context`` gets
     the run context. ``deps`` are upstream assets whose value is not passed in.
+    ``partitions`` makes it built a slice at a time (``context.partition_key``); a step builds
+    ``max_partitions_per_run`` partitions (``backfill_policy="single_run"``: any range, one step).
     """
+    if backfill_policy not in (None, "single_run", "multi_run"):
+        raise DefinitionError(f"backfill_policy must be 'single_run' or 'multi_run', not {backfill_policy!r}")
+    per_run = None if backfill_policy == "single_run" else max_partitions_per_run
+    deps = tuple(deps)
 
     def wrap(f: Callable[..., Any]) -> AssetsDefinition:
         asset_key = to_key(key) if key is not None else AssetKey((f.__name__,))
@@ -75,7 +111,7 @@ def asset(
             raise DefinitionError(f"asset {asset_key}: tags must map strings to strings")
         spec = AssetSpec(
             key=asset_key,
-            deps=tuple(to_key(d) for d in deps),
+            deps=tuple(_dep_key(d) for d in deps),
             group=group or DEFAULT_GROUP,
             tags=tags or {},
             owners=tuple(owners),
@@ -88,6 +124,9 @@ def asset(
             location=location_of(f),
             freshness=freshness,
             automation=automation,
+            partitions=partitions,
+            dep_mappings=_mappings(deps, (ins or {}).values()),
+            max_partitions_per_run=per_run,
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 
@@ -103,6 +142,7 @@ def multi_asset(
     group: str | None = None,
     retry: RetryPolicy | None = None,
     timeout: float | None = None,
+    partitions: PartitionsDefinition | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """One function producing several assets (e.g. one dbt invocation building many models).
 
@@ -127,6 +167,8 @@ def multi_asset(
                 changes["retry"] = retry
             if timeout and s.timeout is None:
                 changes["timeout"] = timeout
+            if partitions is not None and s.partitions is None:
+                changes["partitions"] = partitions
             fixed.append(_replace(s, **changes))
         return AssetsDefinition(
             name=name or f.__name__, specs=tuple(fixed), fn=f, params=signature_params(f, _ins(ins)),

@@ -56,6 +56,18 @@ class AssetStateReader(Protocol):
         """Newest first."""
 
 
+class PartitionStateReader(Protocol):
+    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
+        """Latest facts of every stored partition of ``keys``, in one read."""
+
+    def dynamic_partitions(self) -> dict[str, tuple[str, ...]]:
+        """The keys of every dynamic partitions definition, in the order they were added."""
+
+    def backfills(self, limit: int = 50) -> list[dict]: ...
+
+    def backfill(self, backfill_id: str) -> dict | None: ...
+
+
 class CheckResultReader(Protocol):
     def latest_check_results(self, partition: str = "") -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
         """The latest evaluation of every check of every asset, in one query. Read-only: an
@@ -106,7 +118,7 @@ class LeaseStore(Protocol):
     def release_lease(self, name: str, owner: str) -> None: ...
 
 
-class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
+class EventStore(EventWriter, RunReader, AssetStateReader, PartitionStateReader, CheckResultReader, AlertStateReader,
                  AutomationStateReader, EventCursorReader, LeaseStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 

@@ -139,7 +139,10 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (InputRecord, ErrorInfo)):
-        return {name: _to_json(getattr(value, name)) for name in _field_names(type(value))}
+        out = {name: _to_json(getattr(value, name)) for name in _field_names(type(value))}
+        if out.get("partition", None) == "":
+            del out["partition"]  # most inputs are unpartitioned: keep their payloads as they were
+        return out
     if isinstance(value, Mapping):
         return {str(k): _to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -168,9 +171,10 @@ _INPUTS: dict[tuple[Any, ...], InputRecord] = {}
 _INPUT_CACHE_LIMIT = 500_000
 
 
-def _new_input(key: str, data_version: Any, data_time: Any, state: Any, detail: Any, produced: Any) -> InputRecord:
+def _new_input(key: str, data_version: Any, data_time: Any, state: Any, detail: Any, produced: Any,
+               partition: Any = "") -> InputRecord:
     return InputRecord(key_of(key), data_version, data_time, _OK if state == "ok" else InputState(state), detail,
-                       bool(produced))
+                       bool(produced), partition)
 
 
 def _input(d: Mapping[str, Any]) -> InputRecord:
@@ -179,7 +183,7 @@ def _input(d: Mapping[str, Any]) -> InputRecord:
     ones are shared."""
     get = d.get
     ident = (d["key"], get("data_version"), get("data_time"), get("state", "ok"), get("detail", ""),
-             get("produced_in_run", False))
+             get("produced_in_run", False), get("partition", ""))
     try:
         record = _INPUTS.get(ident)
     except TypeError:  # an unhashable value (from a newer writer?): don't share it
@@ -249,7 +253,8 @@ if (_names(AssetMaterialized) == ("run_id", "timestamp", "step_key", "key", "par
                                   "duration")
         and _names(AssetObserved) == ("run_id", "timestamp", "key", "partition", "data_version", "data_time",
                                       "metadata")
-        and _names(InputRecord) == ("key", "data_version", "data_time", "state", "detail", "produced_in_run")):
+        and _names(InputRecord) == ("key", "data_version", "data_time", "state", "detail", "produced_in_run",
+                                    "partition")):
     _FAST = {AssetMaterialized.type_name: _materialization, AssetObserved.type_name: _observation}
 if (_names(CheckEvaluated) == ("run_id", "timestamp", "step_key", "key", "partition", "check_name", "passed",
                                "severity", "blocking", "description", "metadata", "target_run_id",

@@ -38,6 +38,7 @@ from headwater.storage.sql.codec import run_from_row, step_from_row, stored_even
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
+from headwater.storage.sql.partitions import PartitionFactsReader, backfill_rows, dynamic_partition_keys
 from headwater.storage.sql.schema import ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
@@ -67,6 +68,7 @@ class SqlEventStore:
         self.url = url
         self._engines = engines
         self._latest = LatestFactsReader()
+        self._partitions = PartitionFactsReader()
         self._checks = ChecksReader()
         self._alerts = AlertsReader()
         self._closed = False
@@ -198,6 +200,25 @@ class SqlEventStore:
     def latest_facts(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
         """Latest facts per asset, in one query. Assets with nothing stored are absent."""
         return self._read(lambda conn: self._latest.read(conn, keys, partition))
+
+    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
+        """Latest facts of every stored partition of ``keys`` (partition ``''`` left out)."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        return self._read(lambda conn: self._partitions.read(conn, keys))
+
+    def dynamic_partitions(self) -> dict[str, tuple[str, ...]]:
+        """The keys of every dynamic partitions definition, in the order they were added."""
+        return self._read(dynamic_partition_keys)
+
+    def backfills(self, limit: int = 50) -> list[dict]:
+        """Backfills as planned, newest first, with their status."""
+        return self._read(lambda conn: backfill_rows(conn, None, limit))
+
+    def backfill(self, backfill_id: str) -> dict | None:
+        rows = self._read(lambda conn: backfill_rows(conn, backfill_id, 1))
+        return rows[0] if rows else None
 
     def materializations(self, key: AssetKey, partition: str = "", limit: int = 20,
                          before_id: int | None = None) -> list[StoredEvent]:

@@ -12,6 +12,8 @@ Two append-only event tables, six tables derived from them, and one that is not:
   that status for a whole graph (or a daemon's view of its schedules) is one cheap read.
   ``check_latest`` and ``alert_state`` keep the latest event's payload whole: they are read
   back as events.
+* ``dynamic_partitions`` and ``backfills`` — the keys of each dynamic partitions definition
+  and every backfill as planned, with its status (see migration 0004).
 * ``leases`` — who may act as the one daemon of a store, until when. Infrastructure, not a
   fact: written directly, with no event (see ``leases.py``).
 
@@ -175,6 +177,32 @@ leases = Table(
     Column("name", String, primary_key=True),
     Column("owner", String, nullable=False),
     Column("expires_at", Time, nullable=False),
+)
+
+dynamic_partitions = Table(
+    "dynamic_partitions", metadata,
+    Column("name", String, primary_key=True),
+    Column("partition_key", String, primary_key=True),
+    Column("added_at", Time, nullable=False),
+    Column("event_id", EventId, nullable=False),  # the event that added it: keys list in the order added
+)
+
+backfills = Table(
+    "backfills", metadata,
+    Column("backfill_id", String, primary_key=True),
+    Column("status", String, nullable=False),  # requested / canceled / completed / failed
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time),
+    Column("selection", Text),
+    Column("mode", String),
+    Column("partition_range", Text),  # JSON [from, to]
+    Column("targets", Text, nullable=False),  # JSON [[asset key, [partitions]], ...]
+    Column("total", Integer, nullable=False),  # how many (asset, partition) it plans
+    Column("tags", Text),
+    Column("chunk_size", Integer),
+    Column("reason", Text),
+    Column("event_id", EventId, nullable=False),
+    Index("ix_backfills_created_at", "created_at"),
 )
 
 EVENT_TABLES = (run_events, asset_events)

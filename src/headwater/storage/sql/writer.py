@@ -47,7 +47,10 @@ from headwater.core.events import (
     AssetMaterialized,
     AssetObserved,
     AssetSkipped,
+    BackfillRequested,
+    BackfillUpdated,
     CheckEvaluated,
+    DynamicPartitionsChanged,
     ErrorInfo,
     Event,
     InstigatorToggled,
@@ -73,7 +76,9 @@ from headwater.storage.sql.tables import (
     alert_state,
     asset_events,
     asset_latest,
+    backfills,
     check_latest,
+    dynamic_partitions,
     instigator_state,
     run_events,
     runs,
@@ -247,6 +252,9 @@ class _Batch:
         self.checks = _Rows(check_latest, ("asset_key", "partition", "check_name"))
         self.alerts = _Rows(alert_state, ("rule", "asset_key"))
         self.instigators = _Rows(instigator_state, ("instigator",))
+        self.dynamic = _Rows(dynamic_partitions, ("name", "partition_key"))
+        self.dynamic_removed: set[tuple[str, str]] = set()
+        self.backfills = _Rows(backfills, ("backfill_id",))
         self.run_keys: dict[str, str] = {}  # run key -> run id, of the keys this batch queues
         self.run_rows: list[tuple[Any, ...]] = []
         self.asset_rows: list[tuple[Any, ...]] = []
@@ -386,14 +394,15 @@ class _Batch:
                        asset_keys=dumps([str(k) for k in e.asset_keys]), attempt=e.attempt,
                        started_at=e.timestamp, ended_at=None, error=None)
         for key in e.asset_keys:
-            self.latest.set(_latest_pk(key), last_attempt_status=_RUNNING, last_attempt_run_id=e.run_id,
-                            last_attempt_at=e.timestamp)
+            for partition in e.partitions or _UNPARTITIONED:
+                self.latest.set(_latest_pk(key, partition), last_attempt_status=_RUNNING,
+                                last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp)
 
     def _step_succeeded(self, e: StepSucceeded, _id: int, _payload: str) -> None:
         pk = (e.run_id, e.step_key)
         self.steps.set(pk, status=StepStatus.SUCCEEDED.value, attempt=e.attempt, ended_at=e.timestamp, error=None)
         self.steps.set_if_new(pk, asset_keys=dumps([str(k) for k in e.asset_keys]))
-        for key in e.asset_keys:
+        for key in e.asset_keys if not e.partitions else ():  # partitions: their materializations said it
             lpk = _latest_pk(key)
             row = self.latest.row(lpk)
             if row.get("last_attempt_status") == _RUNNING and row.get("last_attempt_run_id") == e.run_id:
@@ -411,8 +420,9 @@ class _Batch:
         if e.will_retry:
             return
         for key in e.asset_keys:
-            self.latest.set(_latest_pk(key), last_attempt_status=AttemptStatus.FAILED.value,
-                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=error)
+            for partition in e.partitions or _UNPARTITIONED:
+                self.latest.set(_latest_pk(key, partition), last_attempt_status=AttemptStatus.FAILED.value,
+                                last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=error)
 
     def _step_skipped(self, e: StepSkipped, _id: int, _payload: str) -> None:
         self.steps.set((e.run_id, e.step_key), status=StepStatus.SKIPPED.value,
@@ -422,8 +432,9 @@ class _Batch:
             return  # up to date: nothing was attempted
         why = _skip_reason(e.detail)
         for key in e.asset_keys:
-            self.latest.set(_latest_pk(key), last_attempt_status=AttemptStatus.SKIPPED.value,
-                            last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=why)
+            for partition in e.partitions or _UNPARTITIONED:
+                self.latest.set(_latest_pk(key, partition), last_attempt_status=AttemptStatus.SKIPPED.value,
+                                last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=why)
 
     def _asset_skipped(self, e: AssetSkipped, _id: int, _payload: str) -> None:
         self.latest.set(_latest_pk(e.key, e.partition), last_attempt_status=AttemptStatus.SKIPPED.value,
@@ -468,6 +479,29 @@ class _Batch:
     def _instigator_toggled(self, e: InstigatorToggled, _id: int, _payload: str) -> None:
         self.instigators.set((e.instigator,), enabled=bool(e.enabled))
 
+    def _dynamic_changed(self, e: DynamicPartitionsChanged, event_id: int, _payload: str) -> None:
+        """Added keys keep the time they were first added; removed ones lose their row."""
+        for key in e.added:
+            pk = (e.name, key)
+            self.dynamic_removed.discard(pk)
+            self.dynamic.set_if_new(pk, added_at=e.timestamp, event_id=event_id)
+        for key in e.removed:
+            pk = (e.name, key)
+            self.dynamic.rows.pop(pk, None)
+            self.dynamic.dirty.pop(pk, None)
+            self.dynamic.if_new.pop(pk, None)
+            self.dynamic_removed.add(pk)
+
+    def _backfill_requested(self, e: BackfillRequested, event_id: int, _payload: str) -> None:
+        self.backfills.set((e.backfill_id,), status="requested", created_at=e.timestamp, updated_at=e.timestamp,
+                           selection=e.selection, mode=e.mode, partition_range=dumps(list(e.partition_range)),
+                           targets=dumps([[k, list(ps)] for k, ps in e.targets]),
+                           total=sum(len(ps) for _k, ps in e.targets), tags=dumps(dict(e.tags)),
+                           chunk_size=e.chunk_size, reason=None, event_id=event_id)
+
+    def _backfill_updated(self, e: BackfillUpdated, _id: int, _payload: str) -> None:
+        self.backfills.set((e.backfill_id,), status=e.status, updated_at=e.timestamp, reason=e.reason)
+
     # -- writing ------------------------------------------------------------------------
 
     def add_event_row(self, event: Event, payload: str, event_id: int) -> None:
@@ -487,7 +521,12 @@ class _Batch:
             db.executemany(db.sql.insert(run_events, _RUN_EVENT_COLUMNS), self.run_rows)
         if self.asset_rows:
             db.executemany(db.sql.insert(asset_events, _ASSET_EVENT_COLUMNS), self.asset_rows)
-        for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts, self.instigators):
+        if self.dynamic_removed:
+            mark = db.sql.mark
+            db.executemany(f"DELETE FROM dynamic_partitions WHERE name = {mark} AND partition_key = {mark}",
+                           sorted(self.dynamic_removed))
+        for rows in (self.runs, self.steps, self.latest, self.checks, self.alerts, self.instigators, self.dynamic,
+                     self.backfills):
             if rows.dirty or rows.if_new:
                 rows.flush(db)
 
@@ -521,4 +560,8 @@ _RULES: dict[type, Any] = {
     AlertDeliveryAttempt: None,  # stored, derives nothing
     TickRecorded: _Batch._tick,
     InstigatorToggled: _Batch._instigator_toggled,
+    DynamicPartitionsChanged: _Batch._dynamic_changed,
+    BackfillRequested: _Batch._backfill_requested,
+    BackfillUpdated: _Batch._backfill_updated,
 }
+_UNPARTITIONED = ("",)
