@@ -9,16 +9,16 @@ import pytest
 from storage_events import T0, key
 
 from headwater.core.events import (
-    BackfillRequested,
-    BackfillUpdated,
-    DynamicPartitionsChanged,
     EVENT_TYPES,
     AssetFailed,
     AssetMaterialized,
     AssetObserved,
     AssetSkipped,
+    BackfillRequested,
+    BackfillUpdated,
     CheckEvaluated,
     CheckSeverity,
+    DynamicPartitionsChanged,
     ErrorInfo,
     Event,
     InputRecord,
