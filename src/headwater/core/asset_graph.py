@@ -17,7 +17,7 @@ from headwater.errors import DefinitionError, DuplicateKeyError, UnknownKeyError
 
 
 class AssetGraph:
-    __slots__ = ("_specs", "dag", "_by_group", "_mappings", "partitioned")
+    __slots__ = ("_specs", "dag", "_by_group", "_mappings", "partitioned", "partition_aware")
 
     def __init__(self, specs: Iterable[AssetSpec]) -> None:
         by_key: dict[AssetKey, AssetSpec] = {}
@@ -39,6 +39,8 @@ class AssetGraph:
         self._mappings = _resolve_mappings(self._specs)
         # Assets whose state is kept per partition, and those (partitioned or not) that read one.
         self.partitioned: frozenset[AssetKey] = frozenset(k for k, s in self._specs.items() if s.partitions)
+        self.partition_aware: frozenset[AssetKey] = frozenset(
+            k for k in self._specs if k in self.partitioned or any(p in self.partitioned for p in self.dag.parents(k)))
 
     def __contains__(self, key: object) -> bool:
         return key in self._specs
@@ -86,9 +88,6 @@ class AssetGraph:
         """How ``child`` reads ``parent``'s partitions; None when neither is partitioned."""
         return self._mappings.get((child, parent))
 
-    def reads_partitions(self, key: AssetKey) -> bool:
-        """Whether ``key``'s state is per partition or depends on a partitioned parent."""
-        return key in self.partitioned or any(p in self.partitioned for p in self.dag.parents(key))
 
 
 def _resolve_mappings(specs: dict[AssetKey, AssetSpec]) -> dict[tuple[AssetKey, AssetKey], PartitionMapping]:

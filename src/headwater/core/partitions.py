@@ -516,3 +516,25 @@ def parse_partitioned_key(text: str) -> tuple[str, str | None]:
 
 def format_partitioned_key(key: AssetKey | str, partition: str) -> str:
     return f"{key}[{partition}]" if partition else str(key)
+
+
+def time_span(d: PartitionsDefinition, keys: Sequence[str], ctx: PartitionContext) -> tuple[float, float] | None:
+    """The time covered by ``keys`` (first window's start, last window's end): what a step
+    that builds them reads as ``context.time_window``; None without a time dimension."""
+    if not keys:
+        return None
+    index = None
+    sub: PartitionsDefinition = d
+    if isinstance(d, MultiPartitions):
+        for i, (_n, s) in enumerate(d.dims):
+            if isinstance(s, TimeWindowPartitions):
+                index, sub = i, s
+                break
+    if not isinstance(sub, TimeWindowPartitions):
+        return None
+    parts = [k.split(DIMENSION_SEPARATOR)[index] if index is not None else k for k in keys]
+    positions = [ctx.index(sub)[p] for p in parts if p in ctx.index(sub)]
+    if not positions:
+        return None
+    b = sub.windows(ctx)
+    return b[min(positions)], b[max(positions) + 1]

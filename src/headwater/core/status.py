@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import overload
+from typing import Any, overload
 
 from headwater.core.asset_graph import AssetGraph
-from headwater.core.events import AssetMaterialized, ErrorInfo, InputState
+from headwater.core.events import AssetMaterialized, ErrorInfo, InputRecord, InputState
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
@@ -79,6 +79,10 @@ class AssetStatus:
     # status never look, and deriving every asset's roots costs as much as the rest of the
     # status together (their total size grows with the depth of the graph).
     roots: Sequence[StaleCause] = ()
+    # A partitioned asset's roll-up carries its partitions (``core.partition_status``); a
+    # partition's own status says which one it is.
+    partitions: Any = None
+    partition: str = ""
 
     @property
     def ran_on_stale_inputs(self) -> bool:
@@ -237,12 +241,37 @@ class _LazyRoots(Sequence[StaleCause]):
 _EMPTY = AssetFacts(key=AssetKey(("_",)))
 
 
-def compute_statuses(graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts]) -> dict[AssetKey, AssetStatus]:
+@dataclass(frozen=True, slots=True)
+class PartitionInputs:
+    """What partition-aware assets need besides the unpartitioned facts: every stored
+    partition's facts, and the context (clock, dynamic keys) that says which keys exist."""
+
+    facts: Mapping[AssetKey, Mapping[str, AssetFacts]]
+    ctx: Any  # core.partitions.PartitionContext
+
+
+def compute_statuses(graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
+                     partitions: PartitionInputs | None = None) -> dict[AssetKey, AssetStatus]:
     """Status of every asset in the graph, in one topological pass."""
     out: dict[AssetKey, AssetStatus] = {}
+    aware = graph.partition_aware
     for key in graph.keys:
-        out[key] = derive_status(graph.spec(key), facts.get(key), out)
+        if key in aware:
+            out[key] = _derive_aware(graph, key, facts, partitions, out)
+        else:
+            out[key] = derive_status(graph.spec(key), facts.get(key), out)
     return out
+
+
+def _derive_aware(graph: AssetGraph, key: AssetKey, facts: Mapping[AssetKey, AssetFacts],
+                  partitions: PartitionInputs | None, out: Mapping[AssetKey, AssetStatus]) -> AssetStatus:
+    from headwater.core.partition_status import derive_partitioned  # builds on this module
+
+    if partitions is None:
+        raise ValueError(f"asset {key} is partitioned (or reads a partitioned asset): its status needs the "
+                         "partitions' facts and a partition context")
+    return derive_partitioned(graph, graph.spec(key), partitions.facts.get(key) or {}, facts.get(key), out,
+                              partitions.ctx)
 
 
 class StatusPass:
@@ -262,16 +291,20 @@ class StatusPass:
     def __init__(self) -> None:
         self._last: tuple[Mapping[AssetKey, AssetFacts], dict[AssetKey, tuple[AssetSpec, AssetStatus]]] = ({}, {})
 
-    def compute(self, graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts]) -> dict[AssetKey, AssetStatus]:
+    def compute(self, graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
+                partitions: PartitionInputs | None = None) -> dict[AssetKey, AssetStatus]:
         old_facts, old = self._last
         out: dict[AssetKey, AssetStatus] = {}
         kept: dict[AssetKey, tuple[AssetSpec, AssetStatus]] = {}
         spec_of = graph.spec
+        aware = graph.partition_aware
         for key in graph.keys:
             spec = spec_of(key)
             fact = facts.get(key)
             previous = old.get(key)
-            if (previous is not None and previous[0] is spec and old_facts.get(key) is fact
+            if key in aware:
+                status = _derive_aware(graph, key, facts, partitions, out)
+            elif (previous is not None and previous[0] is spec and old_facts.get(key) is fact
                     and all(out.get(d) is _status_of(old.get(d)) for d in spec.deps)):
                 status = previous[1]
             else:
@@ -337,6 +370,30 @@ _NO_CAUSES: tuple[StaleCause, ...] = ()
 
 def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
                   parents: Mapping[AssetKey, AssetStatus]) -> tuple[StaleCause, ...]:
+    causes, inputs = own_causes(spec, mat)
+    for rec in inputs:
+        dep = rec.key
+        parent = parents.get(dep)
+        if parent is None:
+            continue
+        version = parent.data_version
+        if version is not None and version != rec.data_version:
+            verb = "observed" if parent.is_source else "materialized"
+            causes = causes or []
+            causes.append(StaleCause(
+                StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep,
+                f"{dep._str} has a new data version {version} ({verb} in run "
+                f"{parent.last_run_id or '-'}); {spec.key._str} read {_v(rec.data_version)}"))
+        if parent.stale:
+            causes = causes or []
+            causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, f"{dep._str} is stale",
+                                     parent.causes))
+    return tuple(causes) if causes else _NO_CAUSES
+
+
+def own_causes(spec: AssetSpec, mat: AssetMaterialized) -> tuple[list[StaleCause] | None, tuple[InputRecord, ...]]:
+    """The causes that need no parent (code changed, declared deps changed), and the
+    recorded inputs that still matter: those of deps still declared, in declared order."""
     causes: list[StaleCause] | None = None
     if spec.code_version != mat.code_version:
         causes = [StaleCause(
@@ -360,24 +417,7 @@ def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
         read = {i.key: i for i in inputs}
         inputs = tuple(read[d] for d in declared if d in read)
     # else every recorded input is one of the declared deps, recorded in their order.
-    for rec in inputs:
-        dep = rec.key
-        parent = parents.get(dep)
-        if parent is None:
-            continue
-        version = parent.data_version
-        if version is not None and version != rec.data_version:
-            verb = "observed" if parent.is_source else "materialized"
-            causes = causes or []
-            causes.append(StaleCause(
-                StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep,
-                f"{dep._str} has a new data version {version} ({verb} in run "
-                f"{parent.last_run_id or '-'}); {spec.key._str} read {_v(rec.data_version)}"))
-        if parent.stale:
-            causes = causes or []
-            causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, f"{dep._str} is stale",
-                                     parent.causes))
-    return tuple(causes) if causes else _NO_CAUSES
+    return causes, inputs
 
 
 def _v(version: str | None) -> str:

@@ -52,7 +52,20 @@ class AssetContext:
     # The run's tags (``headwater materialize --tag k=v``): per-run settings an asset may read,
     # e.g. ``dbt/full_refresh``, without a resource or an environment variable.
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Every partition this step builds (a range step builds several), and the time they span.
+    partition_keys: tuple[str, ...] = ()
+    time_window: Any = None  # core.partitions.TimeWindow, for a time-partitioned asset
     _metadata: dict[AssetKey, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def partition_key(self) -> str:
+        """The partition being built (for a step over a range, use ``partition_keys``)."""
+        if len(self.partition_keys) > 1:
+            raise ValueError(f"step {self.step_key} builds {len(self.partition_keys)} partitions; use "
+                             "context.partition_keys or context.time_window")
+        if not self.partition:
+            raise ValueError(f"step {self.step_key} is not partitioned: it has no partition key")
+        return self.partition
 
     @property
     def asset_key(self) -> AssetKey:

@@ -28,6 +28,9 @@ from headwater.core.events import (
     StepSkipped,
 )
 from headwater.core.keys import AssetKey
+from headwater.core.partitions import format_partitioned_key as _label
+from headwater.core.partitions import time_span
+from headwater.core.status import AssetStatus
 from headwater.definitions.definitions import Definitions
 from headwater.execution.executor import Executor
 from headwater.execution.plan import ExecutionPlan, Step
@@ -49,7 +52,8 @@ class RunOutcome:
     run_id: str
     status: RunStatus
     step_status: dict[str, str] = field(default_factory=dict)
-    materializations: dict[AssetKey, AssetMaterialized] = field(default_factory=dict)
+    materializations: dict[AssetKey, AssetMaterialized] = field(default_factory=dict)  # the last per asset
+    partition_materializations: dict[tuple[AssetKey, str], AssetMaterialized] = field(default_factory=dict)
     errors: dict[str, ErrorInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
@@ -85,10 +89,11 @@ class RunCoordinator:
         self._attempts: dict[str, int] = {}
         self._retries: list[tuple[float, str]] = []
         self._in_flight: set[str] = set()
-        self._produced: set[AssetKey] = set()
-        # Assets of this run that failed, were skipped or are blocked, with the reason their
-        # readers are skipped: decided by key, so a step's good outputs still feed its readers.
-        self._bad: dict[AssetKey, str] = {}
+        self._produced: set[tuple[AssetKey, str]] = set()
+        # (Asset, partition)s of this run that failed, were skipped or are blocked, with the reason
+        # their readers are skipped: decided per key and partition, so a step's good outputs (and
+        # the other days of a backfill) still feed their readers.
+        self._bad: dict[tuple[AssetKey, str], str] = {}
         self.outcome = RunOutcome(run_id, RunStatus.STARTED, up_to_date=plan.up_to_date)
 
     # -- public ----------------------------------------------------------------------------
@@ -102,6 +107,10 @@ class RunCoordinator:
             start.append(StepSkipped(run_id=self.run_id, timestamp=self.clock(), step_key=str(key),
                                      asset_keys=(key,), reason=SkipReason.UP_TO_DATE,
                                      detail="already up to date"))
+        for key, parts in self.plan.up_to_date_partitions.items():
+            start.append(StepSkipped(run_id=self.run_id, timestamp=self.clock(), step_key=f"{key}[up to date]",
+                                     asset_keys=(key,), partitions=parts, reason=SkipReason.UP_TO_DATE,
+                                     detail=f"{len(parts)} partition(s) already up to date"))
         self.writer.write(start)
         ready = [s.key for s in self.plan.steps if not s.deps]
         try:
@@ -148,7 +157,9 @@ class RunCoordinator:
         request = StepRequest(
             run_id=self.run_id, step_key=step_key, asset_keys=step.asset_keys, inputs=self._inputs(step),
             attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout,
-            tags=dict(self.options.tags))
+            tags=dict(self.options.tags), partition=step.partitions[0] if step.partitions else "",
+            partitions=step.partitions, partition_inputs=self._partition_inputs(step), reads=step.reads,
+            time_window=self._time_window(step))
         self._in_flight.add(step_key)
         self.progress("started", step, "")
         self.executor.submit(request)
@@ -159,34 +170,61 @@ class RunCoordinator:
         out: dict[AssetKey, InputSnapshot] = {}
         for key in step.asset_keys:
             for dep in graph.parents(key):
-                if dep in own or dep in out:
+                if dep in own or dep in out or dep in graph.partitioned:
                     continue
-                st = self.view.status(dep)
-                mat = st.last_materialization
-                # A few root causes say enough; `why` on the input lists them all.
-                detail = "; ".join(c.detail for c in st.roots[:3]) if st.stale else ""
-                if st.failure is not None:
-                    detail = st.failure.message
-                out[dep] = InputSnapshot(
-                    InputRecord(dep, st.data_version, st.data_time, st.input_state, detail,
-                                produced_in_run=dep in self._produced),
-                    mat.value_ref if mat else None)
+                out[dep] = self._snapshot(dep, "", self.view.status(dep))
         return out
+
+    def _snapshot(self, dep: AssetKey, partition: str, st: AssetStatus) -> InputSnapshot:
+        mat = st.last_materialization
+        # A few root causes say enough; `why` on the input lists them all.
+        detail = "; ".join(c.detail for c in st.roots[:3]) if st.stale else ""
+        if st.failure is not None:
+            detail = st.failure.message
+        return InputSnapshot(
+            InputRecord(dep, st.data_version, st.data_time, st.input_state, detail,
+                        produced_in_run=(dep, partition) in self._produced, partition=partition),
+            mat.value_ref if mat else None)
+
+    def _partition_inputs(self, step: Step) -> dict[AssetKey, dict[str, InputSnapshot]]:
+        """Each partitioned parent partition the step reads, as it is now."""
+        own = set(step.asset_keys)
+        partitioned = self.defs.graph.partitioned
+        out: dict[AssetKey, dict[str, InputSnapshot]] = {}
+        for per in step.reads.values():
+            for dep, parts in per.items():
+                if dep in own or dep not in partitioned:
+                    continue
+                snaps = out.setdefault(dep, {})
+                for q in parts:
+                    if q not in snaps:
+                        snaps[q] = self._snapshot(dep, q, self.view.partition_status(dep, q))
+        return out
+
+    def _time_window(self, step: Step) -> tuple[float, float] | None:
+        if not step.partitions:
+            return None
+        inputs = self.view.partition_inputs
+        spec = self.defs.graph.spec(step.asset_keys[0])
+        if inputs is None or spec.partitions is None:
+            return None
+        return time_span(spec.partitions, step.partitions, inputs.ctx)
 
     def _handle(self, outcome: StepOutcome) -> list[str]:
         step = self._steps[outcome.step_key]
         self._in_flight.discard(step.key)
         for mat in outcome.materializations:
             self.view.record(mat)
-            self._produced.add(mat.key)
+            self._produced.add((mat.key, mat.partition))
             self.outcome.materializations[mat.key] = mat
+            self.outcome.partition_materializations[(mat.key, mat.partition)] = mat
         attempt = outcome.attempt
         retry = self.defs.graph.spec(step.asset_keys[0]).retry
         will_retry = not outcome.ok and retry is not None and attempt <= retry.max_retries
         if not outcome.ok and not outcome.recorded:
             self.writer.write([StepFailed(
                 run_id=self.run_id, timestamp=self.clock(), step_key=step.key, asset_keys=outcome.failed_keys,
-                attempt=attempt, error=outcome.error or ErrorInfo("unknown failure"), will_retry=will_retry,
+                partitions=step.partitions, attempt=attempt, error=outcome.error or ErrorInfo("unknown failure"), will_retry=will_retry,
                 duration=outcome.duration)])
         if will_retry:
             assert retry is not None
@@ -197,10 +235,14 @@ class RunCoordinator:
             return []
         # What this step leaves unusable, and why: steps reading any of it are skipped; steps
         # reading only what it did produce go on (one failed dbt model holds back its readers only).
-        bad: dict[AssetKey, str] = {}
+        parts = step.partitions or ("",)
+        bad: dict[tuple[AssetKey, str], str] = {}
         for key in outcome.skipped_keys:
-            bad[key] = f"upstream asset {key} was skipped"
-        bad.update(outcome.blocked_by)
+            for p in parts:
+                bad[(key, p)] = f"upstream asset {_label(key, p)} was skipped"
+        for key, why in outcome.blocked_by.items():
+            for p in parts:
+                bad[(key, p)] = why
         if outcome.ok:
             self.outcome.step_status[step.key] = "succeeded"
             if outcome.blocked:
@@ -217,13 +259,14 @@ class RunCoordinator:
             self.progress("failed", step, error.message)
             now = self.clock()
             for key in outcome.failed_keys:
-                self.view.record_failure(key, self.run_id, now)
-            produced = {m.key for m in outcome.materializations}
+                self.view.record_failure(key, self.run_id, now, step.partitions)
+            produced = {(m.key, m.partition) for m in outcome.materializations}
             for key in step.asset_keys:
-                if key in outcome.reasons:
-                    bad[key] = f"upstream asset {key} failed"
-                elif key not in produced and key not in bad:
-                    bad[key] = f"upstream step {step.key} failed"
+                for p in parts:
+                    if key in outcome.reasons:
+                        bad[(key, p)] = f"upstream asset {_label(key, p)} failed"
+                    elif (key, p) not in produced and (key, p) not in bad:
+                        bad[(key, p)] = f"upstream step {step.key} failed"
         self._bad.update(bad)
         return self._release_children(step.key)
 
@@ -250,9 +293,10 @@ class RunCoordinator:
                 self.outcome.skipped[child] = why
                 self.outcome.step_status[child] = "skipped"
                 for key in s.asset_keys:
-                    self._bad.setdefault(key, why)  # the root cause travels down unchanged
+                    for p in s.partitions or ("",):
+                        self._bad.setdefault((key, p), why)  # the root cause travels down unchanged
                 skips.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=child, asset_keys=s.asset_keys,
-                                         reason=SkipReason.UPSTREAM_FAILED, detail=why))
+                                         partitions=s.partitions, reason=SkipReason.UPSTREAM_FAILED, detail=why))
                 self.progress("skipped", s, why)
                 todo.append(child)
         if skips:
@@ -266,9 +310,11 @@ class RunCoordinator:
         graph = self.defs.graph
         for key in step.asset_keys:
             for parent in graph.parents(key):
-                why = self._bad.get(parent)
-                if why is not None:
-                    return why
+                for p in step.partitions or ("",):
+                    for q in step.reads.get(p, {}).get(parent, ("",)):
+                        why = self._bad.get((parent, q))
+                        if why is not None:
+                            return why
         return None
 
     def _cancel(self, reason: str) -> None:
@@ -280,7 +326,7 @@ class RunCoordinator:
                 continue
             self.outcome.step_status[key] = "canceled"
             events.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=key, asset_keys=step.asset_keys,
-                                      reason=SkipReason.CANCELED, detail=reason))
+                                      partitions=step.partitions, reason=SkipReason.CANCELED, detail=reason))
         for key in self._in_flight:
             self.outcome.step_status[key] = "canceled"
         events.append(RunFinished(run_id=self.run_id, timestamp=now, status=RunStatus.CANCELED, reason=reason))

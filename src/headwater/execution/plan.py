@@ -3,19 +3,28 @@
 Pure. One step per asset, or one per multi-asset (all its selected outputs run as one
 call, as a dbt invocation must). ``stale``/``missing`` modes drop assets that are already
 current before anything runs; those are reported, not silently forgotten.
+
+A partitioned asset gets one step per partition (or per range of ``max_partitions_per_run``
+partitions), each depending on the steps that build the parent partitions it reads; a
+step carries, per partition, which parent partitions it reads (``reads``), so the worker
+records exactly those inputs without knowing the clock or the mappings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.dag import Dag
 from headwater.core.keys import AssetKey
 from headwater.core.status import AssetStatus, MaterializationStatus
 from headwater.errors import CycleError, DefinitionError
+
+if TYPE_CHECKING:
+    from headwater.execution.partition_plan import PartitionTargets
 
 
 class PlanMode(StrEnum):
@@ -29,6 +38,9 @@ class Step:
     key: str
     asset_keys: tuple[AssetKey, ...]
     deps: frozenset[str]
+    partitions: tuple[str, ...] = ()  # () when unpartitioned
+    # partition -> parent -> the parent partitions it reads (partition-aware steps only)
+    reads: Mapping[str, Mapping[AssetKey, tuple[str, ...]]] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +48,8 @@ class ExecutionPlan:
     steps: tuple[Step, ...]                     # topological order
     up_to_date: tuple[AssetKey, ...] = ()       # selected but skipped by the mode
     sources: tuple[AssetKey, ...] = ()          # selected source assets (observed, never run)
+    # partitions skipped by the mode, per partitioned asset
+    up_to_date_partitions: Mapping[AssetKey, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def asset_keys(self) -> tuple[AssetKey, ...]:
@@ -59,6 +73,8 @@ class ExecutionPlan:
 def needs_run(status: AssetStatus | None, mode: PlanMode) -> bool:
     if mode is PlanMode.ALL or status is None:
         return True
+    if status.partitions is not None:  # a partitioned roll-up: any partition that needs it
+        return any(needs_run(s, mode) for s in status.partitions.statuses.values())
     if mode is PlanMode.MISSING:
         return status.last_materialization is None
     return (status.last_materialization is None or status.stale
@@ -73,7 +89,10 @@ def build_plan(
     mode: PlanMode = PlanMode.ALL,
     subsettable: Callable[[str], bool] = lambda step: True,
     members: Callable[[str], tuple[AssetKey, ...]] | None = None,
+    partitions: PartitionTargets | None = None,
 ) -> ExecutionPlan:
+    if partitions is not None and any(k in graph.partition_aware for k in selected):
+        return build_partitioned_plan(graph, selected, step_of, statuses, mode, subsettable, members, partitions)
     chosen = set(selected)
     sources = tuple(k for k in graph.toposorted(chosen) if graph.spec(k).is_source)
     chosen.difference_update(sources)
@@ -101,11 +120,21 @@ def build_plan(
                     other = step_of(parent)
                     if other != step:
                         deps[step].add(other)
+    steps = tuple(Step(s, tuple(by_step[s]), frozenset(deps[s])) for s in ordered(deps))
+    return ExecutionPlan(steps=steps, up_to_date=tuple(up_to_date), sources=sources)
+
+
+def build_partitioned_plan(*args, **kwargs) -> ExecutionPlan:  # type: ignore[no-untyped-def]
+    from headwater.execution.partition_plan import build_partitioned_plan as build
+
+    return build(*args, **kwargs)
+
+
+def ordered(deps: Mapping[str, set[str]]) -> tuple[str, ...]:
+    """Step keys in an order that runs parents first; a cycle between steps is a definition error."""
     try:
-        dag = Dag(deps)
+        return Dag(deps).nodes
     except CycleError as exc:
         raise DefinitionError(
             "the selected assets cannot be ordered into steps: " + " -> ".join(exc.path)
             + " (a multi-asset's outputs depend on each other through another step)") from exc
-    steps = tuple(Step(s, tuple(by_step[s]), frozenset(deps[s])) for s in dag.nodes)
-    return ExecutionPlan(steps=steps, up_to_date=tuple(up_to_date), sources=sources)

@@ -31,8 +31,14 @@ class StepRequest:
     attempt: int = 1
     max_attempts: int = 1
     timeout: float | None = None
-    partition: str = ""
+    partition: str = ""  # the one partition built, or the first of ``partitions``
     tags: Mapping[str, str] = field(default_factory=dict)  # the run's tags, for ``context.tags``
+    partitions: tuple[str, ...] = ()  # every partition this step builds (() when unpartitioned)
+    # Parent partitions as the coordinator saw them: parent -> its partition -> snapshot, and
+    # per partition built, which parent partitions it reads (what its materialization records).
+    partition_inputs: Mapping[AssetKey, Mapping[str, InputSnapshot]] = field(default_factory=dict)
+    reads: Mapping[str, Mapping[AssetKey, tuple[str, ...]]] = field(default_factory=dict)
+    time_window: tuple[float, float] | None = None  # the span of a time-partitioned step's windows
 
 
 @dataclass(frozen=True, slots=True)

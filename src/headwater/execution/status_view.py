@@ -15,18 +15,22 @@ from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
-from headwater.core.status import AssetStatus, compute_statuses, derive_status
+from headwater.core.status import AssetStatus, PartitionInputs, _derive_aware, compute_statuses, derive_status
 from headwater.gc_pause import paused_gc
 
 
 class StatusView:
-    def __init__(self, graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts]) -> None:
+    def __init__(self, graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
+                 partitions: PartitionInputs | None = None) -> None:
         self._graph = graph
         self._facts = dict(facts)
+        # Partition facts are copied per asset when a run records into them (copy on write).
+        self._partitions = partitions
+        self._pfacts: dict[AssetKey, dict[str, AssetFacts]] = {}
         # Tens of thousands of small frozen objects: the cyclic GC would rescan them over and
         # over for nothing (none of them form cycles), doubling the time of a cold status.
         with paused_gc():
-            self._status: dict[AssetKey, AssetStatus] = compute_statuses(graph, self._facts)
+            self._status: dict[AssetKey, AssetStatus] = compute_statuses(graph, self._facts, partitions)
         self._dirty: set[AssetKey] = set()
 
     def all(self) -> dict[AssetKey, AssetStatus]:
@@ -35,8 +39,31 @@ class StatusView:
                 self._refresh(key)
         return self._status
 
-    def facts(self, key: AssetKey) -> AssetFacts | None:
+    def facts(self, key: AssetKey, partition: str = "") -> AssetFacts | None:
+        if partition:
+            return self._partition_facts(key).get(partition)
         return self._facts.get(key)
+
+    @property
+    def partition_inputs(self) -> PartitionInputs | None:
+        return self._partitions
+
+    def partition_status(self, key: AssetKey, partition: str) -> AssetStatus:
+        """One partition's status ('' for an unpartitioned asset: its own status)."""
+        status = self.status(key)
+        if not partition or status.partitions is None:
+            return status
+        found = status.partitions.statuses.get(partition)
+        if found is None:
+            raise KeyError(f"{key}[{partition}]")
+        return found
+
+    def _partition_facts(self, key: AssetKey) -> dict[str, AssetFacts]:
+        own = self._pfacts.get(key)
+        if own is None:
+            stored = self._partitions.facts.get(key) if self._partitions is not None else None
+            own = self._pfacts[key] = dict(stored or {})
+        return own
 
     def status(self, key: AssetKey) -> AssetStatus:
         if key in self._dirty:
@@ -54,21 +81,36 @@ class StatusView:
                     seen.add(parent)
                     order.append(parent)
                     stack.append(parent)
+        aware = self._graph.partition_aware
         for k in self._graph.toposorted(order):
-            self._status[k] = derive_status(self._graph.spec(k), self._facts.get(k), self._status)
+            if k in aware:
+                self._status[k] = _derive_aware(self._graph, k, self._facts, self._current_partitions(), self._status)
+            else:
+                self._status[k] = derive_status(self._graph.spec(k), self._facts.get(k), self._status)
             self._dirty.discard(k)
 
+    def _current_partitions(self) -> PartitionInputs | None:
+        if self._partitions is None or not self._pfacts:
+            return self._partitions
+        merged = {**self._partitions.facts, **self._pfacts}
+        return PartitionInputs(merged, self._partitions.ctx)
+
     def record(self, mat: AssetMaterialized) -> None:
-        prior = self._facts.get(mat.key) or AssetFacts(key=mat.key)
-        self._facts[mat.key] = replace(prior, last_materialization=mat, last_attempt_run_id=mat.run_id,
-                                       last_attempt_status=AttemptStatus.SUCCEEDED,
-                                       last_attempt_at=mat.timestamp, last_failure=None)
+        facts = self._partition_facts(mat.key) if mat.partition else self._facts
+        at = mat.partition if mat.partition else mat.key
+        prior = facts.get(at) or AssetFacts(key=mat.key, partition=mat.partition)  # type: ignore[call-overload]
+        facts[at] = replace(prior, last_materialization=mat, last_attempt_run_id=mat.run_id,  # type: ignore[index]
+                            last_attempt_status=AttemptStatus.SUCCEEDED, last_attempt_at=mat.timestamp,
+                            last_failure=None)
         self._invalidate(mat.key)
 
-    def record_failure(self, key: AssetKey, run_id: str, at: float) -> None:
-        prior = self._facts.get(key) or AssetFacts(key=key)
-        self._facts[key] = replace(prior, last_attempt_run_id=run_id, last_attempt_status=AttemptStatus.FAILED,
-                                   last_attempt_at=at)
+    def record_failure(self, key: AssetKey, run_id: str, at: float, partitions: tuple[str, ...] = ()) -> None:
+        for partition in partitions or ("",):
+            facts = self._partition_facts(key) if partition else self._facts
+            slot = partition if partition else key
+            prior = facts.get(slot) or AssetFacts(key=key, partition=partition)  # type: ignore[call-overload]
+            facts[slot] = replace(prior, last_attempt_run_id=run_id,  # type: ignore[index]
+                                  last_attempt_status=AttemptStatus.FAILED, last_attempt_at=at)
         self._invalidate(key)
 
     def _invalidate(self, key: AssetKey) -> None:

@@ -30,6 +30,7 @@ from headwater.core.events import (
     StepSucceeded,
 )
 from headwater.core.keys import AssetKey, to_key
+from headwater.core.partitions import format_partitioned_key
 from headwater.core.versions import default_data_version
 from headwater.definitions.assets import AssetsDefinition, ParamKind
 from headwater.definitions.context import AssetContext, RunLogger
@@ -75,11 +76,13 @@ def execute_step(
     rec = _Recorder(writer, abandoned)
     started = clock()
     rec.write([StepStarted(run_id=request.run_id, timestamp=started, step_key=request.step_key,
-                           asset_keys=request.asset_keys, attempt=request.attempt, pid=os.getpid())])
+                           asset_keys=request.asset_keys, partitions=request.partitions, attempt=request.attempt,
+                           pid=os.getpid())])
     context = AssetContext(
         run_id=request.run_id, step_key=request.step_key, selected_keys=request.asset_keys,
         resources=defs.resources, log=RunLogger(rec.emit, request.run_id, request.step_key),
         attempt=request.attempt, partition=request.partition, tags=dict(request.tags),
+        partition_keys=request.partitions, time_window=_window(request.time_window),
     )
     done: list[AssetMaterialized] = []
     failed: dict[AssetKey, str] = {}
@@ -118,19 +121,21 @@ def execute_step(
                                      detail=item.reason, metadata=_json_metadata(key, dict(item.metadata)))])
                 continue
             value, metadata, data_version = item
-            mat = _materialize(definition, request, values, context, key, value, metadata, data_version, done,
-                               started, clock())
-            done.append(mat)
-            checks = defs.checks_for(key)
-            evaluations = evaluate_checks(
-                checks, key, mat, lambda v=value: v, defs.resources, defs.graph.spec(key).freshness,
-                mat.timestamp, request.run_id, request.step_key, rec.emit) if checks else []
-            # A blocking check blocks only when its result is an error: a producer (dbt's warn_if)
-            # may judge a failure of an ``error`` check to be a warning this time.
-            stops = [e for e in evaluations if e.blocking and not e.passed and e.severity is CheckSeverity.ERROR]
-            if stops:
-                blocked_by[key] = "; ".join(f"blocking check {e.check_name} on {e.key} failed" for e in stops)
-            record([mat, *evaluations])
+            for partition, part_value in _per_partition(request, value):
+                mat = _materialize(definition, request, values, context, key, part_value, metadata, data_version,
+                                   done, started, clock(), partition)
+                done.append(mat)
+                checks = defs.checks_for(key)
+                evaluations = evaluate_checks(
+                    checks, key, mat, lambda v=part_value: v, defs.resources, defs.graph.spec(key).freshness,
+                    mat.timestamp, request.run_id, request.step_key, rec.emit) if checks else []
+                # A blocking check blocks only when its result is an error: a producer (dbt's warn_if)
+                # may judge a failure of an ``error`` check to be a warning this time.
+                stops = [e for e in evaluations if e.blocking and not e.passed and e.severity is CheckSeverity.ERROR]
+                if stops:
+                    blocked_by[key] = "; ".join(f"blocking check {e.check_name} on {format_partitioned_key(e.key, e.partition)} "
+                                                "failed" for e in stops)
+                record([mat, *evaluations])
         produced = {m.key for m in done}
         missing = [k for k in request.asset_keys if k not in produced and k not in failed and k not in skipped]
         if missing:
@@ -141,7 +146,8 @@ def execute_step(
             raise _AssetsFailed(_summary(failed, skipped))
         duration = clock() - started
         pending.append(StepSucceeded(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
-                                     asset_keys=request.asset_keys, attempt=request.attempt, duration=duration))
+                                     asset_keys=request.asset_keys, partitions=request.partitions,
+                                     attempt=request.attempt, duration=duration))
         rec.write(pending)
         return StepOutcome(request.step_key, request.attempt, True, tuple(done), duration=duration,
                            blocked=tuple(blocked_by.values()), skipped_keys=tuple(skipped), blocked_by=blocked_by)
@@ -163,7 +169,8 @@ def execute_step(
                               blocked_by=blocked_by, reasons=dict(failed))
         try:
             rec.write([*pending, StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
-                                            asset_keys=unreported, attempt=request.attempt, error=error,
+                                            asset_keys=unreported, partitions=request.partitions,
+                                            attempt=request.attempt, error=error,
                                             will_retry=will_retry, duration=duration)])
         except StepAbandoned:
             return replace(outcome, recorded=False)
@@ -189,6 +196,8 @@ def _arguments(definition: AssetsDefinition, request: StepRequest, values: Value
             kwargs[p.name] = context
         elif p.kind is ParamKind.RESOURCE:
             kwargs[p.name] = resources[p.name]
+        elif p.kind is ParamKind.ASSET and p.key is not None and p.key in request.partition_inputs:
+            kwargs[p.name] = _partitioned_value(definition, request, values, p.name, p.key)
         elif p.kind is ParamKind.ASSET and p.key is not None:
             snap = request.inputs.get(p.key)
             if snap is None or (snap.value_ref is None and snap.record.data_version is None):
@@ -238,25 +247,62 @@ def _one(result: Any) -> tuple[Any, dict[str, Any], str | None]:
     return result, {}, None
 
 
+def _partitioned_value(definition: AssetsDefinition, request: StepRequest, values: ValueStore, name: str,
+                       dep: AssetKey) -> Any:
+    """A partitioned parent's value: the one partition read, or ``{partition: value}`` when
+    the step reads several (a rolling window, every partition, a range step)."""
+    snaps = request.partition_inputs[dep]
+    wanted = list(dict.fromkeys(q for p in (request.partitions or ("",)) for q in request.reads.get(p, {}).get(dep, ())))
+    missing = [q for q in wanted if q not in snaps or (snaps[q].value_ref is None and snaps[q].record.data_version is None)]
+    if missing:
+        raise HeadwaterError(
+            f"upstream asset {dep} (parameter {name!r} of {definition.name}) has no materialization for partition(s) "
+            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}; materialize them first")
+    loaded = {q: values.load(dep, q, snaps[q].value_ref) if snaps[q].value_ref else None for q in wanted}
+    if len(loaded) == 1:
+        return next(iter(loaded.values()))
+    return loaded
+
+
+def _per_partition(request: StepRequest, value: Any) -> list[tuple[str, Any]]:
+    """The value of each partition a step built: a range step may return ``{partition: value}``
+    for exactly its partitions; any other value stands for each of them."""
+    parts = request.partitions or (request.partition,)
+    if len(parts) > 1 and isinstance(value, Mapping) and set(value) == set(parts):
+        return [(p, value[p]) for p in parts]
+    return [(p, value) for p in parts]
+
+
+def _window(span: tuple[float, float] | None) -> Any:
+    from headwater.core.partitions import TimeWindow
+
+    return TimeWindow(*span) if span is not None else None
+
+
 def _materialize(definition: AssetsDefinition, request: StepRequest, values: ValueStore, context: AssetContext,
                  key: AssetKey, value: Any, metadata: dict[str, Any], data_version: str | None,
-                 done: list[AssetMaterialized], started: float, now: float) -> AssetMaterialized:
+                 done: list[AssetMaterialized], started: float, now: float, partition: str = "") -> AssetMaterialized:
     spec = next(s for s in definition.specs if s.key == key)
-    produced_here = {m.key: m for m in done}
+    produced_here = {m.key: m for m in done if m.partition == partition}
+    reads = request.reads.get(partition, {})
     inputs: list[InputRecord] = []
     for dep in spec.deps:
         if dep in produced_here:
             m = produced_here[dep]
-            inputs.append(InputRecord(dep, m.data_version, m.data_time, produced_in_run=True))
+            inputs.append(InputRecord(dep, m.data_version, m.data_time, produced_in_run=True, partition=m.partition))
+        elif dep in request.partition_inputs:
+            snaps = request.partition_inputs[dep]
+            inputs.extend(snaps[q].record for q in reads.get(dep, ()) if q in snaps)
         elif dep in request.inputs:
             inputs.append(request.inputs[dep].record)
-    ref = values.save(key, request.partition, value) if value is not None else None
+    ref = values.save(key, partition, value) if value is not None else None
     version = data_version or default_data_version(
-        spec.code_version, [(str(i.key), i.data_version) for i in inputs], nonce=f"{request.run_id}/{key}/{now}")
+        spec.code_version, [(format_partitioned_key(i.key, i.partition), i.data_version) for i in inputs],
+        nonce=f"{request.run_id}/{format_partitioned_key(key, partition)}/{now}")
     times = [i.data_time for i in inputs if i.data_time is not None]
     meta = _json_metadata(key, {**context.metadata_for(key), **metadata})
     return AssetMaterialized(
-        run_id=request.run_id, timestamp=now, step_key=request.step_key, key=key, partition=request.partition,
+        run_id=request.run_id, timestamp=now, step_key=request.step_key, key=key, partition=partition,
         code_version=spec.code_version, data_version=version, data_time=min(times) if times else now,
         inputs=tuple(inputs), deps=spec.deps, metadata=meta, value_ref=ref, duration=now - started,
     )

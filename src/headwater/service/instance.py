@@ -14,7 +14,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,12 @@ from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOpt
 from headwater.execution.executor import Executor, InProcessExecutor
 from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
 from headwater.execution.observation import observe_source
+from headwater.execution.partition_plan import PartitionTargets
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
+from headwater.service.partition_views import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, PartitionViews
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
@@ -110,7 +112,7 @@ class RunResult:
         return store.load(mat.key, mat.partition, mat.value_ref)
 
 
-class Instance(AutomationViews):
+class Instance(AutomationViews, PartitionViews):
     """A Headwater home: its event store and its value store.
 
     ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to
@@ -170,7 +172,7 @@ class Instance(AutomationViews):
         self.reap_dead_runs()
         facts = self.store.latest_facts(defs.graph.keys)
         with paused_gc():
-            return self._status_pass.compute(defs.graph, facts)
+            return self._status_pass.compute(defs.graph, facts, self.partition_inputs(defs))
 
     def status(self, defs: Definitions, selection: str | None = None) -> list[AssetStatus]:
         """Status of the selected assets (all when None), upstream first."""
@@ -198,7 +200,7 @@ class Instance(AutomationViews):
         k = self._known(defs, key)
         self.reap_dead_runs()
         facts = self.store.latest_facts()
-        statuses = StatusView(defs.graph, facts).all()
+        statuses = StatusView(defs.graph, facts, self.partition_inputs(defs)).all()
         healths = assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
         return explain(healths[k], healths, defs.graph, facts, now=self.clock())
 
@@ -333,9 +335,11 @@ class Instance(AutomationViews):
     # -- materialize -----------------------------------------------------------------------
 
     def plan(self, defs: Definitions, selection: str = "*", mode: PlanMode = PlanMode.ALL,
-             from_failure: str | None = None) -> tuple[ExecutionPlan, StatusView, str]:
+             from_failure: str | None = None, partitions: PartitionTargets | None = None,
+             ) -> tuple[ExecutionPlan, StatusView, str]:
         self.reap_dead_runs()
-        view = StatusView(defs.graph, self.store.latest_facts())
+        ctx = partitions.ctx if partitions is not None else self.partition_context(defs)
+        view = StatusView(defs.graph, self.store.latest_facts(), self.partition_inputs(defs, ctx))
         if from_failure is not None:
             keys, selection = self._failed_keys(defs, from_failure)
         else:
@@ -344,6 +348,7 @@ class Instance(AutomationViews):
             defs.graph, keys, defs.step_key_for, view.all(), mode,
             subsettable=lambda step: defs.definition_for_step(step).can_subset,
             members=lambda step: defs.definition_for_step(step).keys,
+            partitions=partitions or self.partition_targets(defs, ctx=ctx),
         )
         return plan, view, selection
 
@@ -379,9 +384,17 @@ class Instance(AutomationViews):
         tags: dict[str, str] | None = None,
         location: DefinitionsLocation | None = None,
         progress: ProgressHook | None = None,
+        partition: str | Sequence[str] | None = None,
+        partition_range: tuple[str | None, str | None] | None = None,
     ) -> RunResult:
+        """Run ``selection``; a partitioned asset builds ``partition`` (a key, or several), the
+        keys of ``partition_range`` (from, to; inclusive, either open), or by default its newest
+        time window (every key when it has no time dimension)."""
         mode = PlanMode(mode)
-        plan, view, selection = self.plan(defs, selection, mode, from_failure)
+        start, end = partition_range or (None, None)
+        targets = self.partition_targets(defs, partition, start, end) if defs.graph.partition_aware else None
+        plan, view, selection = self.plan(defs, selection, mode, from_failure, targets)
+        tags = {**(tags or {}), **_partition_tags(partition, start, end)}
         run_id = uuid.uuid4().hex
         if not plan.steps:
             return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
@@ -440,10 +453,17 @@ class Instance(AutomationViews):
             self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
                                           reason="assets no longer defined: " + ", ".join(missing))])
             raise HeadwaterError(f"run {run.run_id} names assets that are no longer defined: {', '.join(missing)}")
-        view = StatusView(defs.graph, self.store.latest_facts())
+        targets = None
+        if defs.graph.partition_aware:
+            tags = run.tags
+            parts = [p for p in (tags.get(PARTITION_TAG) or "").split(",") if p]
+            targets = self.partition_targets(defs, parts, tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG),
+                                             exact=self._backfill_exact(run))
+        view = StatusView(defs.graph, self.store.latest_facts(),
+                          self.partition_inputs(defs, targets.ctx if targets else None))
         plan = build_plan(defs.graph, keys, defs.step_key_for, view.all(), PlanMode(run.mode),
                           subsettable=lambda step: defs.definition_for_step(step).can_subset,
-                          members=lambda step: defs.definition_for_step(step).keys)
+                          members=lambda step: defs.definition_for_step(step).keys, partitions=targets)
         ex = self._executor(defs, executor, workers, location)
         try:
             coordinator = RunCoordinator(
@@ -478,6 +498,18 @@ class Instance(AutomationViews):
 
 def _given(defs: Definitions) -> Definitions:
     return defs
+
+
+def _partition_tags(partition: str | Sequence[str] | None, start: str | None, end: str | None) -> dict[str, str]:
+    """The run tags that record which partitions a run was asked to build."""
+    tags: dict[str, str] = {}
+    if partition:
+        tags[PARTITION_TAG] = partition if isinstance(partition, str) else ",".join(partition)
+    if start:
+        tags[RANGE_START_TAG] = start
+    if end:
+        tags[RANGE_END_TAG] = end
+    return tags
 
 
 def _parent(from_failure: str | None, instance: Instance) -> str | None:
