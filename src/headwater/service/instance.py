@@ -53,7 +53,13 @@ from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
-from headwater.service.partition_views import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, PartitionViews
+from headwater.service.partition_views import (
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    TARGETS_TAG,
+    PartitionViews,
+)
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
@@ -415,14 +421,24 @@ class Instance(AutomationViews, PartitionViews):
 
     def enqueue(self, defs: Definitions, selection: str = "*", *, asset_keys: Iterable[AssetKey] = (),
                 run_key: str | None = None, tags: dict[str, str] | None = None, origin: str = "cli",
-                mode: str = "all", location: DefinitionsLocation | None = None) -> tuple[RunRecord, bool]:
+                mode: str = "all", location: DefinitionsLocation | None = None,
+                partition: str | Sequence[str] | None = None,
+                partition_range: tuple[str | None, str | None] | None = None,
+                targets: dict[AssetKey, tuple[str, ...]] | None = None) -> tuple[RunRecord, bool]:
         """Queue a run for a worker process; returns (the run, whether this call queued it).
 
         With a ``run_key`` that was queued before, nothing new is queued and the earlier run is
         returned: requests are idempotent, so a retried tick cannot launch a run twice.
+        Partitions travel as run tags: a key or keys, a range, or the exact ``targets`` per asset.
         """
         keys = tuple(asset_keys) or tuple(defs.graph.toposorted(select(defs.graph, selection)))
         PlanMode(mode)
+        start, end = partition_range or (None, None)
+        tags = {**(tags or {}), **_partition_tags(partition, start, end)}
+        if targets:
+            import json
+
+            tags[TARGETS_TAG] = json.dumps({str(k): list(v) for k, v in targets.items()}, separators=(",", ":"))
         run_id = uuid.uuid4().hex
         self.store.write([RunQueued(
             run_id=run_id, timestamp=self.clock(), selection=selection, asset_keys=keys, tags=dict(tags or {}),
