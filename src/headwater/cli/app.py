@@ -35,6 +35,9 @@ def materialize(
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes (multiprocess).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Run tag k=v (repeatable).")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the run for the daemon instead of running it here.")] = False,
+    partition: Annotated[Optional[str], typer.Option("--partition", help="Partition key(s) of partitioned assets, comma-separated (default: the newest window).")] = None,
+    from_partition: Annotated[Optional[str], typer.Option("--from", help="First partition of a range (inclusive).")] = None,
+    to_partition: Annotated[Optional[str], typer.Option("--to", help="Last partition of a range (inclusive).")] = None,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Materialize the selected assets in dependency order, in parallel."""
@@ -46,27 +49,36 @@ def materialize(
         tags = dict(_tag(t) for t in tag or [])
         p = _Project(file, module, attribute, home)
         mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
+        keys = [k.strip() for k in (partition or "").split(",") if k.strip()]
+        span = (from_partition, to_partition) if from_partition or to_partition else None
+        if (keys or span) and not p.defs.graph.partitioned:
+            raise HeadwaterError("--partition/--from/--to: no asset of this project is partitioned")
         if queue:
             record, _ = p.instance.enqueue(p.defs, selection, tags=tags, origin="cli", mode=mode.value,
-                                           location=p.location)
+                                           location=p.location, partition=keys or None, partition_range=span)
             out.print(f"queued run {record.run_id} ({len(record.asset_keys)} assets); the daemon will launch it",
                       highlight=False)
             return
-        plan, _, _ = p.instance.plan(p.defs, selection, mode, from_failure)
+        targets = (p.instance.partition_targets(p.defs, keys, *(span or (None, None)))
+                   if p.defs.graph.partition_aware else None)
+        plan, _, _ = p.instance.plan(p.defs, selection, mode, from_failure, targets)
         if not plan.steps:
             out.print(f"Nothing to materialize: {len(plan.up_to_date)} selected asset(s) already up to date.")
             return
         with RunProgress(out, len(plan.steps)) as progress:
             result = p.instance.materialize(p.defs, selection, mode=mode, executor=executor, workers=workers,
                                             from_failure=from_failure, tags=tags, location=p.location,
-                                            progress=progress)
+                                            progress=progress, partition=keys or None, partition_range=span)
     except HeadwaterError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         err.print("run canceled (Ctrl-C)", style="yellow")
         raise typer.Exit(130) from None
     n = len(result.materializations)
+    parts = sum(1 for _k, p_ in result.outcome.partition_materializations if p_)
     summary = f"run {result.run_id} {result.status.value}: {n} asset(s) materialized"
+    if parts:
+        summary += f" ({parts} partition(s))"
     if result.outcome.up_to_date:
         summary += f", {len(result.outcome.up_to_date)} already up to date"
     if result.errors:
@@ -116,6 +128,9 @@ def status(
         sys.stdout.write(json.dumps([health_to_dict(h, p.defs.graph) for h in rows], indent=2) + "\n")
         return
     out.print(status_table(rows, p.defs.graph))
+    for h in rows:
+        if h.status.partitions is not None:
+            out.print(f"{h.key}: {h.status.partitions.summary()}", highlight=False)
     out.print(health_summary(rows), highlight=False)
 
 
@@ -309,7 +324,7 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, lineage_cmd  # noqa: E402, F401
+from headwater.cli import automation_cmds, lineage_cmd, partition_cmds  # noqa: E402, F401
 
 
 def main() -> None:

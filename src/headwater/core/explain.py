@@ -14,6 +14,7 @@ from headwater.core.events import AssetMaterialized, InputState
 from headwater.core.freshness import FreshnessState
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
+from headwater.core.partitions import format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCause, StaleCauseKind
 
@@ -53,8 +54,10 @@ def explain(health: AssetHealth, healths: Mapping[AssetKey, AssetHealth], graph:
 
 
 def explain_status(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus]) -> list[str]:
-    key = status.key
+    key = format_partitioned_key(status.key, status.partition)
     lines: list[str] = []
+    if status.partitions is not None:
+        lines += explain_partitions(status)
     mat = status.last_materialization
     if status.is_source:
         if status.status is MaterializationStatus.OBSERVED:
@@ -95,6 +98,19 @@ def explain_status(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus]
                 lines.append(f"  - {i.key} was {i.state.value} when it was read{extra}")
         else:
             lines.append("every upstream input was current when its last materialization read it.")
+    return lines
+
+
+def explain_partitions(status: AssetStatus, shown: int = 5) -> list[str]:
+    """A partitioned asset's roll-up in words, naming the first partitions in each bad state."""
+    ps = status.partitions
+    lines = [f"{status.key} has {ps.total} partition(s): {ps.summary()}."]
+    for state in ("failed", "running", "missing", "stale"):
+        keys = ps.with_state(state)
+        if keys:
+            more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+            lines.append(f"  {state}: " + ", ".join(keys[:shown]) + more
+                         + f" (headwater why '{status.key}[{keys[0]}]')")
     return lines
 
 

@@ -57,9 +57,11 @@ def derive_health(status: AssetStatus, freshness: FreshnessStatus | None,
         if c.state is CheckState.FAILED or c.state is CheckState.WARN:
             bad_check = True
             break
+    parts = status.partitions
     if (status.status is MaterializationStatus.FAILED or status.stale or bad_check
             or fstate is FreshnessState.OVERDUE or fstate is FreshnessState.WARN
-            or (mat is not None and mat.ran_on_stale_inputs)):
+            or (mat is not None and mat.ran_on_stale_inputs)
+            or (parts is not None and parts.missing and parts.materialized)):
         return _troubled(status, freshness, checks)
     if status.status in (MaterializationStatus.MISSING, MaterializationStatus.UNOBSERVED):
         what = "never observed" if status.is_source else "never materialized"
@@ -84,9 +86,18 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
     """Degraded or warning, with every reason: the worst first."""
     degraded: list[str] = []
     warning: list[str] = []
-    if status.status is MaterializationStatus.FAILED:
+    parts = status.partitions
+    if parts is not None and parts.failed:
+        first = parts.with_state("failed")[0]
+        msg = status.failure.message if status.failure else "unknown error"
+        degraded.append(f"{parts.failed} of {parts.total} partitions failed (first {first}: {msg})")
+    elif status.status is MaterializationStatus.FAILED:
         msg = status.failure.message if status.failure else "unknown error"
         degraded.append(f"the latest materialization attempt failed: {msg}")
+    if parts is not None and parts.missing and parts.materialized:
+        missing = parts.with_state("missing")
+        warning.append(f"{parts.missing} of {parts.total} partitions missing: " + ", ".join(missing[:3])
+                       + (" …" if len(missing) > 3 else ""))
     if freshness is not None and freshness.state is FreshnessState.OVERDUE:
         degraded.append(f"overdue: {freshness.reason}")
     for c in checks:
@@ -98,6 +109,8 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
         text, more = status.roots_summary()
         if more:
             text += f"; and more (headwater why {status.key._str} lists every root cause)"
+        if parts is not None:
+            text = f"{parts.stale} of {parts.total} partitions: {text}"
         warning.append(f"stale: {text}")
     if freshness is not None and freshness.state is FreshnessState.WARN:
         warning.append(f"freshness warning: {freshness.reason}")

@@ -167,14 +167,15 @@ def _causes(graph: AssetGraph, spec: AssetSpec, partition: str, mat, parents: Ma
                 stale.append(st)
         if updated:
             first = read_status(read, updated[0])
-            if len(updated) == 1 and updated[0] == "":
-                detail = (f"{dep._str} has a new data version {first.data_version} "
+            if len(updated) == 1:
+                q = updated[0]
+                detail = (f"{format_partitioned_key(dep, q)} has a new data version {first.data_version} "
                           f"({'observed' if first.is_source else 'materialized'} in run {first.last_run_id or '-'}); "
-                          f"{me} read {_v(recorded.get((dep, ''), None))}")
+                          f"{me} read {_v(recorded.get((dep, q), None))}")  # type: ignore[arg-type]
             else:
                 named = ", ".join(format_partitioned_key(dep, q) for q in updated[:SHOWN])
                 more = f" and {len(updated) - SHOWN} more" if len(updated) > SHOWN else ""
-                detail = (f"{len(updated)} partition(s) of {dep._str} have data {me} did not read: {named}{more}")
+                detail = f"{len(updated)} partitions of {dep._str} have data {me} did not read: {named}{more}"
             cause = StaleCause(StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep, detail)
             causes.append(cause)
             sources.append(cause)
@@ -219,15 +220,10 @@ def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatu
             newest = st
     failure = next((st.failure for st in statuses.values() if st.failure is not None), None)
     stale = [st for st in statuses.values() if st.stale]
-    causes: tuple[StaleCause, ...] = ()
-    if stale:
-        named = ", ".join(format_partitioned_key(key, st.partition) for st in stale[:SHOWN])
-        more = f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
-        causes = tuple(StaleCause(c.kind, c.key, c.dep, f"[{st.partition}] {c.detail}", c.children)
-                       for st in stale[:1] for c in st.causes)
-        if len(stale) > 1:
-            causes += (StaleCause(StaleCauseKind.UPSTREAM_STALE, key, None,
-                                  f"{len(stale)} partitions are stale: {named}{more}"),)
+    # The newest stale partition's causes speak for the asset; ``explain_partitions`` names the rest.
+    causes: tuple[StaleCause, ...] = tuple(
+        StaleCause(c.kind, c.key, c.dep, f"[{stale[-1].partition}] {c.detail}", c.children)
+        for c in stale[-1].causes) if stale else ()
     data_time = _data_time(spec, counts)
     mat = newest.last_materialization if newest is not None else None
     return AssetStatus(

@@ -101,6 +101,8 @@ def _own(key: AssetKey, d: PartitionsDefinition, req: PartitionTargets, ctx: Par
     may take them from its parents instead."""
     try:
         if req.keys:
+            if isinstance(d, MultiPartitions):
+                return tuple(dict.fromkeys(k for want in req.keys for k in _multi_keys(d, want, ctx, key)))
             for k in req.keys:
                 d.validate_key(k, ctx, key)
             return req.keys
@@ -109,6 +111,18 @@ def _own(key: AssetKey, d: PartitionsDefinition, req: PartitionTargets, ctx: Par
         if required:
             raise
         return None
+
+
+def _multi_keys(d: MultiPartitions, want: str, ctx: PartitionContext, key: AssetKey) -> tuple[str, ...]:
+    """A whole key, or one dimension's key standing for every key that has it
+    (``--partition 2026-03-04`` on day × region: that day in every region)."""
+    if DIMENSION_SEPARATOR in want:
+        d.validate_key(want, ctx, key)
+        return (want,)
+    hits = [i for i, (_n, sub) in enumerate(d.dims) if want in ctx.index(sub)]
+    if not hits:
+        d.validate_key(want, ctx, key)  # raises, naming the dimensions
+    return tuple(k for k in ctx.keys(d) if any(k.split(DIMENSION_SEPARATOR)[i] == want for i in hits))
 
 
 def _derived(graph: AssetGraph, key: AssetKey, d: PartitionsDefinition, targets: Mapping[AssetKey, tuple[str, ...]],

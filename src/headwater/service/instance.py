@@ -203,6 +203,8 @@ class Instance(AutomationViews, PartitionViews):
         return [h for k, h in healths.items() if k in chosen]
 
     def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
+        if isinstance(key, str) and "[" in key:
+            return self.why_partition(defs, key)
         k = self._known(defs, key)
         self.reap_dead_runs()
         facts = self.store.latest_facts()

@@ -107,6 +107,25 @@ class PartitionViews:
 
         return {to_key(k): tuple(v) for k, v in json.loads(text).items()}
 
+    def why_partition(self, defs: Definitions, address: str) -> list[str]:
+        """``why 'sales[2026-03-04|eu]'``: one partition's state, causes and checks in words."""
+        from headwater.core.explain import explain_status, format_time
+
+        status = self.partition_status(defs, address)
+        statuses = self.statuses(defs)  # type: ignore[attr-defined]
+        lines = explain_status(status, statuses)
+        if status.failure is not None and status.status.value != "failed":
+            lines.append(f"its latest attempt (run {status.last_attempt_run_id}) was skipped: {status.failure.message}")
+        results = self.store.latest_check_results(status.partition)
+        for name, result in sorted((results.get(status.key) or {}).items()):
+            mat = status.last_materialization
+            current = mat is not None and result.target_timestamp == mat.timestamp
+            state = ("passed" if result.passed else result.severity.value if result.severity.value == "warn"
+                     else "failed") if current else "not run on the current materialization"
+            lines.append(f"check {name}: {state} at {format_time(result.timestamp)}"
+                         + (f": {result.description}" if result.description else ""))
+        return lines
+
     # -- dynamic partitions ----------------------------------------------------------------
 
     def dynamic_partition_keys(self, name: str) -> tuple[str, ...]:
