@@ -12,13 +12,36 @@ from headwater.core.checks import CheckState
 from headwater.core.freshness import FreshnessPolicy, FreshnessState
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
+from headwater.core.partition_mappings import (
+    AllPartitions,
+    DimensionMapping,
+    IdentityMapping,
+    LastPartitions,
+    PartitionMapping,
+    StaticMapping,
+    TimeWindowMapping,
+)
+from headwater.core.partitions import (
+    CronPartitions,
+    DailyPartitions,
+    DynamicPartitions,
+    HourlyPartitions,
+    MonthlyPartitions,
+    MultiPartitions,
+    PartitionError,
+    PartitionsDefinition,
+    StaticPartitions,
+    TimeWindow,
+    TimeWindowPartitions,
+    WeeklyPartitions,
+)
 from headwater.core.specs import AssetSpec, RetryPolicy
 from headwater.core.status import AssetStatus, MaterializationStatus, StaleCauseKind
 from headwater.definitions import builtin_checks as checks
 from headwater.definitions import observers
 from headwater.definitions.checks import CheckContext, CheckResult, check
 from headwater.definitions.context import AssetContext
-from headwater.definitions.decorators import asset, multi_asset, source_asset
+from headwater.definitions.decorators import Dep, asset, multi_asset, source_asset
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult, Observation, Output
 from headwater.errors import (
@@ -45,6 +68,26 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AllPartitions",
+    "CronPartitions",
+    "DailyPartitions",
+    "Dep",
+    "DimensionMapping",
+    "DynamicPartitions",
+    "HourlyPartitions",
+    "IdentityMapping",
+    "LastPartitions",
+    "MonthlyPartitions",
+    "MultiPartitions",
+    "PartitionError",
+    "PartitionMapping",
+    "PartitionsDefinition",
+    "StaticMapping",
+    "StaticPartitions",
+    "TimeWindow",
+    "TimeWindowMapping",
+    "TimeWindowPartitions",
+    "WeeklyPartitions",
     "AutomationCondition",
     "RunRequest",
     "SensorContext",
