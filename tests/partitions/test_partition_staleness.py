@@ -6,7 +6,7 @@ child day's window with date arithmetic and compares versions itself.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,9 +121,9 @@ def test_staleness_per_partition_equals_brute_force(scenario):  # type: ignore[n
 
 
 def _now(days: int) -> float:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() + days * 86400 + 3600
+    return datetime(2026, 1, 1, tzinfo=UTC).timestamp() + days * 86400 + 3600
 
 
 def test_a_child_of_365_days_sees_every_one_of_them():

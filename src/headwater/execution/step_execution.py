@@ -254,14 +254,17 @@ def _partitioned_value(definition: AssetsDefinition, request: StepRequest, value
     snaps = request.partition_inputs[dep]
     wanted = list(dict.fromkeys(q for p in (request.partitions or ("",)) for q in request.reads.get(p, {}).get(dep, ())))
     missing = [q for q in wanted if q not in snaps or (snaps[q].value_ref is None and snaps[q].record.data_version is None)]
-    if missing:
+    many = len(wanted) > 1
+    if many and len(missing) < len(wanted):
+        # A window over several partitions gets the ones that exist (a rolling week at the start
+        # of the data); the missing ones are recorded as missing inputs: it ran on stale inputs.
+        wanted = [q for q in wanted if q not in missing]
+    elif missing:
         raise HeadwaterError(
             f"upstream asset {dep} (parameter {name!r} of {definition.name}) has no materialization for partition(s) "
             f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}; materialize them first")
     loaded = {q: values.load(dep, q, snaps[q].value_ref) if snaps[q].value_ref else None for q in wanted}
-    if len(loaded) == 1:
-        return next(iter(loaded.values()))
-    return loaded
+    return loaded if many else next(iter(loaded.values()))
 
 
 def _per_partition(request: StepRequest, value: Any) -> list[tuple[str, Any]]:

@@ -33,6 +33,8 @@ from headwater.core.events import (
     RunQueued,
     RunStarted,
     RunStatus,
+    StepSkipped,
+    StepStarted,
 )
 from headwater.core.explain import explain
 from headwater.core.health import AssetHealth, HealthPass, assess
@@ -349,7 +351,9 @@ class Instance(AutomationViews, PartitionViews):
         ctx = partitions.ctx if partitions is not None else self.partition_context(defs)
         view = StatusView(defs.graph, self.store.latest_facts(), self.partition_inputs(defs, ctx))
         if from_failure is not None:
-            keys, selection = self._failed_keys(defs, from_failure)
+            keys, selection, exact = self._failed_keys(defs, from_failure)
+            if exact:
+                partitions = self.partition_targets(defs, exact=exact, follow_mappings=True, ctx=ctx)
         else:
             keys = select(defs.graph, selection)
         plan = build_plan(
@@ -360,25 +364,42 @@ class Instance(AutomationViews, PartitionViews):
         )
         return plan, view, selection
 
-    def _failed_keys(self, defs: Definitions, run_id: str) -> tuple[set[AssetKey], str]:
+    def _failed_keys(self, defs: Definitions, run_id: str
+                     ) -> tuple[set[AssetKey], str, dict[AssetKey, tuple[str, ...]]]:
         run = self.run(run_id)
         bad = {StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELED, StepStatus.STARTED, StepStatus.RETRYING}
         failed: set[AssetKey] = set()
         steps = self.store.run_steps(run.run_id)
+        events = self.store.run_events(run.run_id)
+        # Which partitions each step covered, as its own events said (a step per partition).
+        covered: dict[str, tuple[str, ...]] = {}
+        for e in events:
+            parts = getattr(e.event, "partitions", ())
+            if parts and isinstance(e.event, (StepStarted, StepSkipped)):
+                covered[e.event.step_key] = parts
+        pairs: set[tuple[AssetKey, str]] = set()
         for step in steps:
             if step.status in bad and not (step.status is StepStatus.SKIPPED and step.detail == "already up to date"):
                 failed.update(k for k in step.asset_keys if k in defs.graph)
+                pairs.update((k, p) for k in step.asset_keys for p in covered.get(step.step_key, ("",)))
         # A multi-asset step (one dbt build) that failed may have produced most of its assets:
         # those are done; only the rest, and what is downstream of them, run again.
-        failed -= {e.event.key for e in self.store.run_events(run.run_id)  # type: ignore[attr-defined]
-                   if isinstance(e.event, AssetMaterialized)}
+        made = {(e.event.key, e.event.partition) for e in events  # type: ignore[attr-defined]
+                if isinstance(e.event, AssetMaterialized)}
+        pairs -= made
+        failed -= {k for k, p in made if not p}
+        failed = {k for k in failed if any(pk == k for pk, _p in pairs)}
+        exact: dict[AssetKey, tuple[str, ...]] = {}
+        for k, p in sorted(pairs, key=lambda kp: (str(kp[0]), kp[1])):
+            if p:
+                exact[k] = (*exact.get(k, ()), p)
         planned = {k for k in run.asset_keys if k in defs.graph}
         never_started = planned - {k for s in steps for k in s.asset_keys}
         failed |= never_started if run.status in (RunStatus.FAILED, RunStatus.CANCELED) else set()
         if not failed:
             raise HeadwaterError(f"run {run.run_id} has no failed steps to re-execute")
         keys = (failed | defs.graph.downstream(failed)) & planned
-        return keys, f"from failure of {run.run_id}"
+        return keys, f"from failure of {run.run_id}", exact
 
     def materialize(
         self,
