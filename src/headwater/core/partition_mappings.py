@@ -44,6 +44,11 @@ class PartitionMapping(ABC):
     def describe(self) -> str:
         return type(self).__name__
 
+    def reads_one(self, child: PartitionsDefinition | None, parent: PartitionsDefinition | None) -> bool:
+        """Whether a child partition reads exactly one parent partition whatever its key: then
+        an asset function gets the parent's value itself, else ``{partition: value}``."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class IdentityMapping(PartitionMapping):
@@ -64,6 +69,9 @@ class IdentityMapping(PartitionMapping):
         if isinstance(child, DynamicPartitions) and isinstance(parent, DynamicPartitions):
             return None if child.name == parent.name else "different dynamic partitions"
         return f"identity does not fit {child.describe()} reading {parent.describe()}"
+
+    def reads_one(self, child, parent):  # type: ignore[no-untyped-def]
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,13 @@ class TimeWindowMapping(PartitionMapping):
     def describe(self) -> str:
         return f"TimeWindowMapping(start_offset={self.start_offset}, end_offset={self.end_offset})"
 
+    def reads_one(self, child, parent):  # type: ignore[no-untyped-def]
+        if self.start_offset != self.end_offset or child is None:
+            return False
+        sub = _time_dimension(child)[1]
+        return sub is not None and isinstance(parent, TimeWindowPartitions) and sub.cron == parent.cron \
+            and sub.timezone == parent.timezone
+
 
 @dataclass(frozen=True, slots=True)
 class AllPartitions(PartitionMapping):
@@ -131,6 +146,9 @@ class LastPartitions(PartitionMapping):
 
     def upstream(self, child_key, child, parent, ctx):  # type: ignore[no-untyped-def]
         return UNPARTITIONED if parent is None else ctx.keys(parent)[-self.n:]
+
+    def reads_one(self, child, parent):  # type: ignore[no-untyped-def]
+        return self.n == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +216,11 @@ class DimensionMapping(PartitionMapping):
 
     def describe(self) -> str:
         return f"DimensionMapping({self.dimension!r}, {self.inner.describe()})"
+
+    def reads_one(self, child, parent):  # type: ignore[no-untyped-def]
+        if isinstance(child, MultiPartitions) and not isinstance(parent, MultiPartitions):
+            return self.inner.reads_one(child.dimension(self.dimension)[1], parent)
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
+from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import (
     AssetFailed,
     AssetMaterialized,
@@ -90,7 +91,7 @@ def execute_step(
     blocked_by: dict[AssetKey, str] = {}
     pending: list[Event] = []
     try:
-        kwargs = _arguments(definition, request, values, context, defs.resources)
+        kwargs = _arguments(definition, request, values, context, defs.resources, defs.graph)
         result = definition.fn(**kwargs)  # type: ignore[misc]
         streaming = inspect.isgenerator(result)
 
@@ -189,7 +190,7 @@ def _summary(failed: Mapping[AssetKey, str], skipped: Mapping[AssetKey, str]) ->
 
 
 def _arguments(definition: AssetsDefinition, request: StepRequest, values: ValueStore,
-               context: AssetContext, resources: Mapping[str, Any]) -> dict[str, Any]:
+               context: AssetContext, resources: Mapping[str, Any], graph: AssetGraph) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for p in definition.params:
         if p.kind is ParamKind.CONTEXT:
@@ -197,7 +198,7 @@ def _arguments(definition: AssetsDefinition, request: StepRequest, values: Value
         elif p.kind is ParamKind.RESOURCE:
             kwargs[p.name] = resources[p.name]
         elif p.kind is ParamKind.ASSET and p.key is not None and p.key in request.partition_inputs:
-            kwargs[p.name] = _partitioned_value(definition, request, values, p.name, p.key)
+            kwargs[p.name] = _partitioned_value(graph, definition, request, values, p.name, p.key)
         elif p.kind is ParamKind.ASSET and p.key is not None:
             snap = request.inputs.get(p.key)
             if snap is None or (snap.value_ref is None and snap.record.data_version is None):
@@ -247,14 +248,14 @@ def _one(result: Any) -> tuple[Any, dict[str, Any], str | None]:
     return result, {}, None
 
 
-def _partitioned_value(definition: AssetsDefinition, request: StepRequest, values: ValueStore, name: str,
-                       dep: AssetKey) -> Any:
+def _partitioned_value(graph: AssetGraph, definition: AssetsDefinition, request: StepRequest, values: ValueStore,
+                       name: str, dep: AssetKey) -> Any:
     """A partitioned parent's value: the one partition read, or ``{partition: value}`` when
     the step reads several (a rolling window, every partition, a range step)."""
     snaps = request.partition_inputs[dep]
     wanted = list(dict.fromkeys(q for p in (request.partitions or ("",)) for q in request.reads.get(p, {}).get(dep, ())))
     missing = [q for q in wanted if q not in snaps or (snaps[q].value_ref is None and snaps[q].record.data_version is None)]
-    many = len(wanted) > 1
+    many = len(wanted) > 1 or len(request.partitions) > 1 or not _reads_one(graph, definition, dep)
     if many and len(missing) < len(wanted):
         # A window over several partitions gets the ones that exist (a rolling week at the start
         # of the data); the missing ones are recorded as missing inputs: it ran on stale inputs.
@@ -265,6 +266,16 @@ def _partitioned_value(definition: AssetsDefinition, request: StepRequest, value
             f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}; materialize them first")
     loaded = {q: values.load(dep, q, snaps[q].value_ref) if snaps[q].value_ref else None for q in wanted}
     return loaded if many else next(iter(loaded.values()))
+
+
+def _reads_one(graph: AssetGraph, definition: AssetsDefinition, dep: AssetKey) -> bool:
+    """Whether every asset of the definition reads exactly one partition of ``dep``."""
+    parent = graph.spec(dep).partitions
+    for spec in definition.specs:
+        mapping = graph.mapping(spec.key, dep) if dep in spec.deps else None
+        if mapping is not None and not mapping.reads_one(spec.partitions, parent):
+            return False
+    return True
 
 
 def _per_partition(request: StepRequest, value: Any) -> list[tuple[str, Any]]:
