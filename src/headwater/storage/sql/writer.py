@@ -272,6 +272,7 @@ class _Batch:
         run_keys: set[str] = set()
         succeeded: set[str] = set()
         attempted: set[str] = set()  # unpartitioned latest rows whose attempt columns the batch set
+        backfill_ids: set[str] = set()
         for event in events:
             kind = type(event)
             if kind is StepStarted or kind is AssetMaterialized:
@@ -282,6 +283,8 @@ class _Batch:
             elif kind is StepSucceeded:
                 succeeded.update(k for k in map(str, event.asset_keys)  # type: ignore[attr-defined]
                                  if k not in attempted)
+            elif kind is BackfillUpdated:
+                backfill_ids.add(event.backfill_id)  # type: ignore[attr-defined]
             elif kind is RunQueued or kind is RunStarted or kind is RunFinished:
                 run_ids.add(event.run_id)  # type: ignore[arg-type]
                 if kind is RunQueued and event.run_key:  # type: ignore[attr-defined]
@@ -292,6 +295,8 @@ class _Batch:
         if run_keys:
             self.runs.load_keys(self.db, (), "run_key", run_keys, run_columns)
             self.run_keys = {row["run_key"]: pk[0] for pk, row in self.runs.rows.items() if row.get("run_key")}
+        if backfill_ids:
+            self.backfills.load_keys(self.db, (), "backfill_id", backfill_ids, ("status",))
         if succeeded:
             self.latest.load_keys(self.db, (("partition", ""),), "asset_key", succeeded,
                                   ("last_attempt_run_id", "last_attempt_status"))
@@ -499,8 +504,13 @@ class _Batch:
                            total=sum(len(ps) for _k, ps in e.targets), tags=dumps(dict(e.tags)),
                            chunk_size=e.chunk_size, reason=None, event_id=event_id)
 
-    def _backfill_updated(self, e: BackfillUpdated, _id: int, _payload: str) -> None:
-        self.backfills.set((e.backfill_id,), status=e.status, updated_at=e.timestamp, reason=e.reason)
+    def _backfill_updated(self, e: BackfillUpdated, _id: int, _payload: str) -> bool:
+        """Changes the status of a known backfill; an update of an unknown one is dropped."""
+        pk = (e.backfill_id,)
+        if pk not in self.backfills.exists and pk not in self.backfills.dirty:
+            return False
+        self.backfills.set(pk, status=e.status, updated_at=e.timestamp, reason=e.reason)
+        return True
 
     # -- writing ------------------------------------------------------------------------
 
