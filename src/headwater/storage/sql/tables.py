@@ -187,21 +187,23 @@ dynamic_partitions = Table(
     Column("event_id", EventId, nullable=False),  # the event that added it: keys list in the order added
 )
 
+# Every column but the key may be NULL: a status update is an upsert of a few columns, and
+# both backends check NOT NULL on the row to insert before they resolve the conflict.
 backfills = Table(
     "backfills", metadata,
     Column("backfill_id", String, primary_key=True),
     Column("status", String, nullable=False),  # requested / canceled / completed / failed
-    Column("created_at", Time, nullable=False),
+    Column("created_at", Time),
     Column("updated_at", Time),
     Column("selection", Text),
     Column("mode", String),
     Column("partition_range", Text),  # JSON [from, to]
-    Column("targets", Text, nullable=False),  # JSON [[asset key, [partitions]], ...]
-    Column("total", Integer, nullable=False),  # how many (asset, partition) it plans
+    Column("targets", Text),  # JSON [[asset key, [partitions]], ...]
+    Column("total", Integer),  # how many (asset, partition) it plans
     Column("tags", Text),
     Column("chunk_size", Integer),
     Column("reason", Text),
-    Column("event_id", EventId, nullable=False),
+    Column("event_id", EventId),
     Index("ix_backfills_created_at", "created_at"),
 )
 
