@@ -213,11 +213,17 @@ def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatu
         status = MISSING
     else:
         status = MATERIALIZED if counts.materialized else MISSING
+    # The partition that speaks for the asset: the newest time window built, or else the
+    # latest materialized slice.
     newest = None
-    for st in statuses.values():
-        m = st.last_materialization
-        if m is not None and (newest is None or m.timestamp > newest.last_materialization.timestamp):  # type: ignore[union-attr]
-            newest = st
+    if isinstance(spec.partitions, TimeWindowPartitions):
+        newest = next((statuses[p] for p in reversed(counts.keys) if statuses[p].last_materialization is not None),
+                      None)
+    else:
+        for st in statuses.values():
+            m = st.last_materialization
+            if m is not None and (newest is None or m.timestamp > newest.last_materialization.timestamp):  # type: ignore[union-attr]
+                newest = st
     failure = next((st.failure for st in statuses.values() if st.failure is not None), None)
     stale = [st for st in statuses.values() if st.stale]
     # The newest stale partition's causes speak for the asset; ``explain_partitions`` names the rest.

@@ -194,7 +194,7 @@ class Instance(AutomationViews, PartitionViews):
         """Health of every asset: one read of latest facts and one of check results."""
         with paused_gc():  # one pause for the reads and the derivation: see gc_pause
             statuses = self.statuses(defs)
-            results = self.store.latest_check_results()
+            results = self.with_partition_checks(defs, statuses, self.store.latest_check_results())
             return self._health_pass.assess(defs.graph, statuses, defs.check_specs, results, self.clock())
 
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:

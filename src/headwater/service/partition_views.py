@@ -7,10 +7,10 @@ partition concern and reaches the store and the clock through the instance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from headwater.core.events import DynamicPartitionsChanged
+from headwater.core.events import CheckEvaluated, DynamicPartitionsChanged
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.partition_status import PartitionSet
 from headwater.core.partitions import (
@@ -96,6 +96,26 @@ class PartitionViews:
         if status.partitions is None or partition not in status.partitions.statuses:
             d.validate_key(partition, self.partition_context(defs), key)
         return status.partitions.statuses[partition]  # type: ignore[union-attr]
+
+    def with_partition_checks(self, defs: Definitions, statuses: Mapping[AssetKey, AssetStatus],
+                              results: Mapping[AssetKey, Mapping[str, CheckEvaluated]]
+                              ) -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
+        """Check results as health reads them: a partitioned asset's checks are those of its
+        newest materialized partition (each partition's own are in ``why 'asset[p]'``)."""
+        wanted: dict[str, list[AssetKey]] = {}
+        for key in defs.graph.partitioned:
+            mat = statuses[key].last_materialization if key in statuses else None
+            if mat is not None and defs.checks_for(key):
+                wanted.setdefault(mat.partition, []).append(key)
+        if not wanted:
+            return results
+        merged = dict(results)
+        for partition, keys in wanted.items():
+            found = self.store.latest_check_results(partition)
+            for key in keys:
+                if key in found:
+                    merged[key] = found[key]
+        return merged
 
     @staticmethod
     def _backfill_exact(run: RunRecord) -> dict[AssetKey, tuple[str, ...]]:
