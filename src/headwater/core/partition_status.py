@@ -18,10 +18,12 @@ Pure: (specs, facts, parents' statuses, a ``PartitionContext`` with the clock) -
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.keys import AssetKey
+from headwater.core.partition_mappings import IdentityMapping
 from headwater.core.partitions import PartitionContext, TimeWindowPartitions, format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
@@ -82,25 +84,80 @@ class PartitionSet:
         return out
 
 
-_EMPTY_FACTS: dict[str, AssetFacts] = {}
+@dataclass(slots=True)
+class _Dep:
+    """What one dependency needs, decided once per asset instead of once per partition."""
+
+    key: AssetKey
+    parent: AssetStatus | None
+    mapping: Any  # PartitionMapping | None
+    statuses: dict[str, AssetStatus] | None  # the parent's partitions (None: unpartitioned parent)
+    same_key: bool  # child partition p reads parent partition p (identity)
+    unchanged: bool  # the parent's roll-up is the very object of the previous pass
+    old_statuses: dict[str, AssetStatus] | None
+    parent_def: Any  # the parent's PartitionsDefinition
+
+
+@dataclass(slots=True)
+class _Memo:
+    """One partitioned asset's previous pass: what it was derived from, and what it gave."""
+
+    spec: AssetSpec
+    keys: tuple[str, ...]
+    facts: Mapping[str, AssetFacts]
+    parents: dict[AssetKey, AssetStatus | None]
+    result: AssetStatus
 
 
 def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, AssetFacts],
                        unpartitioned: AssetFacts | None, parents: Mapping[AssetKey, AssetStatus],
-                       ctx: PartitionContext) -> AssetStatus:
-    """The status of an asset that is partitioned or reads a partitioned parent."""
+                       ctx: PartitionContext, memo: dict[AssetKey, Any] | None = None) -> AssetStatus:
+    """The status of an asset that is partitioned or reads a partitioned parent.
+
+    With ``memo`` (kept by ``StatusPass`` between reads), a partition keeps its previous status
+    when its facts are the same object and every parent partition it reads kept its status:
+    after a run that wrote ten partitions, only those and what reads them are derived again.
+    """
     key = spec.key
+    prev: _Memo | None = memo.get(key) if memo is not None else None
+    if prev is not None and prev.spec is not spec:
+        prev = None
+    deps = _deps(graph, spec, parents, prev)
     if spec.partitions is None:
-        return _derive_one(graph, spec, "", unpartitioned, parents, ctx)
+        if prev is not None and prev.facts.get("") is unpartitioned and all(d.unchanged for d in deps):
+            return prev.result
+        st = _derive_one(spec, "", unpartitioned, deps, ctx)
+        if memo is not None:
+            memo[key] = _Memo(spec, UNPARTITIONED_KEYS, {"": unpartitioned} if unpartitioned else {},
+                              {d.key: d.parent for d in deps}, st)
+        return st
     keys = ctx.keys(spec.partitions)
+    if prev is not None and prev.keys != keys:
+        prev = None
+    old_statuses = prev.result.partitions.statuses if prev is not None else None
+    old_get = prev.facts.get if prev is not None else None
     statuses: dict[str, AssetStatus] = {}
     counts = PartitionSet(keys, statuses)
     get = facts.get
     ends = _window_ends(spec, keys, ctx)
+    all_kept = prev is not None
+    changed = [d for d in deps if not d.unchanged]
     for i, p in enumerate(keys):
-        st = _derive_one(graph, spec, p, get(p), parents, ctx)
-        if ends is not None and st.data_time is not None and st.data_time > ends[i]:
-            st.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
+        fact = get(p)
+        st = None
+        if old_statuses is not None and fact is old_get(p):  # type: ignore[misc]
+            st = old_statuses.get(p)
+            if st is not None and changed:
+                for d in changed:
+                    if not (d.same_key and d.statuses is not None and d.old_statuses is not None
+                            and d.statuses.get(p) is d.old_statuses.get(p)):
+                        st = None
+                        break
+        if st is None:
+            all_kept = False
+            st = _derive_one(spec, p, fact, deps, ctx)
+            if ends is not None and st.data_time is not None and st.data_time > ends[i]:
+                st.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
         statuses[p] = st
         state = st.status
         if state is MATERIALIZED:
@@ -113,80 +170,140 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
             counts.running += 1
         if st.stale:
             counts.stale += 1
-    return _roll_up(spec, key, counts)
+    result = prev.result if all_kept and prev is not None else _roll_up(spec, key, counts)
+    if memo is not None:
+        memo[key] = _Memo(spec, keys, facts, {d.key: d.parent for d in deps}, result)
+    return result
 
 
-def _derive_one(graph: AssetGraph, spec: AssetSpec, partition: str, fact: AssetFacts | None,
-                parents: Mapping[AssetKey, AssetStatus], ctx: PartitionContext) -> AssetStatus:
+UNPARTITIONED_KEYS = ("",)
+
+
+def _deps(graph: AssetGraph, spec: AssetSpec, parents: Mapping[AssetKey, AssetStatus], prev: _Memo | None) -> list[_Dep]:
+    out = []
+    for dep in spec.deps:
+        parent = parents.get(dep)
+        mapping = graph.mapping(spec.key, dep)
+        pset = parent.partitions if parent is not None else None
+        before = prev.parents.get(dep) if prev is not None else None
+        out.append(_Dep(dep, parent, mapping, pset.statuses if pset is not None else None,
+                        pset is not None and type(mapping) is IdentityMapping,
+                        prev is not None and before is parent,
+                        before.partitions.statuses if before is not None and before.partitions is not None else None,
+                        graph.spec(dep).partitions))
+    return out
+
+
+def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep],
+                ctx: PartitionContext) -> AssetStatus:
     key = spec.key
-    mat = fact.last_materialization if fact is not None else None
-    attempt = fact.last_attempt_status if fact is not None else None
+    if fact is None:
+        return AssetStatus(key, MISSING, False, (), False, spec.code_version, None, None, None, None, None, None,
+                           None, (), None, partition)
+    mat = fact.last_materialization
+    attempt = fact.last_attempt_status
     if attempt is AttemptStatus.RUNNING:
         status = RUNNING
-    elif fact is not None and attempt in (AttemptStatus.FAILED, AttemptStatus.SKIPPED) and _attempt_after(fact, mat):
+    elif (attempt is AttemptStatus.FAILED or attempt is AttemptStatus.SKIPPED) and _attempt_after(fact, mat):
         status = FAILED if attempt is AttemptStatus.FAILED else (MATERIALIZED if mat is not None else MISSING)
     else:
         status = MATERIALIZED if mat is not None else MISSING
-    failure = fact.last_failure if status is FAILED and fact is not None else None
-    run = fact.last_attempt_run_id if fact is not None else None
+    failure = fact.last_failure if status is FAILED else None
+    run = fact.last_attempt_run_id
     if mat is None:
         return AssetStatus(key, status, False, (), False, spec.code_version, None, None, None, None, None, run,
                            failure, (), None, partition)
-    causes, sources = _causes(graph, spec, partition, mat, parents, ctx)
+    causes, sources = _causes(spec, partition, mat, deps, ctx)
     return AssetStatus(key, status, bool(causes), causes, False, spec.code_version, mat, mat.data_version,
                        mat.data_time, mat.timestamp, mat.run_id, run, failure,
                        _LazyRoots(sources) if causes else (), None, partition)
 
 
-def _causes(graph: AssetGraph, spec: AssetSpec, partition: str, mat, parents: Mapping[AssetKey, AssetStatus],  # type: ignore[no-untyped-def]
+def _recorded(mat, dep: AssetKey, q: str):  # type: ignore[no-untyped-def]
+    """The version ``mat`` recorded for ``dep[q]`` (``_NEVER`` if it did not read it)."""
+    for i in mat.inputs:
+        if i.key is dep and i.partition == q:
+            return i.data_version
+    return _NEVER
+
+
+def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ignore[no-untyped-def]
             ctx: PartitionContext) -> tuple[tuple[StaleCause, ...], tuple[StaleCause | AssetStatus, ...]]:
-    own, _inputs = own_causes(spec, mat)
-    causes: list[StaleCause] = list(own or ())
-    sources: list[StaleCause | AssetStatus] = list(causes)
-    recorded: dict[tuple[AssetKey, str], str | None] = {(i.key, i.partition): i.data_version for i in mat.inputs}
-    me = format_partitioned_key(spec.key, partition)
-    for dep in spec.deps:
-        parent = parents.get(dep)
+    if spec.code_version != mat.code_version or spec.deps != mat.deps:
+        own, _inputs = own_causes(spec, mat)
+        causes: list[StaleCause] = list(own or ())
+    else:
+        causes = []
+    many = len(mat.inputs) > 8
+    recorded = {(i.key, i.partition): i.data_version for i in mat.inputs} if many else None
+    me: str | None = None
+    for d in deps:
+        parent = d.parent
         if parent is None:
             continue
-        mapping = graph.mapping(spec.key, dep)
-        pset: PartitionSet | None = parent.partitions
-        if mapping is None or pset is None:
-            read = [("", parent)]
+        dep = d.key
+        if d.statuses is None or d.mapping is None:
+            read: Any = (("", parent),)
+        elif d.same_key:
+            st = d.statuses.get(partition)
+            read = ((partition, st),) if st is not None else ()
         else:
-            pstat = pset.statuses
-            read = [(q, pstat[q]) for q in mapping.upstream(partition, spec.partitions,
-                                                             graph.spec(dep).partitions, ctx) if q in pstat]
+            pstat = d.statuses
+            read = [(q, pstat[q]) for q in d.mapping.upstream(partition, spec.partitions, d.parent_def, ctx)
+                    if q in pstat]
         updated: list[str] = []
         stale: list[AssetStatus] = []
         for q, st in read:
             version = st.data_version
-            if version is not None and version != recorded.get((dep, q), _NEVER):
-                updated.append(q)
+            if version is not None:
+                seen = recorded.get((dep, q), _NEVER) if recorded is not None else _recorded(mat, dep, q)
+                if version != seen:
+                    updated.append(q)
             if st.stale:
                 stale.append(st)
+        if not updated and not stale:
+            continue
+        if me is None:
+            me = format_partitioned_key(spec.key, partition)
         if updated:
             first = read_status(read, updated[0])
             if len(updated) == 1:
                 q = updated[0]
+                seen = recorded.get((dep, q), None) if recorded is not None else _recorded(mat, dep, q)
                 detail = (f"{format_partitioned_key(dep, q)} has a new data version {first.data_version} "
                           f"({'observed' if first.is_source else 'materialized'} in run {first.last_run_id or '-'}); "
-                          f"{me} read {_v(recorded.get((dep, q), None))}")  # type: ignore[arg-type]
+                          f"{me} read {_v(None if seen is _NEVER else seen)}")
             else:
                 named = ", ".join(format_partitioned_key(dep, q) for q in updated[:SHOWN])
                 more = f" and {len(updated) - SHOWN} more" if len(updated) > SHOWN else ""
                 detail = f"{len(updated)} partitions of {dep._str} have data {me} did not read: {named}{more}"
-            cause = StaleCause(StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep, detail)
-            causes.append(cause)
-            sources.append(cause)
+            causes.append(StaleCause(StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep, detail))
         if stale:
             named = ", ".join(format_partitioned_key(dep, s.partition) for s in stale[:SHOWN])
             more = f" and {len(stale) - SHOWN} more" if len(stale) > SHOWN else ""
             causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, f"{named}{more} is stale"
                                      if len(stale) == 1 else f"{named}{more} are stale",
                                      tuple(c for s in stale[:SHOWN] for c in s.causes)))
-            sources.extend(stale)
+    if not causes:
+        return (), ()
+    sources: list[StaleCause | AssetStatus] = []
+    for c in causes:
+        if c.kind is StaleCauseKind.UPSTREAM_STALE:
+            d = next(x for x in deps if x.key is c.dep)
+            sources.extend(_stale_read(spec, partition, d, ctx))
+        else:
+            sources.append(c)
     return tuple(causes), tuple(sources)
+
+
+def _stale_read(spec: AssetSpec, partition: str, d: _Dep, ctx: PartitionContext) -> list[AssetStatus]:
+    if d.statuses is None or d.mapping is None:
+        return [d.parent] if d.parent is not None and d.parent.stale else []
+    if d.same_key:
+        st = d.statuses.get(partition)
+        return [st] if st is not None and st.stale else []
+    return [d.statuses[q] for q in d.mapping.upstream(partition, spec.partitions, d.parent_def, ctx)
+            if q in d.statuses and d.statuses[q].stale]
 
 
 _NEVER = object()

@@ -264,14 +264,18 @@ def compute_statuses(graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
 
 
 def _derive_aware(graph: AssetGraph, key: AssetKey, facts: Mapping[AssetKey, AssetFacts],
-                  partitions: PartitionInputs | None, out: Mapping[AssetKey, AssetStatus]) -> AssetStatus:
+                  partitions: PartitionInputs | None, out: Mapping[AssetKey, AssetStatus],
+                  memo: dict[AssetKey, Any] | None = None) -> AssetStatus:
     from headwater.core.partition_status import derive_partitioned  # builds on this module
 
     if partitions is None:
         raise ValueError(f"asset {key} is partitioned (or reads a partitioned asset): its status needs the "
                          "partitions' facts and a partition context")
-    return derive_partitioned(graph, graph.spec(key), partitions.facts.get(key) or {}, facts.get(key), out,
-                              partitions.ctx)
+    return derive_partitioned(graph, graph.spec(key), partitions.facts.get(key) or _NO_PARTITIONS, facts.get(key),
+                              out, partitions.ctx, memo)
+
+
+_NO_PARTITIONS: Mapping[str, AssetFacts] = {}
 
 
 class StatusPass:
@@ -286,10 +290,11 @@ class StatusPass:
     last pass only; safe to share between threads (a pass swaps in one tuple).
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "_partitions")
 
     def __init__(self) -> None:
         self._last: tuple[Mapping[AssetKey, AssetFacts], dict[AssetKey, tuple[AssetSpec, AssetStatus]]] = ({}, {})
+        self._partitions: dict[AssetKey, Any] = {}  # partition-aware assets' previous passes
 
     def compute(self, graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
                 partitions: PartitionInputs | None = None) -> dict[AssetKey, AssetStatus]:
@@ -303,7 +308,7 @@ class StatusPass:
             fact = facts.get(key)
             previous = old.get(key)
             if key in aware:
-                status = _derive_aware(graph, key, facts, partitions, out)
+                status = _derive_aware(graph, key, facts, partitions, out, self._partitions)
             elif (previous is not None and previous[0] is spec and old_facts.get(key) is fact
                     and all(out.get(d) is _status_of(old.get(d)) for d in spec.deps)):
                 status = previous[1]
