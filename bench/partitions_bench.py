@@ -47,8 +47,9 @@ def _env() -> dict[str, str]:
 
 
 def defs_for(assets: int, days: int):  # type: ignore[no-untyped-def]
-    import headwater as hw
     from dag_gen import layered_dag
+
+    import headwater as hw
 
     daily = hw.DailyPartitions(start=START, end=_end(days))
     out = []
@@ -163,7 +164,7 @@ def materialize_child(kind: str, n: int) -> None:
             return None
 
         defs = hw.Definitions(assets=[one])
-        kwargs: dict[str, object] = {"partition_range": (None, None)}
+        kwargs: dict[str, object] = {"partition_range": (START, None)}  # every day
     else:
         out = []
         for i in range(n):

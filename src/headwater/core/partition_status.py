@@ -18,8 +18,8 @@ Pure: (specs, facts, parents' statuses, a ``PartitionContext`` with the clock) -
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.keys import AssetKey

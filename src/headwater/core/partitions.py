@@ -234,8 +234,12 @@ _HORIZON_LIMIT = 1_000_000
 def _horizon(d: TimeWindowPartitions, now: float) -> float:
     """The instant up to which windows exist at ``now``: the last tick (plus ``end_offset``
     windows), so that every ``now`` between two ticks maps to one cache entry."""
-    last = Cron(d.cron, d.timezone).previous(now)
-    return last
+    return _cron(d.cron, d.timezone).previous(now)
+
+
+@lru_cache(maxsize=256)
+def _cron(expression: str, timezone: str) -> Cron:
+    return Cron(expression, timezone)  # validating a cron line costs milliseconds: once per line
 
 
 @lru_cache(maxsize=256)
@@ -289,7 +293,7 @@ def _walk(cron: str, timezone: str, start: float, keep_going: Any) -> list[float
                     out.append(t)
             wall = step(wall)
         return out
-    c = Cron(cron, timezone)
+    c = _cron(cron, timezone)
     t0 = start - 1e-6
     for t in c.iter_after(t0):
         if not keep_going(t, len(out)):

@@ -251,13 +251,15 @@ class PartitionInputs:
 
 
 def compute_statuses(graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
-                     partitions: PartitionInputs | None = None) -> dict[AssetKey, AssetStatus]:
-    """Status of every asset in the graph, in one topological pass."""
+                     partitions: PartitionInputs | None = None,
+                     memo: dict[AssetKey, Any] | None = None) -> dict[AssetKey, AssetStatus]:
+    """Status of every asset in the graph, in one topological pass (``memo``: where partitioned
+    assets keep their derivation for the next pass, see ``core.partition_status``)."""
     out: dict[AssetKey, AssetStatus] = {}
     aware = graph.partition_aware
     for key in graph.keys:
         if key in aware:
-            out[key] = _derive_aware(graph, key, facts, partitions, out)
+            out[key] = _derive_aware(graph, key, facts, partitions, out, memo)
         else:
             out[key] = derive_status(graph.spec(key), facts.get(key), out)
     return out

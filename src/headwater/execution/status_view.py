@@ -27,10 +27,13 @@ class StatusView:
         # Partition facts are copied per asset when a run records into them (copy on write).
         self._partitions = partitions
         self._pfacts: dict[AssetKey, dict[str, AssetFacts]] = {}
+        # Each partitioned asset's previous derivation: recording one partition re-derives that
+        # partition (and what reads it), not all of them.
+        self._memo: dict[AssetKey, object] = {}
         # Tens of thousands of small frozen objects: the cyclic GC would rescan them over and
         # over for nothing (none of them form cycles), doubling the time of a cold status.
         with paused_gc():
-            self._status: dict[AssetKey, AssetStatus] = compute_statuses(graph, self._facts, partitions)
+            self._status: dict[AssetKey, AssetStatus] = compute_statuses(graph, self._facts, partitions, self._memo)
         self._dirty: set[AssetKey] = set()
 
     def all(self) -> dict[AssetKey, AssetStatus]:
@@ -84,7 +87,8 @@ class StatusView:
         aware = self._graph.partition_aware
         for k in self._graph.toposorted(order):
             if k in aware:
-                self._status[k] = _derive_aware(self._graph, k, self._facts, self._current_partitions(), self._status)
+                self._status[k] = _derive_aware(self._graph, k, self._facts, self._current_partitions(), self._status,
+                                                self._memo)  # type: ignore[arg-type]
             else:
                 self._status[k] = derive_status(self._graph.spec(k), self._facts.get(k), self._status)
             self._dirty.discard(k)
