@@ -16,7 +16,7 @@ from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
 from headwater.core.partitions import format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
-from headwater.core.status import AssetStatus, MaterializationStatus, StaleCause, StaleCauseKind
+from headwater.core.status import AssetStatus, MaterializationStatus, StaleCause, StaleCauseKind, bad_inputs
 
 
 def format_time(ts: float | None) -> str:
@@ -91,7 +91,10 @@ def explain_status(status: AssetStatus, statuses: Mapping[AssetKey, AssetStatus]
         lines.append(f"{key} is up to date with its code and all of its upstream assets.")
     if mat is not None and mat.inputs:
         bad = [i for i in mat.inputs if i.state is not InputState.OK]
-        if bad:
+        if bad and any(i.partition for i in bad):
+            lines.append("its last materialization ran on stale inputs:")
+            lines.extend(f"  - {line}" for line in bad_inputs(mat, shown=5))
+        elif bad:
             lines.append("its last materialization ran on stale inputs:")
             for i in bad:
                 extra = f" ({i.detail})" if i.detail else ""

@@ -15,11 +15,11 @@ from types import MappingProxyType
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.checks import CheckState, CheckStatus, check_status, specs_by_asset
-from headwater.core.events import AssetMaterialized, CheckEvaluated, InputState
+from headwater.core.events import AssetMaterialized, CheckEvaluated
 from headwater.core.freshness import FreshnessState, FreshnessStatus
 from headwater.core.keys import AssetKey
 from headwater.core.specs import CheckSpec
-from headwater.core.status import SUMMARY_ROOTS, AssetStatus, MaterializationStatus
+from headwater.core.status import SUMMARY_ROOTS, AssetStatus, MaterializationStatus, bad_inputs
 
 # Deep in a much-rebuilt graph an asset can have hundreds of root causes; listing them all
 # in every such asset's reason made health for 10,000 assets 170 MB of text and 40% of its
@@ -116,8 +116,7 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
         warning.append(f"freshness warning: {freshness.reason}")
     mat = status.last_materialization
     if mat is not None and mat.ran_on_stale_inputs:
-        bad = ", ".join([f"{i.key._str} ({i.state.value})" for i in mat.inputs if i.state is not InputState.OK])
-        warning.append(f"last materialization ran on stale inputs: {bad}")
+        warning.append("last materialization ran on stale inputs: " + "; ".join(bad_inputs(mat)))
     if degraded:
         return AssetHealth(status.key, Health.DEGRADED, tuple(degraded + warning), status, freshness, checks)
     return AssetHealth(status.key, Health.WARNING, tuple(warning), status, freshness, checks)

@@ -427,5 +427,24 @@ def own_causes(spec: AssetSpec, mat: AssetMaterialized) -> tuple[list[StaleCause
     return causes, inputs
 
 
+def bad_inputs(mat: AssetMaterialized, shown: int = 3) -> list[str]:
+    """The inputs a materialization read while they were missing, failed or stale, one line
+    per upstream asset and state: ``sales (missing): 2026-11-27|eu, 2026-11-27|us, … (18 partitions)``."""
+    grouped: dict[tuple[AssetKey, InputState], list[InputRecord]] = {}
+    for i in mat.inputs:
+        if i.state is not InputState.OK:
+            grouped.setdefault((i.key, i.state), []).append(i)
+    out = []
+    for (key, state), records in grouped.items():
+        parts = [r.partition for r in records if r.partition]
+        if not parts:
+            detail = next((r.detail for r in records if r.detail), "")
+            out.append(f"{key._str} ({state.value})" + (f": {detail}" if detail else ""))
+            continue
+        more = f", … ({len(parts)} partitions)" if len(parts) > shown else ""
+        out.append(f"{key._str} ({state.value}): " + ", ".join(parts[:shown]) + more)
+    return out
+
+
 def _v(version: str | None) -> str:
     return repr(version) if version is not None else "none"
