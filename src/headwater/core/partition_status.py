@@ -134,6 +134,8 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     keys = ctx.keys(spec.partitions)
     if prev is not None and prev.keys != keys:
         prev = None
+    if prev is not None and prev.facts is facts and all(d.unchanged for d in deps):
+        return prev.result  # nothing it depends on changed: not one partition to look at
     old_statuses = prev.result.partitions.statuses if prev is not None else None
     old_get = prev.facts.get if prev is not None else None
     statuses: dict[str, AssetStatus] = {}

@@ -21,68 +21,94 @@ from headwater.storage.sql.driver import Driver
 from headwater.storage.sql.latest import _IDENTITY, LatestFactsReader
 from headwater.storage.sql.writer import CHUNK
 
-_CACHE_LIMIT = 2_000_000
 _LIGHT = ("asset_key", "partition", *_IDENTITY)
+_WITH_PAYLOADS = (*_LIGHT, "last_materialization", "last_observation", "updated_id")
 _Entry = tuple[tuple[Any, ...], AssetFacts]
 
 
 class PartitionFactsReader:
-    """Reads the partitioned rows of ``asset_latest``; one per store, holding its decode cache."""
+    """Reads the partitioned rows of ``asset_latest``; one per store, holding what it decoded.
+
+    The first read of an asset decodes all its partitions; later reads ask only for the rows
+    changed since (``updated_id`` above the highest one seen) and hand back, for an asset none
+    of whose rows changed, the very same mapping as before: the status pass then keeps its
+    previous result for that asset without looking at its partitions one by one.
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], _Entry] = {}
+        self._assets: dict[str, dict[str, AssetFacts]] = {}
+        self._signatures: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._mark = 0  # the highest updated_id seen
 
     def read(self, conn: Connection, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
         texts = sorted({str(k) for k in keys})
-        if len(self._cache) > _CACHE_LIMIT:
-            self._cache.clear()
         if conn.dialect.name == "sqlite" and not conn.in_transaction():
-            conn.begin()  # one snapshot for the light scan and the payloads it fetches
+            conn.begin()  # one snapshot for every query of this read
         db = Driver(conn)
-        out: dict[AssetKey, dict[str, AssetFacts]] = {}
         try:
             with gc_paused():
-                for i in range(0, len(texts), CHUNK):
-                    self._read_chunk(db, texts[i:i + CHUNK], out)
+                new = [t for t in texts if t not in self._assets]
+                first = not self._assets
+                if not first:
+                    self._refresh(db)
+                for i in range(0, len(new), CHUNK):
+                    self._load(db, new[i:i + CHUNK], advance=first)
         finally:
             db.close()
+        out: dict[AssetKey, dict[str, AssetFacts]] = {}
+        for text in texts:
+            per = self._assets.get(text)
+            if per:
+                out[key_of(text)] = per
         return out
 
-    def _read_chunk(self, db: Driver, texts: list[str], out: dict[AssetKey, dict[str, AssetFacts]]) -> None:
+    def _load(self, db: Driver, texts: list[str], advance: bool) -> None:
+        """Decode every partition of ``texts``. Only the first load moves the mark: on PostgreSQL
+        two statements may see two snapshots, and a later load's newer rows must not hide a
+        change to an asset loaded before that this read's refresh did not see."""
         mark = db.sql.mark
-        marks = ", ".join([mark] * len(texts))
-        columns = ", ".join(f'"{c}"' for c in _LIGHT)
-        rows = db.fetch(f'SELECT {columns} FROM asset_latest WHERE asset_key IN ({marks}) AND "partition" <> {mark}',
-                        [*texts, ""])
-        cache = self._cache
-        changed: dict[str, list[str]] = {}
-        for row in rows:
-            hit = cache.get((row[0], row[1]))
-            if hit is None or hit[0][0] != row[2] or hit[0][1] != row[3]:
-                changed.setdefault(row[0], []).append(row[1])
-        payloads: dict[tuple[str, str], tuple[Any, Any]] = {}
-        for key_text, partitions in changed.items():
-            for j in range(0, len(partitions), CHUNK):
-                part = partitions[j:j + CHUNK]
-                sql = (f'SELECT "partition", last_materialization, last_observation FROM asset_latest '
-                       f'WHERE asset_key = {mark} AND "partition" IN ({", ".join([mark] * len(part))})')
-                for partition, mat, obs in db.fetch(sql, [key_text, *part]):
-                    payloads[(key_text, partition)] = (mat, obs)
+        columns = ", ".join(f'"{c}"' for c in _WITH_PAYLOADS)
+        rows = db.fetch(f'SELECT {columns} FROM asset_latest WHERE asset_key IN ({", ".join([mark] * len(texts))}) '
+                        f'AND "partition" <> {mark}', [*texts, ""])
+        for text in texts:
+            self._assets[text] = {}
+        mark = self._mark
+        self._apply(rows, copy=False)
+        if not advance:
+            self._mark = mark
+
+    def _refresh(self, db: Driver) -> None:
+        mark = db.sql.mark
+        columns = ", ".join(f'"{c}"' for c in _WITH_PAYLOADS)
+        rows = db.fetch(f'SELECT {columns} FROM asset_latest WHERE updated_id > {mark} AND "partition" <> {mark}',
+                        [self._mark, ""])
+        self._apply([r for r in rows if r[0] in self._assets], copy=True)
+        for r in rows:
+            if r[-1] is not None and r[-1] > self._mark:
+                self._mark = r[-1]
+
+    def _apply(self, rows: list[Any], copy: bool) -> None:
+        """Decode ``rows`` into the kept mappings; with ``copy``, an asset that changes gets a
+        new mapping (the old one may still be in a caller's hands, and identity means unchanged)."""
         decode = LatestFactsReader._decode
+        copied: set[str] = set()
+        signatures = self._signatures
         for row in rows:
-            ident = (row[0], row[1])
-            signature = row[2:]
-            hit = cache.get(ident)
-            if hit is not None and hit[0] == signature:
-                facts = hit[1]
-            else:
-                mat, obs = payloads.get(ident, (None, None))
-                facts = decode(row[0], row[1], signature, mat, obs, hit)
-                cache[ident] = (signature, facts)
-            per = out.get(facts.key)
-            if per is None:
-                per = out[key_of(row[0])] = {}
-            per[row[1]] = facts
+            text, partition = row[0], row[1]
+            signature = row[2:9]
+            ident = (text, partition)
+            per = self._assets[text]
+            if copy and text not in copied:
+                per = self._assets[text] = dict(per)
+                copied.add(text)
+            old = per.get(partition)
+            previous = (signatures[ident], old) if old is not None and ident in signatures else None
+            if previous is not None and previous[0] == signature:
+                continue
+            per[partition] = decode(text, partition, signature, row[9], row[10], previous)
+            signatures[ident] = signature
+            if row[11] is not None and row[11] > self._mark:
+                self._mark = row[11]
 
 
 def dynamic_partition_keys(conn: Connection) -> dict[str, tuple[str, ...]]:

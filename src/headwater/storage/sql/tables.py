@@ -138,6 +138,10 @@ asset_latest = Table(
     Column("last_failure", Text),  # JSON ErrorInfo
     # when the source was last observed, changed or not (observation or observation_unchanged)
     Column("last_observation_checked_at", Time),
+    # the id of the last event of the batch that last changed the row: a reader that kept
+    # what it decoded asks only for rows changed since (ids grow in commit order)
+    Column("updated_id", EventId),
+    Index("ix_asset_latest_updated_id", "updated_id"),
 )
 
 check_latest = Table(

@@ -119,7 +119,7 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
             ids.append(next_id)
             batch.add_event_row(event, payload, next_id)
             next_id += 1
-        batch.flush()
+        batch.flush(next_id - 1)
     finally:
         db.close()
     return ids
@@ -525,8 +525,11 @@ class _Batch:
                 event_id, event.run_id, getattr(event, "step_key", None), event.type_name, event.timestamp,
                 SCHEMA_VERSION, payload, getattr(event, "instigator", None)))
 
-    def flush(self) -> None:
+    def flush(self, last_id: int = 0) -> None:
         db = self.db
+        for pk in self.latest.dirty:  # which batch last changed the row: readers fetch only newer rows
+            self.latest.row(pk)["updated_id"] = last_id
+            self.latest.dirty[pk].add("updated_id")
         if self.run_rows:
             db.executemany(db.sql.insert(run_events, _RUN_EVENT_COLUMNS), self.run_rows)
         if self.asset_rows:
