@@ -108,7 +108,8 @@ class Daemon:
         for req in requests:
             record, _ = self.instance.enqueue(
                 self.defs, req.selection, asset_keys=req.asset_keys, run_key=req.run_key, tags=dict(req.tags),
-                origin=origin, mode=req.mode, location=self.location)
+                origin=origin, mode=req.mode, location=self.location, partition=req.partition,
+                partition_range=req.partition_range)
             ids.append(record.run_id)
             if req.run_key:
                 keys.append(req.run_key)
@@ -155,6 +156,8 @@ class Daemon:
                                     last_tick_time=state.last_tick_time if state else None, now=now, facts=facts,
                                     sensor_name=sensor.name)
             outcome = evaluate_sensor(sensor, context, watched)
+            for dynamic, added in outcome.dynamic_partitions.items():
+                self.instance.add_dynamic_partitions(dynamic, added)
             keys, ids = self._queue(list(outcome.run_requests), name) if outcome.status == "success" else ([], [])
             report.queued.extend(ids)
             error = ErrorInfo(outcome.error_message, "SensorError", outcome.error_traceback) \
@@ -169,11 +172,14 @@ class Daemon:
         if not conditions:
             return
         from headwater.automation.conditions import AutomationMemory, evaluate_automation
+        from headwater.core.partition_status import newest_partition_view
 
         last = self.instance.store.ticks(AUTOMATION, limit=1)
         raw = last[0].evaluations.get(MEMORY_KEY) if last else None
         memory = AutomationMemory.from_json(raw) if raw else AutomationMemory.from_json(None)
-        statuses = self.instance.statuses(self.defs)
+        # A partitioned asset is judged by its newest time window: automation keeps today's
+        # slice current and leaves missing history to backfills.
+        statuses = newest_partition_view(self.instance.statuses(self.defs))
         in_flight = self._in_flight()
         result = evaluate_automation(self.defs.graph, conditions, statuses, memory, now, in_flight)
         keys, ids = self._queue(list(result.run_requests), AUTOMATION)

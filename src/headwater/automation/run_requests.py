@@ -21,6 +21,10 @@ class RunRequest:
     tags: Mapping[str, str] = field(default_factory=dict)
     asset_keys: tuple[AssetKey, ...] = ()
     mode: str = "all"
+    # Partitioned assets build these keys (a key or several), or this (from, to) range; by
+    # default their newest time window.
+    partition: str | tuple[str, ...] | None = None
+    partition_range: tuple[str | None, str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("all", "stale", "missing"):

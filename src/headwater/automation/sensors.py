@@ -90,6 +90,8 @@ class SensorResult:
     run_requests: Sequence[RunRequest] = ()
     skip_reason: str | SkipReason | None = None
     cursor: str | None = None
+    # keys to add to dynamic partitions definitions before the requests are queued
+    add_dynamic_partitions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +126,7 @@ class SensorTickOutcome:
     skip_reason: str = ""
     error_message: str = ""
     error_traceback: str = ""
+    dynamic_partitions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- definitions
@@ -327,9 +330,12 @@ def evaluate_sensor(
         return failed(f"sensor {name!r} {exc}")
     if cursor is None:
         cursor = start_cursor
+    adds = {n: tuple(keys) for n, keys in box.result.add_dynamic_partitions.items()} \
+        if isinstance(box.result, SensorResult) else {}
     if requests:
-        return SensorTickOutcome("success", tuple(_scoped(r, name) for r in requests), cursor)
-    return SensorTickOutcome("skipped", (), cursor, skip_reason=skip_reason)
+        return SensorTickOutcome("success", tuple(_scoped(r, name) for r in requests), cursor,
+                                 dynamic_partitions=adds)
+    return SensorTickOutcome("skipped", (), cursor, skip_reason=skip_reason, dynamic_partitions=adds)
 
 
 class _BadResult(Exception):

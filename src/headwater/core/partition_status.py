@@ -51,6 +51,7 @@ class PartitionSet:
     keys: tuple[str, ...]
     statuses: dict[str, AssetStatus]
     materialized: int = 0
+    time_ordered: bool = False  # the last key is the newest time window
     missing: int = 0
     failed: int = 0
     running: int = 0
@@ -139,7 +140,7 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     old_statuses = prev.result.partitions.statuses if prev is not None else None
     old_get = prev.facts.get if prev is not None else None
     statuses: dict[str, AssetStatus] = {}
-    counts = PartitionSet(keys, statuses)
+    counts = PartitionSet(keys, statuses, time_ordered=isinstance(spec.partitions, TimeWindowPartitions))
     get = facts.get
     ends = _window_ends(spec, keys, ctx)
     all_kept = prev is not None
@@ -379,3 +380,14 @@ def _data_time(spec: AssetSpec, counts: PartitionSet) -> float | None:
         return None
     times = [st.data_time for st in statuses.values() if st.data_time is not None]
     return min(times) if times else None
+
+
+def newest_partition_view(statuses: Mapping[AssetKey, AssetStatus]) -> dict[AssetKey, AssetStatus]:
+    """Statuses where a time-partitioned asset stands for its newest window (what automation
+    keeps current); other assets, and partitioned ones without a time window, as they are."""
+    out = dict(statuses)
+    for key, st in statuses.items():
+        ps = st.partitions
+        if ps is not None and ps.keys and ps.time_ordered:
+            out[key] = ps.statuses[ps.keys[-1]]
+    return out
