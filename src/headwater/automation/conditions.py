@@ -6,7 +6,7 @@ asset's tree once, upstream first, and requests the assets whose tree is true, a
 run. Each node explains its value in words (``label``, ``value``, ``detail``, ``children``),
 which is what ``headwater automation explain ASSET`` prints through ``explain``.
 
-Vocabulary (DESIGN.md §2): an asset is *updated* when it gets a new materialization (a source:
+Vocabulary (docs/design.md §2): an asset is *updated* when it gets a new materialization (a source:
 a new observation — an unchanged observation is not an update); *in flight* means in a queued
 or started run; *requested in this tick* means an upstream asset's condition was true earlier
 in the same pass, so the asset can join that run. Source assets are never *missing* for

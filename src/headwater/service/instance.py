@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.alerts import AlertEvaluation, evaluate_alerts
+from headwater.core.asset_states import state_index
 from headwater.core.events import (
     AlertDeliveryAttempt,
     AlertTransition,
@@ -177,7 +178,7 @@ class Instance(AutomationViews):
         statuses = self.statuses(defs)
         if selection is None:
             return list(statuses.values())
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         return [s for k, s in statuses.items() if k in chosen]
 
     def healths(self, defs: Definitions) -> dict[AssetKey, AssetHealth]:
@@ -191,8 +192,12 @@ class Instance(AutomationViews):
         healths = self.healths(defs)
         if selection is None:
             return list(healths.values())
-        chosen = select(defs.graph, selection)
+        chosen = select(defs.graph, selection, lambda: state_index(healths.values()))
         return [h for k, h in healths.items() if k in chosen]
+
+    def select(self, defs: Definitions, selection: str) -> frozenset[AssetKey]:
+        """The keys ``selection`` names; ``status:`` terms read the current health, only when present."""
+        return select(defs.graph, selection, lambda: state_index(self.healths(defs).values()))
 
     def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
         k = self._known(defs, key)
@@ -207,7 +212,8 @@ class Instance(AutomationViews):
         if not defs.alerts:
             return None
         healths = self.healths(defs)
-        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text), healths, self.store,
+        states = lambda: state_index(healths.values())  # noqa: E731
+        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text, states), healths, self.store,
                                self.clock(), clock=self.clock)
 
     def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
@@ -218,7 +224,7 @@ class Instance(AutomationViews):
 
     def check(self, defs: Definitions, selection: str = "*") -> list[CheckEvaluated]:
         """Run the selected assets' checks alone, against their current materializations."""
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         keys = [k for k in defs.graph.toposorted(chosen) if defs.checks_for(k)]
         if not keys:
             raise HeadwaterError(f"no asset with checks in selection {selection!r}")
@@ -256,7 +262,7 @@ class Instance(AutomationViews):
 
     def observe(self, defs: Definitions, selection: str = "*") -> list[AssetObserved]:
         """Observe every selected source that has an observe function; one write for all."""
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         sources = [defs.sources[k] for k in defs.graph.toposorted(chosen)
                    if k in defs.sources and defs.sources[k].observe is not None]
         if not sources:
@@ -288,7 +294,7 @@ class Instance(AutomationViews):
     # -- runs ------------------------------------------------------------------------------
 
     def reap_dead_runs(self) -> list[str]:
-        """Mark runs whose coordinating process died as failed, saying so (DESIGN.md §4)."""
+        """Mark runs whose coordinating process died as failed, saying so (docs/design.md §4)."""
         host = socket.gethostname()
         reaped = []
         for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
@@ -339,7 +345,7 @@ class Instance(AutomationViews):
         if from_failure is not None:
             keys, selection = self._failed_keys(defs, from_failure)
         else:
-            keys = select(defs.graph, selection)
+            keys = self.select(defs, selection)
         plan = build_plan(
             defs.graph, keys, defs.step_key_for, view.all(), mode,
             subsettable=lambda step: defs.definition_for_step(step).can_subset,
@@ -408,7 +414,7 @@ class Instance(AutomationViews):
         With a ``run_key`` that was queued before, nothing new is queued and the earlier run is
         returned: requests are idempotent, so a retried tick cannot launch a run twice.
         """
-        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(select(defs.graph, selection)))
+        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(self.select(defs, selection)))
         PlanMode(mode)
         run_id = uuid.uuid4().hex
         self.store.write([RunQueued(
