@@ -70,6 +70,7 @@ __all__ = [
     "Traverse",
     "parse_selection",
     "select",
+    "suggest_keys",
     "uses_status",
 ]
 
@@ -237,6 +238,11 @@ def select(graph: AssetGraph, text: str, statuses: StatusInput = None) -> frozen
         return frozenset(_Resolver(graph, statuses).eval(selection))
     except _TermError as exc:
         raise SelectionError(text, max(_pos(exc.node), 0), exc.reason) from None
+
+
+def suggest_keys(graph: AssetGraph, text: str, n: int = 3) -> list[str]:
+    """Keys a mistyped ``text`` may have meant: same last component first, else close spellings."""
+    return _Resolver(graph).suggestions(text, n)
 
 
 def uses_status(selection: Selection | str) -> bool:
@@ -702,9 +708,12 @@ class _Resolver:
         return found
 
     def key_hint(self, pattern: str) -> str:
+        return _did_you_mean(self.suggestions(pattern, 3))
+
+    def suggestions(self, pattern: str, n: int) -> list[str]:
         name = pattern.rsplit("/", 1)[-1]
         same_name = sorted(s for s in self.names() if s.rsplit("/", 1)[-1] == name)
-        return _did_you_mean(same_name[:3] or difflib.get_close_matches(pattern, self.names(), n=3))
+        return same_name[:n] or difflib.get_close_matches(pattern, self.names(), n=n)
 
     def attribute(self, node: AttributeTerm) -> set[AssetKey]:
         attr, pattern = node.attribute, node.pattern

@@ -39,11 +39,11 @@ from headwater.core.explain import explain
 from headwater.core.health import AssetHealth, HealthPass, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
-from headwater.core.selection import select
+from headwater.core.selection import select, suggest_keys
 from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
-from headwater.errors import HeadwaterError, RunNotFoundError, UnknownKeyError
+from headwater.errors import AssetNotFoundError, HeadwaterError, RunNotFoundError
 from headwater.execution.check_execution import evaluate_checks
 from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOptions, RunOutcome
 from headwater.execution.executor import Executor, InProcessExecutor
@@ -138,6 +138,13 @@ class Instance(AutomationViews):
         atexit.register(shutil.rmtree, folder, True)
         atexit.register(instance.close)
         return instance
+
+    def exists(self) -> bool:
+        """Whether this home holds state yet: commands that only read must not create it."""
+        if self._store is not None or not self.database_url.startswith("sqlite"):
+            return True
+        path = self.database_url.split(":///", 1)[-1]
+        return path in ("", ":memory:") or Path(path).exists()
 
     @property
     def store(self) -> EventStore:
@@ -257,7 +264,7 @@ class Instance(AutomationViews):
     def _known(defs: Definitions, key: CoercibleToKey) -> AssetKey:
         k = to_key(key)
         if k not in defs.graph:
-            raise UnknownKeyError(str(k), "your request", "no asset has this key")
+            raise AssetNotFoundError(str(k), suggest_keys(defs.graph, str(k)))
         return k
 
     def observe(self, defs: Definitions, selection: str = "*") -> list[AssetObserved]:
@@ -329,6 +336,20 @@ class Instance(AutomationViews):
         if record is None:
             raise RunNotFoundError(run_id)
         return record
+
+    def queue_waits(self, defs: Definitions | None = None) -> dict[str, str]:
+        """Queued run id -> its place in the queue and what holds it back (see queue_view)."""
+        from headwater.service.queue_view import queue_waits
+
+        return queue_waits(self.store, defs, (lambda s: select(defs.graph, s, {})) if defs else None)
+
+    def history(self, defs: Definitions, key: CoercibleToKey, limit: int = 20,
+                kinds: Iterable[str] | None = None) -> list[Any]:
+        """An asset's materializations, failed and skipped attempts, observations and check
+        results, newest first (see asset_history)."""
+        from headwater.service.asset_history import KINDS, asset_history
+
+        return asset_history(self.store, self._known(defs, key), limit, frozenset(kinds or KINDS))
 
     def run_steps(self, run_id: str) -> list[StepRecord]:
         return self.store.run_steps(self.run(run_id).run_id)
