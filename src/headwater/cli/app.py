@@ -113,11 +113,14 @@ def materialize(
 
 
 def _only_sources(sources: tuple) -> str:
+    """A selection of sources only: say what they are and what to type instead."""
+    if len(sources) == 1:
+        k = sources[0]
+        return (f"{k} is a source asset, which Headwater observes rather than produces: run "
+                f"`headwater observe '{k}'`, then `headwater materialize '{k}+'` for what reads it")
     shown = ", ".join(str(k) for k in sources[:3]) + (", ..." if len(sources) > 3 else "")
-    what = f"{shown} is a source asset" if len(sources) == 1 else f"{shown} are source assets"
-    target = f"'{sources[0]}'" if len(sources) == 1 else "SELECTION"
-    return (f"{what}: Headwater does not produce sources, it observes them; record the current version "
-            f"with `headwater observe {target}`, then materialize what reads from it (`{target}+`)")
+    return (f"{shown} are source assets, which Headwater observes rather than produces: run "
+            "`headwater observe SELECTION`, then materialize what reads them (`SELECTION+`)")
 
 
 def _tag(text: str) -> tuple[str, str]:
@@ -346,7 +349,7 @@ def dev(
 
 
 @app.command("run-worker", hidden=True)
-def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -> None:
+def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to execute.")], home: HomeOpt = None) -> None:
     """Execute one queued run (started by the daemon in its own process)."""
 
     try:

@@ -7,41 +7,45 @@ health because it only sorts assets into the selection vocabulary, deriving noth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from headwater.core.freshness import FreshnessState
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
+from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.status import AssetStatus, MaterializationStatus
 
 __all__ = ["is_skipped", "state_index"]
 
-# The error kept for a skipped attempt carries this type name (storage writes it so): a
-# skipped attempt after the last success counts as "failed" in status, but it did not fail.
-SKIPPED_TYPE = "skipped"
+def is_skipped(status: AssetStatus, fact: AssetFacts | None) -> bool:
+    """The latest attempt was skipped (an upstream failed, the run was canceled) and nothing
+    succeeded since: status shows such an asset as it was before (missing or materialized),
+    so the attempt is read from the stored facts."""
+    if fact is None or fact.last_attempt_status is not AttemptStatus.SKIPPED or fact.last_attempt_at is None:
+        return False
+    mat = status.last_materialization
+    return mat is None or fact.last_attempt_at >= mat.timestamp
 
 
-def is_skipped(status: AssetStatus) -> bool:
-    """The latest attempt was skipped (an upstream failed or the run was canceled)."""
-    return (status.status is MaterializationStatus.FAILED and status.failure is not None
-            and status.failure.type_name == SKIPPED_TYPE)
-
-
-def state_index(healths: Iterable[AssetHealth]) -> dict[str, frozenset[AssetKey]]:
+def state_index(healths: Iterable[AssetHealth],
+                facts: Mapping[AssetKey, AssetFacts] | None = None) -> dict[str, frozenset[AssetKey]]:
     """State name (``selection.STATES``) -> the keys in that state.
 
-    failed: the latest attempt failed (not skipped); skipped: it was skipped; missing: never
-    materialized (or a source never observed); stale: materialized but stale; overdue: its
-    data time misses the freshness policy; degraded: health says degraded.
+    failed: the latest attempt failed; skipped: it was skipped (needs ``facts``); missing:
+    never materialized (or a source never observed); stale: materialized but stale;
+    overdue: its data time misses the freshness policy; degraded: health says degraded.
     """
     out: dict[str, set[AssetKey]] = {n: set() for n in
                                      ("failed", "stale", "missing", "skipped", "overdue", "degraded")}
+    facts = facts or {}
     for h in healths:
         st = h.status
         if st.status is MaterializationStatus.FAILED:
-            out["skipped" if is_skipped(st) else "failed"].add(st.key)
+            out["failed"].add(st.key)
         elif st.status in (MaterializationStatus.MISSING, MaterializationStatus.UNOBSERVED):
             out["missing"].add(st.key)
+        if is_skipped(st, facts.get(st.key)):
+            out["skipped"].add(st.key)
         if st.stale:
             out["stale"].add(st.key)
         if h.freshness is not None and h.freshness.state is FreshnessState.OVERDUE:

@@ -199,12 +199,17 @@ class Instance(AutomationViews):
         healths = self.healths(defs)
         if selection is None:
             return list(healths.values())
-        chosen = select(defs.graph, selection, lambda: state_index(healths.values()))
+        chosen = select(defs.graph, selection, lambda: self._states(defs, healths))
         return [h for k, h in healths.items() if k in chosen]
 
     def select(self, defs: Definitions, selection: str) -> frozenset[AssetKey]:
         """The keys ``selection`` names; ``status:`` terms read the current health, only when present."""
-        return select(defs.graph, selection, lambda: state_index(self.healths(defs).values()))
+        return select(defs.graph, selection, lambda: self._states(defs))
+
+    def _states(self, defs: Definitions, healths: dict[AssetKey, AssetHealth] | None = None
+                ) -> dict[str, frozenset[AssetKey]]:
+        healths = healths if healths is not None else self.healths(defs)
+        return state_index(healths.values(), self.store.latest_facts(defs.graph.keys))
 
     def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
         k = self._known(defs, key)
@@ -219,7 +224,7 @@ class Instance(AutomationViews):
         if not defs.alerts:
             return None
         healths = self.healths(defs)
-        states = lambda: state_index(healths.values())  # noqa: E731
+        states = lambda: self._states(defs, healths)  # noqa: E731
         return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text, states), healths, self.store,
                                self.clock(), clock=self.clock)
 
