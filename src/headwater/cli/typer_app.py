@@ -3,6 +3,7 @@ locate a project, and how a bad input ends a command (exit code 2)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -73,8 +74,9 @@ def _main(
     Declare assets in Python (or load a dbt project), then materialize, observe, check and
     ask why: see docs/cli.md, and `headwater init DIR` for a working example project."""
 
-# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
-_WIDTH = None if sys.stdout.isatty() else 200
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default,
+# unless COLUMNS says how wide (Rich reads it when no width is given).
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
 out = Console(width=_WIDTH)
 err = Console(stderr=True, width=_WIDTH)
 
