@@ -132,6 +132,7 @@ class RunPage:
     last_id: int
     errors: list[EventLine]
     can_reexecute: bool
+    waiting: str | None = None  # a queued run: its place in the queue and what holds it back
 
 
 def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:
@@ -142,8 +143,9 @@ def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:
     lines = [describe(s) for s in stored]
     bars, span = timeline(run, steps, now)
     failed = run.status in (RunStatus.FAILED, RunStatus.CANCELED)
+    waiting = ctx.instance.queue_waits(ctx.defs).get(run.run_id) if run.status is RunStatus.QUEUED else None
     return RunPage(run, steps, bars, span, lines, stored[-1].id if stored else 0,
-                   [line for line in lines if line.traceback or line.level == "error"], failed)
+                   [line for line in lines if line.traceback or line.level == "error"], failed, waiting)
 
 
 def events_after(ctx: WebContext, run_id: str, after_id: int, limit: int = 1000) -> dict[str, Any]:
