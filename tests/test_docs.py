@@ -93,3 +93,20 @@ def test_readme_commands_run_in_order_in_one_shell_in_a_fresh_virtualenv(tmp_pat
     assert re.search(r"\d+ passed", after), after[-2000:]
     status = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True)
     assert status.stdout == "", status.stdout
+
+
+def test_the_design_notes_the_code_refers_to_are_in_the_repository():
+    design = (ROOT / "docs" / "design.md").read_text()
+    sections = set(re.findall(r"^## (\d+)\.", design, re.M))
+    checked = 0
+    for folder in ("src", "tests", "bench", "docs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix not in (".py", ".md", ".toml", ".tmpl") or not path.is_file():
+                continue
+            text = path.read_text()
+            old_names = ("DESIGN" + ".md", "DESIGN" + " §")  # split, so this file does not match itself
+            assert not any(n in text for n in old_names), f"{path}: refer to docs/design.md"
+            for section in re.findall(r"design\.md\)? §(\d+)", text):
+                assert section in sections, f"{path}: docs/design.md has no §{section}"
+                checked += 1
+    assert checked >= 5

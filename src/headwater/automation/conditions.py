@@ -17,7 +17,7 @@ Primitives (each reads only the asset, its direct upstream, ``now`` and the tick
 * ``missing`` — never materialized.
 * ``in_progress`` — in flight, or a run is materializing it right now.
 * ``failed`` — its latest attempt failed.
-* ``stale`` — stale by DESIGN §2 (code changed, upstream updated or stale, deps changed).
+* ``stale`` — stale by docs/design.md §2 (code changed, upstream updated or stale, deps changed).
 * ``requested`` — automation requested it on an earlier tick and it has not been
   materialized since (the run is queued, running, or failed).
 * ``any_upstream_updated`` — some upstream asset was updated after this asset was last
