@@ -50,3 +50,21 @@ def test_version_and_completion_are_offered() -> None:
     assert result.output.split()[1][0].isdigit() or result.output.split()[1] == "unknown"
     top = runner.invoke(app, ["--help"], terminal_width=160).output
     assert "--install-completion" in top and "--version" in top
+
+
+def test_shell_completion_completes_commands_and_subcommands() -> None:
+    """What the script `headwater --install-completion` installs asks the command itself."""
+    import os
+    import subprocess
+    import sys
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_HEADWATER_COMPLETE": "complete_bash", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - 1)}
+        script = "from headwater.cli.app import app; app(prog_name='headwater')"
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        return out.stdout.split()
+
+    assert complete("headwater mat") == ["materialize"]
+    assert complete("headwater schedule p") == ["preview"]
+    assert "bash" in runner.invoke(app, ["--show-completion", "bash"]).output
