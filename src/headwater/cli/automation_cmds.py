@@ -245,7 +245,7 @@ def automation_explain(
     except HeadwaterError as exc:
         _fail(exc)
     if as_json:
-        shaped = [_explanation_dict(e, js) for e in found]
+        shaped = [js.automation_explanation(e) for e in found]
         js.emit(shaped if history else shaped[0])
         return
     if not history:
@@ -259,9 +259,3 @@ def automation_explain(
         runs = ("  runs " + ", ".join(r[:8] for r in e.run_ids)) if e.requested and e.run_ids else ""
         out.print(f"--tick {i:<3} {when(e.tick_time):>22}  {'REQUESTED' if e.requested else 'not requested':13} "
                   f"{e.condition}: {value}{runs}", markup=False, highlight=False)
-
-
-def _explanation_dict(e, js):  # type: ignore[no-untyped-def]
-    return {"key": str(e.key), "condition": e.condition, "tick_time": js.iso(e.tick_time), "evaluated": e.evaluated,
-            "requested": e.requested, "value": e.value, "run_ids": list(e.run_ids), "lines": list(e.lines),
-            "tree": e.tree}

@@ -76,3 +76,9 @@ def history_entry(e: Any) -> dict[str, Any]:
     return {"kind": e.kind, "time": iso(e.timestamp), "run_id": e.run_id, "data_version": e.data_version,
             "data_time": iso(e.data_time), "duration": e.duration, "check": e.check, "passed": e.passed,
             "detail": e.detail, "metadata": e.metadata}
+
+
+def automation_explanation(e: Any) -> dict[str, Any]:
+    return {"key": str(e.key), "condition": e.condition, "tick_time": iso(e.tick_time), "evaluated": e.evaluated,
+            "requested": e.requested, "value": e.value, "run_ids": list(e.run_ids), "lines": list(e.lines),
+            "tree": e.tree}
