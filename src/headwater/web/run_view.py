@@ -46,6 +46,13 @@ def list_runs(ctx: WebContext, status: str | None = None, asset: str | None = No
     return [r for r in runs if key in r.asset_keys][:limit]
 
 
+def queue_waits(ctx: WebContext, runs: list[RunRecord]) -> dict[str, str]:
+    """Why the queued runs among ``runs`` wait (as ``headwater runs`` says); nothing to read otherwise."""
+    if not any(r.status is RunStatus.QUEUED for r in runs):
+        return {}
+    return ctx.instance.queue_waits(ctx.defs)
+
+
 @dataclass
 class Bar:
     step: StepRecord
@@ -143,7 +150,7 @@ def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:
     lines = [describe(s) for s in stored]
     bars, span = timeline(run, steps, now)
     failed = run.status in (RunStatus.FAILED, RunStatus.CANCELED)
-    waiting = ctx.instance.queue_waits(ctx.defs).get(run.run_id) if run.status is RunStatus.QUEUED else None
+    waiting = queue_waits(ctx, [run]).get(run.run_id)
     return RunPage(run, steps, bars, span, lines, stored[-1].id if stored else 0,
                    [line for line in lines if line.traceback or line.level == "error"], failed, waiting)
 
