@@ -17,6 +17,12 @@ from headwater.definitions.loader import DefinitionsLocation, find_location, loa
 from headwater.errors import HeadwaterError, LoadError
 from headwater.service import Instance
 
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default,
+# unless COLUMNS says how wide (Rich reads it when no width is given).
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
+
 
 def _plain_flags(params: list[Any]) -> list[Any]:
     """Flags take no value, so their help shows none (Typer would print ``<bool>``)."""
@@ -69,16 +75,9 @@ def _main(
     show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Show the version and exit.")] = False,
 ) -> None:
-    """Headwater: an asset-centric data orchestrator.
+    """Options that apply before any command (the app's help text is set on ``app``)."""
 
-    Declare assets in Python (or load a dbt project), then materialize, observe, check and
-    ask why: see docs/cli.md, and `headwater init DIR` for a working example project."""
 
-# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default,
-# unless COLUMNS says how wide (Rich reads it when no width is given).
-_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
-out = Console(width=_WIDTH)
-err = Console(stderr=True, width=_WIDTH)
 
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
 ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
