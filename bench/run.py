@@ -55,7 +55,7 @@ FULL = Sizes(materialize=1000, load=10_000, status=10_000, status_events=100_000
 QUICK = Sizes(materialize=100, load=1000, status=1000, status_events=10_000, status_runs=50, automation=1000,
               dagster_materialize_mp=10, dagster_status=200, dagster_status_events=2000, dagster_status_runs=10)
 
-# Targets, per asset so that --quick sizes are judged by the same yardstick (DESIGN.md §4).
+# Targets, per asset so that --quick sizes are judged by the same yardstick (docs/design.md §4).
 TARGET_MATERIALIZE_MS = 1.0    # per asset, one run, no-op assets
 TARGET_LOAD_S_PER_10K = 1.0    # decorators + Definitions for 10,000 assets
 TARGET_STATUS_S_PER_10K = 0.3  # statuses() of 10,000 assets, best of 5

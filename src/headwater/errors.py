@@ -38,6 +38,17 @@ class UnknownKeyError(DefinitionError):
         super().__init__(msg + (f" ({hint})" if hint else ""))
 
 
+class AssetNotFoundError(UnknownKeyError):
+    """A command or request named an asset the project does not define."""
+
+    def __init__(self, key: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
+        self.key = key
+        self.referenced_by = ""
+        self.suggestions = tuple(suggestions)
+        hint = f" (did you mean {' or '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+        DefinitionError.__init__(self, f"no asset named {key!r}{hint}")
+
+
 class CycleError(DefinitionError):
     def __init__(self, path: list[str]) -> None:
         self.path = path

@@ -217,7 +217,7 @@ def test_automation_requests_missing_assets_and_explains_why(env):
     auto_runs = [r for r in instance.store.list_runs() if r.origin == "automation"]
     assert len(auto_runs) == 1 and [str(k) for k in auto_runs[0].asset_keys] == ["auto_asset"]
     assert auto_runs[0].run_id in report.queued
-    lines = instance.automation_explain(defs, "auto_asset")
+    lines = instance.automation_explain(defs, "auto_asset").lines
     assert any("true" in line.lower() for line in lines), lines
     wait_for(lambda: terminal(instance, auto_runs[0].run_id))
 

@@ -48,9 +48,22 @@ def test_schedule_sensor_ticks_and_explain(tmp_path, write_project):
     assert "sensor:quiet" in ticks.output and "nothing new upstream" in ticks.output
     assert "automation" in ticks.output
     explained = hw("automation", "explain", "a", *common)
-    assert "last automation tick" in explained.output and "on_missing" in explained.output
+    assert "automation tick:" in explained.output and "on_missing" in explained.output
     runs = json.loads(hw("runs", "--json", "--home", home).output)
     assert [(r["status"], r["asset_keys"]) for r in runs] == [("succeeded", ["a"])]  # --once waited for it
+    # A second tick requests nothing (a is materialized now); the history keeps both, and
+    # the tick that requested the run can be picked by number or by the run it requested.
+    assert hw("daemon", "--once", *common).exit_code == 0
+    history = hw("automation", "explain", "a", "--history", *common).output.splitlines()
+    assert len(history) == 2 and "not requested" in history[0] and "REQUESTED" in history[1]
+    assert runs[0]["run_id"][:8] in history[1]
+    newest = json.loads(hw("automation", "explain", "a", "--json", *common).output)
+    assert newest["requested"] is False and newest["value"] is False
+    by_tick = json.loads(hw("automation", "explain", "a", "--tick", "1", "--json", *common).output)
+    by_run = json.loads(hw("automation", "explain", "a", "--run", runs[0]["run_id"][:6], "--json", *common).output)
+    assert by_tick == by_run and by_run["requested"] is True and by_run["run_ids"] == [runs[0]["run_id"]]
+    too_far = hw("automation", "explain", "a", "--tick", "5", *common)
+    assert too_far.exit_code == 2 and "only 2 automation tick(s) are recorded" in too_far.output
 
 
 def test_materialize_queue_leaves_the_run_for_the_daemon(tmp_path, write_project):

@@ -1,4 +1,4 @@
-"""Status and staleness derived from facts, exactly as DESIGN.md §2 defines them."""
+"""Status and staleness derived from facts, exactly as docs/design.md §2 defines them."""
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized, AssetObserved, ErrorInfo, InputRecord, InputState

@@ -140,7 +140,6 @@ def test_lineage_command_shows_where_a_column_comes_from(configured, monkeypatch
     (["nope", "--column", "x"], "no asset and no dbt model is named 'nope'"),
     (["fct_orders", "--column", "nope"], "cannot trace column 'nope' of fct_orders"),
     (["shop/orders", "--column", "id"], "shop/orders is a dbt source, not a model"),
-    (["fct_orders", "--json"], "--json is for column lineage"),
 ])
 def test_lineage_command_names_what_is_wrong(configured, monkeypatch, args, message):
     monkeypatch.chdir(configured)

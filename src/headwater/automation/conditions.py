@@ -6,7 +6,7 @@ asset's tree once, upstream first, and requests the assets whose tree is true, a
 run. Each node explains its value in words (``label``, ``value``, ``detail``, ``children``),
 which is what ``headwater automation explain ASSET`` prints through ``explain``.
 
-Vocabulary (DESIGN.md §2): an asset is *updated* when it gets a new materialization (a source:
+Vocabulary (docs/design.md §2): an asset is *updated* when it gets a new materialization (a source:
 a new observation — an unchanged observation is not an update); *in flight* means in a queued
 or started run; *requested in this tick* means an upstream asset's condition was true earlier
 in the same pass, so the asset can join that run. Source assets are never *missing* for
@@ -17,7 +17,7 @@ Primitives (each reads only the asset, its direct upstream, ``now`` and the tick
 * ``missing`` — never materialized.
 * ``in_progress`` — in flight, or a run is materializing it right now.
 * ``failed`` — its latest attempt failed.
-* ``stale`` — stale by DESIGN §2 (code changed, upstream updated or stale, deps changed).
+* ``stale`` — stale by docs/design.md §2 (code changed, upstream updated or stale, deps changed).
 * ``requested`` — automation requested it on an earlier tick and it has not been
   materialized since (the run is queued, running, or failed).
 * ``any_upstream_updated`` — some upstream asset was updated after this asset was last

@@ -28,7 +28,6 @@ from headwater.automation.run_queue import build_limits, runs_to_launch
 from headwater.automation.run_requests import RunRequest
 from headwater.core.events import ErrorInfo, RunFinished, RunStatus, TickRecorded, TickStatus
 from headwater.core.keys import AssetKey
-from headwater.core.selection import select
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 
@@ -151,7 +150,7 @@ class Daemon:
             if facts is None:
                 facts = self.instance.store.latest_facts()
             watch = getattr(sensor, "watch_selection", None)
-            watched = frozenset(select(self.defs.graph, watch)) if watch else None
+            watched = frozenset(self.instance.select(self.defs, watch)) if watch else None
             context = SensorContext(cursor=state.cursor if state else None,
                                     last_tick_time=state.last_tick_time if state else None, now=now, facts=facts,
                                     sensor_name=sensor.name)
@@ -222,7 +221,7 @@ class Daemon:
         if not queued:
             return
         running = store.list_runs(limit=1000, statuses=[RunStatus.STARTED])
-        limits = build_limits(self.defs.concurrency_limits, lambda s: select(self.defs.graph, s))
+        limits = build_limits(self.defs.concurrency_limits, lambda s: self.instance.select(self.defs, s))
         decision = runs_to_launch(queued, running, self.defs.max_concurrent_runs, limits)
         report.waiting.update(decision.waiting)
         for run in decision.launch:

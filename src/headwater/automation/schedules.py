@@ -227,6 +227,6 @@ def validate_schedules(schedules: Iterable[ScheduleDefinition], graph: AssetGrap
             raise DefinitionError(f"schedule {s.name!r} is defined more than once")
         seen.add(s.name)
         try:
-            select(graph, s.selection)
+            select(graph, s.selection, {})  # names only: state is read when it fires
         except SelectionError as exc:
             raise DefinitionError(f"schedule {s.name!r}: {exc}") from exc

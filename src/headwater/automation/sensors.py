@@ -230,7 +230,7 @@ def validate_sensors(sensors: Iterable[SensorDefinition], graph: AssetGraph) -> 
             if text is None:
                 continue
             try:
-                select(graph, text)
+                select(graph, text, {})  # names only: state is read when it fires
             except SelectionError as exc:
                 raise DefinitionError(f"sensor {s.name!r}: {label} selection: {exc}") from exc
 

@@ -17,7 +17,7 @@ def validate_project(defs: Definitions) -> None:
     validate_rules(defs.alerts)
     for selection in defs.concurrency_limits:
         try:
-            select(defs.graph, selection)
+            select(defs.graph, selection, {})
         except SelectionError as exc:
             raise DefinitionError(f"concurrency limit {selection!r}: {exc.reason}") from None
     from headwater.automation.conditions import AutomationCondition

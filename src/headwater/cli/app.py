@@ -13,7 +13,21 @@ from typing import Annotated, Optional
 
 import typer
 
-from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
+from headwater.cli.typer_app import (
+    AttrOpt,
+    FileOpt,
+    HeadwaterTyper,
+    HomeOpt,
+    JsonOpt,
+    ModuleOpt,
+    _existing_home,
+    _fail,
+    _optional_defs,
+    _Project,
+    app,
+    err,
+    out,
+)
 from headwater.core.events import RunStatus
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError
@@ -21,7 +35,7 @@ from headwater.execution.plan import PlanMode
 from headwater.reports import health_to_dict, run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
-run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
+run_app = HeadwaterTyper(help="Inspect one run.")
 app.add_typer(run_app, name="run")
 
 
@@ -38,9 +52,11 @@ def materialize(
     partition: Annotated[Optional[str], typer.Option("--partition", help="Partition key(s) of partitioned assets, comma-separated (default: the newest window).")] = None,
     from_partition: Annotated[Optional[str], typer.Option("--from", help="First partition of a range (inclusive).")] = None,
     to_partition: Annotated[Optional[str], typer.Option("--to", help="Last partition of a range (inclusive).")] = None,
+    as_json: JsonOpt = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Materialize the selected assets in dependency order, in parallel."""
+    from headwater.cli import json_output as js
     from headwater.cli.progress import RunProgress
 
     try:
@@ -56,6 +72,9 @@ def materialize(
         if queue:
             record, _ = p.instance.enqueue(p.defs, selection, tags=tags, origin="cli", mode=mode.value,
                                            location=p.location, partition=keys or None, partition_range=span)
+            if as_json:
+                js.emit(js.materialize_result(run_id=record.run_id, status="queued", queued=True))
+                return
             out.print(f"queued run {record.run_id} ({len(record.asset_keys)} assets); the daemon will launch it",
                       highlight=False)
             return
@@ -63,9 +82,16 @@ def materialize(
                    if p.defs.graph.partition_aware else None)
         plan, _, _ = p.instance.plan(p.defs, selection, mode, from_failure, targets)
         if not plan.steps:
-            out.print(f"Nothing to materialize: {len(plan.up_to_date)} selected asset(s) already up to date.")
+            if plan.sources and not plan.up_to_date:
+                raise HeadwaterError(_only_sources(plan.sources))
+            if as_json:
+                js.emit(js.materialize_result(run_id=None, status="up_to_date", up_to_date=plan.up_to_date,
+                                              sources=plan.sources))
+                return
+            out.print(f"Nothing to materialize: {len(plan.up_to_date)} selected asset(s) already up to date.",
+                      highlight=False)
             return
-        with RunProgress(out, len(plan.steps)) as progress:
+        with RunProgress(out, len(plan.steps), quiet=as_json) as progress:
             result = p.instance.materialize(p.defs, selection, mode=mode, executor=executor, workers=workers,
                                             from_failure=from_failure, tags=tags, location=p.location,
                                             progress=progress, partition=keys or None, partition_range=span)
@@ -74,6 +100,12 @@ def materialize(
     except KeyboardInterrupt:
         err.print("run canceled (Ctrl-C)", style="yellow")
         raise typer.Exit(130) from None
+    if as_json:
+        js.emit(js.materialize_result(
+            run_id=result.run_id, status=result.status.value, materialized=result.materializations,
+            up_to_date=result.outcome.up_to_date, skipped=result.outcome.skipped, errors=result.errors,
+            sources=plan.sources))
+        raise typer.Exit(0 if result.success else 1)
     n = len(result.materializations)
     parts = sum(1 for _k, p_ in result.outcome.partition_materializations if p_)
     summary = f"run {result.run_id} {result.status.value}: {n} asset(s) materialized"
@@ -90,6 +122,17 @@ def materialize(
         out.print(f"  details: headwater run show {result.run_id[:8]}   retry: headwater materialize "
                   f"--from-failure {result.run_id[:8]}", markup=False, highlight=False)
         raise typer.Exit(1)
+
+
+def _only_sources(sources: tuple) -> str:
+    """A selection of sources only: say what they are and what to type instead."""
+    if len(sources) == 1:
+        k = sources[0]
+        return (f"{k} is a source asset, which Headwater observes rather than produces: run "
+                f"`headwater observe '{k}'`, then `headwater materialize '{k}+'` for what reads it")
+    shown = ", ".join(str(k) for k in sources[:3]) + (", ..." if len(sources) > 3 else "")
+    return (f"{shown} are source assets, which Headwater observes rather than produces: run "
+            "`headwater observe SELECTION`, then materialize what reads them (`SELECTION+`)")
 
 
 def _tag(text: str) -> tuple[str, str]:
@@ -137,18 +180,23 @@ def status(
 @app.command()
 def check(
     selection: Annotated[str, typer.Argument(help="Assets whose checks to run.")] = "*",
+    as_json: JsonOpt = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Run checks alone against the assets' current materializations."""
+    from headwater.cli import json_output as js
+
     try:
         p = _Project(file, module, attribute, home)
         results = p.instance.check(p.defs, selection)
     except HeadwaterError as exc:
         _fail(exc)
-    failed = 0
+    failed = sum(1 for r in results if not r.passed and r.severity.value != "warn")
+    if as_json:
+        js.emit([js.check_result(r) for r in results])
+        raise typer.Exit(1 if failed else 0)
     for r in results:
         state = "passed" if r.passed else ("warn" if r.severity.value == "warn" else "FAILED")
-        failed += 0 if r.passed or r.severity.value == "warn" else 1
         out.print(f"{r.key} {r.check_name}: {state}" + (f" — {r.description}" if r.description else ""),
                   style="green" if r.passed else "yellow" if state == "warn" else "red", markup=False,
                   highlight=False)
@@ -159,9 +207,11 @@ def check(
 @app.command()
 def observe(
     selection: Annotated[str, typer.Argument(help="Source assets to observe.")] = "*",
+    as_json: JsonOpt = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Observe source assets: record their current data version and data time."""
+    from headwater.cli import json_output as js
     from headwater.core.explain import format_time
 
     failures: list[str] = []
@@ -172,6 +222,9 @@ def observe(
         observed, failures = exc.observed, exc.failures
     except HeadwaterError as exc:
         _fail(exc)
+    if as_json:
+        js.emit({"observed": [js.observation(o) for o in observed], "failures": failures})
+        raise typer.Exit(1 if failures else 0)
     for o in observed:
         out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}",
                   markup=False, highlight=False)
@@ -184,14 +237,22 @@ def observe(
 @app.command()
 def why(
     key: Annotated[str, typer.Argument(help="Asset key.")],
+    as_json: JsonOpt = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Why an asset is stale, failed or missing, as a causal chain in plain words."""
+    from headwater.cli import json_output as js
+
     try:
         p = _Project(file, module, attribute, home)
         lines = p.instance.why(p.defs, key)
+        row = p.instance.health(p.defs, f'key:"{key}"')[0] if as_json else None
     except HeadwaterError as exc:
         _fail(exc)
+    if row is not None:
+        js.emit({"key": str(row.key), "health": row.health.value, "status": row.status.status.value,
+                 "stale": row.status.stale, "lines": lines})
+        return
     for line in lines:
         out.print(line, markup=False, highlight=False)
 
@@ -199,11 +260,12 @@ def why(
 @app.command()
 def runs(
     limit: Annotated[int, typer.Option(help="How many runs.")] = 20,
-    status_filter: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    home: HomeOpt = None,
+    status_filter: Annotated[str | None, typer.Option(
+        "--status", help="Only runs with this status: " + ", ".join(s.value for s in RunStatus) + ".")] = None,
+    as_json: JsonOpt = False,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
-    """Recent runs, newest first."""
+    """Recent runs, newest first; a queued run says what it waits for."""
     from headwater.cli.render import runs_table
 
     try:
@@ -212,37 +274,48 @@ def runs(
         _fail(HeadwaterError(f"unknown run status {status_filter!r}; one of "
                              + ", ".join(s.value for s in RunStatus)))
     try:
-        with Instance(home=home) as instance:
+        with _existing_home(home) as instance:
             records = instance.runs(limit=limit, statuses=statuses)
+            waits = _queue_waits(instance, records, file, module, attribute)
     except HeadwaterError as exc:
         _fail(exc)
     if as_json:
-        sys.stdout.write(json.dumps([run_to_dict(r) for r in records], indent=2) + "\n")
+        sys.stdout.write(json.dumps([{**run_to_dict(r), "waiting": waits.get(r.run_id)} for r in records],
+                                    indent=2) + "\n")
         return
-    out.print(runs_table(records))
+    out.print(runs_table(records, waits))
+
+
+def _queue_waits(instance: Instance, records: list, file: str | None, module: str | None,
+                 attribute: str | None) -> dict[str, str]:
+    """Why the queued runs among ``records`` wait; the project (for its limits) only if needed."""
+    if not any(r.status is RunStatus.QUEUED for r in records):
+        return {}
+    return instance.queue_waits(_optional_defs(file, module, attribute))
 
 
 @run_app.command("show")
 def run_show(
     run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
-    """A run's steps, timings, logs and errors."""
+    """A run's steps, timings, logs and errors; a queued run says what it waits for."""
     from headwater.cli.render import run_detail
 
     try:
-        with Instance(home=home) as instance:
+        with _existing_home(home) as instance:
             record = instance.run(run_id)
             steps = instance.run_steps(record.run_id)
             events = instance.run_events(record.run_id)
+            waiting = _queue_waits(instance, [record], file, module, attribute).get(record.run_id)
     except HeadwaterError as exc:
         _fail(exc)
     if as_json:
-        sys.stdout.write(json.dumps({**run_to_dict(record), "steps": [step_to_dict(s) for s in steps]},
-                                    indent=2) + "\n")
+        sys.stdout.write(json.dumps({**run_to_dict(record), "waiting": waiting,
+                                     "steps": [step_to_dict(s) for s in steps]}, indent=2) + "\n")
         return
-    run_detail(out, record, steps, events)
+    run_detail(out, record, steps, events, waiting)
 
 
 @app.command()
@@ -291,7 +364,7 @@ def dev(
 
 
 @app.command("run-worker", hidden=True)
-def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -> None:
+def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to execute.")], home: HomeOpt = None) -> None:
     """Execute one queued run (started by the daemon in its own process)."""
 
     try:
@@ -319,12 +392,12 @@ def init(
     except HeadwaterError as exc:
         _fail(exc)
     out.print(f"Created {len(created)} files in {directory}. Next:", highlight=False)
-    out.print(f"  cd {directory}\n  headwater materialize '*'\n  headwater status", markup=False,
-              highlight=False)
+    out.print(f"  cd {directory}\n  headwater observe\n  headwater materialize '*'\n  headwater status\n"
+              "  headwater why revenue\n(docs/tutorial.md walks through it)", markup=False, highlight=False)
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, lineage_cmd, partition_cmds  # noqa: E402, F401
+from headwater.cli import automation_cmds, history_cmd, lineage_cmd, partition_cmds  # noqa: E402, F401
 
 
 def main() -> None:

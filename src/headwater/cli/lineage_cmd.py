@@ -24,15 +24,13 @@ def lineage(
     column: Annotated[list[str] | None, typer.Option(
         "--column", "-c", help="Where this column of the dbt model comes from (repeatable).")] = None,
     columns: Annotated[bool, typer.Option("--columns", help="The same for every column of the dbt model.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (column lineage).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (its schema: docs/cli.md).")] = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """The graph around an asset as a tree; with --column, the upstream columns of a dbt model's column."""
     if column or columns:
         _columns(key, column or None, file, module, attribute, as_json)
         return
-    if as_json:
-        _fail(HeadwaterError("--json is for column lineage: add --column COL or --columns"))
     from headwater.cli.render import lineage_tree
 
     try:
@@ -41,7 +39,33 @@ def lineage(
         statuses = p.instance.statuses(p.defs)
     except HeadwaterError as exc:
         _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(_graph_json(root, p.defs.graph, ups, downs, statuses), indent=2) + "\n")
+        return
     out.print(lineage_tree(root, p.defs.graph, ups, downs, statuses))
+
+
+def _graph_json(root, graph, ups, downs, statuses):  # type: ignore[no-untyped-def]
+    """The root, and each asset up- and downstream with its distance and its edges inside the view."""
+    shown = {root} | ups | downs
+
+    def row(key, depth):  # type: ignore[no-untyped-def]
+        st = statuses.get(key)
+        return {"key": str(key), "depth": depth, "status": st.status.value if st else None,
+                "stale": st.stale if st else None,
+                "parents": sorted(str(k) for k in graph.parents(key) if k in shown)}
+
+    def walk(edges, allowed):  # type: ignore[no-untyped-def]
+        depth, frontier, seen, rows = 0, [root], {root}, []
+        while frontier:
+            depth += 1
+            nxt = sorted({o for k in frontier for o in edges(k) if o in allowed and o not in seen}, key=str)
+            seen.update(nxt)
+            rows += [row(k, depth) for k in nxt]
+            frontier = nxt
+        return rows
+
+    return {**row(root, 0), "upstream": walk(graph.parents, ups), "downstream": walk(graph.children, downs)}
 
 
 def _columns(model: str, names: list[str] | None, file: str | None, module: str | None, attribute: str | None,

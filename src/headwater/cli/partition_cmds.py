@@ -14,6 +14,7 @@ from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail,
 from headwater.core.explain import format_time
 from headwater.core.status import AssetStatus
 from headwater.errors import HeadwaterError
+from headwater.reports import iso
 
 STATES = ("materialized", "missing", "failed", "running", "stale")
 
@@ -29,11 +30,11 @@ def partition_to_dict(st: AssetStatus) -> dict[str, object]:
         "status": st.status.value,
         "stale": st.stale,
         "why": why_line(st),
-        "last_materialized_at": mat.timestamp if mat else None,
+        "last_materialized_at": iso(mat.timestamp) if mat else None,
         "run_id": mat.run_id if mat else None,
         "last_attempt_run_id": st.last_attempt_run_id,
         "data_version": st.data_version,
-        "data_time": st.data_time,
+        "data_time": iso(st.data_time),
         "causes": [c.detail for c in st.causes[:5]],
         "error": st.failure.message if st.failure else None,
     }

@@ -12,9 +12,10 @@ from headwater.execution.plan import Step
 
 
 class RunProgress:
-    def __init__(self, console: Console, total_steps: int) -> None:
+    def __init__(self, console: Console, total_steps: int, quiet: bool = False) -> None:
         self.console = console
-        self.interactive = console.is_terminal and sys.stdout.isatty()
+        self.quiet = quiet  # --json: stdout carries the document alone
+        self.interactive = not quiet and console.is_terminal and sys.stdout.isatty()
         self._progress: Progress | None = None
         self._task = None
         self.total = total_steps
@@ -40,6 +41,8 @@ class RunProgress:
             self._progress.update(self._task, description=f"{step.key} {event}")
             if event in ("failed", "retrying"):
                 self._progress.console.print(f"{step.key} {event}: {detail}", style=colors[event], markup=False)
+            return
+        if self.quiet:
             return
         line = f"{step.key}: {event}" + (f" ({detail})" if detail else "")
         style = colors.get(event)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -104,23 +106,41 @@ def _grow(node: Tree, key: AssetKey, allowed: set[AssetKey], edges, label, seen:
         _grow(node.add(label(other)), other, allowed, edges, label, seen)
 
 
-def runs_table(runs: Iterable[RunRecord]) -> Table:
+def when(ts: float | None, now: float | None = None) -> str:
+    """A time as people read it in a table: "2m ago" today, the date and minute before."""
+    if ts is None:
+        return "-"
+    now = now or time.time()
+    if now - ts < 86400:
+        return ago(ts, now)
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def runs_table(runs: Iterable[RunRecord], waits: Mapping[str, str] | None = None) -> Table:
     table = Table(title="Runs", title_justify="left")
     for col in ("run", "status", "selection", "assets", "started", "duration"):
         table.add_column(col)
-    colors = {"succeeded": "green", "failed": "red", "canceled": "yellow", "started": "cyan"}
+    colors = {"succeeded": "green", "failed": "red", "canceled": "yellow", "started": "cyan", "queued": "dim"}
+    waits = waits or {}
+    now = time.time()
     for r in runs:
         dur = f"{r.duration:.1f}s" if r.duration is not None else "-"
-        table.add_row(r.run_id[:8], f"[{colors.get(r.status.value, '')}]{r.status.value}[/]", r.selection,
-                      str(len(r.asset_keys)), iso(r.started_at) or "-", dur)
+        started = when(r.started_at, now)
+        if r.run_id in waits:
+            started = f"queued {when(r.created_at, now)}: {waits[r.run_id]}"
+        table.add_row(r.run_id[:8], f"[{colors.get(r.status.value, '')}]{r.status.value}[/]", escape(r.selection),
+                      str(len(r.asset_keys)), escape(started), dur)
     return table
 
 
-def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events: list[StoredEvent]) -> None:
-    console.print(f"[bold]run {run.run_id}[/]  {run.status.value}  selection {run.selection!r}  "
+def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events: list[StoredEvent],
+               waiting: str | None = None) -> None:
+    console.print(f"[bold]run {run.run_id}[/]  {run.status.value}  selection {escape(repr(run.selection))}  "
                   f"executor {run.executor}" + (f"  parent {run.parent_run_id}" if run.parent_run_id else ""))
+    if waiting:
+        console.print(f"waiting: {waiting}", markup=False, highlight=False)
     if run.reason:
-        console.print(f"reason: {run.reason}")
+        console.print(f"reason: {run.reason}", markup=False, highlight=False)
     table = Table(title="Steps", title_justify="left")
     for col in ("step", "status", "attempt", "duration", "detail"):
         table.add_column(col)
@@ -151,6 +171,7 @@ def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events
 
 
 def ticks_table(ticks: Iterable[Any]) -> Table:
+    now = time.time()
     table = Table(title="Ticks", title_justify="left")
     for col in ("time", "instigator", "status", "runs", "detail"):
         table.add_column(col)
@@ -158,7 +179,7 @@ def ticks_table(ticks: Iterable[Any]) -> Table:
     for t in ticks:
         detail = t.error.message if t.error else t.skip_reason
         runs = ", ".join(r[:8] for r in t.run_ids) or "-"
-        table.add_row(iso(t.timestamp) or "-", t.instigator, f"[{colors.get(t.status.value, '')}]{t.status.value}[/]",
+        table.add_row(when(t.timestamp, now), t.instigator, f"[{colors.get(t.status.value, '')}]{t.status.value}[/]",
                       runs, detail or "")
     return table
 
@@ -169,5 +190,11 @@ def instigators_table(rows: Iterable[Any], title: str) -> Table:
         table.add_column(col)
     for r in rows:
         table.add_row(r.name, "[green]on[/]" if r.enabled else "[dim]off[/]", r.detail, r.target,
-                      iso(r.last_tick) or "-", r.last_status or "-", iso(r.next_time) or "-")
+                      when(r.last_tick), r.last_status or "-", _next(r.next_time))
     return table
+
+
+def _next(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")

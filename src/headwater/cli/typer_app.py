@@ -3,29 +3,86 @@ locate a project, and how a bad input ends a command (exit code 2)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
 from headwater.errors import HeadwaterError, LoadError
 from headwater.service import Instance
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Headwater: an asset-centric data orchestrator.")
-
-# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default.
-_WIDTH = None if sys.stdout.isatty() else 200
+# Piped output (scripts, CI logs) gets wide tables instead of Rich's 80-column default,
+# unless COLUMNS says how wide (Rich reads it when no width is given).
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
 out = Console(width=_WIDTH)
 err = Console(stderr=True, width=_WIDTH)
+
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """Flags take no value, so their help shows none (Typer would print ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+
+class HeadwaterTyper(typer.Typer):
+    """A Typer whose commands and groups show flags without a value type in their help."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", _Group)
+        kwargs.setdefault("no_args_is_help", True)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = HeadwaterTyper(pretty_exceptions_enable=False, help="Headwater: an asset-centric data orchestrator.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("headwater")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown"
+        out.print(f"headwater {number}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False,
+) -> None:
+    """Options that apply before any command (the app's help text is set on ``app``)."""
+
+
 
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
 ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
 AttrOpt = Annotated[str | None, typer.Option("--attribute", "-a", help="Name of the Definitions object.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (its schema: docs/cli.md).")]
 HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
                                                  help="Headwater home (default ./.headwater).")]
 
@@ -42,3 +99,22 @@ def _fail(exc: HeadwaterError) -> None:
     if isinstance(exc, LoadError) and exc.user_traceback:
         err.print(exc.user_traceback.rstrip(), markup=False, highlight=False)
     raise typer.Exit(2)
+
+
+def _existing_home(home: Path | None) -> Instance:
+    """The instance of ``home`` for a command that only reads: refuse, rather than create,
+    a home that does not exist (``headwater runs`` typed in the wrong folder)."""
+    instance = Instance(home=home)
+    if not instance.exists():
+        raise HeadwaterError(f"no Headwater state at {instance.home} (nothing has run here yet): run this in "
+                             "your project folder, or pass --home / set HEADWATER_HOME")
+    return instance
+
+
+def _optional_defs(file: str | None, module: str | None, attribute: str | None) -> Definitions | None:
+    """The project's definitions when one is found here, else None (for commands that only
+    enrich their output with them)."""
+    try:
+        return load_definitions(find_location(file, module, attribute))
+    except HeadwaterError:
+        return None

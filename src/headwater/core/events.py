@@ -5,7 +5,7 @@ carries its type name and a schema version so that old logs stay readable after 
 classes evolve; nothing is pickled and no class path is stored.
 
 Two families are kept apart so that operational noise can be compacted without touching
-facts about data (DESIGN.md "Retention"):
+facts about data (docs/design.md "Retention"):
 
 * run events — run and step lifecycle, log lines (``RUN_EVENT_TYPES``)
 * asset events — materializations and observations (``ASSET_EVENT_TYPES``)
@@ -360,7 +360,7 @@ class InstigatorToggled(Event):
 @dataclass(frozen=True, slots=True)
 class DynamicPartitionsChanged(Event):
     """Keys added to or removed from a dynamic partitions definition: the keys are facts in
-    the store (DESIGN §5), so every process sees the same set."""
+    the store (docs/design.md §5), so every process sees the same set."""
 
     type_name: ClassVar[str] = "dynamic_partitions_changed"
     name: str = ""

@@ -1,4 +1,4 @@
-"""Freshness: does an asset's *data time* meet its policy (DESIGN.md §2)?
+"""Freshness: does an asset's *data time* meet its policy (docs/design.md §2)?
 
 A policy bounds how old the content may be, not how long ago a job ran: a pipeline that
 ran on time over a source that landed four hours late is overdue. Two kinds:

@@ -1,4 +1,4 @@
-"""Status per partition, and the roll-up of a partitioned asset (DESIGN.md §2, §5).
+"""Status per partition, and the roll-up of a partitioned asset (docs/design.md §2, §5).
 
 The unit of state is (asset, partition). For an asset that is partitioned, or that reads a
 partitioned parent, every partition's status is derived like an unpartitioned asset's —

@@ -1,5 +1,5 @@
 """Partitions: the slices an asset is built in — time windows, fixed keys, keys added at run
-time, and any number of dimensions of those (DESIGN.md §5).
+time, and any number of dimensions of those (docs/design.md §5).
 
 A partitions definition is plain data (it travels between processes with the spec); the
 keys it has depend on the clock (a daily definition grows a key every day) and, for dynamic

@@ -3,6 +3,8 @@
     +sales/* and not tag:pii     the sales assets and everything upstream, minus PII
     2+sales/revenue+             revenue, two levels of its upstream, all of its downstream
     group:finance, owner:ana@x   the finance group, or anything Ana owns
+    status:failed+               what is red now, and everything downstream of it
+    roots(group:marts)           the marts that no other mart feeds
 
 Grammar (whitespace is free between tokens, except that a depth touches its ``+``)::
 
@@ -10,9 +12,10 @@ Grammar (whitespace is free between tokens, except that a depth touches its ``+`
     and_expr = not_expr { "and" not_expr }
     not_expr = "not" not_expr | unit
     unit     = [ [DEPTH] "+" ] primary [ "+" [DEPTH] ]
-    primary  = "(" expr ")" | term
+    primary  = "(" expr ")" | ("roots" | "sinks") "(" expr ")" | term
     term     = value | "key:" value | ("group:" | "kind:" | "owner:") value
-             | "tag:" value [ "=" value ]
+             | "tag:" value [ "=" value ] | "status:" STATE
+    STATE    = failed | stale | missing | skipped | overdue | degraded
     value    = WORD | STRING
     WORD     = /[A-Za-z0-9_.\\-\\/@*]+/        keywords and/or/not (any case) excepted
     STRING   = '"' { any character, backslash escapes the next one } '"'
@@ -32,6 +35,12 @@ Decisions worth knowing:
   named ``2`` and its downstream.
 * ``x+2`` is ``x`` plus two levels downstream; ``0`` is a valid depth meaning "none", so
   ``0+x+`` equals ``x+`` and ``0+x`` equals ``x``.
+* ``roots(e)`` is what in ``e`` has no parent in ``e``; ``sinks(e)`` what has no child in
+  ``e``. A word is a function only when ``(`` follows it: ``roots`` alone is an asset.
+* ``status:`` terms depend on the state of the store, which core never reads: whoever
+  resolves passes ``statuses`` (state name -> keys, or a function returning that mapping,
+  called only when a ``status:`` term is present). Without it a ``status:`` term is an
+  error rather than an empty set, so no caller selects nothing by forgetting it.
 
 The lexer, parser, renderer and resolver share this module (past the usual size) because
 they are one language: a grammar change touches all four and none is used alone.
@@ -41,7 +50,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from headwater.core.asset_graph import AssetGraph
@@ -55,14 +64,22 @@ __all__ = [
     "Not",
     "Or",
     "Selection",
+    "SetFunction",
+    "StatusTerm",
+    "STATES",
     "Traverse",
     "parse_selection",
     "select",
+    "suggest_keys",
+    "uses_status",
 ]
 
 KEYWORDS = frozenset({"and", "or", "not"})
-ATTRIBUTES = ("group", "tag", "kind", "owner")  # plus "key:", which parses to a KeyTerm
-_EXPECT_TERM = "an asset key, group:, tag:, kind:, owner: or '('"
+ATTRIBUTES = ("group", "tag", "kind", "owner")  # plus "key:" (a KeyTerm) and "status:" (a StatusTerm)
+STATES = ("failed", "stale", "missing", "skipped", "overdue", "degraded")
+FUNCTIONS = ("roots", "sinks")
+_EXPECT_TERM = "an asset key, group:, tag:, kind:, owner:, status:, roots(, sinks( or '('"
+StatusInput = Mapping[str, Collection[AssetKey]] | Callable[[], Mapping[str, Collection[AssetKey]]] | None
 _WORD = re.compile(r"[A-Za-z0-9_.\-/@*]+")
 _DIGITS = re.compile(r"[0-9]+")
 _CHAR_HINTS = {
@@ -86,14 +103,14 @@ class Selection:
 
     __slots__ = ()
 
-    def resolve(self, graph: AssetGraph) -> frozenset[AssetKey]:
-        """The keys this selection names in ``graph``.
+    def resolve(self, graph: AssetGraph, statuses: StatusInput = None) -> frozenset[AssetKey]:
+        """The keys this selection names in ``graph`` (``statuses``: see the module notes).
 
         Errors point into the canonical rendering ``str(self)``; use `select` to have
         them point into the text the user typed.
         """
         try:
-            return frozenset(_Resolver(graph).eval(self))
+            return frozenset(_Resolver(graph, statuses).eval(self))
         except _TermError as exc:
             text, positions = _render(self)
             raise SelectionError(text, positions.get(id(exc.node), 0), exc.reason) from None
@@ -128,6 +145,31 @@ class AttributeTerm(Selection):
             raise ValueError(f"attribute must be one of {', '.join(ATTRIBUTES)}, not {self.attribute!r}")
         if self.value is not None and self.attribute != "tag":
             raise ValueError("only tag terms take a value")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTerm(Selection):
+    """``status:STATE``: the assets in that state now, as the resolver is told."""
+
+    state: str
+    pos: int = field(default=-1, compare=False, repr=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, not {self.state!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SetFunction(Selection):
+    """``roots(child)`` or ``sinks(child)``: the members of ``child`` at its top or bottom edge."""
+
+    name: str
+    child: Selection
+    pos: int = field(default=-1, compare=False, repr=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.name not in FUNCTIONS:
+            raise ValueError(f"function must be one of {', '.join(FUNCTIONS)}, not {self.name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +228,33 @@ def parse_selection(text: str) -> Selection:
         raise SelectionError(text, 0, "selection is nested too deeply") from None
 
 
-def select(graph: AssetGraph, text: str) -> frozenset[AssetKey]:
-    """Parse and resolve ``text``; every error points at the culprit in ``text``."""
+def select(graph: AssetGraph, text: str, statuses: StatusInput = None) -> frozenset[AssetKey]:
+    """Parse and resolve ``text``; every error points at the culprit in ``text``.
+
+    ``statuses`` feeds ``status:`` terms (see the module notes); a validation that only
+    wants names checked passes ``{}``."""
     selection = parse_selection(text)
     try:
-        return frozenset(_Resolver(graph).eval(selection))
+        return frozenset(_Resolver(graph, statuses).eval(selection))
     except _TermError as exc:
         raise SelectionError(text, max(_pos(exc.node), 0), exc.reason) from None
+
+
+def suggest_keys(graph: AssetGraph, text: str, n: int = 3) -> list[str]:
+    """Keys a mistyped ``text`` may have meant: same last component first, else close spellings."""
+    return _Resolver(graph).suggestions(text, n)
+
+
+def uses_status(selection: Selection | str) -> bool:
+    """Whether resolving needs the assets' state: callers skip reading it when it does not."""
+    node = parse_selection(selection) if isinstance(selection, str) else selection
+    if isinstance(node, StatusTerm):
+        return True
+    if isinstance(node, (Traverse, Not, SetFunction)):
+        return uses_status(node.child)
+    if isinstance(node, (And, Or)):
+        return any(uses_status(p) for p in node.parts)
+    return False
 
 
 # --------------------------------------------------------------------------- lexer
@@ -387,20 +449,43 @@ class _Parser:
         if tok.kind == "word" and not _is_keyword(tok):
             if self.peek(1).kind == ":":
                 return self.attribute()
+            if self.peek(1).kind == "(" and tok.text.lower() in FUNCTIONS:
+                return self.function()
             self.take()
             return self.key_term(tok.text, tok.start)
         raise self.expected_term(after, tok)
+
+    def function(self) -> Selection:
+        name = self.take()
+        open_ = self.take()
+        inner = self.expr(open_)
+        close = self.peek()
+        if close.kind == "end":
+            raise self.error(open_.start, f"unclosed '(' of {name.text.lower()}(: expected ')'")
+        if close.kind != ")":
+            raise self.unexpected(close, in_parens=True)
+        self.take()
+        return SetFunction(name.text.lower(), inner, pos=name.start)
 
     def attribute(self) -> Selection:
         name = self.take()
         self.take()  # the ':'
         attr = name.text.lower()
+        if attr == "status":
+            state = self.value(name, "expected a state after 'status:' (" + ", ".join(STATES) + ")")
+            if state.lower() not in STATES:
+                close = difflib.get_close_matches(state.lower(), STATES, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(self.tokens[self.i - 1].start,
+                                 f"unknown state {state!r}: expected one of {', '.join(STATES)}{hint}")
+            return StatusTerm(state.lower(), pos=name.start)
         if attr != "key" and attr not in ATTRIBUTES:
-            close = difflib.get_close_matches(attr, ("key", *ATTRIBUTES), n=1)
+            close = difflib.get_close_matches(attr, ("key", "status", *ATTRIBUTES), n=1)
             hint = f" (did you mean '{close[0]}:'?)" if close else ""
             raise self.error(
                 name.start,
-                f"unknown attribute {name.text + ':'!r}: expected key:, group:, tag:, kind: or owner:{hint}",
+                f"unknown attribute {name.text + ':'!r}: expected key:, group:, tag:, kind:, owner: or "
+                f"status:{hint}",
             )
         noun = {"key": "an asset key", "tag": "a tag name"}.get(attr, f"a {attr} name")
         pattern = self.value(name, f"expected {noun} after '{attr}:'")
@@ -470,6 +555,12 @@ def _render(root: Selection) -> tuple[str, dict[int, int]]:
         positions[id(node)] = length
         if isinstance(node, KeyTerm):
             emit(_quote(node.pattern, key=True))
+        elif isinstance(node, StatusTerm):
+            emit(f"status:{node.state}")
+        elif isinstance(node, SetFunction):
+            emit(f"{node.name}(")
+            walk(node.child)
+            emit(")")
         elif isinstance(node, AttributeTerm):
             emit(f"{node.attribute}:{_quote(node.pattern)}")
             if node.value is not None:
@@ -535,8 +626,9 @@ def _did_you_mean(candidates: Iterable[str]) -> str:
 class _Resolver:
     """Evaluates one AST against one graph; lookup tables are built once, on first need."""
 
-    def __init__(self, graph: AssetGraph) -> None:
+    def __init__(self, graph: AssetGraph, statuses: StatusInput = None) -> None:
         self.graph = graph
+        self._statuses = statuses
         self._all: frozenset[AssetKey] | None = None
         self._names: dict[str, AssetKey] | None = None
 
@@ -555,6 +647,12 @@ class _Resolver:
             return self.key_term(node)
         if isinstance(node, AttributeTerm):
             return self.attribute(node)
+        if isinstance(node, StatusTerm):
+            return self.status(node)
+        if isinstance(node, SetFunction):
+            base = self.eval(node.child)
+            edges = self.graph.parents if node.name == "roots" else self.graph.children
+            return {k for k in base if not any(o in base for o in edges(k))}
         if isinstance(node, Traverse):
             base = self.eval(node.child)
             found = set(base)
@@ -582,6 +680,15 @@ class _Resolver:
             return result
         raise TypeError(f"not a selection node: {node!r}")
 
+    def status(self, node: StatusTerm) -> set[AssetKey]:
+        if self._statuses is None:
+            raise _TermError(node, f"status:{node.state} needs the assets' current state, which is not "
+                                   "available here")
+        if callable(self._statuses):
+            self._statuses = self._statuses()  # read the state once, and only when asked
+        graph = self.graph
+        return {k for k in self._statuses.get(node.state, ()) if k in graph}
+
     def key_term(self, node: KeyTerm) -> set[AssetKey] | frozenset[AssetKey]:
         pattern = node.pattern
         if "*" not in pattern:
@@ -601,9 +708,12 @@ class _Resolver:
         return found
 
     def key_hint(self, pattern: str) -> str:
+        return _did_you_mean(self.suggestions(pattern, 3))
+
+    def suggestions(self, pattern: str, n: int) -> list[str]:
         name = pattern.rsplit("/", 1)[-1]
         same_name = sorted(s for s in self.names() if s.rsplit("/", 1)[-1] == name)
-        return _did_you_mean(same_name[:3] or difflib.get_close_matches(pattern, self.names(), n=3))
+        return same_name[:n] or difflib.get_close_matches(pattern, self.names(), n=n)
 
     def attribute(self, node: AttributeTerm) -> set[AssetKey]:
         attr, pattern = node.attribute, node.pattern

@@ -1,4 +1,4 @@
-"""Materialization status and staleness, derived from stored facts (DESIGN.md §2).
+"""Materialization status and staleness, derived from stored facts (docs/design.md §2).
 
 Pure: (graph, latest facts) -> status per asset, in one pass in topological order, so
 each asset's staleness is decided from its parents' already-decided statuses. Every

@@ -17,11 +17,15 @@ from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec, CheckSpec
 from headwater.definitions.assets import AssetsDefinition, ParamBinding, ParamKind, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
+from headwater.definitions.flatten import flatten_assets, flatten_checks
 from headwater.errors import DefinitionError, DuplicateKeyError, UnknownKeyError
 
 
 class Definitions:
     """The project: assets, sources, checks, resources and freshness policies.
+
+    ``assets`` takes asset definitions, a loaded project (``hw.dbt.load(...)``, whose checks
+    come along), or any nesting of lists and generators of these; ``checks`` likewise.
 
     A freshness policy applies to an asset from its own ``freshness=``, else from
     ``group_freshness[group]``, else from ``default_freshness`` (sources included).
@@ -29,10 +33,10 @@ class Definitions:
 
     def __init__(
         self,
-        assets: Iterable[AssetsDefinition | SourceDefinition] = (),
+        assets: Iterable[Any] | Any = (),
         resources: Mapping[str, Any] | None = None,
         value_store: Any = None,
-        checks: Iterable[CheckDefinition] = (),
+        checks: Iterable[Any] | Any = (),
         group_freshness: Mapping[str, FreshnessPolicy] | None = None,
         default_freshness: FreshnessPolicy | None = None,
         alerts: Iterable[Any] = (),
@@ -43,7 +47,9 @@ class Definitions:
     ) -> None:
         # Alert rules, schedules and sensors belong to layers above this one, which validate
         # them when they load the project (automation.validate_project).
-        assets, checks = list(assets), list(checks)
+        assets, bundled = flatten_assets(assets)
+        checks = [*flatten_checks(checks), *bundled]
+        checks = list({id(c): c for c in checks}.values())  # a project's checks passed twice count once
         alerts, schedules, sensors = tuple(alerts), tuple(schedules), tuple(sensors)
         # As given, so that ``extended`` can build the same project with more in it.
         self._given_assets, self._given_checks = assets, checks
@@ -68,12 +74,7 @@ class Definitions:
             if policy is not None and not isinstance(policy, FreshnessPolicy):
                 raise DefinitionError(f"freshness policy for {name!r} must be a FreshnessPolicy, got {policy!r}")
         self.value_store = value_store
-        items = list(assets)
-        for item in items:
-            if not isinstance(item, (AssetsDefinition, SourceDefinition)):
-                raise DefinitionError(
-                    f"Definitions(assets=...) got {item!r}: expected functions decorated with @asset / "
-                    "@multi_asset, or source_asset(...)")
+        items = assets
         self.sources: dict[AssetKey, SourceDefinition] = {}
         raw: list[AssetsDefinition] = []
         seen: dict[AssetKey, str] = {}

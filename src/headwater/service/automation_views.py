@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from headwater.core.events import InstigatorToggled
-from headwater.core.keys import CoercibleToKey, to_key
+from headwater.core.keys import CoercibleToKey
 from headwater.definitions.definitions import Definitions
 from headwater.errors import HeadwaterError
 
@@ -81,21 +81,73 @@ class AutomationViews:
                  datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC"))
                 for t in preview(s, self.clock(), count)]
 
-    def automation_explain(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
-        from headwater.automation.conditions import explain
+    def automation_explain(self, defs: Definitions, key: CoercibleToKey, tick: int = 0,
+                           run_id: str | None = None) -> AutomationExplanation:
+        """Why ``key``'s condition was true or false on one tick: the newest (``tick=0``), the
+        ``tick``-th before it, or the tick that requested ``run_id`` (a unique prefix will do)."""
+        k = self._known(defs, key)  # type: ignore[attr-defined]
+        spec = defs.graph.spec(k)
+        label = spec.automation.label if spec.automation is not None else None
+        if label is None:
+            return AutomationExplanation(k, None, None, False, None, (
+                f"{k} has no automation condition (set @hw.asset(automation=...))",))
+        if tick < 0:
+            raise HeadwaterError(f"--tick {tick}: give 0 for the newest tick, 1 for the one before, ...")
+        if run_id is not None:
+            chosen = next((t for t in self.store.ticks(AUTOMATION, limit=TICKS_SEARCHED)
+                           if any(r.startswith(run_id) for r in t.run_ids)), None)
+            if chosen is None:
+                raise HeadwaterError(f"no automation tick among the last {TICKS_SEARCHED} requested run {run_id!r}")
+        else:
+            ticks = self.store.ticks(AUTOMATION, limit=tick + 1)
+            if not ticks:
+                return AutomationExplanation(k, label, None, False, None, (
+                    f"the daemon has not evaluated automation yet; {k}'s condition is {label}",))
+            if len(ticks) <= tick:
+                raise HeadwaterError(f"--tick {tick}: only {len(ticks)} automation tick(s) are recorded")
+            chosen = ticks[tick]
+        return _explanation(k, label, chosen)
 
-        k = to_key(key)
-        spec = defs.graph.get(k)
-        if spec is None:
-            raise HeadwaterError(f"no asset {k}")
+    def automation_history(self, defs: Definitions, key: CoercibleToKey, limit: int = 20
+                           ) -> list[AutomationExplanation]:
+        """``key``'s evaluation on each of the last ``limit`` automation ticks, newest first."""
+        k = self._known(defs, key)  # type: ignore[attr-defined]
+        spec = defs.graph.spec(k)
         if spec.automation is None:
-            return [f"{k} has no automation condition (set @hw.asset(automation=...))"]
-        ticks = self.store.ticks("automation", limit=1)
-        if not ticks:
-            return [f"the daemon has not evaluated automation yet; {k}'s condition is {spec.automation.label}"]
-        tick = ticks[0]
-        evaluation = tick.evaluations.get(str(k))
-        if evaluation is None:
-            return [f"{k} was not evaluated on the last tick ({datetime.fromtimestamp(tick.timestamp, UTC):%Y-%m-%d %H:%M UTC})"]
-        when = datetime.fromtimestamp(tick.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return [f"last automation tick: {when}", *explain(evaluation)]
+            raise HeadwaterError(f"{k} has no automation condition (set @hw.asset(automation=...))")
+        return [_explanation(k, spec.automation.label, t) for t in self.store.ticks(AUTOMATION, limit=limit)]
+
+
+AUTOMATION = "automation"
+TICKS_SEARCHED = 500
+
+
+@dataclass(frozen=True)
+class AutomationExplanation:
+    """One asset on one automation tick: the tick, whether it asked for a run, the tree."""
+
+    key: Any
+    condition: str | None
+    tick_time: float | None
+    requested: bool
+    tree: dict[str, Any] | None
+    lines: tuple[str, ...]
+    run_ids: tuple[str, ...] = ()
+    evaluated: bool = True
+
+    @property
+    def value(self) -> bool | None:
+        return bool(self.tree.get("value")) if self.tree else None
+
+
+def _explanation(key: Any, label: str, tick: Any) -> AutomationExplanation:
+    from headwater.automation.conditions import explain
+
+    when = datetime.fromtimestamp(tick.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    evaluation = tick.evaluations.get(str(key))
+    if evaluation is None:
+        return AutomationExplanation(key, label, tick.timestamp, False, None,
+                                     (f"{key} was not evaluated on the tick of {when}",), tuple(tick.run_ids), False)
+    tree = evaluation.get("tree") if isinstance(evaluation.get("tree"), dict) else None
+    return AutomationExplanation(key, label, tick.timestamp, bool(evaluation.get("requested")), tree,
+                                 (f"automation tick: {when}", *explain(evaluation)), tuple(tick.run_ids))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.alerts import AlertEvaluation, evaluate_alerts
+from headwater.core.asset_states import state_index
 from headwater.core.events import (
     AlertDeliveryAttempt,
     AlertTransition,
@@ -40,11 +41,11 @@ from headwater.core.explain import explain
 from headwater.core.health import AssetHealth, HealthPass, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
-from headwater.core.selection import select
+from headwater.core.selection import select, suggest_keys
 from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
-from headwater.errors import HeadwaterError, RunNotFoundError, UnknownKeyError
+from headwater.errors import AssetNotFoundError, HeadwaterError, RunNotFoundError
 from headwater.execution.check_execution import evaluate_checks
 from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOptions, RunOutcome
 from headwater.execution.executor import Executor, InProcessExecutor
@@ -148,6 +149,13 @@ class Instance(AutomationViews, PartitionViews):
         atexit.register(instance.close)
         return instance
 
+    def exists(self) -> bool:
+        """Whether this home holds state yet: commands that only read must not create it."""
+        if self._store is not None or not self.database_url.startswith("sqlite"):
+            return True
+        path = self.database_url.split(":///", 1)[-1]
+        return path in ("", ":memory:") or Path(path).exists()
+
     @property
     def store(self) -> EventStore:
         if self._store is None:
@@ -187,7 +195,7 @@ class Instance(AutomationViews, PartitionViews):
         statuses = self.statuses(defs)
         if selection is None:
             return list(statuses.values())
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         return [s for k, s in statuses.items() if k in chosen]
 
     def healths(self, defs: Definitions) -> dict[AssetKey, AssetHealth]:
@@ -201,8 +209,17 @@ class Instance(AutomationViews, PartitionViews):
         healths = self.healths(defs)
         if selection is None:
             return list(healths.values())
-        chosen = select(defs.graph, selection)
+        chosen = select(defs.graph, selection, lambda: self._states(defs, healths))
         return [h for k, h in healths.items() if k in chosen]
+
+    def select(self, defs: Definitions, selection: str) -> frozenset[AssetKey]:
+        """The keys ``selection`` names; ``status:`` terms read the current health, only when present."""
+        return select(defs.graph, selection, lambda: self._states(defs))
+
+    def _states(self, defs: Definitions, healths: dict[AssetKey, AssetHealth] | None = None
+                ) -> dict[str, frozenset[AssetKey]]:
+        healths = healths if healths is not None else self.healths(defs)
+        return state_index(healths.values(), self.store.latest_facts(defs.graph.keys))
 
     def why(self, defs: Definitions, key: CoercibleToKey) -> list[str]:
         if isinstance(key, str) and "[" in key:
@@ -219,7 +236,8 @@ class Instance(AutomationViews, PartitionViews):
         if not defs.alerts:
             return None
         healths = self.healths(defs)
-        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text), healths, self.store,
+        states = lambda: self._states(defs, healths)  # noqa: E731
+        return evaluate_alerts(defs.alerts, lambda text: select(defs.graph, text, states), healths, self.store,
                                self.clock(), clock=self.clock)
 
     def alert_states(self) -> dict[tuple[str, AssetKey], AlertTransition]:
@@ -230,7 +248,7 @@ class Instance(AutomationViews, PartitionViews):
 
     def check(self, defs: Definitions, selection: str = "*") -> list[CheckEvaluated]:
         """Run the selected assets' checks alone, against their current materializations."""
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         keys = [k for k in defs.graph.toposorted(chosen) if defs.checks_for(k)]
         if not keys:
             raise HeadwaterError(f"no asset with checks in selection {selection!r}")
@@ -263,12 +281,12 @@ class Instance(AutomationViews, PartitionViews):
     def _known(defs: Definitions, key: CoercibleToKey) -> AssetKey:
         k = to_key(key)
         if k not in defs.graph:
-            raise UnknownKeyError(str(k), "your request", "no asset has this key")
+            raise AssetNotFoundError(str(k), suggest_keys(defs.graph, str(k)))
         return k
 
     def observe(self, defs: Definitions, selection: str = "*") -> list[AssetObserved]:
         """Observe every selected source that has an observe function; one write for all."""
-        chosen = select(defs.graph, selection)
+        chosen = self.select(defs, selection)
         sources = [defs.sources[k] for k in defs.graph.toposorted(chosen)
                    if k in defs.sources and defs.sources[k].observe is not None]
         if not sources:
@@ -300,7 +318,7 @@ class Instance(AutomationViews, PartitionViews):
     # -- runs ------------------------------------------------------------------------------
 
     def reap_dead_runs(self) -> list[str]:
-        """Mark runs whose coordinating process died as failed, saying so (DESIGN.md §4)."""
+        """Mark runs whose coordinating process died as failed, saying so (docs/design.md §4)."""
         host = socket.gethostname()
         reaped = []
         for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
@@ -336,6 +354,20 @@ class Instance(AutomationViews, PartitionViews):
             raise RunNotFoundError(run_id)
         return record
 
+    def queue_waits(self, defs: Definitions | None = None) -> dict[str, str]:
+        """Queued run id -> its place in the queue and what holds it back (see queue_view)."""
+        from headwater.service.queue_view import queue_waits
+
+        return queue_waits(self.store, defs, (lambda s: select(defs.graph, s, {})) if defs else None)
+
+    def history(self, defs: Definitions, key: CoercibleToKey, limit: int = 20,
+                kinds: Iterable[str] | None = None) -> list[Any]:
+        """An asset's materializations, failed and skipped attempts, observations and check
+        results, newest first (see asset_history)."""
+        from headwater.service.asset_history import KINDS, asset_history
+
+        return asset_history(self.store, self._known(defs, key), limit, frozenset(kinds or KINDS))
+
     def run_steps(self, run_id: str) -> list[StepRecord]:
         return self.store.run_steps(self.run(run_id).run_id)
 
@@ -355,7 +387,7 @@ class Instance(AutomationViews, PartitionViews):
             if exact:
                 partitions = self.partition_targets(defs, exact=exact, follow_mappings=True, ctx=ctx)
         else:
-            keys = select(defs.graph, selection)
+            keys = self.select(defs, selection)
         plan = build_plan(
             defs.graph, keys, defs.step_key_for, view.all(), mode,
             subsettable=lambda step: defs.definition_for_step(step).can_subset,
@@ -454,7 +486,7 @@ class Instance(AutomationViews, PartitionViews):
         returned: requests are idempotent, so a retried tick cannot launch a run twice.
         Partitions travel as run tags: a key or keys, a range, or the exact ``targets`` per asset.
         """
-        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(select(defs.graph, selection)))
+        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(self.select(defs, selection)))
         PlanMode(mode)
         start, end = partition_range or (None, None)
         tags = {**(tags or {}), **_partition_tags(partition, start, end)}

@@ -17,7 +17,7 @@ from headwater.web.asset_view import asset_detail
 from headwater.web.context import WebContext
 from headwater.web.graph_view import GraphQuery, visible_keys
 from headwater.web.live_view import asset_changes, graph_changes
-from headwater.web.run_view import events_after, list_runs
+from headwater.web.run_view import events_after, list_runs, queue_waits
 from headwater.web.security import CSRF_COOKIE
 from headwater.web.shapes import asset_row, instigator_row, plain_event, tick_row
 from headwater.web.state import json_list
@@ -121,7 +121,9 @@ def runs(c: Ctx, status: Annotated[str | None, Query(description="queued, starte
          asset: Annotated[str | None, Query(max_length=1000, description="only runs of this asset")] = None,
          limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
     """Recent runs, newest first (``headwater runs --json``)."""
-    return [run_to_dict(r) for r in list_runs(c, status, asset, limit)]
+    records = list_runs(c, status, asset, limit)
+    waits = queue_waits(c, records)
+    return [{**run_to_dict(r), "waiting": waits.get(r.run_id)} for r in records]
 
 
 @router.get("/runs/{run_id}", response_model=models.RunDetail, responses=ERRORS)
@@ -129,7 +131,8 @@ def run(c: Ctx, run_id: str) -> dict[str, Any]:
     """One run and its steps (``headwater run show --json``)."""
     c.launcher.reap()
     record = c.instance.run(run_id)
-    return {**run_to_dict(record), "steps": [step_to_dict(s) for s in c.instance.run_steps(record.run_id)]}
+    return {**run_to_dict(record), "waiting": queue_waits(c, [record]).get(record.run_id),
+            "steps": [step_to_dict(s) for s in c.instance.run_steps(record.run_id)]}
 
 
 @router.get("/runs/{run_id}/events", response_model=models.EventsPage, responses=ERRORS)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from headwater.core.asset_states import state_index
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
 from headwater.core.selection import select
@@ -105,7 +106,7 @@ class GraphView:
 
 
 def visible_keys(graph: Any, healths: dict[AssetKey, AssetHealth], query: GraphQuery) -> list[AssetKey]:
-    keys: Iterable[AssetKey] = select(graph, query.select) if query.select else graph.keys
+    keys: Iterable[AssetKey] = select(graph, query.select, lambda: state_index(healths.values())) if query.select else graph.keys
     if query.health:
         keys = [k for k in keys if healths[k].health.value == query.health]
     return graph.toposorted(keys)

@@ -179,6 +179,7 @@ class Run(BaseModel):
     ended_at: str | None
     duration: float | None
     reason: str
+    waiting: str | None = None  # a queued run: its place in the queue and what holds it back
 
 
 class Step(BaseModel):

@@ -46,6 +46,13 @@ def list_runs(ctx: WebContext, status: str | None = None, asset: str | None = No
     return [r for r in runs if key in r.asset_keys][:limit]
 
 
+def queue_waits(ctx: WebContext, runs: list[RunRecord]) -> dict[str, str]:
+    """Why the queued runs among ``runs`` wait (as ``headwater runs`` says); nothing to read otherwise."""
+    if not any(r.status is RunStatus.QUEUED for r in runs):
+        return {}
+    return ctx.instance.queue_waits(ctx.defs)
+
+
 @dataclass
 class Bar:
     step: StepRecord
@@ -132,6 +139,7 @@ class RunPage:
     last_id: int
     errors: list[EventLine]
     can_reexecute: bool
+    waiting: str | None = None  # a queued run: its place in the queue and what holds it back
 
 
 def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:
@@ -142,8 +150,9 @@ def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:
     lines = [describe(s) for s in stored]
     bars, span = timeline(run, steps, now)
     failed = run.status in (RunStatus.FAILED, RunStatus.CANCELED)
+    waiting = queue_waits(ctx, [run]).get(run.run_id)
     return RunPage(run, steps, bars, span, lines, stored[-1].id if stored else 0,
-                   [line for line in lines if line.traceback or line.level == "error"], failed)
+                   [line for line in lines if line.traceback or line.level == "error"], failed, waiting)
 
 
 def events_after(ctx: WebContext, run_id: str, after_id: int, limit: int = 1000) -> dict[str, Any]:

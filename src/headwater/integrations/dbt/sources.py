@@ -3,7 +3,7 @@
 A source with a freshness rule and a ``loaded_at_field`` (or ``loaded_at_query``) gets an
 observe function. Observing runs ``dbt source freshness`` and records the source's
 ``max_loaded_at`` as its data time (and, as its data version, since new rows mean new
-content); from there the data time flows to every model built on it (DESIGN.md, data time).
+content); from there the data time flows to every model built on it (docs/design.md, data time).
 
 One dbt invocation answers for every such source of the project, so observing all of
 them (``headwater observe 'group:sources'``) costs one dbt run, not one per source. Each

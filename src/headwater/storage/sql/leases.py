@@ -1,7 +1,7 @@
 """Leases: which process may act as the one daemon of a store, until when.
 
 A lease is infrastructure, not a fact, so it is the one thing in the store that changes
-with no event explaining it (DESIGN.md §3 otherwise forbids that):
+with no event explaining it (docs/design.md §3 otherwise forbids that):
 
 * it says who may act *now*, not what happened: once expired it means nothing, and no
   status, history or explanation is ever derived from it;

@@ -21,7 +21,7 @@ Both event tables draw their ids from one shared, monotonically growing counter 
 ``writer.py``), so a run's merged log has a single cursor.
 
 Every asset row carries a ``partition`` (``''`` when unpartitioned) from the first
-migration on, so partitions can come later without rewriting the keys (DESIGN.md §5).
+migration on, so partitions can come later without rewriting the keys (docs/design.md §5).
 
 JSON travels as ``Text``: both backends store it, and we never query inside it. Times are
 POSIX seconds as double precision, like the events themselves. Migrations in
