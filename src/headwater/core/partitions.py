@@ -234,8 +234,14 @@ _HORIZON_LIMIT = 1_000_000
 def _horizon(d: TimeWindowPartitions, now: float) -> float:
     """The instant up to which windows exist at ``now``: the last tick (plus ``end_offset``
     windows), so that every ``now`` between two ticks maps to one cache entry."""
-    last = Cron(d.cron, d.timezone).previous(now)
-    return last
+    return _cron(d.cron, d.timezone).previous(now)
+
+
+@lru_cache(maxsize=256)
+def _cron(cron: str, timezone: str) -> Cron:
+    """A parsed cron per (line, zone): parsing one costs ~0.4 ms (croniter validates it), and a
+    status pass asks for the windows of a definition once per partition that reads them."""
+    return Cron(cron, timezone)
 
 
 @lru_cache(maxsize=256)

@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -151,44 +151,37 @@ def build_strip(key: str, d: PartitionsDefinition, keys: Sequence[str], statuses
     """
     col_i, col_def = _axis(d)
     columns_name = d.dims[col_i][0] if isinstance(d, MultiPartitions) and col_i is not None else ""
-    split: Callable[[str], tuple[str, str]]
-    if col_i is None:
-        def split(k: str) -> tuple[str, str]:
-            return k, ""
-    else:
-        def split(k: str) -> tuple[str, str]:
-            parts = k.split(DIMENSION_SEPARATOR)
-            return parts[col_i], DIMENSION_SEPARATOR.join(parts[:col_i] + parts[col_i + 1:])
-
-    rows: dict[str, int] = {}
-    cols: dict[str, int] = {}
-    for k in keys:
-        c, r = split(k)
-        if r not in rows:
-            rows[r] = len(rows)
-        if c not in cols:
-            cols[c] = len(cols)
-    if len(rows) > MAX_ROWS:  # too many combinations to be rows: one strip of whole keys
-        col_i, col_def, columns_name = None, d, ""
-        rows = {"": 0}
-        cols = {k: i for i, k in enumerate(keys)}
-
-        def split(k: str) -> tuple[str, str]:
-            return k, ""
-
-    col_keys = list(cols)
-    lo, hi = _range(col_keys, cols, start, end, key)
+    # Each key's (column, row) once: the row is the key of the other dimensions.
+    pairs: list[tuple[str, str]] | None = None
+    rows: dict[str, int] = {"": 0}
+    col_keys: list[str] = list(keys)
+    if col_i is not None:
+        sep = DIMENSION_SEPARATOR
+        pairs, rows, cols = [], {}, {}
+        for k in keys:
+            parts = k.split(sep)
+            c = parts.pop(col_i)
+            r = sep.join(parts)
+            pairs.append((c, r))
+            if r not in rows:
+                rows[r] = len(rows)
+            if c not in cols:
+                cols[c] = len(cols)
+        col_keys = list(cols)
+        if len(rows) > MAX_ROWS:  # too many combinations to be rows: one strip of whole keys
+            col_i, col_def, columns_name, pairs, rows, col_keys = None, d, "", None, {"": 0}, list(keys)
+    lo, hi = _range(col_keys, start, end, key)
     chosen = col_keys[lo:hi + 1]
-    chosen_set = set(chosen) if (lo, hi) != (0, len(col_keys) - 1) else None
+    whole = (lo, hi) == (0, len(col_keys) - 1)
 
     # Columns -> buckets (a bucket per column when they fit).
     budget = max(1, max_cells // max(1, len(rows)))
     if len(rows) > 1:
         budget = min(budget, (width - 60) // MIN_PITCH)
-    bucket_name, bucket_of = _buckets(chosen, col_def if col_i is not None or not isinstance(d, MultiPartitions)
-                                      else None, ctx, budget)
+    bucket_name, bucket_of = _buckets(chosen, None if isinstance(col_def, MultiPartitions) else col_def, ctx, budget)
     bucket_index: dict[str, int] = {}
     bucket_cols: list[list[str]] = []
+    col_bucket: dict[str, int] = {}
     for c in chosen:
         b = bucket_of(c)
         i = bucket_index.get(b)
@@ -196,41 +189,47 @@ def build_strip(key: str, d: PartitionsDefinition, keys: Sequence[str], statuses
             i = bucket_index[b] = len(bucket_cols)
             bucket_cols.append([])
         bucket_cols[i].append(c)
+        col_bucket[c] = i
     labels_of = list(bucket_index)
 
-    # Every (row, bucket) -> the partitions inside it.
+    # Every (row, bucket) -> the partitions inside it, and each partition's state once.
     grid: dict[tuple[int, int], list[str]] = {}
-    col_bucket = {c: bucket_index[bucket_of(c)] for c in chosen}
     counts = dict.fromkeys(STATES, 0)
-    shown = 0
-    in_range: list[str] | None = [] if chosen_set is not None else None
-    for k in keys:
-        c, r = split(k)
-        if chosen_set is not None and c not in chosen_set:
-            continue
-        b = col_bucket.get(c)
+    state_of: dict[str, str] = {}
+    in_range: list[str] | None = None if whole else []
+    get_bucket = col_bucket.get
+    for pos, k in enumerate(keys):
+        c, r = (k, "") if pairs is None else pairs[pos]
+        b = get_bucket(c)
         if b is None:
             continue
-        grid.setdefault((rows[r], b), []).append(k)
-        counts[cell_state(statuses[k])] += 1
-        shown += 1
+        cell = (rows[r], b)
+        parts_of = grid.get(cell)
+        if parts_of is None:
+            grid[cell] = [k]
+        else:
+            parts_of.append(k)
+        state = state_of[k] = cell_state(statuses[k])
+        counts[state] += 1
         if in_range is not None:
             in_range.append(k)
+    shown = len(state_of)
 
     strip = Strip(key, [], [], [], 0, 0, bucket_name, shown, len(keys), counts,
-                  chosen[0] if chosen_set is not None and chosen else None,
-                  chosen[-1] if chosen_set is not None and chosen else None, columns_name, in_range)
+                  None if whole else chosen[0], None if whole else chosen[-1], columns_name, in_range)
     n_buckets = len(bucket_cols)
     if len(rows) == 1:
-        _flow(strip, grid, n_buckets, labels_of, bucket_cols, statuses, base, width)
+        _flow(strip, grid, n_buckets, labels_of, bucket_cols, statuses, state_of, base, width)
     else:
-        _matrix(strip, grid, list(rows), n_buckets, labels_of, bucket_cols, statuses, base, width)
+        _matrix(strip, grid, list(rows), n_buckets, labels_of, bucket_cols, statuses, state_of, base, width)
     return strip
 
 
-def _range(col_keys: list[str], index: Mapping[str, int], start: str | None, end: str | None,
-           key: str) -> tuple[int, int]:
+def _range(col_keys: list[str], start: str | None, end: str | None, key: str) -> tuple[int, int]:
     lo, hi = 0, len(col_keys) - 1
+    if not start and not end:
+        return lo, hi
+    index = {c: i for i, c in enumerate(col_keys)}
     for name, value in (("from", start), ("to", end)):
         if value is None or value == "":
             continue
@@ -246,12 +245,29 @@ def _range(col_keys: list[str], index: Mapping[str, int], start: str | None, end
     return lo, hi
 
 
-_LADDER: tuple[tuple[str, Callable[[datetime], str]], ...] = (
-    ("day", lambda t: t.strftime("%Y-%m-%d")),
-    ("week", lambda t: (t - timedelta(days=t.weekday())).strftime("week of %Y-%m-%d")),
-    ("month", lambda t: t.strftime("%Y-%m")),
-    ("year", lambda t: t.strftime("%Y")),
+_LADDER: tuple[tuple[str, float, Callable[[date], str]], ...] = (   # name, span in seconds, label
+    ("day", 86400.0, lambda t: t.isoformat()),
+    ("week", 7 * 86400.0, lambda t: "week of " + (t - timedelta(days=t.weekday())).isoformat()),
+    ("month", 28 * 86400.0, lambda t: f"{t.year:04d}-{t.month:02d}"),
+    ("year", 365 * 86400.0, lambda t: f"{t.year:04d}"),
 )
+
+
+def _local_dates(d: TimeWindowPartitions, cols: list[str], ctx: PartitionContext) -> list[date] | None:
+    """The local date each window starts on: read from the key when its format starts with the
+    date (every built-in period's does; 10,000 parses take a few ms), else from the window."""
+    try:
+        if d.fmt.startswith("%Y-%m-%d"):
+            return [date.fromisoformat(c[:10]) for c in cols]
+        if d.fmt.startswith("%Y-%m"):
+            return [date(int(c[:4]), int(c[5:7]), 1) for c in cols]
+    except ValueError:
+        pass
+    index = ctx.index(d)
+    if not all(c in index for c in cols):
+        return None
+    bounds, zone = d.windows(ctx), d.zone
+    return [datetime.fromtimestamp(bounds[index[c]], zone).date() for c in cols]
 
 
 def _buckets(cols: list[str], d: PartitionsDefinition | None, ctx: PartitionContext,
@@ -260,48 +276,46 @@ def _buckets(cols: list[str], d: PartitionsDefinition | None, ctx: PartitionCont
     if len(cols) <= budget:
         return "", lambda c: c
     if isinstance(d, TimeWindowPartitions):
-        index = ctx.index(d)
-        bounds = d.windows(ctx)
-        zone = d.zone
-        starts = {c: datetime.fromtimestamp(bounds[index[c]], zone) for c in cols if c in index}
-        if len(starts) == len(cols):
-            for name, label in _LADDER:
-                seen: set[str] = set()
-                for c in cols:
-                    seen.add(label(starts[c]))
-                    if len(seen) > budget:
-                        break
-                if len(seen) <= budget and len(seen) < len(cols):
-                    return name, (lambda c, label=label: label(starts[c]))  # type: ignore[misc]
+        starts = _local_dates(d, cols, ctx)
+        if starts is not None:
+            period = d.period()
+            for name, span, label in _LADDER:
+                if span <= period:
+                    continue  # a bucket no longer than a window groups nothing
+                labels = [label(t) for t in starts]
+                count = len(set(labels))
+                if count <= budget and count < len(cols):
+                    return name, dict(zip(cols, labels)).__getitem__
     size = math.ceil(len(cols) / budget)
     position = {c: i for i, c in enumerate(cols)}
     return f"{size} keys", lambda c: cols[position[c] // size * size]
 
 
-def _state_of(parts: list[str], statuses: Mapping[str, AssetStatus]) -> tuple[str, dict[str, int]]:
+def _state_of(parts: list[str], state_of: Mapping[str, str]) -> tuple[str, dict[str, int]]:
     per = dict.fromkeys(STATES, 0)
     for p in parts:
-        per[cell_state(statuses[p])] += 1
+        per[state_of[p]] += 1
     worst = next(s for s in STATES if per[s])
     return worst, per
 
 
 def _cell(strip: Strip, x: int, y: int, w: int, h: int, parts: list[str], cols: list[str], label: str,
-          statuses: Mapping[str, AssetStatus], base: str) -> Cell:
+          statuses: Mapping[str, AssetStatus], state_of: Mapping[str, str], base: str) -> Cell:
     if len(parts) == 1 and not strip.aggregated:
         p = parts[0]
         st = statuses[p]
         state = cell_state(st)
         return Cell(x, y, w, h, state, f"{p} — {reason(st)}", partition_href(strip.key, p), p, p, 1)
-    state, per = _state_of(parts, statuses)
+    state, per = _state_of(parts, state_of)
     mix = ", ".join(f"{n} {s}" for s in reversed(STATES) if (n := per[s]))
     title = f"{label}: {len(parts)} partitions — {mix}. Click to zoom in."
-    href = base + ("&" if "?" in base else "?") + urlencode({"from": cols[0], "to": cols[-1]})
+    href = f"{base}{'&' if '?' in base else '?'}from={quote(cols[0], safe='')}&to={quote(cols[-1], safe='')}"
     return Cell(x, y, w, h, state, title, href, parts[0], parts[-1], len(parts))
 
 
 def _flow(strip: Strip, grid: Mapping[tuple[int, int], list[str]], n: int, labels: list[str],
-          bucket_cols: list[list[str]], statuses: Mapping[str, AssetStatus], base: str, width: int) -> None:
+          bucket_cols: list[list[str]], statuses: Mapping[str, AssetStatus], state_of: Mapping[str, str], base: str,
+          width: int) -> None:
     """One dimension: cells flow left to right and wrap; each line starts with its first key."""
     label_w = min(170, 8 + 7 * max((len(lb) for lb in labels), default=0))
     size = BIG_CELL if n <= BIG_UP_TO else CELL
@@ -315,15 +329,16 @@ def _flow(strip: Strip, grid: Mapping[tuple[int, int], list[str]], n: int, label
         x, y = label_w + pos * pitch, line * pitch
         if pos == 0:
             strip.labels.append((label_w - 6, y + size - 3, labels[b]))
-        strip.cells.append(_cell(strip, x, y, size, size, parts, bucket_cols[b], labels[b], statuses, base))
+        strip.cells.append(_cell(strip, x, y, size, size, parts, bucket_cols[b], labels[b], statuses, state_of,
+                                 base))
     lines = max(1, math.ceil(n / per_line))
     strip.width = label_w + min(n, per_line) * pitch
     strip.height = lines * pitch
 
 
 def _matrix(strip: Strip, grid: Mapping[tuple[int, int], list[str]], row_names: list[str], n: int,
-            labels: list[str], bucket_cols: list[list[str]], statuses: Mapping[str, AssetStatus], base: str,
-            width: int) -> None:
+            labels: list[str], bucket_cols: list[list[str]], statuses: Mapping[str, AssetStatus],
+            state_of: Mapping[str, str], base: str, width: int) -> None:
     """Several dimensions: a row per combination of the other dimensions, a column per key (or
     bucket) of the column dimension; its first and last keys (and some between) under it."""
     label_w = min(170, 8 + 7 * max((len(r) for r in row_names), default=0))
@@ -337,7 +352,7 @@ def _matrix(strip: Strip, grid: Mapping[tuple[int, int], list[str]], row_names: 
             parts = grid.get((r, b))
             if parts:
                 strip.cells.append(_cell(strip, label_w + b * pitch, y, size, height, parts, bucket_cols[b],
-                                         labels[b] + (f" | {name}" if name else ""), statuses, base))
+                                         labels[b] + (f" | {name}" if name else ""), statuses, state_of, base))
     y = len(row_names) * (height + GAP) + 12
     every = max(1, math.ceil(n / max(1, (n * pitch) // 110)))
     for b in range(0, n, every):
