@@ -17,7 +17,8 @@ Debian's Chromium (headless):
 A page is timed from ``goto`` until it is loaded and two animation frames have been drawn
 (so layout and first paint are in), best of 3, after one warm-up load per page (the UI's
 snapshot and Python's caches warm, as in an open UI). The server's share is timed alone
-with urllib. Target: < 1 s for every page. Prints one line per figure with PASS/FAIL and
+with urllib, and the browser's in the page (first byte to the second frame). Also the
+strip's own server time (layout + SVG). Target: < 1 s for every page. Prints one line per figure with PASS/FAIL and
 exits 0 (a benchmark is not a test).
 """
 
@@ -107,16 +108,53 @@ def seed(instance: hw.Instance, daily: Any, regions: Any) -> tuple[int, int]:
     return len(keys), failed
 
 
-def page_time(browser: Any, url: str, ready: str) -> tuple[float, int]:
+# In the page: from the first byte of the answer to two frames after the load (parse, style,
+# layout, first paint) — what the browser spends, without the server or the harness.
+RENDERED = ("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => "
+            "r(performance.now() - performance.getEntriesByType('navigation')[0].responseStart))))")
+
+
+def page_time(browser: Any, url: str, ready: str) -> tuple[float, float, int]:
     page = browser.new_page()
     t0 = time.perf_counter()
     page.goto(url)
     page.wait_for_selector(ready, state="attached", timeout=60_000)
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    rendered = page.evaluate(RENDERED) / 1000
     seconds = time.perf_counter() - t0
     cells = page.locator("svg.pstrip a.pc").count()
     page.close()
-    return seconds, cells
+    return seconds, rendered, cells
+
+
+INSERT = ("(svg) => new Promise(r => { const t0 = performance.now(); document.body.innerHTML = svg; "
+          "document.body.offsetHeight; requestAnimationFrame(() => requestAnimationFrame(() => "
+          "r(performance.now() - t0))); })")
+
+
+def strip_alone(defs: hw.Definitions, instance: hw.Instance, browser: Any) -> None:
+    """The strip's own share of a page: laying out the partitions and writing the SVG on the
+    server, and drawing it in a blank page (inserted, laid out, two frames)."""
+    from headwater.core.keys import to_key
+    from headwater.web.partition_strip import build_strip, strip_svg
+
+    st = instance.statuses(defs)[to_key("events")]
+    ctx = PartitionContext(NOW)
+    d = defs.graph.spec(to_key("events")).partitions
+    keys = st.partitions.keys
+    page = browser.new_page()
+    for label, span in (("every day, by week", (None, None)), ("2,000 days, a cell each", (keys[-2000], keys[-1]))):
+        server, drawn = [], []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            strip = build_strip("events", d, keys, st.partitions.statuses, ctx, *span)
+            svg = str(strip_svg(strip))
+            server.append(time.perf_counter() - t0)
+            page.set_content("<html><body></body></html>")
+            drawn.append(page.evaluate(INSERT, svg) / 1000)
+        line(f"strip of {len(keys)} partitions, {label}: server", min(server), None,
+             f"{len(strip.cells)} cells, {len(svg) / 1e3:.0f} kB SVG")
+        line(f"strip of {len(keys)} partitions, {label}: browser", min(drawn), None)
+    page.close()
 
 
 def main() -> int:
@@ -155,13 +193,15 @@ def main() -> int:
                 server = min(get(base + url)[0] for _ in range(3))
                 size = len(get(base + url)[1])
                 page_time(browser, base + url, ready)
-                times = []
+                times, renders = [], []
                 for _ in range(3):
-                    seconds, cells = page_time(browser, base + url, ready)
+                    seconds, rendered, cells = page_time(browser, base + url, ready)
                     times.append(seconds)
+                    renders.append(rendered)
                 line(f"{label}, {total} partitions", min(times), TARGET_PAGE_S,
-                     f"{cells} cells, {size / 1e3:.0f} kB HTML, server {server * 1000:.0f} ms; "
-                     f"median {statistics.median(times) * 1000:.0f} ms")
+                     f"{cells} cells, {size / 1e3:.0f} kB HTML, server {server * 1000:.0f} ms, "
+                     f"browser {min(renders) * 1000:.0f} ms; median {statistics.median(times) * 1000:.0f} ms")
+            strip_alone(defs, instance, browser)
             browser.close()
             for label, url in (("GET /api/assets/events/partitions?limit=5000", "/api/assets/events/partitions"
                                                                                "?limit=5000"),
