@@ -60,7 +60,8 @@ def partitions_html(request: Request, c: Ctx, address: str, state: Text = None, 
     key, d, st, pset = partitioned(c, text)
     states = parse_states(state)
     chosen = matching(pset, states)
-    strip = build_strip(str(key), d, pset.keys, pset.statuses, c.instance.partition_context(c.defs), start, end,
+    pctx = c.instance.partition_context(c.defs)
+    strip = build_strip(str(key), d, pset.keys, pset.statuses, pctx, start, end,
                         base=partitions_url(str(key), state=state))
     if strip.in_range is not None:
         in_range = set(strip.in_range)
@@ -74,7 +75,7 @@ def partitions_html(request: Request, c: Ctx, address: str, state: Text = None, 
     return render(request, name, key=str(key), d=d, st=st, pset=pset, strip=strip, svg=strip_svg(strip),
                   legend=legend_svg(), rows=rows, states=states, filters=FILTERS, matching=len(chosen),
                   page=page, pages=pages, href=partition_href, partitions_url=partitions_url, start=strip.start,
-                  end=strip.end, state=state or "", definition=definition_row(d, c.instance.partition_context(c.defs)),
+                  end=strip.end, state=state or "", definition=definition_row(d, pctx),
                   cursor=c.feed.cursor(snap), now=now, reason=reason, STATES=STATES, filter_counts=counts)
 
 

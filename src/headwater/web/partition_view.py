@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.core.checks import CheckStatus, check_status
-from headwater.core.events import AssetMaterialized, CheckEvaluated
+from headwater.core.events import CheckEvaluated
 from headwater.core.keys import AssetKey
 from headwater.core.partition_status import PartitionSet
 from headwater.core.partitions import (
@@ -29,9 +29,10 @@ from headwater.core.partitions import (
 )
 from headwater.core.status import AssetStatus
 from headwater.errors import HeadwaterError
-from headwater.reports import cause_to_dict, iso
+from headwater.reports import cause_to_dict, check_to_dict, iso
 from headwater.web.asset_view import NoSuchAsset, known_key
 from headwater.web.context import WebContext
+from headwater.web.formatting import when
 from headwater.web.partition_strip import STATES, cell_state, partition_href, reason
 from headwater.web.shapes import event_row
 
@@ -304,7 +305,7 @@ def explain(key: AssetKey, st: AssetStatus, upstream: list[UpstreamRead], checks
             lines.append(f"  it reads {u.summary()}; not there yet: {', '.join(bad)}"
                          + (" …" if len(bad) < sum(u.counts.get(s, 0) for s in ("missing", "failed")) else ""))
     if mat is not None:
-        lines.append(f"last materialized at {_when(mat.timestamp)} by run {mat.run_id} "
+        lines.append(f"last materialized at {when(mat.timestamp)} by run {mat.run_id} "
                      f"(data version {mat.data_version})")
     if st.stale:
         lines.append("stale:")
@@ -324,16 +325,8 @@ def explain(key: AssetKey, st: AssetStatus, upstream: list[UpstreamRead], checks
     return lines
 
 
-def _when(ts: float) -> str:
-    from headwater.web.formatting import when
-
-    return when(ts)
-
-
 def detail_document(d: PartitionDetail) -> dict[str, Any]:
     """The ``/api/assets/{key}/partitions/{partition}`` document."""
-    from headwater.reports import check_to_dict
-
     return {
         "key": str(d.key),
         "partition": partition_row(d.key, d.definition, d.status),
@@ -349,7 +342,3 @@ def detail_document(d: PartitionDetail) -> dict[str, Any]:
         "asset_summary": d.asset_status.partitions.summary() if d.asset_status.partitions is not None else None,
         "as_of": iso(d.snapshot.taken_at),
     }
-
-
-def materializations_of(d: PartitionDetail) -> list[AssetMaterialized]:
-    return [e.event for e in d.materializations]
