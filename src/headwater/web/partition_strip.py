@@ -357,6 +357,9 @@ def _matrix(strip: Strip, grid: Mapping[tuple[int, int], list[str]], row_names: 
     every = max(1, math.ceil(n / max(1, (n * pitch) // 110)))
     for b in range(0, n, every):
         strip.axis.append((label_w + b * pitch, y, labels[b]))
+    last = (n - 1) * pitch
+    if n > 1 and last - (strip.axis[-1][0] - label_w) >= 110:  # the last column too, when it has room
+        strip.axis.append((label_w + last, y, labels[-1]))
     strip.width = max(label_w + n * pitch, (strip.axis[-1][0] + 100) if strip.axis else 0)
     strip.height = y + 4
 
