@@ -44,6 +44,16 @@ def test_list_counts_filters_and_pages(pweb):
     assert "events[2026-03-02]" in stale["stale_causes"][0]["detail"]
     assert keys("sales", state="fresh") == ["2026-03-01|eu"]
 
+    strip = c.get("/api/assets/events/partitions", params={"strip": "true", "limit": 1}).json()["strip"]
+    assert strip["bucket"] is None and strip["shown"] == 10 and strip["counts"]["missing"] == 4
+    assert [cell["state"] for cell in strip["cells"]] == ["materialized"] * 5 + ["failed"] + ["missing"] * 4
+    assert strip["cells"][5]["href"] == "/partitions/events%5B2026-03-06%5D"
+    heat = c.get("/api/assets/sales/partitions", params={"strip": "true", "from": "2026-03-02",
+                                                         "to": "2026-03-03"}).json()["strip"]
+    assert heat["columns"] == "day" and heat["shown"] == 6 and [x["first"] for x in heat["cells"][:2]] == [
+        "2026-03-02|eu", "2026-03-03|eu"]
+    assert c.get("/api/assets/events/partitions", params={"strip": "true", "from": "2027-01-01"}).status_code == 400
+
     assert c.get("/api/assets/events/partitions", params={"state": "sad"}).json() == {
         "detail": "unknown partition state 'sad'; one of materialized, missing, failed, running, stale, fresh"}
     assert c.get("/api/assets/summary/partitions").status_code == 400

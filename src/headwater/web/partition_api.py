@@ -28,6 +28,7 @@ from headwater.web.partition_view import (
     partition_detail,
     partitions_page,
     resolve,
+    strip_data,
 )
 
 router = APIRouter(prefix="/api", tags=["partitions"])
@@ -37,12 +38,20 @@ States = Annotated[str | None, Query(max_length=200, description="materialized, 
 
 @router.get("/assets/{key:path}/partitions", response_model=pm.PartitionsPage, responses=ERRORS)
 def partitions(c: Ctx, key: str, state: States = None, offset: Annotated[int, Query(ge=0)] = 0,
-               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE) -> Any:
+               limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+               strip: Annotated[bool, Query(description="and the strip's cells, as the UI draws them")] = False,
+               from_: Annotated[str | None, Query(alias="from", max_length=1000,
+                                                  description="the strip from this key (of its columns)")] = None,
+               to: Annotated[str | None, Query(max_length=1000, description="... to this one")] = None) -> Any:
     """Every partition of the asset, in the definition's order (time order for windows), with
-    its state, why (staleness causes, error) and last materialization; filtered by state, paged."""
+    its state, why (staleness causes, error) and last materialization; filtered by state, paged;
+    with ``strip=true``, the cells of its strip (aggregated past 2,000, zoomed by from/to)."""
     if _is_asset(c, f"{key}/partitions"):
         return JSONResponse(asset_detail(c, f"{key}/partitions"))
-    return partitions_page(c, key, state, offset, limit)
+    doc = partitions_page(c, key, state, offset, limit)
+    if strip:
+        doc["strip"] = strip_data(c, key, from_, to)
+    return doc
 
 
 @router.get("/assets/{key:path}/partitions/{partition:path}", response_model=pm.PartitionDetail, responses=ERRORS)

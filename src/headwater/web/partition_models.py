@@ -54,6 +54,28 @@ class PartitionRow(BaseModel):
     ran_on_stale_inputs: bool
 
 
+class StripCell(BaseModel):
+    first: str = Field(description="the first partition (or column key) the cell covers")
+    last: str
+    count: int
+    state: State = Field(description="its state, or the worst state inside an aggregated cell")
+    title: str
+    href: str = Field(description="the partition's page, or the strip zoomed into the cell's range")
+
+
+class StripOut(BaseModel):
+    """The strip as the UI draws it: a cell per partition, or per bucket past 2,000."""
+
+    bucket: str | None = Field(description="null: a cell per partition; else day, week, month, year or 'N keys'")
+    shown: int
+    total: int
+    counts: dict[str, int]
+    from_: str | None = Field(alias="from")
+    to: str | None
+    columns: str | None = Field(description="the dimension along the columns of a heat-map")
+    cells: list[StripCell]
+
+
 class PartitionsPage(BaseModel):
     key: str
     definition: PartitionsDefinitionOut
@@ -64,6 +86,7 @@ class PartitionsPage(BaseModel):
     offset: int
     limit: int
     partitions: list[PartitionRow]
+    strip: StripOut | None = Field(default=None, description="with ?strip=true")
     as_of: str | None
 
 

@@ -33,7 +33,7 @@ from headwater.reports import cause_to_dict, check_to_dict, iso
 from headwater.web.asset_view import NoSuchAsset, known_key
 from headwater.web.context import WebContext
 from headwater.web.formatting import when
-from headwater.web.partition_strip import STATES, cell_state, partition_href, reason
+from headwater.web.partition_strip import STATES, as_data, build_strip, cell_state, partition_href, reason
 from headwater.web.shapes import event_row
 
 PAGE = 100
@@ -163,6 +163,15 @@ def partitions_page(ctx: WebContext, text: str, states: str | None, offset: int,
         "partitions": [partition_row(key, d, pset.statuses[p]) for p in page],
         "as_of": iso(ctx.cache.get().taken_at),
     }
+
+
+def strip_data(ctx: WebContext, text: str, start: str | None, end: str | None) -> dict[str, Any]:
+    """The strip's cells as data (``?strip=true``): what the UI draws, for other front ends."""
+    key, d, _st, pset = partitioned(ctx, text)
+    base = "/partitions/" + str(key)
+    strip = build_strip(str(key), d, pset.keys, pset.statuses, ctx.instance.partition_context(ctx.defs), start, end,
+                        base=base)
+    return as_data(strip)
 
 
 # -- one partition ----------------------------------------------------------------------------
