@@ -62,7 +62,17 @@ def test_strip_hover_launch_missing_and_partition_page(ui):
         page.wait_for_url("**/partitions/events%5B2026-03-06%5D")
         expect(page.locator("#partition-badge")).to_have_text("failed")
         assert "error: no events landed for 2026-03-06" in page.inner_text("#why")
+        back = page.url
+
+        # A rolling week that cannot be built yet says which day it waits for, and links to it.
+        page.goto(base + "/partitions/events_7d%5B2026-03-08%5D")
+        expect(page.locator("#partition-badge")).to_have_text("missing")
+        assert "not there yet: events[2026-03-06]" in page.inner_text("#why")
+        reads = page.locator("#partition-upstream")
+        assert "7 partition(s) of events: 6 materialized, 1 failed" in reads.inner_text()
+        assert reads.locator("a.pbadge").first.get_attribute("href") == "/partitions/events%5B2026-03-06%5D"
         page.screenshot(path=str(IMAGES / "partition.png"), full_page=True)
+        page.goto(back)
 
         page.click("form.paction.primary button")  # Materialize this partition (the day has landed now)
         expect(page.locator("#partition-badge")).to_have_text("materialized", timeout=60_000)
