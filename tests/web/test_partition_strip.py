@@ -151,3 +151,31 @@ def test_hostile_keys_are_escaped():
     keys = ctx.keys(d)
     svg = str(strip_svg(build_strip("x", d, keys, statuses(keys, lambda i, k: "missing"), ctx)))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_a_zoomed_range_of_regions_by_product_is_launched_as_drawn(tmp_path):
+    """Without a time dimension the strip's columns are the first dimension: a zoomed page's
+    "materialize missing in this range" sends those keys, and the launch takes them so."""
+    from headwater.definitions.loader import DefinitionsLocation
+    from headwater.web import UiConfig
+    from headwater.web.partition_launch import choose
+
+    from .conftest import Web
+
+    (tmp_path / "pipeline.py").write_text(
+        "import headwater as hw\n"
+        "from headwater.core.partitions import MultiPartitions, StaticPartitions\n"
+        "grid = MultiPartitions(region=StaticPartitions(['eu', 'us', 'apac']), product=StaticPartitions(['a', 'b']))\n"
+        "@hw.asset(partitions=grid)\n"
+        "def stock():\n    return 1\n"
+        "defs = hw.Definitions(assets=[stock])\n")
+    web = Web(tmp_path, DefinitionsLocation(file=str(tmp_path / "pipeline.py"), working_dir=str(tmp_path)),
+              UiConfig(launch="queue"))
+    try:
+        key, chosen, args = choose(web.app.state.ctx, "stock", (), "us", "apac", "missing")
+        assert (key, chosen) == ("stock", ["us|a", "us|b", "apac|a", "apac|b"])
+        assert args == {"targets": {to_key("stock"): tuple(chosen)}}
+        with pytest.raises(PartitionError, match="from 'mars' is not a partition of asset stock"):
+            choose(web.app.state.ctx, "stock", (), "mars", None, "missing")
+    finally:
+        web.close()

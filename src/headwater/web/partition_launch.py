@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from headwater.core.partition_status import PartitionSet
+from headwater.core.partitions import MultiPartitions, PartitionError
 from headwater.core.records import RunRecord
 from headwater.errors import HeadwaterError
 from headwater.web.context import WebContext
+from headwater.web.partition_strip import build_strip
 from headwater.web.partition_view import matching, parse_states, partitioned
 
 ONLY = ("missing", "failed", "stale")
@@ -39,7 +41,14 @@ def choose(ctx: WebContext, key_text: str, keys: Sequence[str] = (), start: str 
             d.validate_key(k, pctx, key)
         chosen = keys
     elif start or end:
-        chosen = list(d.key_range(start or None, end or None, pctx, key))
+        try:
+            chosen = list(d.key_range(start or None, end or None, pctx, key))
+        except PartitionError:
+            if not isinstance(d, MultiPartitions):
+                raise
+            # The strip's columns (the first dimension when none is time): what a zoomed page sends.
+            drawn = build_strip(str(key), d, pset.keys, pset.statuses, pctx, start, end)
+            chosen = drawn.in_range if drawn.in_range is not None else list(pset.keys)
     elif states:
         chosen = list(pset.keys)
     else:
