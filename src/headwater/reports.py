@@ -54,7 +54,16 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
         "code_version": spec.code_version,
         "ran_on_stale_inputs": status.ran_on_stale_inputs,
         "error": status.failure.message if status.failure else None,
+        "partitions": partitions_to_dict(status),
     }
+
+
+def partitions_to_dict(status: AssetStatus) -> dict[str, Any] | None:
+    """A partitioned asset's roll-up: counts by state and ``331/338 materialized · 2 failed``."""
+    pset = status.partitions
+    if pset is None:
+        return None
+    return {**pset.counts(), "summary": pset.summary()}
 
 
 def freshness_to_dict(f: FreshnessStatus | None) -> dict[str, Any] | None:

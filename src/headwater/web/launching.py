@@ -43,7 +43,9 @@ class RunLauncher:
         self._lock = threading.Lock()
 
     def submit(self, defs: Definitions, selection: str, *, asset_keys: Iterable[AssetKey] = (), mode: str = "all",
-               tags: dict[str, str] | None = None) -> RunRecord:
+               tags: dict[str, str] | None = None, **partitions: Any) -> RunRecord:
+        """Queue (and maybe start) a run; ``partitions`` are ``Instance.enqueue``'s partition
+        arguments (``partition``, ``partition_range``, ``targets``)."""
         if self.location is None:
             raise HeadwaterError("this UI was started without a definitions location (-f/-m), so it cannot "
                                  "launch runs")
@@ -52,11 +54,11 @@ class RunLauncher:
         with self._lock:
             if self.mode == "queue" or not store.acquire_lease(LEASE, self.owner, 30.0, time.time()):
                 record, _ = self.instance.enqueue(defs, selection, asset_keys=asset_keys, tags=tags, origin="ui",
-                                                  mode=mode, location=self.location)
+                                                  mode=mode, location=self.location, **partitions)
                 return record
             try:
                 record, _ = self.instance.enqueue(defs, selection, asset_keys=asset_keys, tags=tags, origin="ui",
-                                                  mode=mode, location=self.location)
+                                                  mode=mode, location=self.location, **partitions)
                 self.instance.claim(record)
                 self.workers[record.run_id] = launch_worker(record, self.instance.home, self.instance.database_url,
                                                             self.instance.home / "logs")

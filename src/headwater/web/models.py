@@ -61,6 +61,9 @@ class AssetRow(BaseModel):
     code_version: str | None
     ran_on_stale_inputs: bool
     error: str | None
+    partitions: dict[str, int | str] | None = Field(
+        default=None, description="a partitioned asset's counts by state and their summary "
+                                  "(`331/338 materialized · 2 failed · 5 missing · 1 stale`); null when unpartitioned")
     health: Literal["healthy", "warning", "degraded", "unknown"]
     health_reasons: list[str]
     freshness: Freshness | None

@@ -194,7 +194,8 @@ class RowWriter:
             f'"data_version":{_opt(st.data_version)},"data_time":{_opt_time(st.data_time)},'
             f'"code_version":{code_version},'
             f'"ran_on_stale_inputs":{"true" if mat is not None and mat.ran_on_stale_inputs else "false"},'
-            f'"error":{_s(st.failure.message) if st.failure else NULL}'
+            f'"error":{_s(st.failure.message) if st.failure else NULL},'
+            f'"partitions":{_partitions(st.partitions)}'
         ), cut
 
     def _check(self, key: AssetKey, c: Any) -> str:
@@ -207,6 +208,14 @@ class RowWriter:
                 f'"metadata":{_mapping(c.metadata)}}}')
         self._checks[(key, c.name)] = (c, text)
         return text
+
+
+def _partitions(pset: Any) -> str:
+    """``reports.partitions_to_dict`` as JSON: null for an unpartitioned asset."""
+    if pset is None:
+        return NULL
+    return (f'{{"total":{pset.total},"materialized":{pset.materialized},"missing":{pset.missing},'
+            f'"failed":{pset.failed},"running":{pset.running},"stale":{pset.stale},"summary":{_s(pset.summary())}}}')
 
 
 def _reasons_json(reasons: tuple[str, ...]) -> tuple[str, bool]:
