@@ -499,8 +499,19 @@ class _Batch:
                            total=sum(len(ps) for _k, ps in e.targets), tags=dumps(dict(e.tags)),
                            chunk_size=e.chunk_size, reason=None, event_id=event_id)
 
-    def _backfill_updated(self, e: BackfillUpdated, _id: int, _payload: str) -> None:
-        self.backfills.set((e.backfill_id,), status=e.status, updated_at=e.timestamp, reason=e.reason)
+    def _backfill_updated(self, e: BackfillUpdated, _id: int, _payload: str) -> bool:
+        """A new status for a known backfill (an unknown one's update is dropped). The row's
+        required columns are carried along: an upsert must name them even when it updates."""
+        pk = (e.backfill_id,)
+        required = ("created_at", "targets", "total", "event_id")
+        if pk not in self.backfills.dirty:
+            self.backfills.load(self.db, (("backfill_id", 0),), pk, required)
+        row = self.backfills.rows.get(pk)
+        if row is None or row.get("created_at") is None:
+            return False
+        self.backfills.set(pk, status=e.status, updated_at=e.timestamp, reason=e.reason,
+                           **{c: row[c] for c in required})
+        return True
 
     # -- writing ------------------------------------------------------------------------
 
