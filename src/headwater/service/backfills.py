@@ -191,9 +191,9 @@ class BackfillViews:
                                           status=final.value, reason=progress.summary())])
         return replace(progress, record=self.backfill(progress.record.backfill_id), eta=None)
 
-    def _take_lease(self, backfill_id: str, owner: str, ttl: float) -> bool:
+    def _take_lease(self, record: BackfillRecord, owner: str, ttl: float) -> bool:
         """Take the backfill's lease; one held by a process of this host that died is taken over."""
-        name = RUN_KEY_PREFIX + backfill_id
+        name = _lease_name(record)
         now = time.time()
         if self.store.acquire_lease(name, owner, ttl, now):
             return True
@@ -204,9 +204,12 @@ class BackfillViews:
         return (self.store.acquire_lease(name, owner, ttl, max(now, holder[1]))
                 and self.store.acquire_lease(name, owner, ttl, now))
 
-    def backfill_driver(self, backfill_id: str) -> str | None:
+    def backfill_driver(self, backfill: str | BackfillRecord) -> str | None:
         """Who drives the backfill now (the lease holder, if alive and unexpired), or None."""
-        holder = self.store.lease_holder(RUN_KEY_PREFIX + backfill_id)
+        record = backfill if isinstance(backfill, BackfillRecord) else self.backfill(backfill)
+        if record.status.is_terminal:
+            return None
+        holder = self.store.lease_holder(_lease_name(record))
         if holder is None or holder[1] <= time.time() or _dead_here(holder[0]):
             return None
         return holder[0]
@@ -221,12 +224,12 @@ class BackfillViews:
         cap = max_in_flight or defs.max_concurrent_runs or 4
         queued: list[str] = []
         for backfill_id in self.store.backfill_ids(BackfillStatus.REQUESTED.value):
-            if not self._take_lease(backfill_id, owner, ttl):
-                continue
             record = self.backfill(backfill_id)
+            if not self._take_lease(record, owner, ttl):
+                continue
             progress = self.backfill_progress(defs, record)
             if self._finish_if_settled(progress) is not None:
-                self.store.release_lease(RUN_KEY_PREFIX + backfill_id, owner)
+                self.store.release_lease(_lease_name(record), owner)
                 continue
             chunks = next_runs(record.ordered_targets(), progress.states, self._parents(defs, record),
                                record.chunk_size, cap - progress.open_runs)
@@ -247,10 +250,13 @@ class BackfillViews:
         record = self.backfill(backfill_id)
         backfill_id = record.backfill_id
         owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        if not self._take_lease(backfill_id, owner, LEASE_TTL):
-            raise HeadwaterError(f"backfill {backfill_id[:8]} is being driven by {self.backfill_driver(backfill_id)}; "
-                                 "follow it with headwater backfill show --watch")
-        renewal = _LeaseRenewal(self.store, RUN_KEY_PREFIX + backfill_id, owner, LEASE_TTL)
+        if record.status.is_terminal:
+            raise HeadwaterError(f"backfill {backfill_id[:8]} is {record.status.value}; resume it first")
+        lease = _lease_name(record)
+        if not self._take_lease(record, owner, LEASE_TTL):
+            raise HeadwaterError(f"backfill {backfill_id[:8]} is being driven by {self.backfill_driver(record)}; "
+                                 f"follow it with headwater backfill show {backfill_id[:8]} --watch")
+        renewal = _LeaseRenewal(self.store, lease, owner, LEASE_TTL)
         try:
             while True:
                 self.reap_dead_runs()  # type: ignore[attr-defined]
@@ -283,7 +289,7 @@ class BackfillViews:
                                         location=location)
         finally:
             renewal.stop()
-            self.store.release_lease(RUN_KEY_PREFIX + backfill_id, owner)
+            self.store.release_lease(lease, owner)
 
     def _blocked_by_limits(self, defs: Definitions, keys: tuple[AssetKey, ...]) -> str:
         """Why a run of ``keys`` may not start now under the concurrency limits ('' when it may)."""
@@ -332,6 +338,12 @@ class _LeaseRenewal:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+
+
+def _lease_name(record: BackfillRecord) -> str:
+    """One lease per activation (creation or resume): whoever drove it before a cancel or a
+    failure has no say over the resumed backfill."""
+    return f"{RUN_KEY_PREFIX}{record.backfill_id}@{record.updated_at!r}"
 
 
 def _ordered_keys(defs: Definitions, chunk: dict[AssetKey, tuple[str, ...]]) -> tuple[AssetKey, ...]:
