@@ -159,4 +159,4 @@ def test_a_dead_driver_is_taken_over_and_in_flight_runs_are_not_launched_again(i
     assert instance.drive_backfills(defs, None, "another-host:1", ttl=3600, max_in_flight=10) == []
     runs = instance.backfill_runs(record.backfill_id)
     assert sorted(r.tags["headwater/targets"] for r in runs) == [
-        '{"events":["2026-01-0%d"]}' % d for d in range(1, 5)]
+        f'{{"events":["2026-01-0{d}"]}}' for d in range(1, 5)]

@@ -169,13 +169,19 @@ class BackfillViews:
         return self.backfill(record.backfill_id), [r.run_id for r in queued]
 
     def resume_backfill(self, backfill_id: str) -> BackfillRecord:
-        """Make a failed or canceled backfill active again: what failed, was skipped or
-        canceled is launched again, what is done or in flight is not."""
+        """Make a backfill active again (failed, canceled, or requested with no live driver):
+        what failed, was skipped or canceled is launched again, what is done or in flight is not."""
         record = self.backfill(backfill_id)
         if record.status is BackfillStatus.COMPLETED:
             raise HeadwaterError(f"backfill {record.backfill_id[:8]} completed; nothing to resume")
+        self.reap_dead_runs()  # type: ignore[attr-defined]  # a dead driver's run fails before the resume
         if record.status is BackfillStatus.REQUESTED:
-            return record  # still active: a driver (this one, once it has the lease) goes on with it
+            driver = self.backfill_driver(record)
+            if driver is not None:
+                raise HeadwaterError(f"backfill {record.backfill_id[:8]} is being driven by {driver}; follow it "
+                                     f"with headwater backfill show {record.backfill_id[:8]} --watch")
+        # A new activation: failures before now are launched again (a driver that died left
+        # its run failed), and the lease of whoever drove it before no longer applies.
         self.store.write([BackfillUpdated(run_id=None, timestamp=self.clock(), backfill_id=record.backfill_id,
                                           status=BackfillStatus.REQUESTED.value, reason="resumed")])
         return self.backfill(record.backfill_id)
