@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from bf_helpers import builds
 from click.testing import Result
 from typer.testing import CliRunner
@@ -88,3 +89,33 @@ def test_queue_then_cancel_and_bad_input(project_dir: Path):
     bad = _hw(project_dir, "backfill", "events", "--from", "2025-01-01", check=False)
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "outside the partitions" in bad.stderr
     assert len(json.loads(_hw(project_dir, "backfills", "--json").stdout)) == 1
+
+
+@pytest.mark.slow
+def test_the_daemon_drives_a_queued_backfill_in_worker_processes(project_dir: Path):
+    from headwater.automation.daemon import Daemon
+    from headwater.core.backfills import BackfillStatus
+    from headwater.definitions.loader import find_location, load_definitions
+    from headwater.service import Instance
+
+    location = find_location(str(project_dir / "project.py"), None, None)
+    defs = load_definitions(location)
+    with Instance(home=project_dir / "home") as instance:
+        record = instance.launch_backfill(defs, "events+", partition_range=("2026-01-01", "2026-01-04"),
+                                          chunk_size=2)
+        daemon = Daemon(instance, defs, location, interval=0.2)
+        deadline = time.monotonic() + 120
+        try:
+            while instance.backfill(record.backfill_id).status is BackfillStatus.REQUESTED:
+                assert time.monotonic() < deadline, instance.backfill_progress(defs, record).summary()
+                daemon.tick()
+                time.sleep(0.2)
+        finally:
+            daemon.close()
+        progress = instance.backfill_progress(defs, record.backfill_id)
+        assert progress.record.status is BackfillStatus.COMPLETED, progress.failures
+        assert all(r.run_key and r.run_key.startswith(f"backfill:{record.backfill_id}:") for r in progress.runs)
+    built = Counter(builds(project_dir))
+    assert set(built.values()) == {1} and len(built) == progress.total
+    pids = {line.split()[1] for line in (project_dir / "builds.log").read_text().splitlines()}
+    assert str(os.getpid()) not in pids  # built by the daemon's worker processes
