@@ -265,7 +265,7 @@ def _render(console: Console, progress: BackfillProgress, driver: str | None) ->
                   f"{rec.chunk_size} key(s) per run", markup=False, highlight=False)
     extra = _extra(progress)
     console.print(f"  {progress.summary()}{' · ' + extra if extra else ''}", markup=False, highlight=False)
-    if rec.reason and rec.status.is_terminal:
+    if rec.reason and rec.status.is_terminal and rec.reason != progress.summary():
         console.print(f"  {rec.status.value}: {rec.reason}", markup=False, highlight=False)
     if driver:
         console.print(f"  driven by {driver}", markup=False, highlight=False)

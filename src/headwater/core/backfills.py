@@ -195,10 +195,15 @@ def derive_progress(record: BackfillRecord, facts: Mapping[Target, AssetFacts | 
         asset_counts[state.value] += 1
         if why is not None:
             failures.append((target, why))
-    started = [r.started_at or r.created_at for r in runs if (r.started_at or r.created_at) is not None]
-    started_at = min(started) if started else None  # type: ignore[type-var]
+    # Rate over the current activation (since creation or the last resume), so a pause
+    # between a failure and its resume does not drag it down.
+    starts = [r.started_at or r.created_at for r in runs if (r.started_at or r.created_at) is not None]
+    recent = [t for t in starts if t >= retry_since]  # type: ignore[operator]
+    started_at = min(recent or starts) if starts else None  # type: ignore[type-var]
     rate = eta = None
-    done = counts["done"]
+    done = sum(1 for t, st in states.items() if st is TargetState.DONE and started_at is not None
+               and (f := facts.get(t)) is not None and f.last_attempt_at is not None
+               and f.last_attempt_at >= started_at)
     if started_at is not None and done:
         end = now if record.status is BackfillStatus.REQUESTED else (last_done or now)
         elapsed = max(end - started_at, 1e-6)

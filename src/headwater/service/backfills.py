@@ -90,7 +90,6 @@ class BackfillViews:
             run_id=None, timestamp=self.clock(), backfill_id=backfill_id, selection=selection,
             mode=",".join(modes) or "all", partition_range=(start or "", end or ""),
             targets=tuple((str(k), ps) for k, ps in targets), tags=dict(tags or {}), chunk_size=chunk_size)])
-        self._parents_cache()[backfill_id] = target_parents(defs.graph, targets, ctx)
         return self.backfill(backfill_id)
 
     # -- reading ---------------------------------------------------------------------------
