@@ -23,8 +23,8 @@ def web(project_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
     instance = Instance(home=project_dir / "home")
     made: list[TestClient] = []
 
-    def make(launch: str) -> tuple[TestClient, Instance, object]:
-        app = create_app(defs, instance, location, UiConfig(launch=launch))
+    def make(launch: str, poll_seconds: float = 2.0) -> tuple[TestClient, Instance, object]:
+        app = create_app(defs, instance, location, UiConfig(launch=launch, poll_seconds=poll_seconds))
         client = TestClient(app, base_url=BASE)
         made.append(client)
         return client, instance, defs
@@ -85,3 +85,37 @@ def test_without_a_daemon_the_ui_starts_a_driver(web):  # type: ignore[no-untype
     drivers = drivers_of(client.app.state.ctx)  # type: ignore[attr-defined]
     assert len(drivers) == 1
     assert drivers[0].wait(60) == 0
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_the_backfill_page_follows_progress_live_in_a_browser(web):  # type: ignore[no-untyped-def]
+    import sys
+
+    from playwright.sync_api import expect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+    from browser import chromium, serving  # the web tests' helpers: uvicorn in a thread, Debian's Chromium
+
+    client, instance, defs = web("queue", poll_seconds=0.3)
+    made = _post(client, "/api/backfills", {"selection": "events", "start": "2026-01-01", "end": "2026-01-03",
+                                            "chunk_size": 1})
+    backfill_id = made.json()["backfill"]["backfill_id"]
+    with serving(client.app) as base, chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{base}/backfills/{backfill_id}")
+        expect(page.locator("#bf-summary")).to_contain_text("0/3 done")
+        page.evaluate("() => { window.__same_page = true; }")
+        run_id = instance.drive_backfills(defs, None, "test-driver:1", max_in_flight=1)[0]  # what the daemon does
+        expect(page.locator("#bf-summary")).to_contain_text("1 queued", timeout=30_000)
+        instance.claim(instance.run(run_id))
+        instance.execute_queued(defs, run_id)  # what the daemon's worker does
+        expect(page.locator("#bf-summary")).to_contain_text("1/3 done", timeout=30_000)
+        expect(page.locator("#bf-assets td[data-count=done]")).to_have_text("1")
+        assert page.evaluate("() => window.__same_page") is True  # updated in place
+        instance.cancel_backfill(backfill_id)
+        expect(page.locator("#bf-status")).to_have_text("canceled", timeout=30_000)
