@@ -160,3 +160,31 @@ def test_a_dead_driver_is_taken_over_and_in_flight_runs_are_not_launched_again(i
     runs = instance.backfill_runs(record.backfill_id)
     assert sorted(r.tags["headwater/targets"] for r in runs) == [
         f'{{"events":["2026-01-0{d}"]}}' for d in range(1, 5)]
+
+
+def test_the_foreground_driver_waits_for_the_concurrency_limit(instance, defs, project_dir):
+    import os
+    import socket
+
+    import project  # the same assets (they read their steering files when they run)
+
+    import headwater as hw
+    from headwater.core.events import RunFinished, RunStarted
+
+    limited = hw.Definitions(assets=[project.events, project.events_3d, project.sales, project.summary],
+                             max_concurrent_runs=1)
+    other = "other-run"
+    instance.store.write([RunStarted(run_id=other, timestamp=instance.clock(), selection="x", asset_keys=(SUM,),
+                                     executor="in_process", pid=os.getpid(), host=socket.gethostname())])
+    record = instance.launch_backfill(limited, "events", partition_range=("2026-01-01", "2026-01-02"))
+    notes: list[str] = []
+
+    def on_progress(progress, note):  # type: ignore[no-untyped-def]
+        notes.append(note)
+        if "the limit is 1" in note:  # the driver waits: let the other run end
+            instance.store.write([RunFinished(run_id=other, timestamp=instance.clock(), status=RunStatus.SUCCEEDED)])
+
+    final = instance.run_backfill(limited, record.backfill_id, on_progress=on_progress, poll=0.05)
+    assert final.record.status is BackfillStatus.COMPLETED
+    waited = [n for n in notes if "the limit is 1" in n]
+    assert waited and notes.index(waited[0]) < next(i for i, n in enumerate(notes) if n.startswith("running"))
