@@ -188,3 +188,17 @@ def test_the_foreground_driver_waits_for_the_concurrency_limit(instance, defs, p
     assert final.record.status is BackfillStatus.COMPLETED
     waited = [n for n in notes if "the limit is 1" in n]
     assert waited and notes.index(waited[0]) < next(i for i, n in enumerate(notes) if n.startswith("running"))
+
+
+def test_a_target_that_no_longer_exists_fails_instead_of_being_launched_forever(instance, defs):
+    import project
+
+    import headwater as hw
+
+    record = instance.launch_backfill(defs, "events+", partition_range=("2026-01-01", "2026-01-01"))
+    smaller = hw.Definitions(assets=[project.events, project.events_3d])  # sales and summary removed
+    final = instance.run_backfill(smaller, record.backfill_id)
+    assert final.record.status is BackfillStatus.FAILED
+    failures = dict(final.failures)
+    assert failures[(S, "2026-01-01|eu")] == "asset sales is no longer defined"
+    assert final.states[(E, "2026-01-01")] is TargetState.DONE

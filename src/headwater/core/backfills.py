@@ -169,8 +169,12 @@ class BackfillProgress:
 
 def derive_progress(record: BackfillRecord, facts: Mapping[Target, AssetFacts | None],
                     runs: Sequence[RunRecord], parents: Mapping[Target, Sequence[Target]],
-                    now: float) -> BackfillProgress:
-    """Every target's state and the roll-ups (see the module docstring for the rules)."""
+                    now: float, gone: Mapping[Target, str] | None = None) -> BackfillProgress:
+    """Every target's state and the roll-ups (see the module docstring for the rules).
+
+    ``gone`` names targets that can no longer be built (the asset is no longer defined, the
+    dynamic key was removed), with why: they are failed rather than launched forever."""
+    gone = gone or {}
     created = record.created_at
     retry_since = record.retry_since
     held: set[Target] = set()
@@ -187,6 +191,8 @@ def derive_progress(record: BackfillRecord, facts: Mapping[Target, AssetFacts | 
     for target in record.ordered_targets():
         fact = facts.get(target)
         state, why = _state(target, fact, created, retry_since, held, states, parents)
+        if state is TargetState.REMAINING and target in gone:
+            state, why = TargetState.FAILED, gone[target]
         if state is TargetState.DONE and fact is not None and fact.last_attempt_at is not None:
             last_done = fact.last_attempt_at if last_done is None else max(last_done, fact.last_attempt_at)
         states[target] = state

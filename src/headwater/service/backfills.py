@@ -118,7 +118,24 @@ class BackfillViews:
         """Where the backfill stands, derived from the store now."""
         record = backfill if isinstance(backfill, BackfillRecord) else self.backfill(backfill)
         runs = self.backfill_runs(record.backfill_id)
-        return derive_progress(record, self._target_facts(record), runs, self._parents(defs, record), self.clock())
+        return derive_progress(record, self._target_facts(record), runs, self._parents(defs, record), self.clock(),
+                               self._gone(defs, record))
+
+    def _gone(self, defs: Definitions, record: BackfillRecord) -> dict[Target, str]:
+        """Targets that cannot be built any more: their asset or their partition key is gone."""
+        out: dict[Target, str] = {}
+        ctx = None
+        for key, parts in record.targets:
+            if key not in defs.graph:
+                out.update({(key, p): f"asset {key} is no longer defined" for p in parts})
+                continue
+            d = defs.graph.spec(key).partitions
+            if d is None or parts == ("",):
+                continue
+            ctx = ctx or self.partition_context(defs)  # type: ignore[attr-defined]
+            index = ctx.index(d)
+            out.update({(key, p): f"partition {p!r} of {key} no longer exists" for p in parts if p not in index})
+        return out
 
     def _target_facts(self, record: BackfillRecord) -> dict[Target, AssetFacts | None]:
         partitioned = [k for k, ps in record.targets if ps != ("",)]
