@@ -202,3 +202,13 @@ def test_a_target_that_no_longer_exists_fails_instead_of_being_launched_forever(
     failures = dict(final.failures)
     assert failures[(S, "2026-01-01|eu")] == "asset sales is no longer defined"
     assert final.states[(E, "2026-01-01")] is TargetState.DONE
+
+
+def test_a_foreground_resume_takes_back_runs_queued_for_a_daemon_that_is_gone(instance, defs, project_dir):
+    record = instance.launch_backfill(defs, "events", partition_range=("2026-01-01", "2026-01-04"), chunk_size=1)
+    queued = instance.drive_backfills(defs, None, "elsewhere:1", ttl=0.001, max_in_flight=2)  # then it died
+    assert len(queued) == 2
+    final = instance.run_backfill(defs, record.backfill_id)
+    assert final.record.status is BackfillStatus.COMPLETED
+    assert {instance.run(r).status for r in queued} == {RunStatus.CANCELED}
+    assert Counter(builds(project_dir)) == Counter(f"events[2026-01-0{d}]" for d in range(1, 5))

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from headwater.storage.interfaces import EventStore
 
 LEASE_TTL = 30.0  # a dead foreground driver holds its backfill this long at most
+DAEMON_LEASE = "daemon"  # automation.daemon.LEASE: held while a daemon is alive
 ProgressCallback = Callable[[BackfillProgress, str], None]
 
 
@@ -279,6 +280,7 @@ class BackfillViews:
             raise HeadwaterError(f"backfill {backfill_id[:8]} is being driven by {self.backfill_driver(record)}; "
                                  f"follow it with headwater backfill show {backfill_id[:8]} --watch")
         renewal = _LeaseRenewal(self.store, lease, owner, LEASE_TTL)
+        self._take_back_queued(record)
         try:
             while True:
                 self.reap_dead_runs()  # type: ignore[attr-defined]
@@ -312,6 +314,21 @@ class BackfillViews:
         finally:
             renewal.stop()
             self.store.release_lease(lease, owner)
+
+    def _take_back_queued(self, record: BackfillRecord) -> None:
+        """Runs a daemon queued for this backfill wait for a daemon; with none alive they would
+        hold their partitions forever, so the foreground driver cancels them and launches the
+        partitions itself (a run canceled before it started built nothing)."""
+        holder = self.store.lease_holder(DAEMON_LEASE)
+        if holder is not None and holder[1] > time.time() and not _dead_here(holder[0]):
+            return
+        queued = [r for r in self.backfill_runs(record.backfill_id) if r.status is RunStatus.QUEUED]
+        if queued:
+            now = self.clock()
+            self.store.write([RunFinished(run_id=r.run_id, timestamp=now, status=RunStatus.CANCELED,
+                                          reason="no daemon is running: the foreground driver of backfill "
+                                                 f"{record.backfill_id[:8]} launches its partitions itself")
+                              for r in queued])
 
     def _blocked_by_limits(self, defs: Definitions, keys: tuple[AssetKey, ...]) -> str:
         """Why a run of ``keys`` may not start now under the concurrency limits ('' when it may)."""
