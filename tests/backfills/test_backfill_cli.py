@@ -119,3 +119,27 @@ def test_the_daemon_drives_a_queued_backfill_in_worker_processes(project_dir: Pa
     assert set(built.values()) == {1} and len(built) == progress.total
     pids = {line.split()[1] for line in (project_dir / "builds.log").read_text().splitlines()}
     assert str(os.getpid()) not in pids  # built by the daemon's worker processes
+
+
+@pytest.mark.slow
+def test_killing_the_daemon_mid_backfill_then_resume(project_dir: Path):
+    """The daemon drives a queued backfill; it is killed while a worker builds a partition.
+    The worker finishes on its own; a foreground resume takes the dead daemon's lease at once,
+    waits for the run in flight, launches the rest: each partition built exactly once."""
+    queued = json.loads(_hw(project_dir, "backfill", "events+", "--from", "2026-01-01", "--to", "2026-01-05",
+                            "--chunk-size", "1", "--queue", "--json").stdout)
+    (project_dir / "hold").write_text("2026-01-02")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "headwater", "daemon", "-f", str(project_dir / "project.py"), "--interval", "0.2"],
+        env=_env(project_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(project_dir / "holding", daemon, timeout=120)  # a worker is inside events[2026-01-02]
+    finally:
+        daemon.kill()
+        daemon.wait(30)
+    (project_dir / "release").write_text("")
+    final = json.loads(_hw(project_dir, "backfill", "resume", queued["backfill_id"], "--json").stdout)
+    assert final["status"] == "completed", final["failures"]
+    built = Counter(builds(project_dir))
+    assert set(built.values()) == {1}, f"built twice: {[k for k, n in built.items() if n > 1]}"
+    assert len(built) == final["total"] == 23
