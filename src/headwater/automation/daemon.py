@@ -93,6 +93,8 @@ class Daemon:
         self._automation(now, report)
         self._observations(now, states, report)
         self.instance.evaluate_alerts(self.defs)
+        # Backfills queue their next runs (each under its own lease); the queue launches them.
+        report.queued.extend(self.instance.drive_backfills(self.defs, self.location, self.owner, self.lease_ttl))
         self._launch(report)
         return report
 

@@ -397,7 +397,7 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, history_cmd, lineage_cmd, partition_cmds  # noqa: E402, F401
+from headwater.cli import automation_cmds, backfill_cmds, history_cmd, lineage_cmd, partition_cmds  # noqa: E402, F401
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
+from headwater.service.backfills import BackfillViews
 from headwater.service.partition_views import (
     PARTITION_TAG,
     RANGE_END_TAG,
@@ -121,7 +122,7 @@ class RunResult:
         return store.load(mat.key, mat.partition, mat.value_ref)
 
 
-class Instance(AutomationViews, PartitionViews):
+class Instance(AutomationViews, PartitionViews, BackfillViews):
     """A Headwater home: its event store and its value store.
 
     ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from headwater.core.backfills import TARGETS_TAG  # JSON {asset: [partitions]}: exactly these
 from headwater.core.events import CheckEvaluated, DynamicPartitionsChanged
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.partition_status import PartitionSet
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 PARTITION_TAG = "headwater/partition"
 RANGE_START_TAG = "headwater/partition_range_start"
 RANGE_END_TAG = "headwater/partition_range_end"
-TARGETS_TAG = "headwater/targets"  # JSON {asset: [partitions]}: exactly these (a backfill's runs)
 
 
 def _uses_dynamic(d: PartitionsDefinition | None) -> bool:

@@ -67,6 +67,12 @@ class PartitionStateReader(Protocol):
 
     def backfill(self, backfill_id: str) -> dict | None: ...
 
+    def backfill_ids(self, status: str) -> list[str]:
+        """Ids of the backfills in ``status``, oldest first."""
+
+    def runs_with_key_prefix(self, prefix: str) -> list[RunRecord]:
+        """Runs queued under a run key that starts with ``prefix`` (a backfill's runs), oldest first."""
+
 
 class CheckResultReader(Protocol):
     def latest_check_results(self, partition: str = "") -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
@@ -116,6 +122,9 @@ class LeaseStore(Protocol):
         owner holds an unexpired lease. Atomic across processes (one daemon per store)."""
 
     def release_lease(self, name: str, owner: str) -> None: ...
+
+    def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of the lease, expired or not; None when nobody took it."""
 
 
 class EventStore(EventWriter, RunReader, AssetStateReader, PartitionStateReader, CheckResultReader, AlertStateReader,

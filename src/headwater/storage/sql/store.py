@@ -31,7 +31,7 @@ from headwater.core.events import (
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
 from headwater.errors import StorageError
-from headwater.storage.sql import automation, leases
+from headwater.storage.sql import automation, backfill_reads, leases
 from headwater.storage.sql.alerts import AlertsReader
 from headwater.storage.sql.checks import ChecksReader
 from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
@@ -220,6 +220,14 @@ class SqlEventStore:
         rows = self._read(lambda conn: backfill_rows(conn, backfill_id, 1))
         return rows[0] if rows else None
 
+    def runs_with_key_prefix(self, prefix: str) -> list[RunRecord]:
+        """Runs queued under a run key starting with ``prefix`` (a backfill's), oldest first."""
+        return self._read(lambda conn: backfill_reads.runs_with_key_prefix(conn, prefix))
+
+    def backfill_ids(self, status: str) -> list[str]:
+        """Ids of the backfills in ``status``, oldest first (every one, not the newest page)."""
+        return self._read(lambda conn: backfill_reads.backfill_ids_with_status(conn, status))
+
     def materializations(self, key: AssetKey, partition: str = "", limit: int = 20,
                          before_id: int | None = None) -> list[StoredEvent]:
         """Newest first; page with ``before_id`` = the last id seen."""
@@ -287,6 +295,10 @@ class SqlEventStore:
         leases.check_lease_args(name, owner, ttl, now)
         return self._transaction(lambda conn: leases.acquire(conn, name, owner, ttl, now),
                                  f"acquire the lease {name!r}")
+
+    def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
+        return self._read(lambda conn: backfill_reads.lease_holder(conn, name))
 
     def release_lease(self, name: str, owner: str) -> None:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
