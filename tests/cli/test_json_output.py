@@ -166,3 +166,25 @@ def test_partitions_json_matches_its_documented_schema(tmp_path) -> None:  # typ
     assert data["counts"] == {"total": 4, "materialized": 2, "missing": 1, "failed": 1, "running": 0, "stale": 0}
     failed = [p for p in data["partitions"] if p["status"] == "failed"]
     assert [p["partition"] for p in failed] == ["2026-01-03"] and "bad day" in failed[0]["why"]
+
+
+def test_backfill_json_matches_its_documented_schemas(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pipeline.py").write_text(PARTITIONED)
+    common = ["-f", str(tmp_path / "pipeline.py"), "--home", str(tmp_path / ".headwater")]
+    launched = runner.invoke(app, ["backfill", "days", "--from", "2026-01-01", "--to", "2026-01-04", "--json", *common])
+    assert launched.stdout.startswith("{"), launched.output
+    data = json.loads(launched.stdout)
+    assert conforms(data, SCHEMAS["backfill"]) == [] and data["failures"], launched.output
+    home = ["--home", str(tmp_path / ".headwater")]
+    queued = json.loads(runner.invoke(app, ["backfill", "days", "--from", "2026-01-01", "--queue", "--json",
+                                            *common]).stdout)
+    for name, args in (("backfill show", ["backfill", "show", data["backfill_id"][:8], *common]),
+                       ("backfill resume", ["backfill", "resume", data["backfill_id"], *common]),
+                       ("backfill cancel", ["backfill", "cancel", queued["backfill_id"], *home])):
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.stdout.startswith("{"), (name, result.output)
+        assert conforms(json.loads(result.stdout), SCHEMAS[name]) == [], (name, result.output)
+    listed = json.loads(runner.invoke(app, ["backfills", "--json", *common]).stdout)
+    assert conforms(listed, SCHEMAS["backfills"]) == []
+    assert {b["backfill_id"]: b["status"] for b in listed} == {data["backfill_id"]: "failed",
+                                                               queued["backfill_id"]: "canceled"}
