@@ -21,7 +21,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
 from headwater.service import Instance
-from headwater.web import api, pages
+from headwater.web import api, graph_api, pages
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
 
@@ -42,6 +42,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
                   description="The JSON API of the Headwater UI. Asset rows are `headwater status --json` rows.",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
+    app.include_router(graph_api.router)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

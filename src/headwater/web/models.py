@@ -78,6 +78,7 @@ class ChangedAsset(BaseModel):
     last_updated_at: str | None = Field(description="materialized (a source: observed) at")
     freshness: str | None
     failing_checks: list[str]
+    reasons: list[str] = Field(default_factory=list, description="the health's reasons, in words")
 
 
 class Changes(BaseModel):
@@ -286,9 +287,26 @@ class Target(BaseModel):
     selection: str | None = Field(default=None, max_length=10_000)
 
 
+class CatalogMatch(BaseModel):
+    """Every asset the catalog lists for these filters (its "select all matching")."""
+
+    select: str | None = Field(default=None, max_length=10_000)
+    health: str | None = Field(default=None, max_length=20)
+    status: str | None = Field(default=None, max_length=20)
+    q: str | None = Field(default=None, max_length=1000)
+
+
 class MaterializeRequest(Target):
-    downstream: bool = Field(default=False, description="the asset and everything downstream of it")
-    mode: Literal["all", "stale", "missing"] = "all"
+    downstream: bool = Field(default=False, description="the target and everything downstream of it "
+                                                        "(with a selection too)")
+    mode: Literal["all", "stale", "missing"] = Field(default="all", description="all, or only the stale ones, "
+                                                                                "or only the missing ones")
+    keys: list[str] | None = Field(default=None, max_length=100_000, description="exact asset keys (a selection "
+                                                                                   "made on the graph or catalog)")
+    match: CatalogMatch | None = None
+    tags: dict[str, str] = Field(default_factory=dict, max_length=50, description="run tags")
+    executor: str | None = Field(default=None, max_length=50, description="in_process or multiprocess; the "
+                                                                          "worker's default when absent")
 
 
 class ToggleRequest(BaseModel):
