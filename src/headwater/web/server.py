@@ -20,6 +20,8 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
     on its own connection to the store (as it would in its own process)."""
     app = create_app(defs, instance, location, config)
     app.state.ctx.cache.prefetch()  # while Uvicorn starts
+    threading.Thread(target=app.state.ctx.layouts.get, args=(defs.graph, defs.graph.keys), daemon=True,
+                     name="headwater-ui-layout").start()  # the whole graph's layout, if not on disk yet
     stop = threading.Event()
     thread = None
     daemon_instance = None

@@ -27,6 +27,7 @@ const hwGraph = (function () {
   const LOD_NODES = 14;   // a node narrower than this many pixels: draw groups, not nodes
   const LOD_LABELS = 110; // wider than this: draw its words
   const MAX_SCALE = 3;
+  const THROUGH_MAX = 150;
 
   let D = null;            // the answer of /api/graph/canvas
   let n = 0;
@@ -194,8 +195,11 @@ const hwGraph = (function () {
     for (let l = 0; l < D.lanes.length; l++) {
       const [lx, ly, lw, lh] = D.lanes[l];
       if (lx > x1 || lx + lw < x0 || ly > y1 || ly + lh < y0) continue;
+      // clipped to the view (plus a margin): see drawEdges
+      const cx0 = Math.max(lx, x0 - 10), cy0 = Math.max(ly, y0 - 10);
+      const cx1 = Math.min(lx + lw, x1 + 10), cy1 = Math.min(ly + lh, y1 + 10);
       g.fillStyle = "#eef2f6";
-      g.fillRect(lx, ly, lw, lh);
+      g.fillRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
       if (level === "groups") {
         // the group's health as a bar across it: each health its share of the width
         const counts = D.laneCounts[l];
@@ -212,7 +216,7 @@ const hwGraph = (function () {
       }
       g.strokeStyle = "#d3dae1";
       g.lineWidth = 1 / view.s;
-      g.strokeRect(lx, ly, lw, lh);
+      g.strokeRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
     }
   }
 
@@ -248,31 +252,65 @@ const hwGraph = (function () {
     g.stroke();
   }
 
+  // Only what is in view is stroked: a software rasterizer walks the whole of a path, so
+  // a long edge mostly off screen costs its full length. A curve with both ends near the
+  // view is drawn as a curve; any other edge as the part of its chord inside the view.
   function drawEdges(x0, y0, x1, y1, level) {
     const E = D.edges;
     const curves = level === "labels";
+    const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;
     const paths = [new Path2D(), new Path2D()];  // plain, highlighted
+    const through = [];
     for (let e = 0; e < E.length; e += 2) {
       const s = E[e], t = E[e + 1];
       const ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
       if (ax > x1 || bx < x0 || Math.min(ay, by) > y1 || Math.max(ay, by) < y0) continue;
       const p = paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0];
-      p.moveTo(ax, ay);
-      if (curves) {
+      const near = ax > x0 - mx && ax < x1 + mx && ay > y0 - my && ay < y1 + my
+        && bx > x0 - mx && bx < x1 + mx && by > y0 - my && by < y1 + my;
+      if (curves && near) {
         const m = (bx - ax) / 2;
+        p.moveTo(ax, ay);
         p.bezierCurveTo(ax + m, ay, bx - m, by, bx, by);
-      } else {
+      } else if (near) {
+        p.moveTo(ax, ay);
         p.lineTo(bx, by);
+      } else if ((ax > x0 && ax < x1 && ay > y0 && ay < y1) || (bx > x0 && bx < x1 && by > y0 && by < y1)) {
+        clipped(p, ax, ay, bx, by, x0, y0, x1, y1);
+      } else {
+        through.push(e);
       }
     }
-    g.lineWidth = 1.2 / Math.max(view.s, 0.5);
-    g.strokeStyle = lit !== null ? "rgba(169,180,191,.35)" : "#a9b4bf";
+    // Edges passing through with neither end in view: drawn only while few (many long
+    // crossing lines in one path make scan conversion slow, and they say little).
+    if (through.length <= THROUGH_MAX) {
+      for (const e of through) {
+        const s = E[e], t = E[e + 1];
+        clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], X[s] + NW, Y[s] + NH / 2, X[t],
+                Y[t] + NH / 2, x0, y0, x1, y1);
+      }
+    }
+    g.lineWidth = 1 / view.s;  // one device pixel: a hairline, the cheapest stroke there is
+    g.strokeStyle = lit !== null ? "rgba(169,180,191,.35)" : "#98a4b0";
     g.stroke(paths[0]);
     if (lit !== null) {
       g.strokeStyle = COLOR.accent;
-      g.lineWidth = 2.2 / Math.max(view.s, 0.5);
+      g.lineWidth = 2 / view.s;
       g.stroke(paths[1]);
     }
+  }
+
+  // The part of a segment inside a box (Liang-Barsky), added to a path.
+  function clipped(p, ax, ay, bx, by, x0, y0, x1, y1) {
+    let t0 = 0, t1 = 1;
+    const dx = bx - ax, dy = by - ay;
+    for (const [q, r] of [[-dx, ax - x0], [dx, x1 - ax], [-dy, ay - y0], [dy, y1 - ay]]) {
+      if (q === 0) { if (r < 0) return; continue; }
+      const t = r / q;
+      if (q < 0) { if (t > t1) return; if (t > t0) t0 = t; } else { if (t < t0) return; if (t < t1) t1 = t; }
+    }
+    p.moveTo(ax + t0 * dx, ay + t0 * dy);
+    p.lineTo(ax + t1 * dx, ay + t1 * dy);
   }
 
   // Nodes as blocks: filled by health; a shape says it too (never colour alone): degraded
@@ -343,29 +381,40 @@ const hwGraph = (function () {
     return [`${healthOf(i)} · ${status}`, when ? `${verb} ${when}` : `never ${verb}`, bad];
   }
 
+  // Boxes first, then the words grouped by font and colour: a canvas state change per
+  // node (font, colour, alpha) costs more than the drawing itself.
   function drawLabelled(shown) {
     const HV = {healthy: "#1e7142", warning: "#8a5a00", degraded: "#b42f2f", unknown: "#56606b"};
-    for (const i of shown) {
-      const x = X[i], y = Y[i];
-      g.globalAlpha = faded(i) ? 0.25 : 1;
+    const near = [], far = [];
+    for (const i of shown) (faded(i) ? far : near).push(i);
+    for (const [group, alpha] of [[far, 0.25], [near, 1]]) {
+      if (!group.length) continue;
+      g.globalAlpha = alpha;
+      const bodies = new Path2D();
+      const stripes = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
+      for (const i of group) { bodies.rect(X[i], Y[i], NW, NH); stripes[D.h[i]].rect(X[i], Y[i], 7, NH); }
       g.fillStyle = "#fff";
-      g.fillRect(x, y, NW, NH);
-      g.strokeStyle = D.h[i] === 2 ? COLOR.degraded : "#c4ccd4";
+      g.fill(bodies);
+      g.strokeStyle = "#c4ccd4";
       g.lineWidth = 1;
-      g.strokeRect(x + 0.5, y + 0.5, NW - 1, NH - 1);
-      g.fillStyle = COLOR[healthOf(i)];
-      g.fillRect(x, y, 7, NH);
-      const [l1, l2, l3] = lines(i);
+      g.stroke(bodies);
+      stripes.forEach((p, hi) => { g.fillStyle = COLOR[D.healths[hi]]; g.fill(p); });
+      g.strokeStyle = COLOR.degraded;
+      for (const i of group) if (D.h[i] === 2) g.strokeRect(X[i] + 0.5, Y[i] + 0.5, NW - 1, NH - 1);
+      const texts = group.map((i) => lines(i));
       g.textBaseline = "alphabetic";
       g.font = "600 12.5px system-ui, sans-serif";
       g.fillStyle = "#15202b";
-      g.fillText(shortKey(D.ids[i]), x + 16, y + 17);
+      group.forEach((i) => g.fillText(shortKey(D.ids[i]), X[i] + 16, Y[i] + 17));
       g.font = "11.5px system-ui, sans-serif";
-      g.fillStyle = HV[healthOf(i)];
-      g.fillText(l1, x + 16, y + 33);
+      for (let hi = 0; hi < 4; hi++) {
+        g.fillStyle = HV[D.healths[hi]];
+        group.forEach((i, k) => { if (D.h[i] === hi) g.fillText(texts[k][0], X[i] + 16, Y[i] + 33); });
+      }
       g.fillStyle = "#3d4751";
-      g.fillText(l2, x + 16, y + 48);
-      if (l3) { g.fillStyle = "#b42f2f"; g.fillText(l3, x + 16, y + 63); }
+      group.forEach((i, k) => g.fillText(texts[k][1], X[i] + 16, Y[i] + 48));
+      g.fillStyle = "#b42f2f";
+      group.forEach((i, k) => { if (texts[k][2]) g.fillText(texts[k][2], X[i] + 16, Y[i] + 63); });
     }
     g.globalAlpha = 1;
     outline(shown);
@@ -682,6 +731,8 @@ const hwGraph = (function () {
   return {
     stats, view, zoom, fit, redraw, draw, centreOn,
     pan(dx, dy) { view.x += dx; view.y += dy; redraw(); },
+    look(s, wx, wy) { view.s = s; view.x = W / 2 - wx * s; view.y = H / 2 - wy * s; redraw(); },
+    size() { return {width: D.width, height: D.height, nodes: n}; },
     select(keys, add) {
       if (!add) selected.clear();
       for (const k of keys) { const i = index.get(k); if (i !== undefined) selected.add(i); }
