@@ -47,8 +47,12 @@ class AssetRow(BaseModel):
     key: str
     group: str
     kinds: list[str]
+    owners: list[str] = Field(default_factory=list, description="who owns the asset (its definition's owners)")
+    tags: dict[str, str] = Field(default_factory=dict, description="the definition's tags")
     is_source: bool
-    status: str
+    status: str = Field(description="missing, running, failed, skipped (the latest attempt was skipped because "
+                                    "something upstream failed: ``error`` says what), materialized; a source: "
+                                    "observed or unobserved")
     stale: bool
     stale_causes: list[Cause]
     stale_root_causes: list[RootCause]

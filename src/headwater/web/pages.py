@@ -132,9 +132,10 @@ def catalog_page(request: Request, c: Ctx, select: Text = None, health: Text = N
 
 
 @router.get("/assets/{key:path}", response_class=HTMLResponse)
-def asset_html(request: Request, c: Ctx, key: str, fragment: str | None = None) -> Response:
+def asset_html(request: Request, c: Ctx, key: str, fragment: str | None = None,
+               range: Annotated[str, Query(max_length=10)] = "all") -> Response:  # noqa: A002 - the URL's word
     now = time.time()
-    view = asset_page(c, key, now)
+    view = asset_page(c, key, now, range)
     name = {"state": "asset_state.html", "body": "asset_body.html"}.get(fragment or "", "asset.html")
     return render(request, name, a=view, now=now, cursor=c.feed.cursor(view.snapshot))
 
@@ -151,11 +152,11 @@ def runs_page(request: Request, c: Ctx, status: Text = None, asset: Text = None,
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_html(request: Request, c: Ctx, run_id: str, fragment: str | None = None) -> Response:
+def run_html(request: Request, c: Ctx, run_id: str, fragment: str | None = None, step: Text = None) -> Response:
     now = time.time()
     view = run_page(c, run_id, now)
     name = {"steps": "run_steps.html", "summary": "run_summary.html"}.get(fragment or "", "run.html")
-    return render(request, name, r=view, now=now)
+    return render(request, name, r=view, now=now, focus=step or "")
 
 
 @router.get("/automation", response_class=HTMLResponse)
