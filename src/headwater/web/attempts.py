@@ -99,8 +99,8 @@ def latest_cause(ctx: Any, status: AssetStatus) -> Cause | None:
     step = _step_of(ctx.instance.run_steps(run_id), status.key)
     if status.status is MaterializationStatus.SKIPPED:
         found = _UPSTREAM.search(message)
-        return Cause("skipped", run_id, step.step_key if step else None, message,
-                     upstream=found.group(1) if found else None)
+        upstream = found.group(1) if found and found.group(1) in ctx.key_names else None  # a step of one asset
+        return Cause("skipped", run_id, step.step_key if step else None, message, upstream=upstream)
     traceback = (status.failure.traceback if status.failure else "") or (
         step.error.traceback if step is not None and step.error else "")
     logs: list[tuple[float, str, str]] = []

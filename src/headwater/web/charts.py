@@ -57,10 +57,6 @@ def _finite(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _label(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -97,9 +93,9 @@ def line_chart(name: str, title: str, unit: str, points: Sequence[tuple[float, f
     values = [v for _, v in pts] + [v for _, v, _, _ in marks if v is not None] + [v for v, _ in rules]
     domain = _domain(values)
     suffix = f" {unit}" if unit else ""
-    rows = [{"t": _iso(t), "v": v, "state": "materialized", "tip": f"{_label(t)}: {_num(v)}{suffix}"} for t, v in pts]
+    rows = [{"t": t * 1000, "v": v, "state": "materialized", "tip": f"{_label(t)}: {_num(v)}{suffix}"} for t, v in pts]
     for t, v, state, what in marks:
-        rows.append({"t": _iso(t), "v": v if v is not None else domain[0], "state": state,
+        rows.append({"t": t * 1000, "v": v if v is not None else domain[0], "state": state,
                      "tip": f"{_label(t)}: {state}" + (f", {_num(v)}{suffix}" if v is not None else "")
                             + (f" — {what[:160]}" if what else "")})
     data = alt.Data(values=rows)
@@ -107,10 +103,14 @@ def line_chart(name: str, title: str, unit: str, points: Sequence[tuple[float, f
     t0, t1 = min(times), max(times)
     span = t1 - t0 or 3600.0
     first, last = t0 - span * 0.04, t1 + span * 0.04
-    ticks = [_iso(first + (last - first) * (i + 0.5) / X_TICKS) for i in range(X_TICKS)]
-    fmt = "%H:%M:%S" if span < 600 else "%b %d %H:%M" if span < 4 * 86_400 else "%b %d"
-    x = alt.X("t:T", title=None, scale=alt.Scale(domain=[_iso(first), _iso(last)]),
-              axis=alt.Axis(format=fmt, values=ticks, labelAngle=0, labelFontSize=10, grid=False))
+    ticks = [round((first + (last - first) * (i + 0.5) / X_TICKS) * 1000) for i in range(X_TICKS)]
+    fmt = ("%H:%M:%S.%L" if span < 20 else "%H:%M:%S" if span < 600 else "%b %d %H:%M" if span < 4 * 86_400
+           else "%b %d")
+    # A linear axis of epoch milliseconds, labelled as UTC times: the tick values are ours
+    # (a time axis drops explicit values closer than a second apart).
+    x = alt.X("t:Q", title="time (UTC)", scale=alt.Scale(domain=[first * 1000, last * 1000], nice=False, zero=False),
+              axis=alt.Axis(values=ticks, labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0,
+                            labelFontSize=10, titleFontSize=10, grid=False, labelOverlap=False))
     y = alt.Y("v:Q", title=unit or None, scale=alt.Scale(domain=domain, nice=False, zero=False),
               axis=alt.Axis(tickCount=5, format="~s" if not unit else ",.3~r", labelFontSize=10, titleFontSize=10))
     color = alt.Color("state:N", scale=alt.Scale(domain=list(COLORS), range=list(COLORS.values())),

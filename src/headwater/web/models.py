@@ -160,6 +160,32 @@ class InputRead(BaseModel):
     detail: str
 
 
+class AttemptOut(BaseModel):
+    run_id: str
+    step_key: str
+    state: Literal["failed", "skipped"]
+    time: str | None
+    timestamp: float
+    duration: float | None
+    message: str
+
+
+class LogLine(BaseModel):
+    time: str | None
+    level: str
+    message: str
+
+
+class CauseOut(BaseModel):
+    state: Literal["failed", "skipped"]
+    run_id: str
+    step_key: str | None
+    message: str
+    traceback: str
+    upstream: str | None = Field(description="for a skip: the upstream asset whose failure caused it")
+    logs: list[LogLine] = Field(description="the failing step's last log lines")
+
+
 class AssetDetail(BaseModel):
     asset: AssetRow
     definition: Definition
@@ -170,6 +196,9 @@ class AssetDetail(BaseModel):
     check_history: dict[str, list[Event]]
     lineage: Lineage
     as_of: str
+    attempts: list[AttemptOut] = Field(default_factory=list, description="failed and skipped attempts, newest first")
+    latest_cause: CauseOut | None = Field(default=None, description="why the latest attempt produced nothing "
+                                                                    "(a failed or skipped status)")
 
 
 class Run(BaseModel):

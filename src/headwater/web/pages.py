@@ -26,6 +26,7 @@ from headwater.web import actions
 from headwater.web.asset_view import asset_page
 from headwater.web.catalog_view import COLUMNS, PAGE_SIZE, catalog
 from headwater.web.context import WebContext
+from headwater.web.doc_text import doc_html
 from headwater.web.formatting import ago, duration, iso, when
 from headwater.web.graph_svg import node_svg, nodes_svg
 from headwater.web.graph_view import HEALTHS, STATUS_FILTERS, GraphQuery
@@ -37,6 +38,7 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(node_svg=node_svg, nodes_svg=nodes_svg, ago=ago, when=when, iso=iso, duration=duration,
                              HEALTHS=HEALTHS, STATUS_FILTERS=STATUS_FILTERS, quote=quote,
                              RUN_STATUSES=RUN_STATUSES, TIMELINE_W=TIMELINE_W)
+templates.env.filters["doc"] = doc_html
 templates.env.filters["json_script"] = lambda v: Markup(
     json.dumps(v, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 NOTICES = {"observed": "Observation recorded.", "checked": "Checks evaluated.", "toggled": "Saved.",
