@@ -733,6 +733,10 @@ const hwGraph = (function () {
     pan(dx, dy) { view.x += dx; view.y += dy; redraw(); },
     look(s, wx, wy) { view.s = s; view.x = W / 2 - wx * s; view.y = H / 2 - wy * s; redraw(); },
     size() { return {width: D.width, height: D.height, nodes: n}; },
+    state(key) {  // what a node shows now (for tests): its health, status and words
+      const i = index.get(key);
+      return i === undefined ? null : {health: healthOf(i), status: statusOf(i), text: describe(i)};
+    },
     select(keys, add) {
       if (!add) selected.clear();
       for (const k of keys) { const i = index.get(k); if (i !== undefined) selected.add(i); }
