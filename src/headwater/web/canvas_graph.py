@@ -26,7 +26,7 @@ from headwater.web.graph_view import HEALTHS, STATUSES
 from headwater.web.layout import NODE_H, NODE_W, layout
 
 TIP_CHARS = 240
-LAYOUT_FORMAT = 1  # bump when the shape of a cached layout changes
+LAYOUT_FORMAT = 2  # bump when the shape of a cached layout changes
 
 
 def definitions_version(graph: Any) -> str:

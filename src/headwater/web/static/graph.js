@@ -71,6 +71,11 @@ const hwGraph = (function () {
       if (a !== b) pairs.add(a * 100000 + b);
     }
     laneEdges = Array.from(pairs, (p) => [Math.floor(p / 100000), p % 100000]);
+    if (mini) {  // the graph's shape, within 220 x 150
+      const k = Math.min(220 / Math.max(data.width, 1), 150 / Math.max(data.height, 1));
+      mini.width = Math.max(40, Math.round(data.width * k));
+      mini.height = Math.max(30, Math.round(data.height * k));
+    }
     count();
   }
 
@@ -234,6 +239,14 @@ const hwGraph = (function () {
         const parts = [];
         for (const hi of [2, 1, 3, 0]) if (c[hi]) parts.push(`${c[hi]} ${D.healths[hi]}`);
         text += " — " + parts.join(", ");
+      }
+      // within the lane's width on screen: cut to fit, or left out when nothing fits
+      const room = Math.min((lx + lw) * view.s + view.x, W) - Math.max(sx, 0) - 12;
+      if (room < 40) continue;
+      if (g.measureText(text).width > room) {
+        let cut = Math.max(1, Math.floor(text.length * room / g.measureText(text).width) - 1);
+        while (cut > 1 && g.measureText(text.slice(0, cut) + "…").width > room) cut--;
+        text = text.slice(0, cut) + "…";
       }
       g.fillStyle = "#4b5661";
       g.fillText(text, Math.max(sx, 0) + 8, Math.max(sy, 0) + 6);
