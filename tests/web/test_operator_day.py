@@ -162,3 +162,13 @@ def test_the_layout_is_cached_per_definitions_version_on_disk(web, tmp_path):
     assert again == data and written.stat().st_mtime_ns == before
     sub = first.get(graph, graph.toposorted(graph.keys[:2]))
     assert len(sub["ids"]) == 2 and len(list(tmp_path.glob("layout-*.json"))) == 1
+
+
+def test_chart_text_from_the_project_is_escaped():
+    from headwater.web.charts import line_chart
+
+    chart = line_chart("m", "metadata: <script>alert(1)</script>", "", [(1e9, 1.0), (1e9 + 60, 2.0)],
+                       [(1e9 + 30, None, "failed", "<img src=x onerror=alert(1)>")])
+    svg = str(chart.svg)
+    assert "<script" not in svg and "<img" not in svg
+    assert "&lt;img src=x onerror=alert(1)&gt;</title>" in svg and chart.marked == 1
