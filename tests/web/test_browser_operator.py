@@ -62,6 +62,9 @@ def test_graph_levels_minimap_keyboard_selection_and_launch(web, make_web):
         expect(graph).to_have_attribute("data-focus", "staging/orders")
         page.keyboard.press("Shift+Tab")
         expect(graph).to_have_attribute("data-focus", "raw/orders")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/assets/raw/orders")
+        ready(page, base + "/graph")
 
         # click, shift-click and a shift-drag box select; Escape clears
         page.mouse.click(*at("flaky"))
