@@ -28,6 +28,8 @@ const hwGraph = (function () {
   const LOD_LABELS = 110; // wider than this: draw its words
   const MAX_SCALE = 3;
   const THROUGH_MAX = 150;
+  const LEAVING_MAX = 400;
+  const STUB = 40;
 
   let D = null;            // the answer of /api/graph/canvas
   let n = 0;
@@ -273,7 +275,7 @@ const hwGraph = (function () {
     const curves = level === "labels";
     const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;
     const paths = [new Path2D(), new Path2D()];  // plain, highlighted
-    const through = [];
+    const through = [], leaving = [];
     for (let e = 0; e < E.length; e += 2) {
       const s = E[e], t = E[e + 1];
       const ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
@@ -289,10 +291,25 @@ const hwGraph = (function () {
         p.moveTo(ax, ay);
         p.lineTo(bx, by);
       } else if ((ax > x0 && ax < x1 && ay > y0 && ay < y1) || (bx > x0 && bx < x1 && by > y0 && by < y1)) {
-        clipped(p, ax, ay, bx, by, x0, y0, x1, y1);
+        leaving.push(e);
       } else {
         through.push(e);
       }
+    }
+    // Edges with one end in view: the part in view; when there are many, a stub of
+    // STUB screen pixels from the end in view, pointing at the other end (long crossing
+    // lines are what a software rasterizer is slowest at, and many say little).
+    const stub = leaving.length > LEAVING_MAX ? STUB / view.s : Infinity;
+    for (const e of leaving) {
+      const s = E[e], t = E[e + 1];
+      let ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
+      const len = Math.hypot(bx - ax, by - ay);
+      if (len > stub) {
+        const k = stub / len;
+        if (ax > x0 && ax < x1 && ay > y0 && ay < y1) { bx = ax + (bx - ax) * k; by = ay + (by - ay) * k; }
+        else { ax = bx + (ax - bx) * k; ay = by + (ay - by) * k; }
+      }
+      clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], ax, ay, bx, by, x0, y0, x1, y1);
     }
     // Edges passing through with neither end in view: drawn only while few (many long
     // crossing lines in one path make scan conversion slow, and they say little).
@@ -327,38 +344,27 @@ const hwGraph = (function () {
   }
 
   // Nodes as blocks: filled by health; a shape says it too (never colour alone): degraded
-  // has a cross, warning a bar, unknown is hollow, skipped is hatched.
+  // has a plus, warning a bar, unknown is hollow, skipped has two upright bars. Everything
+  // is a filled rectangle: a software rasterizer strokes thick lines many times slower.
   function drawBlocks(shown) {
     const fills = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
     const dim = new Path2D();
     const marks = new Path2D();
-    const hollow = new Path2D();
     const SKIPPED = D.statuses.indexOf("skipped");
     for (const i of shown) {
-      const hi = D.h[i];
-      if (faded(i)) { dim.rect(X[i], Y[i], NW, NH); continue; }
-      if (hi === 3) hollow.rect(X[i], Y[i], NW, NH); else fills[hi].rect(X[i], Y[i], NW, NH);
-      if (hi === 2) {
-        marks.moveTo(X[i] + 20, Y[i] + 12); marks.lineTo(X[i] + 60, Y[i] + NH - 12);
-        marks.moveTo(X[i] + 60, Y[i] + 12); marks.lineTo(X[i] + 20, Y[i] + NH - 12);
-      } else if (hi === 1) {
-        marks.rect(X[i] + 20, Y[i] + NH / 2 - 5, NW - 40, 10);
-      }
-      if (D.s[i] === SKIPPED) {
-        for (let k = 20; k < NW; k += 40) { marks.moveTo(X[i] + k, Y[i] + NH); marks.lineTo(X[i] + k + 30, Y[i]); }
-      }
+      const hi = D.h[i], x = X[i], y = Y[i];
+      if (faded(i)) { dim.rect(x, y, NW, NH); continue; }
+      fills[hi].rect(x, y, NW, NH);
+      if (hi === 3) marks.rect(x + 8, y + 8, NW - 16, NH - 16);                       // hollow
+      else if (hi === 2) { marks.rect(x + 25, y + NH / 2 - 5, 50, 10); marks.rect(x + 45, y + 14, 10, NH - 28); }
+      else if (hi === 1) marks.rect(x + 25, y + NH / 2 - 5, NW - 50, 10);
+      if (D.s[i] === SKIPPED) { marks.rect(x + NW - 60, y + 12, 10, NH - 24); marks.rect(x + NW - 40, y + 12, 10, NH - 24); }
     }
-    for (let hi = 0; hi < 3; hi++) { g.fillStyle = COLOR[D.healths[hi]]; g.fill(fills[hi]); }
-    g.fillStyle = "#fff";
-    g.fill(hollow);
-    g.strokeStyle = COLOR.unknown;
-    g.lineWidth = 6;
-    g.stroke(hollow);
+    for (let hi = 0; hi < 4; hi++) { g.fillStyle = COLOR[D.healths[hi]]; g.fill(fills[hi]); }
     g.fillStyle = "#e3e8ed";
     g.fill(dim);
-    g.strokeStyle = "rgba(255,255,255,.9)";
-    g.lineWidth = 7;
-    g.stroke(marks);
+    g.fillStyle = "rgba(255,255,255,.92)";
+    g.fill(marks);
     outline(shown);
   }
 
@@ -409,11 +415,11 @@ const hwGraph = (function () {
       g.fillStyle = "#fff";
       g.fill(bodies);
       g.strokeStyle = "#c4ccd4";
-      g.lineWidth = 1;
+      g.lineWidth = 1 / view.s;  // hairlines (see drawEdges)
       g.stroke(bodies);
       stripes.forEach((p, hi) => { g.fillStyle = COLOR[D.healths[hi]]; g.fill(p); });
       g.strokeStyle = COLOR.degraded;
-      for (const i of group) if (D.h[i] === 2) g.strokeRect(X[i] + 0.5, Y[i] + 0.5, NW - 1, NH - 1);
+      for (const i of group) if (D.h[i] === 2) g.strokeRect(X[i], Y[i], NW, NH);
       const texts = group.map((i) => lines(i));
       g.textBaseline = "alphabetic";
       g.font = "600 12.5px system-ui, sans-serif";
