@@ -39,6 +39,8 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
         "key": str(status.key),
         "group": spec.group,
         "kinds": sorted(spec.kinds),
+        "owners": list(spec.owners),
+        "tags": dict(spec.tags),
         "is_source": status.is_source,
         "status": status.status.value,
         "stale": status.stale,

@@ -110,7 +110,22 @@ def test_skipped_attempt_is_not_a_failure():
     f = facts(*CURRENT, observation=OBS)
     f[K("c")] = AssetFacts(K("c"), last_materialization=CURRENT[2], last_attempt_status=AttemptStatus.SKIPPED,
                            last_attempt_at=170.0)
-    assert compute_statuses(graph(), f)[K("c")].status is S.MATERIALIZED
+    st = compute_statuses(graph(), f)[K("c")]
+    assert st.status is not S.FAILED and st.status is S.SKIPPED
+
+
+def test_skipped_attempt_after_the_last_success_is_its_own_state_with_its_reason():
+    f = facts(*CURRENT, observation=OBS)
+    f[K("c")] = AssetFacts(K("c"), last_materialization=CURRENT[2], last_attempt_status=AttemptStatus.SKIPPED,
+                           last_attempt_at=CURRENT[2].timestamp + 10, last_attempt_run_id="r9",
+                           last_failure=ErrorInfo("upstream asset b failed", "skipped"))
+    f[K("d")] = AssetFacts(K("d"), last_attempt_status=AttemptStatus.SKIPPED, last_attempt_at=180.0,
+                           last_failure=ErrorInfo("upstream asset b failed", "skipped"))
+    st = compute_statuses(graph(), f)
+    assert st[K("c")].status is S.SKIPPED and st[K("c")].failure.message == "upstream asset b failed"
+    assert st[K("c")].last_materialization is CURRENT[2]  # the data it had is still there
+    assert st[K("c")].input_state is InputState.OK
+    assert st[K("d")].status is S.SKIPPED and st[K("d")].input_state is InputState.MISSING
 
 
 def test_why_prints_the_causal_chain_down_to_the_root():

@@ -90,9 +90,11 @@ def test_status_and_why_tell_a_failed_asset_from_a_skipped_one(instance):
     assert status[K("extract/a")].status is S.MATERIALIZED
     assert status[K("extract/b")].status is S.FAILED
     assert status[K("extract/b")].failure.message == "connection reset"
-    # skipped is not failed: c keeps its last materialization and status
-    assert status[K("extract/c")].status is S.MATERIALIZED and status[K("extract/c")].failure is None
-    assert status[K("reads_b")].status is S.MATERIALIZED
+    # skipped is not failed: c keeps its last materialization; its state says why it was skipped
+    c = status[K("extract/c")]
+    assert c.status is S.SKIPPED and c.last_materialization is not None
+    assert c.failure.message == "extract/b failed in the same step"
+    assert status[K("reads_b")].status is S.SKIPPED  # skipped because extract/b failed
     why_b = "\n".join(instance.why(defs, "extract/b"))
     assert f"extract/b failed: the latest attempt (run {result.run_id}) failed" in why_b
     assert "error: connection reset" in why_b

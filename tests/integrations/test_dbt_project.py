@@ -229,7 +229,7 @@ def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_o
         message = status[K("mart_fragile")].failure.message
         assert message.startswith("dbt model mart_fragile error: ") and "a_table_that_does_not_exist" in message
         # what dbt skipped is skipped, not failed
-        assert status[K("mart_after_fragile")].status is MaterializationStatus.MISSING
+        assert status[K("mart_after_fragile")].status is MaterializationStatus.SKIPPED
         why = "\n".join(instance.why(defs, "mart_after_fragile"))
         assert "was skipped: dbt skipped it: upstream mart_fragile failed." in why
         assert status[K("int_orders_incremental")].status is MaterializationStatus.MATERIALIZED

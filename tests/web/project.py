@@ -36,8 +36,9 @@ def revenue(orders: list) -> hw.Output:
 
 
 @hw.asset(ins={"orders": "staging/orders"}, group="marts")
-def flaky(orders: list) -> int:
+def flaky(context: hw.AssetContext, orders: list) -> int:
     """Fails while the FLAKY file exists."""
+    context.log.info("looking for FLAKY next to " + HERE.name)
     if (HERE / "FLAKY").exists():
         raise RuntimeError("flaky failed on purpose")
     return len(orders)

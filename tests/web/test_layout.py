@@ -28,9 +28,10 @@ def test_layout_invariants(case, collapsed):
     for e in lay.edges:
         assert e.x2 > e.x1  # left to right, always
         assert e.source != e.target
-    lanes = sorted(lay.lanes, key=lambda lane: lane.y)
-    for upper, lower in zip(lanes, lanes[1:]):
-        assert upper.y + upper.h <= lower.y
+    for i, a in enumerate(lay.lanes):  # no two lanes overlap (lanes over other columns may share a band)
+        for b in lay.lanes[i + 1:]:
+            assert (a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y), (a, b)
+    assert all(lane.y + lane.h <= lay.height for lane in lay.lanes)
     for b in lay.boxes:
         lane = next(lane for lane in lay.lanes if lane.group == b.group)
         assert lane.x <= b.x and b.x + b.w <= lane.x + lane.w and lane.y <= b.y <= lane.y + lane.h

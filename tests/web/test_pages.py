@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.mark.parametrize("url", ["/", "/graph", "/assets", "/assets/revenue", "/assets/raw/orders", "/runs",
-                                 "/automation", "/api", "/login", "/graph?collapse=*", "/graph?select=group:marts",
+                                 "/automation", "/api", "/login", "/graph?status=stale", "/graph?select=group:marts",
                                  "/graph?health=degraded", "/assets?q=orders", "/runs?status=failed",
                                  "/assets/revenue?fragment=state", "/runs?fragment=rows"])
 def test_pages_render(web, url):
@@ -15,21 +15,42 @@ def test_pages_render(web, url):
     assert response.headers["content-type"].startswith("text/html")
 
 
+def canvas(web, **params):
+    answer = web.client.get("/api/graph/canvas", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def node(data, key):
+    """One node of ``/api/graph/canvas`` as a dict of its parallel fields."""
+    i = data["ids"].index(key)
+    return {"health": data["healths"][data["h"][i]], "status": data["statuses"][data["s"][i]],
+            "stale": data["stale"][i], "t": data["t"][i], "bad": data["bad"][i], "tip": data["tips"].get(str(i)),
+            "group": data["groups"][data["group"][i]], "x": data["x"][i], "y": data["y"][i]}
+
+
 def test_graph_nodes_show_health_status_time_freshness_and_checks(web):
     html = web.client.get("/graph").text
-    node = re.search(r'<g class="node h-degraded" data-id="flaky".*?</g>', html, re.S).group(0)
-    assert "degraded · failed" in node and "materialized" in node and 'href="/assets/flaky"' in node
-    rev = re.search(r'<g class="node h-healthy" data-id="revenue".*?</g>', html, re.S).group(0)
-    assert "1 check(s) ok" in rev and " ago" in rev
-    assert len(re.findall(r"<g class=\"lane[\" ]", html)) == 4 and "▾ marts (2) — collapse" in html
-    assert 'id="graph-data"' in html and "/static/graph.js" in html
+    assert 'id="graph-canvas"' in html and 'tabindex="0"' in html and "/static/graph.js" in html
+    assert 'id="graph-minimap"' in html and 'data-launch="downstream"' in html
+    data = canvas(web)
+    flaky = node(data, "flaky")
+    assert flaky["health"] == "degraded" and flaky["status"] == "failed" and "flaky failed on purpose" in flaky["tip"]
+    rev = node(data, "revenue")
+    assert rev["health"] == "healthy" and rev["status"] == "materialized" and rev["t"] and rev["tip"] is None
+    assert len(data["lanes"]) == 4 and sorted(data["groups"]) == ["marts", "raw", "reporting", "staging"]
+    edges = {(data["ids"][data["edges"][i]], data["ids"][data["edges"][i + 1]]) for i in range(0, len(data["edges"]), 2)}
+    assert ("staging/orders", "flaky") in edges and ("flaky", "dashboard") in edges and len(edges) == 5
+    for a, b in edges:  # every edge points right
+        assert node(data, a)["x"] < node(data, b)["x"]
+    assert data["shown"] == data["total"] == 5 and data["summary"] == {"healthy": 4, "degraded": 1}
 
 
-def test_graph_groups_collapse_and_expand(web):
-    html = web.client.get("/graph?collapse=marts").text
-    assert 'data-id="group:marts"' in html and 'data-id="revenue"' not in html
-    assert "1 healthy, 1 degraded" in html and "/graph?expand=marts" in html
-    assert 'data-id="revenue"' in web.client.get("/graph?collapse=*&expand=marts").text
+def test_graph_groups_collapse_and_expand_in_the_api(web):
+    nodes = web.client.get("/api/graph", params={"collapse": "marts"}).json()["nodes"]
+    ids = {n["id"] for n in nodes}
+    assert "group:marts" in ids and "revenue" not in ids
+    assert "revenue" in {n["id"] for n in web.client.get("/api/graph", params={"collapse": "*", "expand": "marts"}).json()["nodes"]}
 
 
 def test_large_graphs_start_collapsed(make_web, tmp_path):
@@ -48,14 +69,18 @@ def test_graph_filter_errors_are_shown(web):
     assert response.status_code == 400 and "nope" in response.text and 'class="error"' in response.text
 
 
+CATALOG_KEYS = re.compile(r'<tr><td><input type="checkbox" class="pick"[^>]*></td>\s*<td><a href="/assets/([^"]+)">')
+
+
 def test_catalog_sorts_and_filters(web):
-    for column in ("key", "group", "kind", "health", "status", "stale", "freshness", "last_materialized", "checks"):
+    for column in ("key", "group", "kind", "owners", "tags", "health", "status", "stale", "freshness",
+                   "last_materialized", "checks"):
         for desc in ("", "1"):
             assert web.client.get(f"/assets?sort={column}&desc={desc}").status_code == 200
     html = web.client.get("/assets?sort=health").text
-    keys = re.findall(r'<tr><td><a href="/assets/([^"]+)">', html)
+    keys = CATALOG_KEYS.findall(html)
     assert keys[0] == "flaky"                       # degraded first
-    assert re.findall(r'<tr><td><a href="/assets/([^"]+)">', web.client.get("/assets?q=orders").text) == [
+    assert CATALOG_KEYS.findall(web.client.get("/assets?q=orders").text) == [
         "raw/orders", "staging/orders"]
     assert "1 failing" not in html
     assert web.client.get("/assets?sort=colour").status_code == 400
@@ -122,12 +147,16 @@ def nodes_of(html):
     return set(re.findall(r'<g class="node[^"]*" data-id="([^"]+)"', html))
 
 
-def test_graph_filters_by_selection_and_health(web):
-    assert nodes_of(web.client.get("/graph?select=group:marts").text) == {"revenue", "flaky"}
-    assert nodes_of(web.client.get("/graph?select=%2Bdashboard").text) == {  # upstream of dashboard, and it
+def test_graph_filters_by_selection_health_and_status(web):
+    assert set(canvas(web, select="group:marts")["ids"]) == {"revenue", "flaky"}
+    assert set(canvas(web, select="+dashboard")["ids"]) == {  # upstream of dashboard, and it
         "raw/orders", "staging/orders", "revenue", "flaky", "dashboard"}
-    assert nodes_of(web.client.get("/graph?health=degraded").text) == {"flaky"}
-    assert nodes_of(web.client.get("/graph?select=group:marts&health=healthy").text) == {"revenue"}
+    assert canvas(web, health="degraded")["ids"] == ["flaky"]
+    assert canvas(web, select="group:marts", health="healthy")["ids"] == ["revenue"]
+    assert canvas(web, status="failed")["ids"] == ["flaky"]
+    assert canvas(web, status="skipped")["ids"] == []
+    bad = web.client.get("/api/graph/canvas", params={"status": "purple"})
+    assert bad.status_code == 400 and "unknown status 'purple'" in bad.json()["detail"]
 
 
 OVERDUE = '''
@@ -157,9 +186,9 @@ def test_graph_nodes_show_freshness_and_failing_checks(tmp_path, monkeypatch):
               UiConfig(launch="queue"))
     try:
         web.materialize()
-        node = re.search(r'<g class="node h-degraded" data-id="late".*?</g>', web.client.get("/graph").text, re.S)
-        assert "freshness overdue · 1 check(s) failing" in node.group(0) and 'class="l bad"' in node.group(0)
-        row = re.search(r'<tr><td><a href="/assets/late">.*?</tr>', web.client.get("/assets").text, re.S).group(0)
+        late = node(canvas(web), "late")
+        assert late["health"] == "degraded" and late["bad"] == 1 and "overdue" in late["tip"]
+        row = re.search(r'<td><a href="/assets/late">.*?</tr>', web.client.get("/assets").text, re.S).group(0)
         assert 'class="f-overdue">overdue' in row and "1 failing: never_positive" in row
     finally:
         web.close()
@@ -168,14 +197,18 @@ def test_graph_nodes_show_freshness_and_failing_checks(tmp_path, monkeypatch):
 def test_catalog_columns_and_filters(web):
     html = web.client.get("/assets").text
     headers = [h.strip() for h in re.findall(r'<th><a href="[^"]*"[^>]*>([a-z ]+)', html)]
-    assert headers == ["key", "group", "kind", "health", "status", "stale", "freshness", "last materialized",
-                       "checks"]
-    row = re.search(r'<tr><td><a href="/assets/revenue">.*?</tr>', html, re.S).group(0)
-    for cell in ("marts", "h-healthy", "materialized", " ago", "1 ok"):
+    assert headers == ["key", "group", "kind", "owners", "tags", "health", "status", "stale", "freshness",
+                       "last materialized", "checks"]
+    row = re.search(r'<td><a href="/assets/revenue">.*?</tr>', html, re.S).group(0)
+    for cell in ("marts", "h-healthy", "materialized", " ago", "1 ok", "finance@example.com"):
         assert cell in row, cell
-    keys = re.compile(r'<tr><td><a href="/assets/([^"]+)">')
+    staging = re.search(r'<td><a href="/assets/staging/orders">.*?</tr>', html, re.S).group(0)
+    assert '<span class="kv">tier=silver</span>' in staging
+    keys = CATALOG_KEYS
     assert keys.findall(web.client.get("/assets?health=degraded").text) == ["flaky"]
     assert sorted(keys.findall(web.client.get("/assets?select=group:marts").text)) == ["flaky", "revenue"]
+    assert keys.findall(web.client.get("/assets?status=failed").text) == ["flaky"]
+    assert 'class="badge s-failed"' in web.client.get("/assets?status=failed").text
     assert keys.findall(web.client.get("/assets?sort=key&desc=1").text)[0] == "staging/orders"
 
 

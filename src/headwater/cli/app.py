@@ -374,7 +374,8 @@ def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to exe
                 raise HeadwaterError(f"run {run_id} does not record where its definitions are")
             location = DefinitionsLocation.from_json(run.location)
             defs = load_definitions(location)
-            result = instance.execute_queued(defs, run.run_id, location=location)
+            executor = run.tags.get("headwater/executor", "in_process")  # chosen at launch (the UI)
+            result = instance.execute_queued(defs, run.run_id, executor=executor, location=location)
     except HeadwaterError as exc:
         _fail(exc)
     raise typer.Exit(0 if result.success else 1)

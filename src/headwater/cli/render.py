@@ -27,6 +27,7 @@ STATUS_STYLE = {
     MaterializationStatus.UNOBSERVED: "yellow",
     MaterializationStatus.RUNNING: "cyan",
     MaterializationStatus.FAILED: "red",
+    MaterializationStatus.SKIPPED: "magenta",
 }
 
 

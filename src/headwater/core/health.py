@@ -58,7 +58,8 @@ def derive_health(status: AssetStatus, freshness: FreshnessStatus | None,
             bad_check = True
             break
     parts = status.partitions
-    if (status.status is MaterializationStatus.FAILED or status.stale or bad_check
+    if (status.status is MaterializationStatus.FAILED or status.status is MaterializationStatus.SKIPPED
+            or status.stale or bad_check
             or fstate is FreshnessState.OVERDUE or fstate is FreshnessState.WARN
             or (mat is not None and mat.ran_on_stale_inputs)
             or (parts is not None and parts.missing and parts.materialized)):
@@ -105,6 +106,9 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
             degraded.append(f"check {c.name} failed" + (f": {c.detail}" if c.detail else ""))
         elif c.state is CheckState.WARN:
             warning.append(f"check {c.name} failed (warn)" + (f": {c.detail}" if c.detail else ""))
+    if status.status is MaterializationStatus.SKIPPED:
+        why = status.failure.message if status.failure else "something upstream of it failed"
+        warning.append(f"skipped: {why}" + ("" if status.last_materialization else "; never materialized"))
     if status.stale:
         text, more = status.roots_summary()
         if more:

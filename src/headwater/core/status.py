@@ -24,6 +24,10 @@ class MaterializationStatus(StrEnum):
     MISSING = "missing"
     RUNNING = "running"
     FAILED = "failed"
+    # The latest attempt after the latest success was skipped: something upstream of it failed
+    # in that run (or the run was canceled). Its own state, not "missing" nor "failed": the
+    # asset did nothing wrong, and ``failure`` says why it was skipped.
+    SKIPPED = "skipped"
     MATERIALIZED = "materialized"
     # Source assets are observed, never materialized.
     OBSERVED = "observed"
@@ -92,7 +96,8 @@ class AssetStatus:
     @property
     def input_state(self) -> InputState:
         """How a step reading this asset right now should record it."""
-        if self.status in (MaterializationStatus.MISSING,):
+        if self.status is MaterializationStatus.MISSING or (
+                self.status is MaterializationStatus.SKIPPED and self.last_materialization is None):
             return InputState.MISSING
         if self.status is MaterializationStatus.FAILED:
             return InputState.FAILED
@@ -342,10 +347,10 @@ def derive_status(spec: AssetSpec, fact: AssetFacts | None, parents: Mapping[Ass
     if attempt is AttemptStatus.RUNNING:
         status = MaterializationStatus.RUNNING
     elif attempt in (AttemptStatus.FAILED, AttemptStatus.SKIPPED) and _attempt_after(fact, mat):
-        status = MaterializationStatus.FAILED if attempt is AttemptStatus.FAILED else _base(mat)
+        status = MaterializationStatus.FAILED if attempt is AttemptStatus.FAILED else MaterializationStatus.SKIPPED
     else:
         status = _base(mat)
-    failure = fact.last_failure if status is MaterializationStatus.FAILED else None
+    failure = fact.last_failure if status is MaterializationStatus.FAILED or status is _SKIPPED else None
     if mat is None:
         return AssetStatus(spec.key, status, False, (), False, spec.code_version, None, None, None, None, None,
                            fact.last_attempt_run_id, failure)
@@ -360,6 +365,9 @@ def _root_sources(causes: tuple[StaleCause, ...],
     """Each cause, or for one that came through a stale parent, that parent's status."""
     return tuple(parents[c.dep] if c.kind is StaleCauseKind.UPSTREAM_STALE and c.dep is not None
                  and c.dep in parents else c for c in causes)
+
+
+_SKIPPED = MaterializationStatus.SKIPPED
 
 
 def _base(mat: AssetMaterialized | None) -> MaterializationStatus:

@@ -161,8 +161,11 @@ def ticks(c: Ctx, instigator: Annotated[str | None, Query(max_length=1000)] = No
 
 @router.post("/actions/materialize", response_model=models.RunResponse, responses=ACTION_ERRORS)
 def materialize(c: ActionCtx, body: models.MaterializeRequest) -> dict[str, Any]:
-    """Queue a run of the asset (and its downstream), or of a selection; a worker or the daemon runs it."""
-    return {"run": run_to_dict(actions.materialize(c, body.key, body.selection, body.downstream, body.mode))}
+    """Queue a run of the asset, the keys, the catalog's matches or a selection (and their
+    downstream), with tags and an executor; a worker or the daemon runs it."""
+    return {"run": run_to_dict(actions.materialize(c, body.key, body.selection, body.downstream, body.mode,
+                                                   keys=actions.requested_keys(c, body.keys, body.match),
+                                                   tags=body.tags, executor=body.executor))}
 
 
 @router.post("/actions/observe", response_model=models.ObserveResponse, responses=ACTION_ERRORS)

@@ -21,7 +21,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
 from headwater.service import Instance
-from headwater.web import api, backfill_view, pages, partition_api, partition_pages
+from headwater.web import api, backfill_view, graph_api, pages, partition_api, partition_pages
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
 
@@ -43,6 +43,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
     app.include_router(partition_api.router)  # before api.router: /api/assets/{key:path} would take its paths
+    app.include_router(graph_api.router)
     app.include_router(api.router)
     app.include_router(partition_pages.router)
     app.include_router(backfill_view.api)

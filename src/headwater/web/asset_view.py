@@ -11,7 +11,8 @@ from headwater.core.events import AssetMaterialized, CheckEvaluated
 from headwater.core.keys import AssetKey, to_key
 from headwater.errors import HeadwaterError
 from headwater.reports import iso
-from headwater.web.charts import Chart, history_charts
+from headwater.web.attempts import Attempt, Cause, attempts, latest_cause
+from headwater.web.charts import RANGES, Chart, history_charts
 from headwater.web.context import WebContext
 from headwater.web.graph_view import NodeView, asset_node
 from headwater.web.layout import layout
@@ -81,6 +82,8 @@ def asset_detail(ctx: WebContext, text: str, full: bool = False) -> dict[str, An
         "ran_on_stale_inputs": [{"key": str(i.key), "state": i.state.value, "data_version": i.data_version,
                                  "detail": i.detail} for i in (mat.inputs if mat else ()) if i.state.value != "ok"],
         "materializations": [event_row(e) for e in mats],
+        "attempts": [a.to_dict() for a in attempts(ctx, key, {e.event.run_id for e in mats if e.event.run_id})],
+        "latest_cause": _cause_dict(latest_cause(ctx, h.status)),
         "observations": [event_row(e) for e in obs],
         "check_history": {name: [event_row(e) for e in events] for name, events in check_history(ctx, key).items()},
         "lineage": {
@@ -92,6 +95,10 @@ def asset_detail(ctx: WebContext, text: str, full: bool = False) -> dict[str, An
         },
         "as_of": iso(snap.taken_at),
     }
+
+
+def _cause_dict(cause: Cause | None) -> dict[str, Any] | None:
+    return cause.to_dict() if cause is not None else None
 
 
 def check_history(ctx: WebContext, key: AssetKey) -> dict[str, list[Any]]:
@@ -120,9 +127,13 @@ class AssetPage:
     lineage_nodes: list[NodeView]
     stale_inputs: list[Any]
     snapshot: Any  # what it was drawn from (the page follows changes from its cursor)
+    attempts: list[Attempt]
+    cause: Cause | None
+    history: list[tuple[str, Any]]  # ("materialized" | "failed" | "skipped", the event or attempt), newest first
+    range: str
 
 
-def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
+def asset_page(ctx: WebContext, text: str, now: float, range_: str = "all") -> AssetPage:
     key = known_key(ctx, text)
     snap = ctx.cache.get()
     h = snap.healths[key]
@@ -139,11 +150,22 @@ def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
     for n in nodes:
         n.css = "self" if n.box.id == str(key) else ""
     mat = h.status.last_materialization
+    if range_ not in RANGES:
+        raise HeadwaterError(f"unknown time range {range_!r}; one of {', '.join(RANGES)}")
+    tries = [] if spec.is_source else attempts(ctx, key, {m.run_id for m in mats if m.run_id})
+    history: list[tuple[str, Any]] = sorted([("materialized", m) for m in mats] + [(a.state, a) for a in tries],
+                                            key=lambda pair: -(pair[1].timestamp if pair[0] == "materialized"
+                                                               else pair[1].at))
+    span = RANGES[range_]
+    policy = spec.freshness
+    charts = history_charts(list(reversed(mats)), tries, since=now - span if span else None,
+                            max_lag=getattr(policy, "max_lag", None), warn_lag=getattr(policy, "warn_lag", None))
     return AssetPage(
         key, h, spec, definition(ctx, key), [linkify(line, ctx.key_names) for line in ctx.instance.why(ctx.defs, key)],
-        mats, obs, history_charts(list(reversed(mats))),
+        mats, obs, charts,
         {name: [e.event for e in events] for name, events in check_history(ctx, key).items()},
-        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap)
+        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap,
+        tries, latest_cause(ctx, h.status), history, range_)
 
 
 def linkify(line: str, keys: set[str]) -> list[tuple[str, str | None]]:

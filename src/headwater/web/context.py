@@ -10,6 +10,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
+from headwater.web.canvas_graph import LayoutCache
 from headwater.web.changes import ChangeFeed
 from headwater.web.graph_view import ViewCache
 from headwater.web.launching import RunLauncher
@@ -49,6 +50,7 @@ class WebContext:
         self.guard = Guard(read_only=config.read_only, token=config.token, loopback=is_loopback(config.host))
         self.launcher = RunLauncher(instance, location, config.launch)
         self.views = ViewCache()
+        self.layouts = LayoutCache(instance.home / "ui-cache")
         self.rows = RowWriter(defs.graph)
         self.feed = ChangeFeed()
         self.cache = HealthCache(lambda: instance.healths(defs), warm=self._warm,

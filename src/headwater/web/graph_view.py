@@ -14,6 +14,7 @@ from headwater.core.asset_states import state_index
 from headwater.core.health import AssetHealth, Health
 from headwater.core.keys import AssetKey
 from headwater.core.selection import select
+from headwater.core.status import MaterializationStatus
 from headwater.errors import HeadwaterError
 from headwater.web.formatting import ago
 from headwater.web.layout import Box, Layout, layout
@@ -22,6 +23,9 @@ from headwater.web.layout import Box, Layout, layout
 COLLAPSE_OVER = 400
 GROUP_COLLAPSE = 40
 HEALTHS = tuple(h.value for h in Health)
+# What the status filter offers: every materialization status, and ``stale``.
+STATUSES = tuple(s.value for s in MaterializationStatus)
+STATUS_FILTERS = (*STATUSES, "stale")
 
 
 @dataclass
@@ -30,12 +34,17 @@ class GraphQuery:
     health: str | None = None
     expand: frozenset[str] = frozenset()    # "*" expands every group
     collapse: frozenset[str] = frozenset()  # "*" collapses every group
+    status: str | None = None               # a materialization status, or "stale"
 
     @staticmethod
-    def parse(select_: str | None, health: str | None, expand: str | None, collapse: str | None) -> GraphQuery:
+    def parse(select_: str | None, health: str | None, expand: str | None, collapse: str | None,
+              status: str | None = None) -> GraphQuery:
         if health and health not in HEALTHS:
             raise HeadwaterError(f"unknown health {health!r}; one of {', '.join(HEALTHS)}")
-        return GraphQuery((select_ or "").strip() or None, health or None, _names(expand), _names(collapse))
+        if status and status not in STATUS_FILTERS:
+            raise HeadwaterError(f"unknown status {status!r}; one of {', '.join(STATUS_FILTERS)}")
+        return GraphQuery((select_ or "").strip() or None, health or None, _names(expand), _names(collapse),
+                          status or None)
 
 
     def href(self, toggle: str | None = None, collapsed_now: bool = False, all_groups: bool = False) -> str:
@@ -109,6 +118,10 @@ def visible_keys(graph: Any, healths: dict[AssetKey, AssetHealth], query: GraphQ
     keys: Iterable[AssetKey] = select(graph, query.select, lambda: state_index(healths.values())) if query.select else graph.keys
     if query.health:
         keys = [k for k in keys if healths[k].health.value == query.health]
+    if query.status == "stale":
+        keys = [k for k in keys if healths[k].status.stale]
+    elif query.status:
+        keys = [k for k in keys if healths[k].status.status.value == query.status]
     return graph.toposorted(keys)
 
 
@@ -134,7 +147,7 @@ class ViewCache:
     def get(self, graph: Any, snapshot: Any, query: GraphQuery) -> GraphView:
         if snapshot is not self._snapshot:
             self._snapshot, self._views = snapshot, {}
-        key = (query.select, query.health, query.expand, query.collapse)
+        key = (query.select, query.health, query.expand, query.collapse, query.status)
         view = self._views.get(key)
         if view is None:
             view = graph_view(graph, snapshot.healths, query, snapshot.taken_at)

@@ -2,7 +2,9 @@
 
 Pure: node ids, parents and group names in; boxes, lanes and edge curves out. Columns are
 the longest-path layers of the DAG (``Dag.layers``), so every edge points right. Each group
-gets its own horizontal lane, so group boxes never overlap; inside a lane, the nodes of a
+gets its own horizontal lane, so group boxes never overlap; a lane goes as high as the lanes
+already placed over its columns allow (a skyline), so groups over different columns share
+a band instead of stacking into a graph many times taller than wide; inside a lane, the nodes of a
 column are ordered by the mean row of their parents (one barycenter sweep), which keeps
 most edges short. A collapsed group is one box spanning its lane's columns; edges into or
 out of it attach at the column of the member they really connect, so they still point right.
@@ -101,7 +103,7 @@ def layout(layers: Sequence[Sequence[Hashable]], parents: Mapping[Hashable, Sequ
                                                sum(column[n] for n in lanes_nodes[g]) / len(lanes_nodes[g]), g))
     out = Layout()
     row_of: dict[Hashable, float] = {}  # a global vertical position, for the barycenter sweep
-    y = float(MARGIN)
+    skyline = [float(MARGIN)] * max(len(layers), 1)  # per column: where the next lane may start
     rep: dict[Hashable, str] = {}
     centre: dict[Hashable, float] = {}
     for group in order:
@@ -110,6 +112,7 @@ def layout(layers: Sequence[Sequence[Hashable]], parents: Mapping[Hashable, Sequ
         last = max(column[n] for n in members)
         x = MARGIN + first * COL_PITCH - 12
         w = (last - first) * COL_PITCH + NODE_W + 24
+        y = max(skyline[first:last + 1])
         if group in collapsed:
             h = LANE_HEAD + NODE_H + LANE_FOOT
             box = Box(group_box_id(group), x + 12, y + LANE_HEAD, w - 24, NODE_H, group, True, len(members))
@@ -119,7 +122,7 @@ def layout(layers: Sequence[Sequence[Hashable]], parents: Mapping[Hashable, Sequ
                 centre[n] = box.y + NODE_H / 2
                 row_of[n] = box.y
             out.lanes.append(Lane(group, x, y, w, h, len(members), True))
-            y += h + LANE_GAP
+            skyline[first:last + 1] = [y + h + LANE_GAP] * (last - first + 1)
             continue
         by_col: dict[int, list[Hashable]] = {}
         for n in members:
@@ -137,7 +140,7 @@ def layout(layers: Sequence[Sequence[Hashable]], parents: Mapping[Hashable, Sequ
                 row_of[n] = ny
         h = LANE_HEAD + rows * ROW_PITCH - (ROW_PITCH - NODE_H) + LANE_FOOT
         out.lanes.append(Lane(group, x, y, w, h, len(members), False))
-        y += h + LANE_GAP
+        skyline[first:last + 1] = [y + h + LANE_GAP] * (last - first + 1)
     seen: set[tuple[str, str]] = set()
     for node, col in column.items():
         for p in parents.get(node, ()):
@@ -150,7 +153,7 @@ def layout(layers: Sequence[Sequence[Hashable]], parents: Mapping[Hashable, Sequ
             out.edges.append(Edge(a, b, MARGIN + column[p] * COL_PITCH + NODE_W, centre[p],
                                   MARGIN + col * COL_PITCH, centre[node]))
     out.width = MARGIN * 2 + max(len(layers), 1) * COL_PITCH
-    out.height = y + MARGIN
+    out.height = max(skyline) - LANE_GAP + MARGIN if out.lanes else 2.0 * MARGIN
     return out
 
 

@@ -28,7 +28,8 @@ def asset_changes(ctx: WebContext, since: str | None) -> dict[str, Any]:
         rows.append({"key": str(k), "group": ctx.graph.spec(k).group, "health": h.health.value,
                      "status": st.status.value, "stale": st.stale, "last_updated_at": iso(st.last_updated_at),
                      "freshness": h.freshness.state.value if h.freshness else None,
-                     "failing_checks": [c.name for c in h.checks if c.state.value in ("failed", "warn")]})
+                     "failing_checks": [c.name for c in h.checks if c.state.value in ("failed", "warn")],
+                     "reasons": [r[:300] for r in h.reasons[:5]]})
     return {"cursor": cursor, "as_of": iso(snap.taken_at), "full": keys is None, "changed": len(rows), "assets": rows}
 
 

@@ -47,8 +47,12 @@ class AssetRow(BaseModel):
     key: str
     group: str
     kinds: list[str]
+    owners: list[str] = Field(default_factory=list, description="who owns the asset (its definition's owners)")
+    tags: dict[str, str] = Field(default_factory=dict, description="the definition's tags")
     is_source: bool
-    status: str
+    status: str = Field(description="missing, running, failed, skipped (the latest attempt was skipped because "
+                                    "something upstream failed: ``error`` says what), materialized; a source: "
+                                    "observed or unobserved")
     stale: bool
     stale_causes: list[Cause]
     stale_root_causes: list[RootCause]
@@ -81,6 +85,7 @@ class ChangedAsset(BaseModel):
     last_updated_at: str | None = Field(description="materialized (a source: observed) at")
     freshness: str | None
     failing_checks: list[str]
+    reasons: list[str] = Field(default_factory=list, description="the health's reasons, in words")
 
 
 class Changes(BaseModel):
@@ -158,6 +163,32 @@ class InputRead(BaseModel):
     detail: str
 
 
+class AttemptOut(BaseModel):
+    run_id: str
+    step_key: str
+    state: Literal["failed", "skipped"]
+    time: str | None
+    timestamp: float
+    duration: float | None
+    message: str
+
+
+class LogLine(BaseModel):
+    time: str | None
+    level: str
+    message: str
+
+
+class CauseOut(BaseModel):
+    state: Literal["failed", "skipped"]
+    run_id: str
+    step_key: str | None
+    message: str
+    traceback: str
+    upstream: str | None = Field(description="for a skip: the upstream asset whose failure caused it")
+    logs: list[LogLine] = Field(description="the failing step's last log lines")
+
+
 class AssetDetail(BaseModel):
     asset: AssetRow
     definition: Definition
@@ -168,6 +199,9 @@ class AssetDetail(BaseModel):
     check_history: dict[str, list[Event]]
     lineage: Lineage
     as_of: str
+    attempts: list[AttemptOut] = Field(default_factory=list, description="failed and skipped attempts, newest first")
+    latest_cause: CauseOut | None = Field(default=None, description="why the latest attempt produced nothing "
+                                                                    "(a failed or skipped status)")
 
 
 class Run(BaseModel):
@@ -290,9 +324,26 @@ class Target(BaseModel):
     selection: str | None = Field(default=None, max_length=10_000)
 
 
+class CatalogMatch(BaseModel):
+    """Every asset the catalog lists for these filters (its "select all matching")."""
+
+    select: str | None = Field(default=None, max_length=10_000)
+    health: str | None = Field(default=None, max_length=20)
+    status: str | None = Field(default=None, max_length=20)
+    q: str | None = Field(default=None, max_length=1000)
+
+
 class MaterializeRequest(Target):
-    downstream: bool = Field(default=False, description="the asset and everything downstream of it")
-    mode: Literal["all", "stale", "missing"] = "all"
+    downstream: bool = Field(default=False, description="the target and everything downstream of it "
+                                                        "(with a selection too)")
+    mode: Literal["all", "stale", "missing"] = Field(default="all", description="all, or only the stale ones, "
+                                                                                "or only the missing ones")
+    keys: list[str] | None = Field(default=None, max_length=100_000, description="exact asset keys (a selection "
+                                                                                   "made on the graph or catalog)")
+    match: CatalogMatch | None = None
+    tags: dict[str, str] = Field(default_factory=dict, max_length=50, description="run tags")
+    executor: str | None = Field(default=None, max_length=50, description="in_process or multiprocess; the "
+                                                                          "worker's default when absent")
 
 
 class ToggleRequest(BaseModel):

@@ -19,21 +19,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from headwater.core.selection import select as select_keys
 from headwater.errors import HeadwaterError
+from headwater.service import EXECUTORS
 from headwater.web import actions
 from headwater.web.asset_view import asset_page
 from headwater.web.catalog_view import COLUMNS, PAGE_SIZE, catalog
 from headwater.web.context import WebContext
+from headwater.web.doc_text import doc_html
 from headwater.web.formatting import ago, duration, iso, when
 from headwater.web.graph_svg import node_svg, nodes_svg
-from headwater.web.graph_view import HEALTHS, GraphQuery
+from headwater.web.graph_view import HEALTHS, STATUS_FILTERS, GraphQuery
 from headwater.web.run_view import RUN_STATUSES, TIMELINE_W, list_runs, run_page
 from headwater.web.security import CSRF_COOKIE, TOKEN_COOKIE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(node_svg=node_svg, nodes_svg=nodes_svg, ago=ago, when=when, iso=iso, duration=duration, HEALTHS=HEALTHS, quote=quote,
+templates.env.globals.update(node_svg=node_svg, nodes_svg=nodes_svg, ago=ago, when=when, iso=iso, duration=duration,
+                             HEALTHS=HEALTHS, STATUS_FILTERS=STATUS_FILTERS, quote=quote,
                              RUN_STATUSES=RUN_STATUSES, TIMELINE_W=TIMELINE_W)
+templates.env.filters["doc"] = doc_html
 templates.env.filters["json_script"] = lambda v: Markup(
     json.dumps(v, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 NOTICES = {"observed": "Observation recorded.", "checked": "Checks evaluated.", "toggled": "Saved.",
@@ -87,30 +92,33 @@ def back(url: str) -> RedirectResponse:
 
 @router.get("/", response_class=HTMLResponse)
 @router.get("/graph", response_class=HTMLResponse)
-def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = None, expand: Text = None,
-               collapse: Text = None) -> Response:
+def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = None, status: Text = None) -> Response:
+    """The page is a frame: graph.js fetches the layout and state (``/api/graph/canvas``)."""
     snap = c.cache.get()
+    values = dict(select=select or "", health=health or "", status=status or "", as_of=snap.taken_at,
+                  executors=EXECUTORS)
     try:
-        view = c.views.get(c.graph, snap, GraphQuery.parse(select, health, expand, collapse))
+        GraphQuery.parse(select, health, None, None, status)
+        if select:
+            select_keys(c.graph, select)
     except HeadwaterError as exc:
-        return render(request, "graph.html", 400, view=None, error=str(exc), select=select or "",
-                      health=health or "", as_of=snap.taken_at)
-    return render(request, "graph.html", view=view, error=None, select=select or "", health=health or "",
-                  as_of=snap.taken_at, cursor=c.feed.cursor(snap))
+        return render(request, "graph.html", 400, error=str(exc), **values)
+    return render(request, "graph.html", error=None, cursor=c.feed.cursor(snap), **values)
 
 
 @router.get("/assets", response_class=HTMLResponse)
 def catalog_page(request: Request, c: Ctx, select: Text = None, health: Text = None, q: Text = None,
-                 sort: Annotated[str, Query(max_length=100)] = "key", desc: Text = None,
+                 status: Text = None, sort: Annotated[str, Query(max_length=100)] = "key", desc: Text = None,
                  page: Annotated[int, Query(ge=1, le=100_000)] = 1, fragment: Text = None) -> Response:
     descending = (desc or "").lower() in ("1", "true", "yes", "on")
     snap = c.cache.get()
-    params = {"select": select or "", "health": health or "", "q": q or ""}
+    params = {"select": select or "", "health": health or "", "status": status or "", "q": q or ""}
     try:
-        rows = catalog(c.graph, snap.healths, select, health, q, sort, descending)
+        rows = catalog(c.graph, snap.healths, select, health, q, sort, descending, status)
     except HeadwaterError as exc:
         return render(request, "catalog.html", 400, rows=[], error=str(exc), params=params, sort=sort, desc=descending,
-                      page=1, pages=1, total=0, columns=COLUMNS, link=lambda **kw: "", as_of=snap.taken_at)
+                      page=1, pages=1, total=0, columns=COLUMNS, link=lambda **kw: "", as_of=snap.taken_at,
+                      executors=EXECUTORS)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
 
     def link(**changes: Any) -> str:
@@ -122,13 +130,14 @@ def catalog_page(request: Request, c: Ctx, select: Text = None, health: Text = N
     return render(request, name, rows=rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], error=None,
                   params=params, sort=sort, desc=descending, page=min(page, pages), pages=pages, total=len(rows),
                   columns=COLUMNS, link=link, as_of=snap.taken_at, cursor=c.feed.cursor(snap),
-                  fragment_url=link(fragment="rows"))
+                  fragment_url=link(fragment="rows"), executors=EXECUTORS)
 
 
 @router.get("/assets/{key:path}", response_class=HTMLResponse)
-def asset_html(request: Request, c: Ctx, key: str, fragment: str | None = None) -> Response:
+def asset_html(request: Request, c: Ctx, key: str, fragment: str | None = None,
+               range: Annotated[str, Query(max_length=10)] = "all") -> Response:  # noqa: A002 - the URL's word
     now = time.time()
-    view = asset_page(c, key, now)
+    view = asset_page(c, key, now, range)
     name = {"state": "asset_state.html", "body": "asset_body.html"}.get(fragment or "", "asset.html")
     return render(request, name, a=view, now=now, cursor=c.feed.cursor(view.snapshot))
 
@@ -145,11 +154,11 @@ def runs_page(request: Request, c: Ctx, status: Text = None, asset: Text = None,
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_html(request: Request, c: Ctx, run_id: str, fragment: str | None = None) -> Response:
+def run_html(request: Request, c: Ctx, run_id: str, fragment: str | None = None, step: Text = None) -> Response:
     now = time.time()
     view = run_page(c, run_id, now)
     name = {"steps": "run_steps.html", "summary": "run_summary.html"}.get(fragment or "", "run.html")
-    return render(request, name, r=view, now=now)
+    return render(request, name, r=view, now=now, focus=step or "")
 
 
 @router.get("/automation", response_class=HTMLResponse)

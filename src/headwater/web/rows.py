@@ -166,7 +166,9 @@ class RowWriter:
         if static is None:
             spec = self._graph.spec(key)
             static = self._static[key] = (f'"group":{_s(spec.group)},"kinds":'
-                                          f'[{",".join(_s(k) for k in sorted(spec.kinds))}]', _opt(spec.code_version))
+                                          f'[{",".join(_s(k) for k in sorted(spec.kinds))}],'
+                                          f'"owners":[{",".join(_s(o) for o in spec.owners)}],'
+                                          f'"tags":{_mapping(spec.tags)}', _opt(spec.code_version))
         return static
 
     def _status_json(self, st: Any, memo: dict[int, str]) -> tuple[str, bool]:

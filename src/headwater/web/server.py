@@ -10,6 +10,7 @@ import uvicorn
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.service import Instance
+from headwater.web import charts
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 
@@ -20,6 +21,9 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
     on its own connection to the store (as it would in its own process)."""
     app = create_app(defs, instance, location, config)
     app.state.ctx.cache.prefetch()  # while Uvicorn starts
+    threading.Thread(target=app.state.ctx.layouts.get, args=(defs.graph, defs.graph.keys), daemon=True,
+                     name="headwater-ui-layout").start()  # the whole graph's layout, if not on disk yet
+    threading.Thread(target=charts.warm, daemon=True, name="headwater-ui-charts").start()  # vl-convert's engine
     stop = threading.Event()
     thread = None
     daemon_instance = None

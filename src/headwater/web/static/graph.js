@@ -1,221 +1,772 @@
-// The asset graph: pan (drag), zoom (wheel, buttons), hover highlights upstream and
-// downstream, search by key. The layout comes from the server; this only moves the view.
+// The asset graph, drawn on a canvas: our own renderer, no library.
+//
+// The server lays the graph out (cached per definitions version) and sends it with every
+// node's state as parallel arrays (/api/graph/canvas). This script only draws what is in
+// view (culling), at the level of detail the zoom allows (groups -> nodes -> labels), and
+// keeps a minimap. A pan or zoom step redraws the visible part from typed arrays: no DOM
+// node per asset, so 10,000 assets cost what the ~100 on screen cost.
+//
+// Mouse: drag pans, the wheel zooms, a click selects (shift-click adds or removes), a
+// shift-drag selects a box, a double-click opens. Keys (the canvas takes focus): Tab and
+// Shift+Tab move between assets, arrows move to the nearest asset that way, Enter opens,
+// Space selects, Escape clears, + and - zoom, 0 fits.
 "use strict";
 
-(function () {
-  const svg = document.getElementById("graph-svg");
-  const dataEl = document.getElementById("graph-data");
-  if (!svg || !dataEl) return;
-  const data = JSON.parse(dataEl.textContent);
-  const nodes = Array.from(svg.querySelectorAll(".nodes .node"));
-  const hl = document.getElementById("edges-hl");
-  const full = {x: 0, y: 0, w: Math.max(data.width, 200), h: Math.max(data.height, 120)};
-  let view = Object.assign({}, full);
-
-  // -- adjacency, from the flat edge list [source, target, x1, y1, x2, y2, ...] ----------------
-  const ups = nodes.map(() => []);
-  const downs = nodes.map(() => []);
-  for (let i = 0; i < data.edges.length; i += 6) {
-    downs[data.edges[i]].push(data.edges[i + 1]);
-    ups[data.edges[i + 1]].push(data.edges[i]);
+const hwGraph = (function () {
+  const canvas = document.getElementById("graph-canvas");
+  if (!canvas) return null;
+  const wrap = document.getElementById("graph");
+  const mini = document.getElementById("graph-minimap");
+  const live = document.getElementById("graph-live");
+  const g = canvas.getContext("2d", {alpha: false});
+  const css = getComputedStyle(document.documentElement);
+  const COLOR = {};
+  for (const h of ["healthy", "warning", "degraded", "unknown", "skipped", "accent"]) {
+    COLOR[h] = css.getPropertyValue("--" + h).trim() || "#888";
   }
-  const indexOf = new Map(nodes.map((n, i) => [n, i]));
+  const LOD_NODES = 14;   // a node narrower than this many pixels: draw groups, not nodes
+  const LOD_LABELS = 110; // wider than this: draw its words
+  const MAX_SCALE = 3;
+  const THROUGH_MAX = 150;
+  const LEAVING_MAX = 400;
+  const STUB = 40;
 
-  // -- view box ------------------------------------------------------------------------------
-  function apply() {
-    svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-  }
-  function fit() {
-    const box = svg.getBoundingClientRect();
-    const aspect = box.width / Math.max(box.height, 1);
-    view = {x: 0, y: 0, w: full.w, h: full.h};
-    if (full.w / full.h > aspect) view.h = full.w / aspect; else view.w = full.h * aspect;
-    // Very large graphs: start readable at the top left rather than as a speck.
-    const minScale = 0.35;
-    if (box.width / view.w < minScale) {
-      view.w = box.width / minScale;
-      view.h = box.height / minScale;
+  let D = null;            // the answer of /api/graph/canvas
+  let n = 0;
+  let X, Y, NW, NH;        // node positions (typed arrays) and the node size
+  let up = [], down = [];  // adjacency: index -> indexes
+  let laneOf;              // node -> lane index
+  let laneEdges = [];      // [laneA, laneB] pairs, for the groups level
+  let index = new Map();   // key -> node index
+  const view = {s: 1, x: 0, y: 0};  // screen = world * s + (x, y)
+  let W = 0, H = 0, dpr = 1;
+  const selected = new Set();
+  let focus = -1;
+  let hover = -1;
+  let lit = null;          // the hovered node's upstream and downstream (Set), or null
+  let matches = null;      // search matches (Set), or null
+  let box = null;          // the box being selected, in world coordinates
+  let pending = false;
+  const stats = {draws: [], last: 0};
+  const listeners = [];
+
+  // -- data ------------------------------------------------------------------------------
+  function load(data) {
+    D = data;
+    n = data.ids.length;
+    X = Float64Array.from(data.x);
+    Y = Float64Array.from(data.y);
+    NW = data.node_w;
+    NH = data.node_h;
+    index = new Map(data.ids.map((id, i) => [id, i]));
+    up = Array.from({length: n}, () => []);
+    down = Array.from({length: n}, () => []);
+    for (let e = 0; e < data.edges.length; e += 2) {
+      down[data.edges[e]].push(data.edges[e + 1]);
+      up[data.edges[e + 1]].push(data.edges[e]);
     }
-    apply();
-  }
-  function toSvg(clientX, clientY) {
-    const box = svg.getBoundingClientRect();
-    return {x: view.x + (clientX - box.left) * view.w / box.width, y: view.y + (clientY - box.top) * view.h / box.height};
-  }
-  function zoom(factor, clientX, clientY) {
-    const box = svg.getBoundingClientRect();
-    const p = toSvg(clientX === undefined ? box.left + box.width / 2 : clientX,
-                    clientY === undefined ? box.top + box.height / 2 : clientY);
-    const w = Math.min(Math.max(view.w * factor, 100), full.w * 20);
-    const k = w / view.w;
-    view = {x: p.x - (p.x - view.x) * k, y: p.y - (p.y - view.y) * k, w: view.w * k, h: view.h * k};
-    apply();
-  }
-  function centreOn(node) {
-    const t = node.transform.baseVal.consolidate().matrix;
-    const box = svg.getBoundingClientRect();
-    view.w = box.width;
-    view.h = box.height;
-    view.x = t.e + 105 - view.w / 2;
-    view.y = t.f + 36 - view.h / 2;
-    apply();
-  }
-
-  svg.addEventListener("wheel", (e) => {
-    e.preventDefault();
-    zoom(Math.exp(e.deltaY * 0.0015), e.clientX, e.clientY);
-  }, {passive: false});
-
-  let drag = null;
-  let moved = false;
-  svg.addEventListener("pointerdown", (e) => {
-    if (e.button !== 0) return;
-    drag = {x: e.clientX, y: e.clientY, vx: view.x, vy: view.y};
-    moved = false;
-  });
-  window.addEventListener("pointermove", (e) => {
-    if (!drag) return;
-    const dx = e.clientX - drag.x;
-    const dy = e.clientY - drag.y;
-    if (!moved && Math.abs(dx) + Math.abs(dy) < 4) return;
-    moved = true;
-    svg.classList.add("dragging");
-    const box = svg.getBoundingClientRect();
-    view.x = drag.vx - dx * view.w / box.width;
-    view.y = drag.vy - dy * view.h / box.height;
-    apply();
-  });
-  window.addEventListener("pointerup", () => {
-    drag = null;
-    svg.classList.remove("dragging");
-  });
-  // A drag that ends on a node is not a click on it.
-  svg.addEventListener("click", (e) => {
-    if (moved) {
-      e.preventDefault();
-      e.stopPropagation();
-      moved = false;
+    const laneOfGroup = new Map(data.lanes.map((l, i) => [l[4], i]));
+    laneOf = Int32Array.from(data.group, (gi) => laneOfGroup.get(gi));
+    const pairs = new Set();
+    for (let e = 0; e < data.edges.length; e += 2) {
+      const a = laneOf[data.edges[e]], b = laneOf[data.edges[e + 1]];
+      if (a !== b) pairs.add(a * 100000 + b);
     }
-  }, true);
+    laneEdges = Array.from(pairs, (p) => [Math.floor(p / 100000), p % 100000]);
+    if (mini) {  // the graph's shape, within 220 x 150
+      const k = Math.min(220 / Math.max(data.width, 1), 150 / Math.max(data.height, 1));
+      mini.width = Math.max(40, Math.round(data.width * k));
+      mini.height = Math.max(30, Math.round(data.height * k));
+    }
+    count();
+  }
 
-  document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
-    if (b.dataset.zoom === "in") zoom(0.8);
-    else if (b.dataset.zoom === "out") zoom(1.25);
-    else fit();
-  }));
+  function count() {
+    D.laneCounts = D.lanes.map(() => [0, 0, 0, 0]);
+    for (let i = 0; i < n; i++) D.laneCounts[laneOf[i]][D.h[i]]++;
+    miniDirty = true;
+  }
 
-  // -- hover: highlight everything upstream and downstream -----------------------------------
-  function walk(start, edges) {
-    const seen = new Set();
+  function healthOf(i) { return D.healths[D.h[i]]; }
+  function statusOf(i) { return D.statuses[D.s[i]]; }
+
+  // -- view ------------------------------------------------------------------------------
+  function resize() {
+    const r = wrap.getBoundingClientRect();
+    dpr = window.devicePixelRatio || 1;
+    W = Math.max(1, Math.floor(r.width));
+    H = Math.max(1, Math.floor(r.height));
+    canvas.width = W * dpr;
+    canvas.height = H * dpr;
+    canvas.style.width = W + "px";
+    canvas.style.height = H + "px";
+  }
+
+  function fitTo(x0, y0, x1, y1, pad) {
+    const w = Math.max(x1 - x0, 1), h = Math.max(y1 - y0, 1);
+    view.s = Math.min((W - 2 * pad) / w, (H - 2 * pad) / h, MAX_SCALE);
+    view.x = (W - w * view.s) / 2 - x0 * view.s;
+    view.y = (H - h * view.s) / 2 - y0 * view.s;
+    redraw();
+  }
+
+  // Fits any graph: no lower bound on the scale (the groups level keeps it readable).
+  function fit() { fitTo(0, 0, Math.max(D.width, 1), Math.max(D.height, 1), 16); }
+
+  function zoom(factor, sx, sy) {
+    const px = sx === undefined ? W / 2 : sx, py = sy === undefined ? H / 2 : sy;
+    const s = Math.min(Math.max(view.s * factor, 1e-4), MAX_SCALE);
+    view.x = px - (px - view.x) * (s / view.s);
+    view.y = py - (py - view.y) * (s / view.s);
+    view.s = s;
+    redraw();
+  }
+
+  function centreOn(i, scale) {
+    if (scale) view.s = scale;
+    view.x = W / 2 - (X[i] + NW / 2) * view.s;
+    view.y = H / 2 - (Y[i] + NH / 2) * view.s;
+    redraw();
+  }
+
+  function toWorld(sx, sy) { return {x: (sx - view.x) / view.s, y: (sy - view.y) / view.s}; }
+
+  function nodeAt(sx, sy) {
+    if (NW * view.s < LOD_NODES) return -1;
+    const p = toWorld(sx, sy);
+    for (let i = 0; i < n; i++) {
+      if (p.x >= X[i] && p.x <= X[i] + NW && p.y >= Y[i] && p.y <= Y[i] + NH) return i;
+    }
+    return -1;
+  }
+
+  function laneAt(sx, sy) {
+    const p = toWorld(sx, sy);
+    return D.lanes.findIndex((l) => p.x >= l[0] && p.x <= l[0] + l[2] && p.y >= l[1] && p.y <= l[1] + l[3]);
+  }
+
+  // -- drawing ---------------------------------------------------------------------------
+  function redraw() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; draw(); });
+  }
+
+  function draw() {
+    const t0 = performance.now();
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = "#fbfcfd";
+    g.fillRect(0, 0, W, H);
+    if (!D) return;
+    const width = NW * view.s;
+    const level = width < LOD_NODES ? "groups" : width < LOD_LABELS ? "nodes" : "labels";
+    g.setTransform(dpr * view.s, 0, 0, dpr * view.s, dpr * view.x, dpr * view.y);
+    const x0 = -view.x / view.s, y0 = -view.y / view.s;
+    const x1 = x0 + W / view.s, y1 = y0 + H / view.s;
+    drawLanes(level, x0, y0, x1, y1);
+    if (level === "groups") {
+      drawLaneEdges();
+    } else {
+      const shown = [];
+      for (let i = 0; i < n; i++) {
+        if (X[i] < x1 && X[i] + NW > x0 && Y[i] < y1 && Y[i] + NH > y0) shown.push(i);
+      }
+      drawEdges(x0, y0, x1, y1, level);
+      if (level === "nodes") drawBlocks(shown); else drawLabelled(shown);
+    }
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    drawLaneTitles(level);
+    if (box) {
+      g.strokeStyle = COLOR.accent;
+      g.setLineDash([5, 4]);
+      g.lineWidth = 1.5;
+      const a = {x: box.x0 * view.s + view.x, y: box.y0 * view.s + view.y};
+      const b = {x: box.x1 * view.s + view.x, y: box.y1 * view.s + view.y};
+      g.strokeRect(Math.min(a.x, b.x), Math.min(a.y, b.y), Math.abs(b.x - a.x), Math.abs(b.y - a.y));
+      g.setLineDash([]);
+    }
+    drawMinimap();
+    const ms = performance.now() - t0;
+    stats.last = ms;
+    stats.draws.push(ms);
+    if (stats.draws.length > 500) stats.draws.shift();
+    wrap.dataset.level = level;
+    wrap.dataset.scale = view.s.toFixed(4);
+  }
+
+  function faded(i) {
+    return (lit !== null && !lit.has(i)) || (matches !== null && !matches.has(i));
+  }
+
+  function drawLanes(level, x0, y0, x1, y1) {
+    for (let l = 0; l < D.lanes.length; l++) {
+      const [lx, ly, lw, lh] = D.lanes[l];
+      if (lx > x1 || lx + lw < x0 || ly > y1 || ly + lh < y0) continue;
+      // clipped to the view (plus a margin): see drawEdges
+      const cx0 = Math.max(lx, x0 - 10), cy0 = Math.max(ly, y0 - 10);
+      const cx1 = Math.min(lx + lw, x1 + 10), cy1 = Math.min(ly + lh, y1 + 10);
+      g.fillStyle = "#eef2f6";
+      g.fillRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
+      if (level === "groups") {
+        // the group's health as a bar across it: each health its share of the width
+        const counts = D.laneCounts[l];
+        const total = counts.reduce((a, b) => a + b, 0) || 1;
+        let x = lx;
+        const y = ly + lh * 0.35, h = Math.max(lh * 0.3, 2 / view.s);
+        for (const hi of [2, 1, 3, 0]) {
+          if (!counts[hi]) continue;
+          const w = lw * counts[hi] / total;
+          g.fillStyle = COLOR[D.healths[hi]];
+          g.fillRect(x, y, w, h);
+          x += w;
+        }
+      }
+      g.strokeStyle = "#d3dae1";
+      g.lineWidth = 1 / view.s;
+      g.strokeRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
+    }
+  }
+
+  function drawLaneTitles(level) {
+    g.font = "600 12px system-ui, sans-serif";
+    g.textBaseline = "top";
+    for (let l = 0; l < D.lanes.length; l++) {
+      const [lx, ly, lw, lh, gi, size] = D.lanes[l];
+      const sx = lx * view.s + view.x, sy = ly * view.s + view.y;
+      if (sx > W || sy > H || (lx + lw) * view.s + view.x < 0 || (ly + lh) * view.s + view.y < 0) continue;
+      if (lh * view.s < 14 && level === "groups") continue;
+      const c = D.laneCounts[l];
+      let text = `${D.groups[gi]} (${size})`;
+      if (level === "groups") {
+        const parts = [];
+        for (const hi of [2, 1, 3, 0]) if (c[hi]) parts.push(`${c[hi]} ${D.healths[hi]}`);
+        text += " — " + parts.join(", ");
+      }
+      // within the lane's width on screen: cut to fit, or left out when nothing fits
+      const room = Math.min((lx + lw) * view.s + view.x, W) - Math.max(sx, 0) - 12;
+      if (room < 40) continue;
+      if (g.measureText(text).width > room) {
+        let cut = Math.max(1, Math.floor(text.length * room / g.measureText(text).width) - 1);
+        while (cut > 1 && g.measureText(text.slice(0, cut) + "…").width > room) cut--;
+        text = text.slice(0, cut) + "…";
+      }
+      g.fillStyle = "#4b5661";
+      g.fillText(text, Math.max(sx, 0) + 8, Math.max(sy, 0) + 6);
+    }
+  }
+
+  function drawLaneEdges() {
+    g.strokeStyle = "rgba(110,125,140,.55)";
+    g.lineWidth = 1.5 / view.s;
+    g.beginPath();
+    for (const [a, b] of laneEdges) {
+      const la = D.lanes[a], lb = D.lanes[b];
+      g.moveTo(la[0] + la[2] * 0.5, la[1] + la[3] / 2);
+      g.lineTo(lb[0] + lb[2] * 0.5, lb[1] + lb[3] / 2);
+    }
+    g.stroke();
+  }
+
+  // Only what is in view is stroked: a software rasterizer walks the whole of a path, so
+  // a long edge mostly off screen costs its full length. A curve with both ends near the
+  // view is drawn as a curve; any other edge as the part of its chord inside the view.
+  function drawEdges(x0, y0, x1, y1, level) {
+    const E = D.edges;
+    const curves = level === "labels";
+    const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;
+    const paths = [new Path2D(), new Path2D()];  // plain, highlighted
+    const through = [], leaving = [];
+    for (let e = 0; e < E.length; e += 2) {
+      const s = E[e], t = E[e + 1];
+      const ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
+      if (ax > x1 || bx < x0 || Math.min(ay, by) > y1 || Math.max(ay, by) < y0) continue;
+      const p = paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0];
+      const near = ax > x0 - mx && ax < x1 + mx && ay > y0 - my && ay < y1 + my
+        && bx > x0 - mx && bx < x1 + mx && by > y0 - my && by < y1 + my;
+      if (curves && near) {
+        const m = (bx - ax) / 2;
+        p.moveTo(ax, ay);
+        p.bezierCurveTo(ax + m, ay, bx - m, by, bx, by);
+      } else if (near) {
+        p.moveTo(ax, ay);
+        p.lineTo(bx, by);
+      } else if ((ax > x0 && ax < x1 && ay > y0 && ay < y1) || (bx > x0 && bx < x1 && by > y0 && by < y1)) {
+        leaving.push(e);
+      } else {
+        through.push(e);
+      }
+    }
+    // Edges with one end in view: the part in view; when there are many, a stub of
+    // STUB screen pixels from the end in view, pointing at the other end (long crossing
+    // lines are what a software rasterizer is slowest at, and many say little).
+    const stub = leaving.length > LEAVING_MAX ? STUB / view.s : Infinity;
+    for (const e of leaving) {
+      const s = E[e], t = E[e + 1];
+      let ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
+      const len = Math.hypot(bx - ax, by - ay);
+      if (len > stub) {
+        const k = stub / len;
+        if (ax > x0 && ax < x1 && ay > y0 && ay < y1) { bx = ax + (bx - ax) * k; by = ay + (by - ay) * k; }
+        else { ax = bx + (ax - bx) * k; ay = by + (ay - by) * k; }
+      }
+      clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], ax, ay, bx, by, x0, y0, x1, y1);
+    }
+    // Edges passing through with neither end in view: drawn only while few (many long
+    // crossing lines in one path make scan conversion slow, and they say little).
+    if (through.length <= THROUGH_MAX) {
+      for (const e of through) {
+        const s = E[e], t = E[e + 1];
+        clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], X[s] + NW, Y[s] + NH / 2, X[t],
+                Y[t] + NH / 2, x0, y0, x1, y1);
+      }
+    }
+    g.lineWidth = 1 / view.s;  // one device pixel: a hairline, the cheapest stroke there is
+    g.strokeStyle = lit !== null ? "rgba(169,180,191,.35)" : "#98a4b0";
+    g.stroke(paths[0]);
+    if (lit !== null) {
+      g.strokeStyle = COLOR.accent;
+      g.lineWidth = 2 / view.s;
+      g.stroke(paths[1]);
+    }
+  }
+
+  // The part of a segment inside a box (Liang-Barsky), added to a path.
+  function clipped(p, ax, ay, bx, by, x0, y0, x1, y1) {
+    let t0 = 0, t1 = 1;
+    const dx = bx - ax, dy = by - ay;
+    for (const [q, r] of [[-dx, ax - x0], [dx, x1 - ax], [-dy, ay - y0], [dy, y1 - ay]]) {
+      if (q === 0) { if (r < 0) return; continue; }
+      const t = r / q;
+      if (q < 0) { if (t > t1) return; if (t > t0) t0 = t; } else { if (t < t0) return; if (t < t1) t1 = t; }
+    }
+    p.moveTo(ax + t0 * dx, ay + t0 * dy);
+    p.lineTo(ax + t1 * dx, ay + t1 * dy);
+  }
+
+  // Nodes as blocks: filled by health; a shape says it too (never colour alone): degraded
+  // has a plus, warning a bar, unknown is hollow, skipped has two upright bars. Everything
+  // is a filled rectangle: a software rasterizer strokes thick lines many times slower.
+  function drawBlocks(shown) {
+    const fills = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
+    const dim = new Path2D();
+    const marks = new Path2D();
+    const SKIPPED = D.statuses.indexOf("skipped");
+    for (const i of shown) {
+      const hi = D.h[i], x = X[i], y = Y[i];
+      if (faded(i)) { dim.rect(x, y, NW, NH); continue; }
+      fills[hi].rect(x, y, NW, NH);
+      if (hi === 3) marks.rect(x + 8, y + 8, NW - 16, NH - 16);                       // hollow
+      else if (hi === 2) { marks.rect(x + 25, y + NH / 2 - 5, 50, 10); marks.rect(x + 45, y + 14, 10, NH - 28); }
+      else if (hi === 1) marks.rect(x + 25, y + NH / 2 - 5, NW - 50, 10);
+      if (D.s[i] === SKIPPED) { marks.rect(x + NW - 60, y + 12, 10, NH - 24); marks.rect(x + NW - 40, y + 12, 10, NH - 24); }
+    }
+    for (let hi = 0; hi < 4; hi++) { g.fillStyle = COLOR[D.healths[hi]]; g.fill(fills[hi]); }
+    g.fillStyle = "#e3e8ed";
+    g.fill(dim);
+    g.fillStyle = "rgba(255,255,255,.92)";
+    g.fill(marks);
+    outline(shown);
+  }
+
+  function outline(shown) {
+    g.strokeStyle = COLOR.accent;
+    g.lineWidth = Math.max(3, 3 / view.s);
+    for (const i of shown) if (selected.has(i)) g.strokeRect(X[i] - 4, Y[i] - 4, NW + 8, NH + 8);
+    if (focus >= 0) {
+      g.setLineDash([8 / view.s, 5 / view.s]);
+      g.strokeStyle = "#111";
+      g.lineWidth = 2.5 / view.s;
+      g.strokeRect(X[focus] - 8, Y[focus] - 8, NW + 16, NH + 16);
+      g.setLineDash([]);
+    }
+  }
+
+  function ago(t) {
+    if (!t) return null;
+    const d = Math.max(0, Date.now() / 1000 - t);
+    if (d < 60) return Math.floor(d) + "s ago";
+    if (d < 3600) return Math.floor(d / 60) + "m ago";
+    if (d < 86400) return Math.floor(d / 3600) + "h ago";
+    return Math.floor(d / 86400) + "d ago";
+  }
+
+  function shortKey(key) { return key.length <= 26 ? key : "…" + key.slice(-25); }
+
+  function lines(i) {
+    const status = statusOf(i) + (D.stale[i] ? " · stale" : "");
+    const verb = status.startsWith("observed") || status.startsWith("unobserved") ? "observed" : "materialized";
+    const when = ago(D.t[i]);
+    const bad = D.bad[i] ? `${D.bad[i]} check(s) failing` : "";
+    return [`${healthOf(i)} · ${status}`, when ? `${verb} ${when}` : `never ${verb}`, bad];
+  }
+
+  // Boxes first, then the words grouped by font and colour: a canvas state change per
+  // node (font, colour, alpha) costs more than the drawing itself.
+  function drawLabelled(shown) {
+    const HV = {healthy: "#1e7142", warning: "#8a5a00", degraded: "#b42f2f", unknown: "#56606b"};
+    const near = [], far = [];
+    for (const i of shown) (faded(i) ? far : near).push(i);
+    for (const [group, alpha] of [[far, 0.25], [near, 1]]) {
+      if (!group.length) continue;
+      g.globalAlpha = alpha;
+      const bodies = new Path2D();
+      const stripes = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
+      for (const i of group) { bodies.rect(X[i], Y[i], NW, NH); stripes[D.h[i]].rect(X[i], Y[i], 7, NH); }
+      g.fillStyle = "#fff";
+      g.fill(bodies);
+      g.strokeStyle = "#c4ccd4";
+      g.lineWidth = 1 / view.s;  // hairlines (see drawEdges)
+      g.stroke(bodies);
+      stripes.forEach((p, hi) => { g.fillStyle = COLOR[D.healths[hi]]; g.fill(p); });
+      g.strokeStyle = COLOR.degraded;
+      for (const i of group) if (D.h[i] === 2) g.strokeRect(X[i], Y[i], NW, NH);
+      const texts = group.map((i) => lines(i));
+      g.textBaseline = "alphabetic";
+      g.font = "600 12.5px system-ui, sans-serif";
+      g.fillStyle = "#15202b";
+      group.forEach((i) => g.fillText(shortKey(D.ids[i]), X[i] + 16, Y[i] + 17));
+      g.font = "11.5px system-ui, sans-serif";
+      for (let hi = 0; hi < 4; hi++) {
+        g.fillStyle = HV[D.healths[hi]];
+        group.forEach((i, k) => { if (D.h[i] === hi) g.fillText(texts[k][0], X[i] + 16, Y[i] + 33); });
+      }
+      g.fillStyle = "#3d4751";
+      group.forEach((i, k) => g.fillText(texts[k][1], X[i] + 16, Y[i] + 48));
+      g.fillStyle = "#b42f2f";
+      group.forEach((i, k) => { if (texts[k][2]) g.fillText(texts[k][2], X[i] + 16, Y[i] + 63); });
+    }
+    g.globalAlpha = 1;
+    outline(shown);
+  }
+
+  // -- minimap ---------------------------------------------------------------------------
+  let miniDirty = true;
+  const miniBase = document.createElement("canvas");
+  function miniScale() {
+    return Math.min(mini.width / Math.max(D.width, 1), mini.height / Math.max(D.height, 1));
+  }
+  function drawMinimap() {
+    if (!mini) return;
+    const m = mini.getContext("2d");
+    const k = miniScale();
+    if (miniDirty) {
+      miniBase.width = mini.width;
+      miniBase.height = mini.height;
+      const b = miniBase.getContext("2d");
+      b.fillStyle = "#fff";
+      b.fillRect(0, 0, mini.width, mini.height);
+      for (let l = 0; l < D.lanes.length; l++) {
+        const [lx, ly, lw, lh] = D.lanes[l];
+        const c = D.laneCounts[l];
+        const worst = c[2] ? 2 : c[1] ? 1 : c[3] ? 3 : 0;
+        b.fillStyle = COLOR[D.healths[worst]];
+        b.fillRect(lx * k, ly * k, Math.max(lw * k, 1), Math.max(lh * k, 1));
+      }
+      miniDirty = false;
+    }
+    m.drawImage(miniBase, 0, 0);
+    m.strokeStyle = "#111";
+    m.lineWidth = 1.5;
+    const x0 = -view.x / view.s, y0 = -view.y / view.s;
+    m.strokeRect(x0 * k, y0 * k, W / view.s * k, H / view.s * k);
+  }
+  function miniJump(e) {
+    const r = mini.getBoundingClientRect();
+    const k = miniScale();
+    const wx = (e.clientX - r.left) / k, wy = (e.clientY - r.top) / k;
+    view.x = W / 2 - wx * view.s;
+    view.y = H / 2 - wy * view.s;
+    redraw();
+  }
+
+  // -- highlight, selection, focus -----------------------------------------------------------
+  function walk(start, edges, into) {
     const stack = [start];
     while (stack.length) {
       for (const next of edges[stack.pop()]) {
-        if (!seen.has(next)) {
-          seen.add(next);
-          stack.push(next);
-        }
+        if (!into.has(next)) { into.add(next); stack.push(next); }
       }
     }
-    return seen;
   }
-  function highlight(i) {
-    const up = walk(i, ups);
-    const down = walk(i, downs);
-    const on = new Set([i, ...up, ...down]);
-    let d = "";
-    for (let e = 0; e < data.edges.length; e += 6) {
-      const s = data.edges[e];
-      const t = data.edges[e + 1];
-      if ((t === i || up.has(t)) && (s === i || up.has(s)) || (s === i || down.has(s)) && (t === i || down.has(t))) {
-        const [x1, y1, x2, y2] = data.edges.slice(e + 2, e + 6);
-        const mid = (x2 - x1) / 2;
-        d += `M${x1},${y1}C${x1 + mid},${y1} ${x2 - mid},${y2} ${x2},${y2}`;
-      }
+  function setHover(i) {
+    if (i === hover) return;
+    hover = i;
+    if (i < 0) {
+      lit = null;
+    } else {
+      lit = new Set([i]);
+      walk(i, up, lit);
+      walk(i, down, lit);
     }
-    on.forEach((n) => nodes[n].classList.add("hl"));
-    hl.setAttribute("d", d);
-    svg.classList.add("focus");
-  }
-  function clear() {
-    svg.classList.remove("focus");
-    svg.querySelectorAll(".node.hl").forEach((n) => n.classList.remove("hl"));
-    hl.setAttribute("d", "");
-  }
-  const tip = document.createElement("div");
-  tip.className = "tip";
-  tip.hidden = true;
-  document.body.append(tip);
-  svg.addEventListener("mouseover", (e) => {
-    const node = e.target.closest(".node");
-    if (!node || drag) return;
-    clear();
-    const i = indexOf.get(node);
-    highlight(i);
-    tip.textContent = data.tips[i] || "";
-    tip.hidden = !tip.textContent;
-  });
-  svg.addEventListener("mousemove", (e) => {
-    tip.style.left = Math.min(e.clientX + 14, window.innerWidth - 380) + "px";
-    tip.style.top = (e.clientY + 16) + "px";
-  });
-  svg.addEventListener("mouseout", (e) => {
-    const node = e.target.closest(".node");
-    if (node && !node.contains(e.relatedTarget)) {
-      clear();
-      tip.hidden = true;
+    const tip = document.getElementById("graph-tip");
+    if (tip) {
+      tip.hidden = i < 0;
+      if (i >= 0) tip.textContent = describe(i) + (D.tips[String(i)] ? " — " + D.tips[String(i)] : "");
     }
-  });
+    wrap.dataset.hover = i < 0 ? "" : D.ids[i];
+    redraw();
+  }
+  function describe(i) {
+    const [l1, l2, l3] = lines(i);
+    return `${D.ids[i]}: ${l1}; ${l2}${l3 ? "; " + l3 : ""}`;
+  }
+  function changed() {
+    wrap.dataset.selected = String(selected.size);
+    for (const f of listeners) f(selectedKeys());
+    redraw();
+  }
+  function selectedKeys() { return Array.from(selected, (i) => D.ids[i]).sort(); }
+  function setFocus(i) {
+    focus = i;
+    if (i < 0) { redraw(); return; }
+    const sx = X[i] * view.s + view.x, sy = Y[i] * view.s + view.y;
+    if (NW * view.s < LOD_LABELS) centreOn(i, Math.max(view.s, LOD_LABELS / NW * 1.15));
+    else if (sx < 0 || sy < 0 || sx + NW * view.s > W || sy + NH * view.s > H) centreOn(i);
+    else redraw();
+    wrap.dataset.focus = D.ids[i];
+    if (live) live.textContent = describe(i);
+  }
+  function nearest(from, dx, dy) {
+    const cx = X[from], cy = Y[from];
+    let best = -1, score = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (i === from) continue;
+      const vx = X[i] - cx, vy = Y[i] - cy;
+      const along = vx * dx + vy * dy;
+      if (along <= 0) continue;
+      const across = Math.abs(vx * dy - vy * dx);
+      const s = along + 3 * across;
+      if (s < score) { score = s; best = i; }
+    }
+    return best;
+  }
+  function open(i) { window.location.href = "/assets/" + D.ids[i].split("/").map(encodeURIComponent).join("/"); }
 
-  // -- search ----------------------------------------------------------------------------------
+  // -- input -------------------------------------------------------------------------------
+  let drag = null;
+  canvas.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    canvas.setPointerCapture(e.pointerId);
+    drag = {sx: e.clientX, sy: e.clientY, vx: view.x, vy: view.y, moved: false, shift: e.shiftKey};
+    if (e.shiftKey) {
+      const r = canvas.getBoundingClientRect();
+      const p = toWorld(e.clientX - r.left, e.clientY - r.top);
+      box = {x0: p.x, y0: p.y, x1: p.x, y1: p.y};
+    }
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    if (!drag) {
+      const i = nodeAt(e.clientX - r.left, e.clientY - r.top);
+      setHover(i);
+      const tip = document.getElementById("graph-tip");
+      if (tip && i >= 0) {
+        tip.style.left = Math.min(e.clientX - r.left + 14, W - 380) + "px";
+        tip.style.top = (e.clientY - r.top + 16) + "px";
+      }
+      canvas.style.cursor = i >= 0 ? "pointer" : "grab";
+      return;
+    }
+    const dx = e.clientX - drag.sx, dy = e.clientY - drag.sy;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    drag.moved = true;
+    if (box) {
+      const p = toWorld(e.clientX - r.left, e.clientY - r.top);
+      box.x1 = p.x;
+      box.y1 = p.y;
+      redraw();
+    } else {
+      setHover(-1);
+      view.x = drag.vx + dx;
+      view.y = drag.vy + dy;
+      redraw();
+    }
+  });
+  canvas.addEventListener("pointerup", (e) => {
+    if (!drag) return;
+    const r = canvas.getBoundingClientRect();
+    if (box && drag.moved) {
+      const [ax, bx] = [Math.min(box.x0, box.x1), Math.max(box.x0, box.x1)];
+      const [ay, by] = [Math.min(box.y0, box.y1), Math.max(box.y0, box.y1)];
+      for (let i = 0; i < n; i++) {
+        if (X[i] + NW > ax && X[i] < bx && Y[i] + NH > ay && Y[i] < by) selected.add(i);
+      }
+      changed();
+    } else if (!drag.moved) {
+      const i = nodeAt(e.clientX - r.left, e.clientY - r.top);
+      if (i >= 0) {
+        if (!drag.shift) selected.clear();
+        if (selected.has(i) && drag.shift) selected.delete(i); else selected.add(i);
+        focus = i;
+        changed();
+      } else if (NW * view.s < LOD_NODES) {
+        const l = laneAt(e.clientX - r.left, e.clientY - r.top);
+        if (l >= 0) { const [lx, ly, lw, lh] = D.lanes[l]; fitTo(lx, ly, lx + lw, ly + lh, 24); }
+      } else if (!drag.shift) {
+        selected.clear();
+        changed();
+      }
+    }
+    box = null;
+    drag = null;
+    redraw();
+  });
+  canvas.addEventListener("dblclick", (e) => {
+    const r = canvas.getBoundingClientRect();
+    const i = nodeAt(e.clientX - r.left, e.clientY - r.top);
+    if (i >= 0) open(i);
+  });
+  canvas.addEventListener("pointerleave", () => { if (!drag) setHover(-1); });
+  canvas.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const r = canvas.getBoundingClientRect();
+    zoom(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
+  }, {passive: false});
+
+  const ORDER = () => { const o = Array.from({length: n}, (_, i) => i); return o; };
+  canvas.addEventListener("keydown", (e) => {
+    if (!D || !n) return;
+    const k = e.key;
+    if (k === "Tab") {
+      const next = focus < 0 ? (e.shiftKey ? n - 1 : 0) : focus + (e.shiftKey ? -1 : 1);
+      if (next < 0 || next >= n) { focus = -1; redraw(); return; }  // let the focus leave the graph
+      e.preventDefault();
+      setFocus(ORDER()[next]);
+    } else if (k.startsWith("Arrow")) {
+      e.preventDefault();
+      if (focus < 0) { setFocus(0); return; }
+      const [dx, dy] = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]}[k];
+      const i = nearest(focus, dx, dy);
+      if (i >= 0) setFocus(i);
+    } else if (k === "Enter" && focus >= 0) {
+      e.preventDefault();
+      open(focus);
+    } else if (k === " " && focus >= 0) {
+      e.preventDefault();
+      if (selected.has(focus)) selected.delete(focus); else selected.add(focus);
+      changed();
+    } else if (k === "Escape") {
+      selected.clear();
+      changed();
+    } else if (k === "+" || k === "=") {
+      zoom(1.25);
+    } else if (k === "-") {
+      zoom(0.8);
+    } else if (k === "0") {
+      fit();
+    }
+  });
+  canvas.addEventListener("focus", () => { if (focus < 0 && live) live.textContent = "asset graph: Tab or arrow keys move between assets, Enter opens"; });
+
+  if (mini) {
+    let miniDrag = false;
+    mini.addEventListener("pointerdown", (e) => { miniDrag = true; mini.setPointerCapture(e.pointerId); miniJump(e); });
+    mini.addEventListener("pointermove", (e) => { if (miniDrag) miniJump(e); });
+    mini.addEventListener("pointerup", () => { miniDrag = false; });
+  }
+
+  document.querySelectorAll("[data-zoom]").forEach((b) => b.addEventListener("click", () => {
+    if (b.dataset.zoom === "in") zoom(1.25);
+    else if (b.dataset.zoom === "out") zoom(0.8);
+    else fit();
+  }));
+
   const search = document.getElementById("graph-search");
   if (search) {
     search.addEventListener("input", () => {
       const q = search.value.trim().toLowerCase();
-      svg.classList.toggle("searching", q.length > 0);
-      nodes.forEach((n) => n.classList.toggle("match", q.length > 0 && n.dataset.id.toLowerCase().includes(q)));
+      matches = q ? new Set(D.ids.flatMap((id, i) => id.toLowerCase().includes(q) ? [i] : [])) : null;
+      wrap.dataset.matches = matches ? String(matches.size) : "";
+      redraw();
     });
     search.addEventListener("keydown", (e) => {
-      if (e.key !== "Enter") return;
+      if (e.key !== "Enter" || !matches || !matches.size) return;
       e.preventDefault();
-      const first = svg.querySelector(".node.match");
-      if (first) centreOn(first);
+      setFocus(Math.min(...matches));
     });
   }
 
-  // -- live: the nodes whose state changed, drawn again by the server as the page drew them ------
-  const byId = new Map(nodes.map((n) => [n.dataset.id, n]));
-  const graphBox = document.getElementById("graph");
-  const STICKY = ["hl", "match", "self"];  // classes this script (not the state) sets
-  function showCounts(answer) {
+  window.addEventListener("resize", () => { resize(); miniDirty = true; redraw(); });
+
+  // -- live: the assets whose state changed ----------------------------------------------------
+  function follow() {
+    hw.follow("/api/changes", (answer) => {
+      let moved = false;
+      for (const a of answer.assets) {
+        const i = index.get(a.key);
+        if (i === undefined) continue;
+        D.h[i] = D.healths.indexOf(a.health);
+        D.s[i] = D.statuses.indexOf(a.status);
+        D.stale[i] = a.stale ? 1 : 0;
+        D.t[i] = a.last_updated_at ? Date.parse(a.last_updated_at) / 1000 : null;
+        D.bad[i] = a.failing_checks.length;
+        if (a.health === "healthy") delete D.tips[String(i)];
+        else D.tips[String(i)] = (a.reasons || []).join("; ");
+        moved = true;
+      }
+      if (!moved) return;
+      count();
+      showCounts();
+      redraw();
+    });
+  }
+
+  function showCounts() {
     const holder = document.getElementById("graph-counts");
-    if (!holder || !answer.summary) return;
+    if (!holder) return;
+    const totals = [0, 0, 0, 0];
+    for (let i = 0; i < n; i++) totals[D.h[i]]++;
     const parts = [];
-    for (const health of ["healthy", "warning", "degraded", "unknown"]) {
-      const count = answer.summary[health];
-      if (!count) continue;
+    D.healths.forEach((h, hi) => {
+      if (!totals[hi]) return;
       const dot = document.createElement("span");
-      dot.className = "dot h-" + health;
-      parts.push(dot, document.createTextNode(count + " " + health + " "));
-    }
+      dot.className = "dot h-" + h;
+      parts.push(dot, document.createTextNode(totals[hi] + " " + h + " "));
+    });
     holder.replaceChildren(...parts);
   }
-  hw.follow("/api/graph/changes" + window.location.search, (answer) => {
-    for (const changed of answer.nodes) {
-      const node = byId.get(changed.id);
-      if (!node) continue;
-      const sticky = STICKY.filter((c) => node.classList.contains(c));
-      node.setAttribute("class", [changed.class, ...sticky].join(" "));
-      node.innerHTML = changed.body;  // escaped SVG from the server's own node writer
-      data.tips[indexOf.get(node)] = changed.tip;
-    }
-    showCounts(answer);
-    if (answer.shape && graphBox && answer.shape !== graphBox.dataset.shape) {
-      const moved = document.getElementById("graph-moved");  // e.g. a health filter now matches others
-      moved.href = window.location.href;
-      moved.hidden = false;
-    }
+
+  async function start() {
+    resize();
+    const t0 = performance.now();
+    const data = await hw.getJSON("/api/graph/canvas" + window.location.search);
+    load(data);
+    const empty = document.getElementById("graph-empty");
+    if (empty) empty.hidden = n > 0;
+    document.getElementById("graph-shown").textContent = `${data.shown} of ${data.total} assets:`;
+    showCounts();
+    fit();
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      stats.firstDraw = performance.now() - t0;
+      document.body.dataset.graphReady = "1";
+    }));
+    follow();
+  }
+  start().catch((err) => {
+    const box = document.getElementById("graph-error");
+    if (box) { box.hidden = false; box.textContent = String(err.message || err); }
   });
 
-  fit();
-  requestAnimationFrame(() => requestAnimationFrame(() => { document.body.dataset.graphReady = "1"; }));
+  return {
+    stats, view, zoom, fit, redraw, draw, centreOn,
+    pan(dx, dy) { view.x += dx; view.y += dy; redraw(); },
+    look(s, wx, wy) { view.s = s; view.x = W / 2 - wx * s; view.y = H / 2 - wy * s; redraw(); },
+    size() { return {width: D.width, height: D.height, nodes: n}; },
+    state(key) {  // what a node shows now (for tests): its health, status and words
+      const i = index.get(key);
+      return i === undefined ? null : {health: healthOf(i), status: statusOf(i), text: describe(i)};
+    },
+    select(keys, add) {
+      if (!add) selected.clear();
+      for (const k of keys) { const i = index.get(k); if (i !== undefined) selected.add(i); }
+      changed();
+    },
+    clear() { selected.clear(); changed(); },
+    selectedKeys,
+    onSelect(f) { listeners.push(f); },
+    point(key) {  // where a node is on screen (for tests and the bench)
+      const i = index.get(key);
+      return i === undefined ? null : {x: (X[i] + NW / 2) * view.s + view.x, y: (Y[i] + NH / 2) * view.s + view.y};
+    },
+  };
 })();
