@@ -37,6 +37,17 @@ class _Project:
         self.instance = Instance(home=home)
 
 
+class ExitFast:
+    """A read-only command that printed a graph's worth of state can end its process without
+    freeing it object by object: for 10,000 assets the interpreter's teardown took half a
+    second, a third of the command. It sets ``requested``; ``app.main`` then flushes and ends
+    the process with ``os._exit`` once the command returned (only there: commands run
+    in-process by tests return normally). Commands that started processes or threads never
+    set it, so their clean-up runs as usual."""
+
+    requested = False
+
+
 def _fail(exc: HeadwaterError) -> None:
     err.print("error: " + str(exc), style="red", markup=False, highlight=False)
     if isinstance(exc, LoadError) and exc.user_traceback:
