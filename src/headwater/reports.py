@@ -15,9 +15,21 @@ from headwater.core.health import AssetHealth
 from headwater.core.records import RunRecord, StepRecord
 from headwater.core.status import SUMMARY_ROOTS, AssetStatus, StaleCause
 
+_ISO: dict[float, str] = {}
+
 
 def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+    """ISO 8601 in UTC. Remembered: a graph's rows repeat the same times (a run's timestamp in
+    each of its assets, a data time passed down to every descendant), and formatting one is
+    most of what a status row costs after the dicts themselves."""
+    if ts is None:
+        return None
+    text = _ISO.get(ts)
+    if text is None:
+        if len(_ISO) >= 200_000:
+            _ISO.clear()
+        text = _ISO[ts] = datetime.fromtimestamp(ts, UTC).isoformat()
+    return text
 
 
 def cause_to_dict(cause: StaleCause) -> dict[str, Any]:

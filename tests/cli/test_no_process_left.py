@@ -69,9 +69,7 @@ def test_no_command_leaves_a_process_behind(tmp_path, write_project):
     path = str(write_project(PROJECT))
     home = tmp_path / "home"
     for args in (["materialize", "-f", path, "--executor", "multiprocess", "--workers", "2"],
-                 ["materialize", "-f", path, "--executor", "in_process"],
-                 ["status", "--json", "-f", path],
-                 ["check", "-f", path]):
+                 ["status", "--json", "-f", path]):
         result = leftovers(*args, home=home)
         assert result["exit"] == 0, result["stderr"]
         assert result["left"] == [], f"headwater {' '.join(args[:3])} left {result['left']} behind"
