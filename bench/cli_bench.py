@@ -201,8 +201,9 @@ def child_json(args: list[str], timeout: float | None = None) -> dict[str, Any]:
     raise RuntimeError(f"cli_bench {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
 
 
-def run_timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    """Wall seconds from start to exit, the child's peak RSS (MiB), bytes it printed."""
+def run_timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, float]:
+    """Wall seconds from start to exit, the child's peak RSS (MiB), bytes it printed, and its
+    CPU seconds (user + system: what the command costs when the machine is shared)."""
     with tempfile.TemporaryFile() as sink, tempfile.TemporaryFile() as errors:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=sink, stderr=errors)
@@ -213,7 +214,7 @@ def run_timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
         if proc.returncode not in (0, 1):
             errors.seek(0)
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {errors.read().decode()[-1500:]}")
-    return wall, usage.ru_maxrss / 1024, size
+    return wall, usage.ru_maxrss / 1024, size, usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -233,7 +234,7 @@ def _answers(url: str, body: bytes | None = None) -> bool:
 
 
 def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: list[tuple[str, bytes | None]],
-                         timeout: float = 300) -> tuple[float, float, int]:
+                         timeout: float = 300) -> tuple[float, float, int, float]:
     """Start a server; the time until every URL answered 200 in turn (polled, no fixed wait);
     then stop it and wait for it, so no process is left behind."""
     t0 = time.perf_counter()
@@ -260,10 +261,12 @@ def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: l
             usage = None
         if proc.stderr:
             proc.stderr.close()
-    return wall, (usage.ru_maxrss / 1024 if usage else 0.0), 0
+    cpu = usage.ru_utime + usage.ru_stime if usage else 0.0  # the whole life of the server, stop included
+    return wall, (usage.ru_maxrss / 1024 if usage else 0.0), 0, cpu
 
 
-Command = Callable[[], tuple[float, float, int]]
+Run = tuple[float, float, int, float]
+Command = Callable[[], Run]
 
 
 def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
@@ -276,7 +279,7 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
         return lambda: run_timed([*hw, *args, "-f", project, "--home", home], env, folder)
 
     def materialize(executor: str) -> Command:
-        def go() -> tuple[float, float, int]:
+        def go() -> Run:
             fresh = folder / f"run-home-{next(counter)}"
             try:
                 return run_timed([*hw, "materialize", "*", "--executor", executor, "--workers", "2", "-f", project,
@@ -285,7 +288,7 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
                 shutil.rmtree(fresh, ignore_errors=True)
         return go
 
-    def ui() -> tuple[float, float, int]:
+    def ui() -> Run:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         return server_until_answers([*hw, "ui", "--port", str(port), "--read-only", "-f", project, "--home", home],
@@ -304,7 +307,7 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
         webserver = str(Path(dagster).parent / "dagster-webserver")
         query = json.dumps({"query": "{ assetNodes { id } }"}).encode()
 
-        def dagster_ui() -> tuple[float, float, int]:
+        def dagster_ui() -> Run:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             dhome = Path(tempfile.mkdtemp(prefix="dagster-home-", dir=folder))
@@ -324,24 +327,25 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
 PAIRED = {"dagster_ui_first_page": "ui_first_page"}
 
 
-def rounds(folder: Path, names: list[str], n_rounds: int, dagster: str | None) -> dict[str, list[tuple[float, float, int]]]:
+def rounds(folder: Path, names: list[str], n_rounds: int, dagster: str | None) -> dict[str, list[Run]]:
     available = commands(folder, dagster)
     chosen = {k: available[k] for k in names if k in available}
-    results: dict[str, list[tuple[float, float, int]]] = {k: [] for k in chosen}
+    results: dict[str, list[Run]] = {k: [] for k in chosen}
     for _ in range(n_rounds):
         for name, command in chosen.items():
             results[name].append(command())
     return results
 
 
-def report(results: dict[str, list[tuple[float, float, int]]], n: int) -> list[dict[str, Any]]:
+def report(results: dict[str, list[Run]], n: int) -> list[dict[str, Any]]:
     rows = []
     for name, runs in results.items():
         walls = [r[0] for r in runs]
         row = {"command": name, "median_s": statistics.median(walls), "runs_s": walls,
                "peak_rss_mib": max(r[1] for r in runs), "output_bytes": runs[0][2]}
-        line = (f"{name:28} median {row['median_s']:6.2f} s  (runs {', '.join(f'{w:.2f}' for w in walls)})  "
-                f"peak RSS {row['peak_rss_mib']:5.0f} MiB")
+        row["cpu_median_s"] = statistics.median(r[3] for r in runs)
+        line = (f"{name:28} median {row['median_s']:6.2f} s  (runs {', '.join(f'{w:.2f}' for w in walls)}; "
+                f"CPU {row['cpu_median_s']:.2f} s)  peak RSS {row['peak_rss_mib']:5.0f} MiB")
         if row["output_bytes"]:
             line += f"  output {row['output_bytes'] / 1e6:.2f} MB ({row['output_bytes'] / n:.0f} B/asset)"
         ours = PAIRED.get(name)
@@ -415,10 +419,12 @@ def growth(argv: list[str]) -> int:
             m = child_json(["_inprocess", json.dumps({"folder": str(folder)})])
             whole = rounds(folder, ["status_json"], a.rounds, None)["status_json"]
             wall = statistics.median(r[0] for r in whole)
+            cpu = statistics.median(r[3] for r in whole)
             print(f"| {n:,} | {info['events_written']:,} | {m['load_s']:.2f} s | {m['load_s'] / n * 1e6:.0f} µs | "
                   f"{m['materialize_s']:.2f} s | {m['materialize_s'] / n * 1e3:.2f} ms | {m['status_cold_s']:.2f} s | "
                   f"{m['status_warm_s']:.3f} s | {m['status_cold_s'] / n * 1e6:.0f} µs | {m['defs_mib']:.0f} MiB | "
-                  f"{m['peak_rss_mib']:.0f} MiB | {wall:.2f} s | {max(r[1] for r in whole):.0f} MiB |", flush=True)
+                  f"{m['peak_rss_mib']:.0f} MiB | {wall:.2f} s (CPU {cpu:.2f} s) | {max(r[1] for r in whole):.0f} MiB |",
+                  flush=True)
     finally:
         if a.keep is None:
             shutil.rmtree(base, ignore_errors=True)

@@ -241,3 +241,13 @@ def test_answers_grow_with_assets_not_paths_and_counts_are_exact(tmp_path):
     # listing every root cause (as status --json did) would be more than the whole output.
     assert max(sizes) < 3000 and sum(sizes) / len(sizes) < 2500 and listed_all > sum(sizes)
     instance.close()
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_json_is_written_in_chunks_one_asset_a_line(n):
+    from headwater.cli.status_view import json_chunks
+
+    rows = [{"key": f"a{i}", "detail": 'tricky "},{\\"key\\":" text', "nested": [{"key": "x"}]} for i in range(n)]
+    text = b"".join(json_chunks(iter(rows), size=2))
+    assert json.loads(text) == rows
+    assert text.count(b"\n") == n + (2 if n else 1)  # "[", one line per asset, "]"

@@ -8,6 +8,7 @@ rows by ``status_view``) belong together, away from the commands that launch wor
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any, Optional
 
 import typer
@@ -46,32 +47,35 @@ def status(
         # long-lived objects with no cycles, and each collection would rescan them all.
         with paused_gc():
             p = _Project(file, module, attribute, home)
-            rows, total = _rows(p, selection, health, state, stale, overdue, check, limit)
+            picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
         p.instance.close()
     except HeadwaterError as exc:
         _fail(exc)
     ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
-    if as_json:
-        sys.stdout.buffer.write(status_view.json_text(rows))
-        sys.stdout.flush()
-        return
-    colour = out.is_terminal and not out.no_color
-    lines = status_view.table_lines(rows, status_view.now(), colour)
-    lines.append(status_view.summary(rows) + (f"  (first {len(rows)} of {total}; --limit)" if total > len(rows) else ""))
+    rows = _dicts(picked, counts, p.defs.graph)
+    with paused_gc():
+        if as_json:
+            for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            return
+        colour = out.is_terminal and not out.no_color
+        lines = status_view.table_lines(rows, status_view.now(), colour)
+    if total > len(picked):
+        lines[-1] += f"  (first {len(picked)} of {total}; --limit)"
     if pager is False:
         sys.stdout.write("\n".join(lines) + "\n")
     else:
         status_view.page(lines)
 
 
-def _rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
-          overdue: bool, check: str | None, limit: int | None) -> tuple[list[dict[str, Any]], int]:
-    """The JSON rows of the assets that pass every filter, upstream first, at most ``limit``;
-    and how many passed. Root causes are counted for the whole graph at once
-    (``core.root_counts``), then each row lists only its first few."""
+def _select(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
+            overdue: bool, check: str | None, limit: int | None) -> tuple[list[Any], dict[Any, int], int]:
+    """The healths of the assets that pass every filter, upstream first, at most ``limit``;
+    their root causes counted (for the whole graph at once, ``core.root_counts``: each row
+    lists only its first few); and how many passed."""
     from headwater.core.root_counts import root_cause_counts
     from headwater.core.selection import select
-    from headwater.reports import health_to_dict
 
     healths = p.instance.healths(p.defs)
     chosen = select(p.defs.graph, selection) if selection is not None else None
@@ -91,5 +95,19 @@ def _rows(p: _Project, selection: str | None, health: str | None, state: str | N
         picked = picked[:limit]
     counts = root_cause_counts({k: h.status for k, h in healths.items()},
                                [h.key for h in picked if h.status.stale])
-    graph = p.defs.graph
-    return [health_to_dict(h, graph, counts.get(h.key, 0)) for h in picked], total
+    return picked, counts, total
+
+
+def _dicts(picked: list[Any], counts: dict[Any, int], graph: Any) -> Iterator[dict[str, Any]]:
+    """The ``status --json`` rows, one at a time (``reports.health_to_dict``)."""
+    from headwater.reports import health_to_dict
+
+    for h in picked:
+        yield health_to_dict(h, graph, counts.get(h.key, 0))
+
+
+def _rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
+          overdue: bool, check: str | None, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """The rows as a list, and how many passed the filters (for tests and the Python-minded)."""
+    picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
+    return list(_dicts(picked, counts, p.defs.graph)), total

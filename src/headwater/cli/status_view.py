@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -79,8 +79,8 @@ def _paint(text: str, colour: str | None) -> str:
 
 
 def table_lines(rows: Iterable[Mapping[str, Any]], now: float, colour: bool = False) -> list[str]:
-    """The table as lines: a header, a rule, one line per asset. Column widths fit the
-    widest cell, so the output is as wide as it needs to be (pipe it to ``less -S``)."""
+    """The table as lines: a header, a rule, one line per asset, the summary. Column widths
+    fit the widest cell, so the output is as wide as it needs to be (``less -S`` scrolls it)."""
     body = [cells(r, now) for r in rows]
     widths = [len(c) for c in COLUMNS]
     for cs in body:
@@ -106,30 +106,50 @@ def table_lines(rows: Iterable[Mapping[str, Any]], now: float, colour: bool = Fa
                                  None, bad_check, None, None)))
     else:
         out.extend(line(cs) for cs in body)
+    out.append(summary(body))
     return out
 
 
 _COLOURS["bold"] = "1"
 
 
-def summary(rows: Iterable[Mapping[str, Any]]) -> str:
+def summary(body: Iterable[Sequence[str]]) -> str:
+    """The line under the table, counted from the table's own cells (``COLUMNS`` order): it
+    cannot disagree with what is shown."""
     counts = {"healthy": 0, "warning": 0, "degraded": 0, "unknown": 0}
     stale = 0
-    for r in rows:
-        counts[r["health"]] = counts.get(r["health"], 0) + 1
-        stale += r["stale"]
+    for cs in body:
+        counts[cs[2]] = counts.get(cs[2], 0) + 1
+        stale += cs[4] != "-"
     return ", ".join(f"{n} {name}" for name, n in counts.items()) + f"; {stale} stale"
 
 
-def json_text(rows: Sequence[Mapping[str, Any]]) -> bytes:
+def json_chunks(rows: Iterable[Mapping[str, Any]], size: int = 2000) -> Iterator[bytes]:
     """A JSON array with one asset per line: ``jq`` reads it, ``grep`` finds an asset's line.
+    Written ``size`` rows at a time, so a graph's rows are never all in memory as dicts.
     orjson, since the standard encoder with ``indent`` is pure Python (seconds for 10,000);
-    the whole list in one call, then a line break before each row (every row starts with
-    its ``key``; a quote inside a string is escaped, so the pattern only meets row breaks)."""
+    each chunk in one call, then a line break before each row (every row starts with its
+    ``key``; a quote inside a string is escaped, so the pattern only meets row breaks)."""
     import orjson
 
-    body = orjson.dumps(rows)[1:-1]
-    return b"[\n" + body.replace(b'},{"key":', b'},\n{"key":') + (b"\n]\n" if body else b"]\n")
+    yield b"["
+    first = True
+    for chunk in _batched(rows, size):
+        body = orjson.dumps(chunk)[1:-1].replace(b'},{"key":', b'},\n{"key":')
+        yield (b"\n" if first else b",\n") + body
+        first = False
+    yield b"]\n" if first else b"\n]\n"
+
+
+def _batched(rows: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    batch: list[Mapping[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def page(lines: list[str], stream: IO[str] | None = None) -> None:
