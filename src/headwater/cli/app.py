@@ -284,6 +284,7 @@ from headwater.cli import automation_cmds, lineage_cmd, status_cmd  # noqa: E402
 def main() -> None:
     from headwater.cli.typer_app import ExitFast
 
+    ExitFast.armed = True
     try:
         app()
     except SystemExit as done:

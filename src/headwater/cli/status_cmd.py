@@ -15,7 +15,6 @@ import typer
 
 from headwater.cli.typer_app import AttrOpt, ExitFast, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, out
 from headwater.errors import HeadwaterError
-from headwater.gc_pause import paused_gc
 
 STATUSES = ("materialized", "missing", "failed", "running", "observed", "unobserved")
 HEALTHS = ("healthy", "warning", "degraded", "unknown")
@@ -42,18 +41,15 @@ def status(
                                    (check, CHECK_STATES, "check state")):
         if value is not None and value not in allowed:
             _fail(HeadwaterError(f"unknown {option} {value!r}; one of {', '.join(allowed)}"))
-    try:
-        # One pause of the cyclic collector for the whole read: it builds a graph's worth of
-        # long-lived objects with no cycles, and each collection would rescan them all.
-        with paused_gc():
+    with ExitFast.gc_off():
+        try:
             p = _Project(file, module, attribute, home)
             picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
-        p.instance.close()
-    except HeadwaterError as exc:
-        _fail(exc)
-    ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
-    rows = _dicts(picked, counts, p.defs.graph)
-    with paused_gc():
+            p.instance.close()
+        except HeadwaterError as exc:
+            _fail(exc)
+        ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
+        rows = _dicts(picked, counts, p.defs.graph)
         if as_json:
             for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
                 sys.stdout.buffer.write(chunk)
