@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,16 +24,6 @@ STATUS_STYLE = {
     MaterializationStatus.RUNNING: "cyan",
     MaterializationStatus.FAILED: "red",
 }
-
-
-def ago(ts: float | None, now: float | None = None) -> str:
-    if ts is None:
-        return "-"
-    delta = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= size:
-            return f"{int(delta // size)}{unit} ago"
-    return f"{int(delta)}s ago"
 
 
 def lineage_tree(root: AssetKey, graph: AssetGraph, up: set[AssetKey], down: set[AssetKey],
