@@ -15,7 +15,7 @@ import ctypes, json, os, signal, subprocess, sys
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
     raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 me = str(os.getpid())
 left = []
 for pid in os.listdir("/proc"):
@@ -34,7 +34,7 @@ for p in left:
     except ProcessLookupError:
         pass
     os.waitpid(p["pid"], 0)
-print(json.dumps({"exit": done.returncode, "stderr": done.stderr[-2000:], "left": left}))
+print(json.dumps({"exit": done.returncode, "stdout": done.stdout, "stderr": done.stderr[-2000:], "left": left}))
 '''
 
 PROJECT = """
@@ -73,3 +73,5 @@ def test_no_command_leaves_a_process_behind(tmp_path, write_project):
         result = leftovers(*args, home=home)
         assert result["exit"] == 0, result["stderr"]
         assert result["left"] == [], f"headwater {' '.join(args[:3])} left {result['left']} behind"
+    # status ends its process without the interpreter's teardown: everything was still written
+    assert [row["key"] for row in json.loads(result["stdout"])] == ["a", "b"]
