@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -56,7 +57,9 @@ QUICK = Sizes(materialize=100, load=1000, status=1000, status_events=10_000, sta
               dagster_materialize_mp=10, dagster_status=200, dagster_status_events=2000, dagster_status_runs=10)
 
 # Targets, per asset so that --quick sizes are judged by the same yardstick (docs/design.md §4).
-TARGET_MATERIALIZE_MS = 1.0    # per asset, one run, no-op assets
+TARGET_MATERIALIZE_MS = 0.3    # per asset, one in-process run on SQLite, no-op assets (issue 14)
+TARGET_MATERIALIZE_MP_MS = 0.8  # per asset, one multiprocess run
+TARGET_STATUS_COLD_S_PER_10K = 1.0  # Instance.statuses() first call of a fresh process
 TARGET_LOAD_S_PER_10K = 1.0    # decorators + Definitions for 10,000 assets
 TARGET_STATUS_S_PER_10K = 0.3  # statuses() of 10,000 assets, best of 5
 TARGET_HEALTH_S_PER_10K = 0.3  # healths() of 10,000 assets with policies and checks, best of 5
@@ -154,40 +157,88 @@ def _verdict(passed: bool) -> str:
 # -- workloads -------------------------------------------------------------------------------
 
 
+def _pairs(args: argparse.Namespace, py: str | None, hw_call: Any, peer_calls: dict[str, Any]
+           ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]], str]:
+    """Run Headwater and the peer interleaved, A B A B ..., ``--pairs`` times (once when there
+    is no peer), each in a fresh process; a change of machine load then hits both sides alike.
+    Returns Headwater's results, the peer's per label, and why the peer is missing (if it is)."""
+    rounds = args.pairs if py is not None else 1
+    ours: list[dict[str, Any]] = []
+    theirs: dict[str, list[dict[str, Any]]] = {label: [] for label in peer_calls}
+    why = ""
+    for _ in range(rounds):
+        result, err = hw_call()
+        if result is None:
+            raise _HeadwaterError(err)
+        ours.append(result)
+        for label, call in peer_calls.items():
+            peer, why = call() if py is not None else (None, "not installed")
+            if peer is None:
+                theirs[label] = []
+                return ours, {}, why
+            theirs[label].append(peer)
+    return ours, theirs, why
+
+
+class _HeadwaterError(Exception):
+    pass
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _pair_text(ours: list[float], theirs: list[float], fmt: Any) -> str:
+    ratios = [t / o for o, t in zip(ours, theirs) if o > 0]
+    return (f"pairs (headwater, dagster): {', '.join(f'({fmt(o)}, {fmt(t)})' for o, t in zip(ours, theirs))}; "
+            f"ratio per pair {', '.join(f'{r:.1f}x' for r in ratios)}, median {_ratio(_median(theirs), _median(ours))}")
+
+
 def bench_materialize(executor: str, sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure:
     n = sizes.materialize
-    name = f"materialize_{n}_{'inprocess' if executor == 'in_process' else 'multiprocess'}"
+    inproc = executor == "in_process"
+    name = f"materialize_{n}_{'inprocess' if inproc else 'multiprocess'}"
     opts: dict[str, Any] = {"n": n, "repeats": 3}
-    if executor == "multiprocess":
+    if not inproc:
         opts["workers"] = args.workers
         name += f"_{args.workers}w"
-    hw_result, err = _hw(f"materialize_{'inprocess' if executor == 'in_process' else 'multiprocess'}", args, **opts)
-    target = f"< {TARGET_MATERIALIZE_MS:g} ms/asset"
-    if hw_result is None:
-        print(f"{name}: ERROR in Headwater: {err}")
+    target_ms = TARGET_MATERIALIZE_MS if inproc else TARGET_MATERIALIZE_MP_MS
+    target = f"< {target_ms:g} ms/asset"
+    peer_n = n if (inproc or args.dagster_full) else (sizes.dagster_materialize_mp or n)
+    if inproc:
+        peers = {"sqlite": lambda: _peer(py, "materialize_inprocess", n=peer_n, storage="sqlite"),
+                 "memory": lambda: _peer(py, "materialize_inprocess", n=peer_n, storage="memory")}
+    else:
+        peers = {"sqlite": lambda: _peer(py, "materialize_multiprocess", n=peer_n, workers=args.workers)}
+    try:
+        ours, theirs, why = _pairs(args, py, lambda: _hw(f"materialize_{'inprocess' if inproc else 'multiprocess'}",
+                                                         args, **opts), peers)
+    except _HeadwaterError as exc:
+        print(f"{name}: ERROR in Headwater: {exc}")
         return Figure(name, "error", target, False)
-    ms = hw_result["per_asset_ms"]
-    passed = ms < TARGET_MATERIALIZE_MS
-    ours = (f"{n} assets in {hw_result['seconds']:.2f} s = {ms:.2f} ms/asset "
-            f"(best of {hw_result['repeats']}; median {hw_result['median_s']:.2f} s)")
-
-    if executor == "in_process":
-        peer_n = n
-        peer, why = _peer(py, "materialize_inprocess", n=peer_n)
-    else:
-        peer_n = n if args.dagster_full else (sizes.dagster_materialize_mp or n)
-        peer, why = _peer(py, "materialize_multiprocess", n=peer_n, workers=args.workers)
-    if peer is not None:
-        pms = peer["per_asset_ms"]
-        scaled = "" if peer_n == n else f", measured at {peer_n} assets and scaled per asset"
-        ptxt = f"dagster: {peer['seconds']:.1f} s for {peer_n} = {pms:.1f} ms/asset{scaled}, ratio {_ratio(pms, ms)}"
-        fig = Figure(name, f"{ms:.2f} ms/asset", target, passed, f"{pms:.1f} ms/asset" + (" (scaled)" if scaled else ""),
-                     _ratio(pms, ms))
-    else:
-        ptxt = _peer_text(py, args, why)
-        fig = Figure(name, f"{ms:.2f} ms/asset", target, passed)
-    print(f"{name}: {ours} (target {target}) {_verdict(passed)} [{ptxt}]")
-    print(f"    {hw_result['events']} run events written")
+    # Each Headwater process runs 3 times in fresh homes; its figure is their median.
+    per_run = [r["median_s"] / n * 1e3 for r in ours]
+    ms = _median(per_run)
+    passed = ms < target_ms
+    print(f"{name}: {n} assets in one run, {'SQLite, ' if inproc else ''}median {ms:.2f} ms/asset over "
+          f"{len(ours)} process(es) x 3 runs (best {min(r['seconds'] for r in ours) / n * 1e3:.2f}) "
+          f"(target {target}) {_verdict(passed)}")
+    print(f"    {ours[0]['events']} run events written per run: {ms / max(1, ours[0]['events'] / n):.3f} ms per "
+          f"event-of-an-asset against SQLite's ~0.05 ms commit floor (one transaction per step's events)")
+    fig = Figure(name, f"{ms:.2f} ms/asset", target, passed)
+    if theirs.get("sqlite"):
+        pms = [r["per_asset_ms"] for r in theirs["sqlite"]]
+        scaled = "" if peer_n == n else f" (scaled: measured at {peer_n} assets, per asset)"
+        print(f"    dagster {theirs['sqlite'][0]['instance']}: median {_median(pms):.1f} ms/asset{scaled}; "
+              + _pair_text(per_run, pms, lambda v: f"{v:.2f}"))
+        fig.dagster = f"{_median(pms):.1f} ms/asset" + (f" (scaled, {peer_n} assets)" if scaled else " (SQLite)")
+        fig.ratio = _ratio(_median(pms), ms)
+    if theirs.get("memory"):
+        mms = [r["per_asset_ms"] for r in theirs["memory"]]
+        print(f"    dagster in memory (labelled, not judged; Headwater always writes SQLite): median "
+              f"{_median(mms):.1f} ms/asset, ratio {_ratio(_median(mms), ms)}")
+    if not theirs:
+        print(f"    {_peer_text(py, args, why)}")
     return fig
 
 
@@ -196,70 +247,70 @@ def bench_load(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure
     name = f"load_{n // 1000}k" if n % 1000 == 0 else f"load_{n}"
     target_s = TARGET_LOAD_S_PER_10K * n / 10_000
     target = f"< {_fmt_s(target_s)}"
-    hw_result, err = _hw("load", args, n=n, repeats=3)
-    if hw_result is None:
-        print(f"{name}: ERROR in Headwater: {err}")
+    try:
+        ours, theirs, why = _pairs(args, py, lambda: _hw("load", args, n=n, repeats=3),
+                                   {"load": lambda: _peer(py, "load", n=n, repeats=2)})
+    except _HeadwaterError as exc:
+        print(f"{name}: ERROR in Headwater: {exc}")
         return Figure(name, "error", target, False)
-    total, defs_s, dec_s = hw_result["total_s"], hw_result["definitions_s"], hw_result["decorators_s"]
+    # The first load in a fresh process is what a user's project import costs: judged on it.
+    firsts = [r["first_total_s"] for r in ours]
+    total = _median(firsts)
     passed = total < target_s
-    ours = (f"{n} assets: Definitions() {_fmt_s(defs_s)}, with @asset decorators {_fmt_s(total)} "
-            f"(decorators {_fmt_s(dec_s)}) = {total / n * 1e6:.0f} us/asset, best of 3")
-    peer, why = _peer(py, "load", n=n, repeats=2)
-    if peer is not None:
-        ptxt = (f"dagster: Definitions()+asset graph {_fmt_s(peer['definitions_s'])}, with decorators "
-                f"{_fmt_s(peer['total_s'])}, ratio {_ratio(peer['total_s'], total)} "
-                f"(Definitions alone {_ratio(peer['definitions_s'], defs_s)})")
-        fig = Figure(name, _fmt_s(total), target, passed, _fmt_s(peer["total_s"]), _ratio(peer["total_s"], total))
+    print(f"{name}: {n} assets, @asset decorators + Definitions, first load of a fresh process: median "
+          f"{_fmt_s(total)} = {total / n * 1e6:.0f} us/asset (target {target}) {_verdict(passed)}")
+    print(f"    best repeated load {_fmt_s(min(r['total_s'] for r in ours))} "
+          f"(Definitions alone {_fmt_s(min(r['definitions_s'] for r in ours))})")
+    fig = Figure(name, _fmt_s(total), target, passed)
+    if theirs.get("load"):
+        pt = [r["total_s"] for r in theirs["load"]]
+        print(f"    dagster (decorators + Definitions + asset graph, best of 2 per process): median {_fmt_s(_median(pt))}; "
+              + _pair_text(firsts, pt, _fmt_s))
+        fig.dagster, fig.ratio = _fmt_s(_median(pt)), _ratio(_median(pt), total)
     else:
-        ptxt = _peer_text(py, args, why)
-        fig = Figure(name, _fmt_s(total), target, passed)
-    print(f"{name}: {ours} (target {target} with decorators) {_verdict(passed)} [{ptxt}]")
+        print(f"    {_peer_text(py, args, why)}")
     return fig
 
 
 def bench_status(sizes: Sizes, args: argparse.Namespace, py: str | None) -> Figure:
     n = sizes.status
     name = f"status_{n // 1000}k" if n % 1000 == 0 else f"status_{n}"
-    target_s = TARGET_STATUS_S_PER_10K * n / 10_000
-    target = f"< {_fmt_s(target_s)}"
-    hw_result, err = _hw("status", args, n=n, events=sizes.status_events, runs=sizes.status_runs, repeats=5)
-    if hw_result is None:
-        print(f"{name}: ERROR in Headwater: {err}")
-        return Figure(name, "error", target, False)
-    # Judged on deriving every status again over the store's decoded state (latest_facts +
-    # compute_statuses): an unchanged re-read (``best_s``) keeps every status (StatusPass),
-    # which says nothing about the cost of the derivation Dagster is compared on.
-    unchanged, cold, best = hw_result["best_s"], hw_result["cold_s"], hw_result["rederive_s"]
-    passed = best < target_s
-    ours = (f"{n} assets over {hw_result['events']:,} events: every status derived again, best of 5 "
-            f"{_fmt_s(best)} = {best / n * 1e3:.3f} ms/asset; first (cold) call {_fmt_s(cold)}"
-            f"{'' if cold < target_s else ' (over target)'}; re-read with nothing written {_fmt_s(unchanged)}")
+    warm_target = TARGET_STATUS_S_PER_10K * n / 10_000
+    cold_target = TARGET_STATUS_COLD_S_PER_10K * n / 10_000
+    target = f"warm < {_fmt_s(warm_target)}, cold < {_fmt_s(cold_target)}"
     pn = n if args.dagster_full else (sizes.dagster_status or n)
     pe = sizes.status_events if args.dagster_full else (sizes.dagster_status_events or sizes.status_events)
     pr = sizes.status_runs if args.dagster_full else (sizes.dagster_status_runs or sizes.status_runs)
-    peer, why = _peer(py, "status", n=pn, events=pe, runs=pr, repeats=1)
-    if peer is not None:
+    try:
+        ours, theirs, why = _pairs(
+            args, py, lambda: _hw("status", args, n=n, events=sizes.status_events, runs=sizes.status_runs, repeats=5),
+            {"status": lambda: _peer(py, "status", n=pn, events=pe, runs=pr, repeats=1)})
+    except _HeadwaterError as exc:
+        print(f"{name}: ERROR in Headwater: {exc}")
+        return Figure(name, "error", target, False)
+    # Judged on the public call: Instance.statuses() on a freshly opened instance (cold: the
+    # store is decoded) and repeated with nothing written (warm).
+    colds = [r["cold_s"] for r in ours]
+    cold, warm = _median(colds), _median([r["best_s"] for r in ours])
+    passed = cold < cold_target and warm < warm_target
+    h = ours[0]
+    print(f"{name}: Instance.statuses() of {n} assets over {h['events']:,} events: cold (first call of a new "
+          f"instance) median {_fmt_s(cold)}, warm {_fmt_s(warm)} (target {target}) {_verdict(passed)}")
+    causes = ", ".join(f"{k} {v}" for k, v in sorted(h["causes"].items()))
+    print(f"    not judged: latest_facts {_fmt_s(h['latest_facts_s'])} + compute_statuses {_fmt_s(h['compute_s'])} "
+          f"= every status derived again {_fmt_s(h['rederive_s'])}; store {h['runs']} runs, "
+          f"{h['materializations']:,} materializations, {h['db_mb']:.0f} MB; {h['stale']} stale ({causes})")
+    fig = Figure(name, f"cold {_fmt_s(cold)}, warm {_fmt_s(warm)}", target, passed)
+    if theirs.get("status"):
         factor = n / pn
-        pbest = min(peer["best_s"], peer["cold_s"]) * factor
-        scaled = "" if pn == n else f" (measured {_fmt_s(min(peer['best_s'], peer['cold_s']))} at {pn} assets / " \
-                                    f"{peer['materializations']:,} materializations, scaled x{factor:g})"
-        ptxt = f"dagster: {_fmt_s(pbest)}{scaled}, ratio {_ratio(pbest, best)}"
-        fig = Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed,
-                     _fmt_s(pbest) + (" (scaled)" if scaled else ""), _ratio(pbest, best))
+        pc = [r["cold_s"] * factor for r in theirs["status"]]
+        scaled = "" if pn == n else f" (scaled x{factor:g}: measured at {pn} assets / {theirs['status'][0]['materializations']:,} materializations)"
+        print(f"    dagster stale status + causes of every asset, first call: median {_fmt_s(_median(pc))}{scaled}; "
+              + _pair_text(colds, pc, _fmt_s))
+        fig.dagster = _fmt_s(_median(pc)) + (f" (scaled, {pn} assets)" if scaled else "")
+        fig.ratio = _ratio(_median(pc), cold)
     else:
-        ptxt = _peer_text(py, args, why)
-        fig = Figure(name, f"{_fmt_s(best)} (cold {_fmt_s(cold)})", target, passed)
-    print(f"{name}: {ours} (target {target}) {_verdict(passed)} [{ptxt}]")
-    causes = ", ".join(f"{k} {v}" for k, v in sorted(hw_result["causes"].items()))
-    print(f"    store: {hw_result['runs']} runs, {hw_result['materializations']:,} materializations, "
-          f"{hw_result['db_mb']:.0f} MB, seeded in {hw_result['seed_s']:.1f} s "
-          f"({hw_result['events'] / hw_result['seed_s']:,.0f} events/s); "
-          f"latest_facts {_fmt_s(hw_result['latest_facts_s'])} + compute {_fmt_s(hw_result['compute_s'])}; "
-          f"{hw_result['stale']} stale ({causes}), {hw_result['failed']} failed")
-    if peer is not None:
-        print(f"    dagster store: {peer['materializations']:,} runless materializations seeded in "
-              f"{peer['seed_s']:.0f} s; {peer['stale']} stale (Dagster does not propagate staleness "
-              f"transitively); cold {_fmt_s(peer['cold_s'])}, warm {_fmt_s(peer['best_s'])} at {pn} assets")
+        print(f"    {_peer_text(py, args, why)}")
     return fig
 
 
@@ -276,7 +327,8 @@ def bench_health(sizes: Sizes, args: argparse.Namespace) -> Figure:
     n = sizes.status
     name = _sized("health", n)
     target_s = TARGET_HEALTH_S_PER_10K * n / 10_000
-    target = f"< {_fmt_s(target_s)}"
+    cold_target = TARGET_STATUS_COLD_S_PER_10K * n / 10_000
+    target = f"< {_fmt_s(target_s)} warm, < {_fmt_s(cold_target)} cold"
     hw_result, err = _hw("health", args, n=n, events=sizes.status_events, runs=sizes.status_runs, repeats=5)
     if hw_result is None:
         print(f"{name}: ERROR in Headwater: {err}")
@@ -284,10 +336,10 @@ def bench_health(sizes: Sizes, args: argparse.Namespace) -> Figure:
     best, cold, changed = hw_result["best_s"], hw_result["cold_s"], hw_result["changed_s"]
     # Judged on the refresh after a run wrote, not on re-reading an unchanged store (which
     # re-derives only what is time-dependent).
-    passed = max(best, changed) < target_s
+    passed = max(best, changed) < target_s and cold < cold_target
     print(f"{name}: {n} assets, each with a freshness policy and 2 checks, over {hw_result['events']:,} events: "
-          f"after a run wrote {hw_result['changed']} materializations {_fmt_s(changed)} "
-          f"(target {target}) {_verdict(passed)}")
+          f"after a run wrote {hw_result['changed']} materializations {_fmt_s(changed)}, "
+          f"first call of a new instance {_fmt_s(cold)} (target {target}) {_verdict(passed)}")
     print(f"    nothing written since the last read: best of 5 {_fmt_s(best)}; first call of an instance "
           f"{_fmt_s(cold)}; from scratch (a new instance, nothing decoded yet): {_fmt_s(hw_result['scratch_s'])}")
     print(f"    of which statuses() {_fmt_s(hw_result['statuses_s'])}; health: {_counts(hw_result['health'])}; "
@@ -340,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-dagster", action="store_true", help="skip the Dagster side")
     p.add_argument("--dagster-full", action="store_true",
                    help="run every Dagster side at full size instead of scaling a smaller one (takes an hour)")
+    p.add_argument("--pairs", type=int, default=3, help="interleaved Headwater/Dagster pairs (default 3)")
     p.add_argument("--workers", type=int, default=2, help="workers for the multiprocess executors (default 2)")
     p.add_argument("--profile", action="store_true", help="cProfile Headwater's timed sections (stats on stderr)")
     args = p.parse_args(argv)

@@ -13,16 +13,28 @@ from headwater.core.checks import CheckStatus
 from headwater.core.freshness import FreshnessStatus
 from headwater.core.health import AssetHealth
 from headwater.core.records import RunRecord, StepRecord
-from headwater.core.status import AssetStatus, StaleCause
+from headwater.core.status import SUMMARY_ROOTS, AssetStatus, StaleCause
+
+_ISO: dict[float, str] = {}
 
 
 def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+    """ISO 8601 in UTC. Remembered: a graph's rows repeat the same times (a run's timestamp in
+    each of its assets, a data time passed down to every descendant), and formatting one is
+    most of what a status row costs after the dicts themselves."""
+    if ts is None:
+        return None
+    text = _ISO.get(ts)
+    if text is None:
+        if len(_ISO) >= 200_000:
+            _ISO.clear()
+        text = _ISO[ts] = datetime.fromtimestamp(ts, UTC).isoformat()
+    return text
 
 
 def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
     """One cause, without its upstream's causes inlined: those are in the upstream's own row
-    (and ``stale_root_causes`` gives the bottom of every chain). Inlining them would repeat
+    (and ``stale_root_causes`` gives the bottom of the first chains). Inlining them would repeat
     shared subtrees once per path through the graph, which grows exponentially with depth."""
     return {
         "kind": cause.kind.value,
@@ -32,9 +44,22 @@ def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
     }
 
 
-def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
+ROOTS_LISTED = SUMMARY_ROOTS
+"""How many root causes a status row lists; ``stale_root_cause_count`` says how many there are."""
+
+
+def status_to_dict(status: AssetStatus, graph: AssetGraph, root_count: int | None = None) -> dict[str, Any]:
+    """One asset's status as plain data. Its root causes are bounded: the first
+    ``ROOTS_LISTED`` and their count (``root_count`` when the caller counted them for the
+    whole graph at once, see ``core.root_counts``), so a row's size does not grow with the
+    number of paths through the graph; ``headwater why`` lists them all."""
     spec = graph.spec(status.key)
     mat = status.last_materialization
+    roots = status.roots[:ROOTS_LISTED] if status.stale else ()
+    if not status.stale:
+        root_count = 0
+    elif root_count is None:
+        root_count = len(status.roots)
     return {
         "key": str(status.key),
         "group": spec.group,
@@ -45,8 +70,8 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph) -> dict[str, Any]:
         "status": status.status.value,
         "stale": status.stale,
         "stale_causes": [cause_to_dict(c) for c in status.causes],
-        "stale_root_causes": [{"kind": c.kind.value, "key": str(c.key), "detail": c.detail}
-                              for c in status.root_causes()],
+        "stale_root_causes": [{"kind": c.kind.value, "key": str(c.key), "detail": c.detail} for c in roots],
+        "stale_root_cause_count": root_count,
         "last_materialized_at": iso(mat.timestamp) if mat else None,
         "last_observed_at": iso(status.last_updated_at) if status.is_source else None,
         "run_id": status.last_run_id,
@@ -94,9 +119,9 @@ def check_to_dict(c: CheckStatus) -> dict[str, Any]:
     }
 
 
-def health_to_dict(h: AssetHealth, graph: AssetGraph) -> dict[str, Any]:
+def health_to_dict(h: AssetHealth, graph: AssetGraph, root_count: int | None = None) -> dict[str, Any]:
     """``status --json`` and the web API: the status fields plus health, freshness and checks."""
-    out = status_to_dict(h.status, graph)
+    out = status_to_dict(h.status, graph, root_count)
     fresh = freshness_to_dict(h.freshness)
     out.update({
         "health": h.health.value,

@@ -18,7 +18,7 @@ def bounded(full: dict) -> dict:
     """What the documentation says the API does to a ``status --json`` row."""
     row = dict(full)
     cut = []
-    if len(row["stale_root_causes"]) > MAX_ROOTS:
+    if row.pop("stale_root_cause_count") > MAX_ROOTS:
         row["stale_root_causes"] = row["stale_root_causes"][:MAX_ROOTS]
         cut.append("stale_root_causes")
     if any(len(r) > REASON_CHARS for r in row["health_reasons"]):

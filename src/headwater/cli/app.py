@@ -7,9 +7,10 @@ a bad selection, definitions that do not load, ...).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,7 +33,7 @@ from headwater.core.events import RunStatus
 from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError
 from headwater.execution.plan import PlanMode
-from headwater.reports import health_to_dict, run_to_dict, step_to_dict
+from headwater.reports import run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
 run_app = HeadwaterTyper(help="Inspect one run.")
@@ -140,41 +141,6 @@ def _tag(text: str) -> tuple[str, str]:
         raise HeadwaterError(f"--tag {text!r} must look like key=value")
     k, v = text.split("=", 1)
     return k, v
-
-
-@app.command()
-def status(
-    selection: Annotated[Optional[str], typer.Argument(help="Limit to a selection.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    health: Annotated[Optional[str], typer.Option("--health", help="Only assets with this health.")] = None,
-    overdue: Annotated[bool, typer.Option("--overdue", help="Only assets overdue against their freshness policy.")] = False,
-    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
-) -> None:
-    """Every asset: health, status, stale?, freshness, checks, last materialized, run."""
-    from headwater.cli.render import health_summary, status_table
-    from headwater.core.health import Health
-
-    try:
-        wanted = Health(health) if health else None
-    except ValueError:
-        _fail(HeadwaterError(f"unknown health {health!r}; one of " + ", ".join(h.value for h in Health)))
-    try:
-        p = _Project(file, module, attribute, home)
-        rows = p.instance.health(p.defs, selection)
-    except HeadwaterError as exc:
-        _fail(exc)
-    if wanted is not None:
-        rows = [h for h in rows if h.health is wanted]
-    if overdue:
-        rows = [h for h in rows if h.freshness is not None and h.freshness.state.value == "overdue"]
-    if as_json:
-        sys.stdout.write(json.dumps([health_to_dict(h, p.defs.graph) for h in rows], indent=2) + "\n")
-        return
-    out.print(status_table(rows, p.defs.graph))
-    for h in rows:
-        if h.status.partitions is not None:
-            out.print(f"{h.key}: {h.status.partitions.summary()}", highlight=False)
-    out.print(health_summary(rows), highlight=False)
 
 
 @app.command()
@@ -398,11 +364,25 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, backfill_cmds, history_cmd, lineage_cmd, partition_cmds  # noqa: E402, F401
+from headwater.cli import automation_cmds, backfill_cmds, history_cmd, lineage_cmd, partition_cmds, status_cmd  # noqa: E402, F401
 
 
 def main() -> None:
-    app()
+    from headwater.cli.typer_app import ExitFast
+
+    ExitFast.armed = True
+    try:
+        app()
+    except SystemExit as done:
+        if not ExitFast.requested:
+            raise
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # the reader left early (| head): nothing to flush to
+                code = code or 1
+        os._exit(code)
 
 
 if __name__ == "__main__":

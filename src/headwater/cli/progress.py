@@ -45,5 +45,9 @@ class RunProgress:
         if self.quiet:
             return
         line = f"{step.key}: {event}" + (f" ({detail})" if detail else "")
-        style = colors.get(event)
-        self.console.print(line, style=style, markup=False, highlight=False)
+        if self.console.color_system is None:
+            # Piped (CI logs, scripts): a plain write. Rich's print measures and renders each
+            # line, a third of a 1,000-asset ``materialize`` with no colour to show for it.
+            self.console.file.write(line + "\n")
+            return
+        self.console.print(line, style=colors.get(event), markup=False, highlight=False)

@@ -14,7 +14,6 @@ from rich.tree import Tree
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetFailed, AssetSkipped, LogMessage, StepFailed
-from headwater.core.health import AssetHealth
 from headwater.core.keys import AssetKey
 from headwater.core.records import RunRecord, StepRecord, StoredEvent
 from headwater.core.status import AssetStatus, MaterializationStatus
@@ -29,51 +28,6 @@ STATUS_STYLE = {
     MaterializationStatus.FAILED: "red",
     MaterializationStatus.SKIPPED: "magenta",
 }
-
-
-def ago(ts: float | None, now: float | None = None) -> str:
-    if ts is None:
-        return "-"
-    delta = max(0.0, (now or time.time()) - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if delta >= size:
-            return f"{int(delta // size)}{unit} ago"
-    return f"{int(delta)}s ago"
-
-
-HEALTH_STYLE = {"healthy": "green", "warning": "yellow", "degraded": "red", "unknown": "dim"}
-
-
-def status_table(healths: Iterable[AssetHealth], graph: AssetGraph) -> Table:
-    table = Table(title="Assets", title_justify="left")
-    for col in ("asset", "group", "health", "status", "stale", "freshness", "data time", "checks",
-                "last materialized", "run"):
-        table.add_column(col)
-    for h in healths:
-        st = h.status
-        style = STATUS_STYLE.get(st.status, "")
-        stale = ", ".join(sorted({c.kind.value for c in st.causes})) if st.stale else ""
-        fresh = h.freshness.state.value if h.freshness else "-"
-        checks = "-"
-        if h.checks:
-            bad = [c for c in h.checks if c.state.value in ("failed", "warn")]
-            checks = f"{len(h.checks) - len(bad)}/{len(h.checks)} ok" + (
-                " (" + ", ".join(c.name for c in bad) + ")" if bad else "")
-        table.add_row(
-            str(st.key), graph.spec(st.key).group, f"[{HEALTH_STYLE[h.health.value]}]{h.health.value}[/]",
-            f"[{style}]{st.status.value}[/]", f"[yellow]{stale}[/]" if stale else "-", fresh,
-            ago(st.data_time), checks, ago(st.last_updated_at), (st.last_run_id or "-")[:8],
-        )
-    return table
-
-
-def health_summary(healths: Iterable[AssetHealth]) -> str:
-    counts = {"healthy": 0, "warning": 0, "degraded": 0, "unknown": 0}
-    stale = 0
-    for h in healths:
-        counts[h.health.value] += 1
-        stale += h.status.stale
-    return ", ".join(f"{n} {name}" for name, n in counts.items()) + f"; {stale} stale"
 
 
 def lineage_tree(root: AssetKey, graph: AssetGraph, up: set[AssetKey], down: set[AssetKey],

@@ -11,6 +11,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import FunctionType
 from typing import Any
 
 from headwater.core.keys import AssetKey
@@ -76,22 +77,34 @@ class SourceDefinition:
         return self.spec.key
 
 
+def parameter_names(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The names ``fn`` takes, positional and keyword, without ``*args`` and ``**kwargs``.
+
+    A plain function's are read off its code object: ``inspect.signature`` costs ~25 us a
+    call, which was a third of loading 10,000 assets with two checks each. Anything else
+    (a partial, a callable object, a function wrapped with ``functools.wraps`` or given a
+    ``__signature__``) goes through ``inspect.signature``, which knows how to see through it."""
+    if type(fn) is FunctionType and not hasattr(fn, "__wrapped__") and not hasattr(fn, "__signature__"):
+        code = fn.__code__
+        return code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    return tuple(p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
 def signature_params(fn: Callable[..., Any], ins: Mapping[str, AssetKey]) -> tuple[ParamBinding, ...]:
     bindings = []
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if p.name in ins:
-            bindings.append(ParamBinding(p.name, ParamKind.ASSET, ins[p.name], explicit=True))
-        elif p.name == CONTEXT_PARAM:
-            bindings.append(ParamBinding(p.name, ParamKind.CONTEXT))
+    for name in parameter_names(fn):
+        if name in ins:
+            bindings.append(ParamBinding(name, ParamKind.ASSET, ins[name], explicit=True))
+        elif name == CONTEXT_PARAM:
+            bindings.append(ParamBinding(name, ParamKind.CONTEXT))
         else:
-            bindings.append(ParamBinding(p.name, ParamKind.UNRESOLVED))
+            bindings.append(ParamBinding(name, ParamKind.UNRESOLVED))
     return tuple(bindings)
 
 
 def location_of(fn: Callable[..., Any]) -> SourceLocation | None:
-    code = getattr(inspect.unwrap(fn), "__code__", None)
+    code = getattr(inspect.unwrap(fn) if hasattr(fn, "__wrapped__") else fn, "__code__", None)
     if code is None:
         return None
     return SourceLocation(code.co_filename, code.co_firstlineno)

@@ -8,7 +8,6 @@ It returns a ``CheckResult`` or a bool; raising counts as failing, with the erro
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from headwater.core.events import AssetMaterialized
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.specs import CheckSpec
-from headwater.definitions.assets import CONTEXT_PARAM, location_of
+from headwater.definitions.assets import CONTEXT_PARAM, location_of, parameter_names
 from headwater.errors import DefinitionError
 
 
@@ -98,8 +97,7 @@ def make_check(key: AssetKey, fn: Callable[..., Any], *, name: str, severity: st
         spec = CheckSpec(key, name, severity, blocking, description, location)
     except ValueError as exc:
         raise DefinitionError(str(exc)) from None
-    params = [p.name for p in inspect.signature(fn).parameters.values()
-              if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = parameter_names(fn)
     value_param = next((p for p in params if p in (key.name, "value")), None)
     others = tuple(p for p in params if p not in (value_param, CONTEXT_PARAM))
     return CheckDefinition(spec, fn, value_param, CONTEXT_PARAM in params, others)

@@ -115,12 +115,13 @@ class Definitions:
 
         for key, src in list(self.sources.items()):
             self.sources[key] = replace(src, spec=self._with_freshness(src.spec))
-        self.assets_defs = [replace(d, specs=tuple(self._with_freshness(s) for s in d.specs))
-                            for d in self.assets_defs]
-        for d in self.assets_defs:
-            self._by_step[d.step_key] = d
-            for key in d.keys:
-                self._by_key[key] = d
+        if self.group_freshness or self.default_freshness is not None:  # else no spec changes
+            self.assets_defs = [replace(d, specs=tuple(self._with_freshness(s) for s in d.specs))
+                                for d in self.assets_defs]
+            for d in self.assets_defs:
+                self._by_step[d.step_key] = d
+                for key in d.keys:
+                    self._by_key[key] = d
         specs: list[AssetSpec] = [s.spec for s in self.sources.values()]
         for d in self.assets_defs:
             specs.extend(d.specs)
@@ -180,9 +181,11 @@ class Definitions:
                 raise DefinitionError(f"asset {owner!r}: parameter {p.name!r} refers to the asset itself")
         specs = tuple(
             replace(s, deps=tuple(dict.fromkeys(value_deps + s.deps))) if value_deps else s for s in d.specs
-        )
-        return replace(d, specs=specs, params=params,
-                       resource_keys=frozenset(p.name for p in params if p.kind is ParamKind.RESOURCE))
+        ) if value_deps else d.specs
+        resource_keys = frozenset(p.name for p in params if p.kind is ParamKind.RESOURCE)
+        if specs is d.specs and params == d.params and resource_keys == d.resource_keys:
+            return d  # nothing to resolve (no parameters): a copy would cost a tenth of loading
+        return replace(d, specs=specs, params=params, resource_keys=resource_keys)
 
     def _resolve_params(self, owner: str, params: tuple[ParamBinding, ...], known: set[AssetKey],
                         by_name: dict[str, list[AssetKey]], prefix: tuple[str, ...],

@@ -82,6 +82,8 @@ class MultiprocessExecutor:
         self.capacity = workers
         self._boot = boot
         self._ctx = mp.get_context(start_method)
+        if start_method != "fork":
+            _stop_resource_tracker_at_exit()
         self._workers: list[_Worker] = []
         self._queue: list[StepRequest] = []
         for _ in range(workers):
@@ -196,6 +198,36 @@ class MultiprocessExecutor:
                 _kill(w.process)
             w.conn.close()
         self._workers = []
+
+
+_TRACKER_STOP_REGISTERED = False
+
+
+def _stop_resource_tracker_at_exit() -> None:
+    """Starting a process by spawn also starts multiprocessing's resource tracker, a helper
+    process that outlives ours: it only notices our exit when its pipe closes, by which time
+    its parent is gone, so it is re-parented to PID 1, and where PID 1 does not reap (a
+    container's init) it stays a zombie. Stopping it ourselves at exit waits for it, so
+    nothing is left behind. At exit, not at ``close``: another executor of this process (the
+    web server runs several) may still be using it."""
+    global _TRACKER_STOP_REGISTERED
+    if _TRACKER_STOP_REGISTERED:
+        return
+    _TRACKER_STOP_REGISTERED = True
+    import atexit
+
+    atexit.register(_stop_resource_tracker)
+
+
+def _stop_resource_tracker() -> None:
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # CPython 3.11+: closes its pipe, waits
+    if stop is not None:
+        try:
+            stop()
+        except Exception:  # noqa: BLE001 - at exit, a tracker that will not stop must not hide the real outcome
+            pass
 
 
 def _kill(process: Any) -> None:

@@ -1,0 +1,109 @@
+"""``headwater status``: every asset's health, status, staleness, freshness and checks.
+
+Its own module because it is the read people run most and on the largest graphs: its
+filters, its paging and its two outputs (the table and ``--json``, written from the same
+rows by ``status_view``) belong together, away from the commands that launch work.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Annotated, Any, Optional
+
+import typer
+
+from headwater.cli.typer_app import AttrOpt, ExitFast, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, out
+from headwater.errors import HeadwaterError
+
+STATUSES = ("materialized", "missing", "failed", "running", "observed", "unobserved")
+HEALTHS = ("healthy", "warning", "degraded", "unknown")
+CHECK_STATES = ("failed", "warn", "not_run", "passed")
+
+
+@app.command()
+def status(
+    selection: Annotated[Optional[str], typer.Argument(help="Limit to a selection, e.g. 'group:marts', 'orders+'.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output: a JSON array, one asset a line.")] = False,
+    health: Annotated[Optional[str], typer.Option("--health", help=f"Only assets with this health: {', '.join(HEALTHS)}.")] = None,
+    state: Annotated[Optional[str], typer.Option("--status", help=f"Only assets in this status: {', '.join(STATUSES)}.")] = None,
+    stale: Annotated[bool, typer.Option("--stale", help="Only stale assets.")] = False,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only assets overdue against their freshness policy.")] = False,
+    check: Annotated[Optional[str], typer.Option("--check", help=f"Only assets with a check in this state: {', '.join(CHECK_STATES)}.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Show at most N assets (upstream first).")] = None,
+    pager: Annotated[Optional[bool], typer.Option("--pager/--no-pager", help="Page a long table on a terminal (default: yes; $PAGER, else less).")] = None,
+    file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
+) -> None:
+    """Every asset: health, status, stale?, freshness, checks, last materialized, run."""
+    from headwater.cli import status_view
+
+    for value, allowed, option in ((health, HEALTHS, "health"), (state, STATUSES, "status"),
+                                   (check, CHECK_STATES, "check state")):
+        if value is not None and value not in allowed:
+            _fail(HeadwaterError(f"unknown {option} {value!r}; one of {', '.join(allowed)}"))
+    with ExitFast.gc_off():
+        try:
+            p = _Project(file, module, attribute, home)
+            picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
+            p.instance.close()
+        except HeadwaterError as exc:
+            _fail(exc)
+        ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
+        rows = _dicts(picked, counts, p.defs.graph)
+        if as_json:
+            for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            return
+        colour = out.is_terminal and not out.no_color
+        lines = status_view.table_lines(rows, status_view.now(), colour)
+    if total > len(picked):
+        lines[-1] += f"  (first {len(picked)} of {total}; --limit)"
+    if pager is False:
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        status_view.page(lines)
+
+
+def _select(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
+            overdue: bool, check: str | None, limit: int | None) -> tuple[list[Any], dict[Any, int], int]:
+    """The healths of the assets that pass every filter, upstream first, at most ``limit``;
+    their root causes counted (for the whole graph at once, ``core.root_counts``: each row
+    lists only its first few); and how many passed."""
+    from headwater.core.root_counts import root_cause_counts
+    from headwater.core.selection import select
+
+    healths = p.instance.healths(p.defs)
+    chosen = select(p.defs.graph, selection) if selection is not None else None
+    picked = []
+    for key, h in healths.items():
+        if chosen is not None and key not in chosen:
+            continue
+        st = h.status
+        if ((health is not None and h.health.value != health) or (state is not None and st.status.value != state)
+                or (stale and not st.stale)
+                or (overdue and (h.freshness is None or h.freshness.state.value != "overdue"))
+                or (check is not None and not any(c.state.value == check for c in h.checks))):
+            continue
+        picked.append(h)
+    total = len(picked)
+    if limit is not None:
+        picked = picked[:limit]
+    counts = root_cause_counts({k: h.status for k, h in healths.items()},
+                               [h.key for h in picked if h.status.stale])
+    return picked, counts, total
+
+
+def _dicts(picked: list[Any], counts: dict[Any, int], graph: Any) -> Iterator[dict[str, Any]]:
+    """The ``status --json`` rows, one at a time (``reports.health_to_dict``)."""
+    from headwater.reports import health_to_dict
+
+    for h in picked:
+        yield health_to_dict(h, graph, counts.get(h.key, 0))
+
+
+def _rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
+          overdue: bool, check: str | None, limit: int | None) -> tuple[list[dict[str, Any]], int]:
+    """The rows as a list, and how many passed the filters (for tests and the Python-minded)."""
+    picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
+    return list(_dicts(picked, counts, p.defs.graph)), total

@@ -1,0 +1,253 @@
+"""``headwater status``: the table and ``--json`` agree on every field (check states
+included), the filters and ``--limit``, paging on a terminal, and answers bounded by the
+number of assets, never by the number of paths through the graph (issues 14 and 16)."""
+
+import io
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+import headwater as hw
+from headwater.cli.app import app
+from headwater.cli.status_view import page
+from headwater.core.root_counts import root_cause_counts
+
+runner = CliRunner()
+
+V1 = """
+import headwater as hw
+
+@hw.asset(group="raw")
+def raw():
+    return 1
+
+@hw.asset(group="core")
+def mid(raw):
+    return raw + 1
+
+@hw.asset(group="core")
+def top(mid):
+    return mid
+
+@hw.asset
+def broken():
+    raise ValueError("boom")
+
+defs = hw.Definitions(assets=[raw, mid, top, broken])
+"""
+
+# raw's code changes (stale, code_changed: mid and top upstream_stale after mid is rebuilt),
+# and checks appear: raw's never ran, mid's passes, top's fails at severity warn.
+V2 = """
+import headwater as hw
+
+@hw.asset(group="raw", code_version="2")
+def raw():
+    return 1
+
+@hw.asset(group="core")
+def mid(raw):
+    return raw + 1
+
+@hw.asset(group="core")
+def top(mid):
+    return mid
+
+@hw.asset
+def broken():
+    raise ValueError("boom")
+
+@hw.asset
+def never():
+    return 0
+
+@hw.check("raw")
+def raw_ok(raw):
+    return True
+
+@hw.check("mid")
+def mid_ok(mid):
+    return True
+
+@hw.check("top", severity="warn")
+def top_bad(top):
+    return False
+
+@hw.check("top", name="top_ok")
+def top_fine(top):
+    return True
+
+defs = hw.Definitions(assets=[raw, mid, top, broken, never], checks=[raw_ok, mid_ok, top_bad, top_fine])
+"""
+
+
+def hw_cli(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("status-view")
+    path = folder / "pipeline.py"
+    home = str(folder / "home")
+    path.write_text(V1)
+    assert hw_cli("materialize", "-f", str(path), "--home", home, "--executor", "in_process").exit_code == 1
+    path.write_text(V2)
+    made = hw_cli("materialize", "mid+", "-f", str(path), "--home", home, "--executor", "in_process")
+    assert made.exit_code == 0, made.output
+    return ["-f", str(path), "--home", home]
+
+
+def table_rows(output: str) -> dict[str, dict[str, str]]:
+    """Parse the plain table back into cells, by the column spans of its rule line."""
+    lines = output.splitlines()
+    header, rule = lines[0], lines[1]
+    spans, start = [], 0
+    for dashes in rule.split("  "):
+        spans.append((start, start + len(dashes)))
+        start += len(dashes) + 2
+    names = [header[a:b].strip() for a, b in spans]
+    rows = {}
+    for line in lines[2:-1]:  # the last line is the summary
+        cells = [line[a:b].strip() for a, b in spans[:-1]] + [line[spans[-1][0]:].strip()]
+        rows[cells[0]] = dict(zip(names, cells))
+    return rows
+
+
+def test_table_and_json_agree_on_every_field_including_check_states(project):
+    table = hw_cli("status", *project)
+    assert table.exit_code == 0, table.output
+    rows = {r["key"]: r for r in json.loads(hw_cli("status", "--json", *project).output)}
+    cells = table_rows(table.output)
+    assert set(cells) == set(rows) == {"raw", "mid", "top", "broken", "never"}
+    for key, row in rows.items():
+        c = cells[key]
+        assert (c["group"], c["health"], c["status"]) == (row["group"], row["health"], row["status"])
+        kinds = sorted({cause["kind"] for cause in row["stale_causes"]})
+        assert c["stale"] == (", ".join(kinds) if row["stale"] else "-")
+        assert c["freshness"] == (row["freshness"]["state"] if row["freshness"] else "-")
+        assert c["run"] == (row["run_id"][:8] if row["run_id"] else "-")
+        assert (c["data time"] == "-") == (row["data_time"] is None)
+        assert (c["last materialized"] == "-") == (row["last_materialized_at"] is None)
+        states: dict[str, list[str]] = {}
+        for check in row["checks"]:
+            states.setdefault(check["state"], []).append(check["name"])
+        for state, names in states.items():
+            assert f"{len(names)} {state.replace('_', ' ')}" in c["checks"], (key, c["checks"], row["checks"])
+        assert c["checks"] == "-" if not row["checks"] else "ok" not in c["checks"]
+    # the states themselves, as the scenario made them
+    assert {ch["name"]: ch["state"] for r in rows.values() for ch in r["checks"]} == {
+        "raw_ok": "not_run", "mid_ok": "passed", "top_bad": "warn", "top_ok": "passed"}
+    assert cells["raw"]["checks"] == "1 not run"  # it never ran: not "1/1 ok"
+    assert cells["top"]["checks"] == "1 warn (top_bad), 1 passed"
+    assert rows["broken"]["status"] == "failed" and cells["broken"]["stale"] == "-"
+    assert rows["raw"]["stale_causes"][0]["kind"] == "code_changed"
+    assert rows["top"]["stale"] and rows["top"]["stale_root_cause_count"] == 1
+    badges = [r["health"] for r in rows.values()]
+    assert table.output.splitlines()[-1] == ", ".join(
+        f"{badges.count(h)} {h}" for h in ("healthy", "warning", "degraded", "unknown")) + "; 3 stale"
+
+
+@pytest.mark.parametrize(("args", "keys"), [
+    (["--status", "failed"], ["broken"]),
+    (["--status", "missing"], ["never"]),
+    (["--stale"], ["raw", "mid", "top"]),
+    (["--check", "not_run"], ["raw"]),
+    (["--check", "warn"], ["top"]),
+    (["--health", "degraded"], ["broken"]),
+    (["group:core", "--stale"], ["mid", "top"]),
+    (["--limit", "2"], ["raw", "broken"]),  # upstream first, in the graph's order
+])
+def test_filters_and_limit(project, args, keys):
+    assert [r["key"] for r in json.loads(hw_cli("status", "--json", *args, *project).output)] == keys
+    table = hw_cli("status", *args, *project)
+    assert list(table_rows(table.output)) == keys
+
+
+def test_limit_says_how_many_were_left_out_and_bad_filters_name_the_culprit(project):
+    table = hw_cli("status", "--limit", "2", *project)
+    assert "(first 2 of 5; --limit)" in table.output
+    bad = hw_cli("status", "--status", "purple", *project)
+    assert bad.exit_code == 2 and "unknown status 'purple'; one of materialized" in bad.output
+    assert hw_cli("status", "--check", "maybe", *project).exit_code == 2
+    assert hw_cli("status", "--limit", "0", *project).exit_code == 2
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_long_table_goes_through_the_pager_on_a_terminal_only(tmp_path, monkeypatch):
+    paged = tmp_path / "paged.txt"
+    monkeypatch.setenv("PAGER", f"sh -c 'cat > {paged}'")
+    monkeypatch.setenv("LINES", "10")
+    terminal = Terminal()
+    page([f"line {i}" for i in range(50)], terminal)
+    assert terminal.getvalue() == "" and paged.read_text().splitlines()[-1] == "line 49"  # waited for
+    paged.unlink()
+    page(["short"], terminal)  # fits the screen: printed, no pager
+    assert terminal.getvalue() == "short\n" and not paged.exists()
+    piped = io.StringIO()
+    page([f"line {i}" for i in range(50)], piped)  # not a terminal: printed
+    assert piped.getvalue().count("\n") == 50 and not paged.exists()
+
+
+def deep_rebuilt(tmp_path, layers=24, width=4, rebuilds=30):
+    """A layered graph rebuilt piecemeal many times: every rebuild of an upper asset whose
+    children are not rebuilt adds root causes, which multiply with the paths below."""
+    rng = random.Random(7)
+    names = [[f"l{i}_{j}" for j in range(width)] for i in range(layers)]
+    assets = []
+    for i, layer in enumerate(names):
+        for name in layer:
+            deps = [] if i == 0 else sorted({rng.choice(names[i - 1]), rng.choice(names[rng.randrange(i)])})
+            assets.append(hw.asset(key=name, deps=deps)(lambda: None))
+    defs = hw.Definitions(assets=assets)
+    instance = hw.Instance(home=tmp_path / "home")
+    instance.materialize(defs, "*")
+    flat = [n for layer in names for n in layer]
+    for _ in range(rebuilds):
+        instance.materialize(defs, " or ".join(rng.sample(flat, 3)))
+    return defs, instance
+
+
+def test_answers_grow_with_assets_not_paths_and_counts_are_exact(tmp_path):
+    defs, instance = deep_rebuilt(tmp_path)
+    statuses = instance.statuses(defs)
+    counts = root_cause_counts(statuses)
+    assert counts == {k: len(s.root_causes()) for k, s in statuses.items() if s.stale}
+    assert max(counts.values()) > 5  # deep enough that the bound bites
+    from headwater.cli.status_cmd import _rows
+
+    class Project:
+        pass
+
+    p = Project()
+    p.instance, p.defs = instance, defs
+    rows, total = _rows(p, None, None, None, False, False, None, None)
+    assert total == len(defs.graph.keys)
+    by_text = {str(k): n for k, n in counts.items()}
+    for row in rows:
+        assert len(row["stale_root_causes"]) == min(5, by_text.get(row["key"], 0))
+        assert row["stale_root_cause_count"] == by_text.get(row["key"], 0)
+    import orjson
+
+    sizes = [len(orjson.dumps(r)) for r in rows]
+    listed_all = sum(counts.values()) * len(orjson.dumps(rows[-1]["stale_root_causes"][0]))
+    # A row is bounded by its direct causes, five root causes and the health reasons' five;
+    # listing every root cause (as status --json did) would be more than the whole output.
+    assert max(sizes) < 3000 and sum(sizes) / len(sizes) < 2500 and listed_all > sum(sizes)
+    instance.close()
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_json_is_written_in_chunks_one_asset_a_line(n):
+    from headwater.cli.status_view import json_chunks
+
+    rows = [{"key": f"a{i}", "detail": 'tricky "},{\\"key\\":" text', "nested": [{"key": "x"}]} for i in range(n)]
+    text = b"".join(json_chunks(iter(rows), size=2))
+    assert json.loads(text) == rows
+    assert text.count(b"\n") == n + (2 if n else 1)  # "[", one line per asset, "]"
