@@ -50,9 +50,9 @@ def materialize(
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes (multiprocess).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Run tag k=v (repeatable).")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the run for the daemon instead of running it here.")] = False,
-    partition: Annotated[Optional[str], typer.Option("--partition", help="Partition key(s) of partitioned assets, comma-separated (default: the newest window).")] = None,
-    from_partition: Annotated[Optional[str], typer.Option("--from", help="First partition of a range (inclusive).")] = None,
-    to_partition: Annotated[Optional[str], typer.Option("--to", help="Last partition of a range (inclusive).")] = None,
+    partition: Annotated[str | None, typer.Option("--partition", help="Partition key(s) of partitioned assets, comma-separated (default: the newest window).")] = None,
+    from_partition: Annotated[str | None, typer.Option("--from", help="First partition of a range (inclusive).")] = None,
+    to_partition: Annotated[str | None, typer.Option("--to", help="Last partition of a range (inclusive).")] = None,
     as_json: JsonOpt = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:

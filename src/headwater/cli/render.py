@@ -61,6 +61,17 @@ def _grow(node: Tree, key: AssetKey, allowed: set[AssetKey], edges, label, seen:
         _grow(node.add(label(other)), other, allowed, edges, label, seen)
 
 
+def ago(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    delta = max(0.0, (now or time.time()) - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{int(delta // size)}{unit} ago"
+    return f"{int(delta)}s ago"
+
+
+
 def when(ts: float | None, now: float | None = None) -> str:
     """A time as people read it in a table: "2m ago" today, the date and minute before."""
     if ts is None:
