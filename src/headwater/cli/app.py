@@ -69,8 +69,11 @@ def materialize(
     summary = f"run {result.run_id} {result.status.value}: {n} asset(s) materialized"
     if result.outcome.up_to_date:
         summary += f", {len(result.outcome.up_to_date)} already up to date"
+    skipped = len(result.outcome.skipped) + len(result.outcome.skipped_assets)  # steps, and assets of a step (dbt)
     if result.errors:
-        summary += f", {len(result.errors)} step(s) failed, {len(result.outcome.skipped)} skipped"
+        summary += f", {len(result.errors)} step(s) failed, {skipped} skipped"
+    elif skipped:
+        summary += f", {skipped} skipped"
     out.print(summary, style="green" if result.success else "red", highlight=False)
     for step, error in result.errors.items():
         out.print(f"  {step}: {error.message}", style="red", markup=False, highlight=False)

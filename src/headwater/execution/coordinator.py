@@ -52,6 +52,8 @@ class RunOutcome:
     materializations: dict[AssetKey, AssetMaterialized] = field(default_factory=dict)
     errors: dict[str, ErrorInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Assets a step reported as skipped (AssetSkip: dbt skipped a model) -> that step's key.
+    skipped_assets: dict[AssetKey, str] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
     up_to_date: tuple[AssetKey, ...] = ()
 
@@ -148,10 +150,23 @@ class RunCoordinator:
         request = StepRequest(
             run_id=self.run_id, step_key=step_key, asset_keys=step.asset_keys, inputs=self._inputs(step),
             attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout,
-            tags=dict(self.options.tags))
+            tags=dict(self.options.tags), current=self._current(step))
         self._in_flight.add(step_key)
         self.progress("started", step, "")
         self.executor.submit(request)
+
+    def _current(self, step: Step) -> dict[AssetKey, tuple[str | None, float]]:
+        """Where a multi-asset's ``CheckReport`` results go: each of its assets' current
+        materialization (only for those that may report them: subsettable multi-assets)."""
+        definition = self.defs.definition_for(step.asset_keys[0])
+        if not (definition.is_multi and definition.can_subset):
+            return {}
+        out: dict[AssetKey, tuple[str | None, float]] = {}
+        for key in definition.keys:
+            mat = self.view.status(key).last_materialization
+            if mat is not None:
+                out[key] = (mat.run_id, mat.timestamp)
+        return out
 
     def _inputs(self, step: Step) -> dict[AssetKey, InputSnapshot]:
         own = set(step.asset_keys)
@@ -200,6 +215,7 @@ class RunCoordinator:
         bad: dict[AssetKey, str] = {}
         for key in outcome.skipped_keys:
             bad[key] = f"upstream asset {key} was skipped"
+            self.outcome.skipped_assets[key] = step.key
         bad.update(outcome.blocked_by)
         if outcome.ok:
             self.outcome.step_status[step.key] = "succeeded"

@@ -33,6 +33,9 @@ class StepRequest:
     timeout: float | None = None
     partition: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)  # the run's tags, for ``context.tags``
+    # (run id, timestamp) of the current materialization of each asset of a multi-asset that
+    # may report check results on assets it does not materialize (``CheckReport``).
+    current: Mapping[AssetKey, tuple[str | None, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ from headwater.integrations.dbt.manifest import (
     read_manifest,
 )
 from headwater.integrations.dbt.options import DbtOptions, effective, from_tags
+from headwater.integrations.dbt.seed_versions import SeedVersions, has_path_checksum
+from headwater.integrations.dbt.source_links import SourceLinks
 from headwater.integrations.dbt.sources import FreshnessObserver
 from headwater.integrations.dbt.translator import DbtTranslator
 
@@ -191,10 +193,13 @@ class DbtProject:
         self._key: dict[str, AssetKey] = {}
         self._uid: dict[AssetKey, str] = {}
         self._parents: dict[str, tuple[str, ...]] = {}
+        # A dbt source whose table a seed or model of this project writes -> that node's unique id.
+        self.source_producer: dict[str, str] = {}
         self._map_keys()
         self.topo_index = self._topological_index()
         self.tests_by_asset: dict[str, list[str]] = {}
         self.check_target: dict[str, str] = {}
+        self.check_names: dict[str, str] = {}  # dbt test / unit test unique id -> its check's name
         self.skipped_tests: dict[str, str] = {}
         self.unit_tests_by_model: dict[str, list[str]] = {}
         self._freshness = FreshnessObserver(self)
@@ -264,28 +269,35 @@ class DbtProject:
     # -- building the definitions ----------------------------------------------------------------
 
     def _map_keys(self) -> None:
+        """Key every model, seed, snapshot, source and exposure; a source whose table a seed or
+        a model of the project writes becomes that asset (see ``source_links.py``)."""
         t = self.translator
         seen: dict[AssetKey, str] = {}
         things: list[tuple[str, Any]] = [(uid, n) for uid, n in self.manifest.nodes.items() if not n.is_ephemeral]
-        things += list(self.manifest.sources.items())
         things += list(self.manifest.exposures.items())
         for uid, thing in things:
             try:
-                if isinstance(thing, DbtNode):
-                    key = to_key(t.asset_key(thing))
-                elif isinstance(thing, DbtExposure):
-                    key = to_key(t.exposure_key(thing))
-                else:
-                    key = to_key(t.source_key(thing))
+                key = to_key(t.asset_key(thing) if isinstance(thing, DbtNode) else t.exposure_key(thing))
             except KeySyntaxError as exc:
                 raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
-            if key in seen:
-                raise DefinitionError(
-                    f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
-                    "DbtTranslator.asset_key / source_key / exposure_key (e.g. include the package or folder)")
-            seen[key] = uid
-            self._key[uid] = key
-            self._uid[key] = uid
+            self._claim(seen, key, uid)
+        links = SourceLinks(self.manifest, t, {u: k for k, u in seen.items()})
+        for uid, src in self.manifest.sources.items():
+            try:
+                key, producer = links.resolve(src)
+            except KeySyntaxError as exc:
+                raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
+            if producer is not None:
+                self._key[uid] = key  # the same key as its producer; the key still names the producer
+                self.source_producer[uid] = producer
+                continue
+            self._claim(seen, key, uid)
+        self.source_links = links
+        names = {f"{s.source_name}.{s.name}" for s in self.manifest.sources.values()}
+        unknown = sorted(set(t.source_assets) - names)
+        if unknown:
+            raise DefinitionError(f"source_assets names {unknown[0]!r}, which is no source of dbt project "
+                                  f"{self.manifest.project_name!r} (its sources: {', '.join(sorted(names)) or 'none'})")
         nodes = self.manifest.nodes
         ephemeral_parents: dict[str, tuple[str, ...]] = {}
 
@@ -295,6 +307,7 @@ class DbtProject:
                 return ()
             out: list[str] = []
             for dep in node.depends_on:
+                dep = self.source_producer.get(dep, dep)
                 if dep in self._key:
                     out.append(dep)
                 elif dep in nodes and nodes[dep].is_ephemeral and dep not in trail:
@@ -309,6 +322,15 @@ class DbtProject:
             else:
                 self._parents[uid] = parents(uid)
         self._ephemeral_parents = ephemeral_parents
+
+    def _claim(self, seen: dict[AssetKey, str], key: AssetKey, uid: str) -> None:
+        if key in seen:
+            raise DefinitionError(
+                f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
+                "DbtTranslator.asset_key / source_key / exposure_key (e.g. include the package or folder)")
+        seen[key] = uid
+        self._key[uid] = key
+        self._uid[key] = uid
 
     def _topological_index(self) -> dict[str, int]:
         order: dict[str, int] = {}
@@ -340,23 +362,33 @@ class DbtProject:
         t = self.translator
         groups = self.manifest.groups
         specs = []
+        seeds = SeedVersions(self.paths.target_dir)
         for uid, node in self.manifest.nodes.items():
             if node.is_ephemeral:
                 continue
+            if node.resource_type == "seed" and has_path_checksum(node.raw):
+                # dbt's checksum of a seed over 1 MiB is its path: version its content instead.
+                version = seeds.version(self._root_of(node.package_name) / node.original_file_path)
+                node = replace(node, checksum=version or node.checksum)
             group = groups.get(node.group) if node.group else None
             specs.append(AssetSpec(
                 key=self._key[uid], deps=tuple(self._key[p] for p in self._parents[uid]), group=t.group(node),
                 tags=t.tags(node), owners=t.owners(node, group), kinds=t.kinds(node), description=t.description(node),
                 code_version=t.code_version(node), metadata=t.metadata(node),
                 location=self._location(node.package_name, node.original_file_path)))
+        seeds.save()
         specs.sort(key=lambda s: self.topo_index[self._uid[s.key]])
         return specs
+
+    def _root_of(self, package: str) -> Path:
+        root = self.paths.project_dir
+        return root if package == self.manifest.project_name else root / "dbt_packages" / package
 
     def _sources(self) -> list[SourceDefinition]:
         t = self.translator
         out = []
         for uid, src in self.manifest.sources.items():
-            if t.is_produced_elsewhere(src):
+            if uid in self.source_producer or self.source_links.produced_elsewhere(src):
                 continue
             observe = self._freshness.observer_for(src) if src.has_freshness else None
             definition = source_asset(
@@ -390,12 +422,12 @@ class DbtProject:
 
     def _test_target(self, test: DbtTest) -> str | None:
         if test.attached_node:
-            uid = test.attached_node
+            uid = self.source_producer.get(test.attached_node, test.attached_node)
             if uid in self._key:
                 return uid
             if uid in self._ephemeral_parents:
                 return None
-        candidates = [d for d in test.depends_on if d in self._key]
+        candidates = [self.source_producer.get(d, d) for d in test.depends_on if d in self._key]
         for d in test.depends_on:
             if d in self._ephemeral_parents:
                 candidates.extend(self._ephemeral_parents[d])
@@ -409,12 +441,21 @@ class DbtProject:
         checks = []
         names: dict[tuple[str, str], str] = {}
         for uid, unit in self.manifest.unit_tests.items():
-            # A check tests the data an asset holds; a unit test tests the model's SQL on rows
-            # of its own, before the model is built. ``dbt build`` runs it, and when it fails
-            # dbt skips the model, which Headwater reports as skipped, naming the unit test.
-            self.skipped_tests[uid] = "a dbt unit test checks a model's SQL on fixed rows, not the data it holds"
-            if unit.model is not None:
-                self.unit_tests_by_model.setdefault(unit.model, []).append(uid)
+            # A unit test checks the model's SQL on rows of its own, before dbt builds the model:
+            # a blocking check of the model, as in ``dbt build`` (a failing one skips the model).
+            if unit.model is None or unit.model not in self._key:
+                self.skipped_tests[uid] = "it tests no model Headwater tracks"
+                continue
+            name = unit.name if (unit.model, unit.name) not in names else f"{unit.name}_unit"
+            names[(unit.model, name)] = uid
+            self.check_target[uid] = unit.model
+            self.check_names[uid] = name
+            self.tests_by_asset.setdefault(unit.model, []).append(uid)
+            self.unit_tests_by_model.setdefault(unit.model, []).append(uid)
+            spec = CheckSpec(self._key[unit.model], name, "error", True,
+                             unit.description or f"dbt unit test {unit.name} (the model's SQL on fixed rows)",
+                             self._location(self.manifest.project_name, unit.original_file_path))
+            checks.append(CheckDefinition(spec, test_check(self, uid), value_param=None, context_param=True))
         for uid, test in self.manifest.tests.items():
             target = self._test_target(test)
             if target is None:
@@ -425,6 +466,7 @@ class DbtProject:
                 name = f"{name}_{uid.rsplit('.', 1)[-1]}"
             names[(target, name)] = uid
             self.check_target[uid] = target
+            self.check_names[uid] = name
             self.tests_by_asset.setdefault(target, []).append(uid)
             try:
                 spec = CheckSpec(self._key[target], name, t.check_severity(test), t.check_blocking(test),
