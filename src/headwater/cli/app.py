@@ -161,8 +161,9 @@ def observe(
     except HeadwaterError as exc:
         _fail(exc)
     for o in observed:
-        out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}",
-                  markup=False, highlight=False)
+        how = o.metadata.get("observed_by") if isinstance(o.metadata, dict) else None  # what the observer used
+        out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}"
+                  + (f" (by {how})" if how else ""), markup=False, highlight=False)
     for failure in failures:
         err.print(f"error: {failure}", style="red", markup=False, highlight=False)
     if failures:

@@ -12,6 +12,7 @@ from headwater.core.keys import AssetKey, to_key
 from headwater.errors import HeadwaterError
 from headwater.reports import iso
 from headwater.web.charts import Chart, history_charts
+from headwater.web.column_lineage_view import column_lineage
 from headwater.web.context import WebContext
 from headwater.web.graph_view import NodeView, asset_node
 from headwater.web.layout import layout
@@ -91,6 +92,7 @@ def asset_detail(ctx: WebContext, text: str, full: bool = False) -> dict[str, An
                       if p in ups | downs | {key}],
         },
         "as_of": iso(snap.taken_at),
+        "column_lineage": column_lineage(ctx.defs, key),
     }
 
 
@@ -120,6 +122,7 @@ class AssetPage:
     lineage_nodes: list[NodeView]
     stale_inputs: list[Any]
     snapshot: Any  # what it was drawn from (the page follows changes from its cursor)
+    column_lineage: dict[str, Any] | None = None
 
 
 def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
@@ -143,7 +146,8 @@ def asset_page(ctx: WebContext, text: str, now: float) -> AssetPage:
         key, h, spec, definition(ctx, key), [linkify(line, ctx.key_names) for line in ctx.instance.why(ctx.defs, key)],
         mats, obs, history_charts(list(reversed(mats))),
         {name: [e.event for e in events] for name, events in check_history(ctx, key).items()},
-        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap)
+        lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap,
+        column_lineage(ctx.defs, key))
 
 
 def linkify(line: str, keys: set[str]) -> list[tuple[str, str | None]]:

@@ -148,6 +148,21 @@ class Lineage(BaseModel):
     edges: list[list[str]]
 
 
+class ColumnLineageRow(BaseModel):
+    column: str
+    direct: list[str]
+    upstream: list[str]
+    unresolved: list[str]
+
+
+class ColumnLineage(BaseModel):
+    """Where each column of a dbt model comes from (null for assets that are not dbt nodes)."""
+
+    columns: list[ColumnLineageRow]
+    error: str | None
+    note: str | None = None
+
+
 class InputRead(BaseModel):
     key: str
     state: str
@@ -165,6 +180,7 @@ class AssetDetail(BaseModel):
     check_history: dict[str, list[Event]]
     lineage: Lineage
     as_of: str
+    column_lineage: ColumnLineage | None = None
 
 
 class Run(BaseModel):

@@ -40,6 +40,7 @@ from headwater.integrations.dbt.manifest import (
 from headwater.integrations.dbt.options import DbtOptions, effective, from_tags
 from headwater.integrations.dbt.seed_versions import SeedVersions, has_path_checksum
 from headwater.integrations.dbt.source_links import SourceLinks
+from headwater.integrations.dbt.source_probe import SourceProbe
 from headwater.integrations.dbt.sources import FreshnessObserver
 from headwater.integrations.dbt.translator import DbtTranslator
 
@@ -203,6 +204,7 @@ class DbtProject:
         self.skipped_tests: dict[str, str] = {}
         self.unit_tests_by_model: dict[str, list[str]] = {}
         self._freshness = FreshnessObserver(self)
+        self._probe = SourceProbe(self)
         self.specs = self._specs()
         self.sources = self._sources()
         self.exposures = self._exposures()
@@ -390,7 +392,7 @@ class DbtProject:
         for uid, src in self.manifest.sources.items():
             if uid in self.source_producer or self.source_links.produced_elsewhere(src):
                 continue
-            observe = self._freshness.observer_for(src) if src.has_freshness else None
+            observe = self._freshness.observer_for(src) if src.has_freshness else self._probe.observer_for(src)
             definition = source_asset(
                 self._key[uid], observe=observe, group=t.source_group(src), description=t.description(src),
                 tags=t.tags(src), owners=t.source_owners(src), kinds=("dbt", "source"),
