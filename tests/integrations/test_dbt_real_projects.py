@@ -11,17 +11,20 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import time
 
 import ecom_project
 import pytest
 
 import headwater as hw
 from headwater.core.checks import CheckState
-from headwater.core.events import AssetSkipped, CheckEvaluated, StepFailed, StepSucceeded
+from headwater.core.events import AssetSkipped, CheckEvaluated, StepFailed, StepStarted, StepSucceeded
 from headwater.core.selection import select
 from headwater.core.status import StaleCauseKind
 from headwater.errors import DefinitionError
+from headwater.integrations.dbt import invocation
 from headwater.integrations.dbt.config import load_from_config
+from headwater.integrations.dbt.project import PREWARM_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +89,16 @@ def test_the_same_link_by_translator_by_mapping_and_in_pyproject(ecom, how, tmp_
     for seed, staging in SEEDED.items():
         assert deps(defs, staging) == {seed}
     assert "raw_orders" not in {str(k) for k in defs.sources}
+    # a key no dbt node has: produced by an asset outside dbt (a Python ingest), not a source asset
+    elsewhere = hw.dbt.load(root, parse="never", translator=hw.dbt.DbtTranslator(
+        source_assets={"web.events": "landing/events"}))
+
+    @hw.asset(key="landing/events")
+    def ingest_events() -> None: ...
+
+    joined = elsewhere.definitions(assets=[ingest_events])
+    assert joined.graph.spec(K("stg_events")).deps == (K("landing/events"),)
+    assert "web/events" not in {str(k) for k in joined.sources}
     # without any of them the source stays a source of its own, as dbt draws it
     plain = hw.dbt.load(root, parse="never", translator=hw.dbt.DbtTranslator(link_sources=False)).definitions()
     assert deps(plain, "stg_orders") == {"ecom/raw_orders"}
@@ -109,11 +122,15 @@ def test_a_first_build_on_an_empty_database_builds_seeds_before_staging(ecom):
         assert read.key == K(seed) and read.data_version == mats[K(seed)].data_version
 
 
-def test_editing_and_reseeding_a_seed_makes_the_staging_models_stale(ecom):
+def test_editing_and_reseeding_a_seed_makes_the_staging_models_stale(ecom, monkeypatch):
     project, _, instance, _ = ecom
     with (project.project_dir / "seeds/raw/raw_orders.csv").open("a") as f:
         f.write("4,2,D-4,3.5,2024-01-04 09:00:00\n")
+    # as `headwater materialize` does: dbt is started (and imports) while Headwater loads;
+    # here the parse the edit needs is what uses it
+    monkeypatch.setenv(PREWARM_ENV, "1")
     defs = hw.dbt.load(project.project_dir).definitions()
+    assert not invocation._WARM and PREWARM_ENV not in os.environ
     statuses = instance.statuses(defs)
     assert {c.kind for c in statuses[K("raw_orders")].causes} == {StaleCauseKind.CODE_CHANGED}
     assert StaleCauseKind.UPSTREAM_STALE in {c.kind for c in statuses[K("stg_orders")].causes}
@@ -146,8 +163,10 @@ def test_each_model_records_its_own_duration_and_rows(ecom):
 def test_a_test_dbt_runs_through_another_model_is_recorded_on_its_asset(ecom):
     _, defs, instance, _ = ecom
     before = instance.statuses(defs)[K("stg_orders")].last_materialization
-    result = instance.materialize(defs, "stg_customers")
+    result = instance.materialize(defs, "stg_customers", executor="multiprocess")
     assert result.success
+    # dbt runs in a child process of its own: no worker process is started around it
+    assert {e.pid for e in events(instance, result.run_id, StepStarted)} == {os.getpid()}
     (check,) = events(instance, result.run_id, CheckEvaluated)
     assert check.key == K("stg_orders") and check.check_name.startswith("relationships_stg_orders")
     assert (check.target_run_id, check.target_timestamp) == (before.run_id, before.timestamp)
@@ -209,6 +228,28 @@ def test_column_lineage_expands_select_star_and_follows_renames_down_to_seeds(ec
     assert events_star.unresolved and "web/events" in events_star.unresolved[0]
 
 
+def test_the_asset_page_and_its_api_show_column_lineage(ecom):
+    from fastapi.testclient import TestClient
+
+    from headwater.web import UiConfig, create_app
+
+    _, defs, instance, _ = ecom
+    app = create_app(defs, instance, None, UiConfig(launch="queue"))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1:3000") as client:
+            doc = client.get("/api/assets/int_supply").json()["column_lineage"]
+            rows = {r["column"]: r for r in doc["columns"]}
+            assert doc["error"] is None and set(rows["supply_uuid"]["direct"]) == {"stg_orders.id", "stg_orders.sku"}
+            assert "raw_orders.sku" in rows["supply_uuid"]["upstream"]
+            unknown = client.get("/api/assets/stg_events").json()["column_lineage"]["columns"]
+            assert "the columns of web/events are unknown" in unknown[0]["unresolved"][0]
+            assert client.get("/api/assets/web/events").json()["column_lineage"] is None  # a source: no SQL
+            page = client.get("/assets/int_supply").text
+            assert "Column lineage" in page and "stg_orders.sku" in page and "raw_orders.id" in page
+    finally:
+        app.state.ctx.launcher.close()
+
+
 # -- 5. sources without a freshness rule ---------------------------------------------------------
 
 
@@ -238,3 +279,27 @@ def test_an_installed_package_loads_and_a_missing_one_says_to_run_dbt_deps(ecom,
     (bare / "profiles.yml").write_text(ecom_project.profiles(tmp_path / "bare.duckdb"))
     with pytest.raises(hw.HeadwaterError, match="dbt deps"):
         hw.dbt.load(bare)
+
+
+# -- 6. status does not wait for dbt parse ---------------------------------------------------------
+
+
+def test_status_reads_the_last_manifest_with_edits_while_dbt_parses_in_the_background(ecom, dbt_commands):
+    project, _, _, _ = ecom
+    root = project.project_dir
+    model = root / "models/marts/int_supply.sql"
+    model.write_text(model.read_text() + "-- reviewed\n")
+    manifest = root / "target" / "manifest.json"
+    written = manifest.stat().st_mtime
+    quick = hw.dbt.load(root, parse="background")
+    assert dbt_commands == []  # nothing waited on dbt
+    assert quick.outdated and "int_supply.sql changed" in quick.outdated
+    edited = quick.definitions().graph.spec(K("int_supply")).code_version
+    assert edited != project.definitions().graph.spec(K("int_supply")).code_version
+    deadline = time.monotonic() + 120
+    while manifest.stat().st_mtime <= written or hw.dbt.load(root, parse="never").definitions().graph.spec(
+            K("int_supply")).code_version != edited:
+        assert time.monotonic() < deadline, "the background dbt parse did not bring the manifest up to date"
+        time.sleep(0.2)
+    exact = hw.dbt.load(root, parse="background")
+    assert exact.outdated is None  # the same code version dbt computed, and nothing left to parse

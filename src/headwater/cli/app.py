@@ -7,6 +7,7 @@ a bad selection, definitions that do not load, ...).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,6 +22,7 @@ from headwater.execution.plan import PlanMode
 from headwater.reports import health_to_dict, run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
+PREWARM_ENV = "HEADWATER_DBT_PREWARM"  # read by hw.dbt.load: start dbt's import ahead of the build
 run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
 
@@ -44,7 +46,12 @@ def materialize(
         if stale_only and missing_only:
             raise HeadwaterError("--stale-only and --missing-only exclude each other")
         tags = dict(_tag(t) for t in tag or [])
-        p = _Project(file, module, attribute, home)
+        if not queue:  # a dbt project loaded here starts importing dbt now, beside our own start-up
+            os.environ[PREWARM_ENV] = "1"
+        try:
+            p = _Project(file, module, attribute, home)
+        finally:
+            os.environ.pop(PREWARM_ENV, None)  # worker processes must not start one each
         mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
         if queue:
             record, _ = p.instance.enqueue(p.defs, selection, tags=tags, origin="cli", mode=mode.value,
@@ -106,11 +113,18 @@ def status(
         wanted = Health(health) if health else None
     except ValueError:
         _fail(HeadwaterError(f"unknown health {health!r}; one of " + ", ".join(h.value for h in Health)))
+    os.environ.setdefault("HEADWATER_DBT_PARSE", "background")  # never wait for `dbt parse` (docs/dbt.md)
     try:
         p = _Project(file, module, attribute, home)
         rows = p.instance.health(p.defs, selection)
     except HeadwaterError as exc:
         _fail(exc)
+    for d in p.defs.assets_defs:
+        project = getattr(d.fn, "dbt_project", None)  # a dbt project read from an older manifest
+        if project is not None and project.outdated:
+            err.print(f"note: dbt project {project.manifest.project_name}: shown from the last parse ("
+                      f"{project.outdated}); dbt parse is bringing it up to date", style="yellow", markup=False,
+                      highlight=False)
     if wanted is not None:
         rows = [h for h in rows if h.health is wanted]
     if overdue:

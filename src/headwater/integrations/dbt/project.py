@@ -28,7 +28,7 @@ from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeRe
 from headwater.errors import DefinitionError, KeySyntaxError
 from headwater.gc_pause import paused_gc
 from headwater.integrations.dbt.build import DbtTestResults, run_build, test_check
-from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
+from headwater.integrations.dbt.invocation import DbtInvocation, prewarm, run_dbt
 from headwater.integrations.dbt.manifest import (
     DbtExposure,
     DbtNode,
@@ -44,7 +44,9 @@ from headwater.integrations.dbt.source_probe import SourceProbe
 from headwater.integrations.dbt.sources import FreshnessObserver
 from headwater.integrations.dbt.translator import DbtTranslator
 
-PARSE_MODES = ("auto", "always", "never")
+PARSE_MODES = ("auto", "always", "never", "background")
+PREWARM_ENV = "HEADWATER_DBT_PREWARM"
+PARSE_ENV = "HEADWATER_DBT_PARSE"  # overrides parse="auto" (`headwater status` sets "background")
 _WATCHED_SUFFIXES = frozenset((".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja", ".json"))
 _SKIPPED_DIRS = frozenset(("dbt_packages", "logs", "node_modules", "__pycache__", "venv"))
 
@@ -65,21 +67,79 @@ def load(
     ``profiles_dir`` defaults to the project folder when it holds a ``profiles.yml`` (else
     dbt's own default); ``target`` and ``vars`` apply to every dbt command Headwater runs.
     ``parse="auto"`` runs ``dbt parse`` when ``target/manifest.json`` is missing or older
-    than the project's files; ``"never"`` only reads it (e.g. a manifest built in CI).
+    than the project's files; ``"never"`` only reads it (e.g. a manifest built in CI);
+    ``"background"`` reads the last manifest at once (``project.outdated`` says why it is
+    outdated; edited files' code versions are read from the files), while ``dbt parse``
+    brings it up to date in the background for the next load.
     """
+    if parse == "auto" and os.environ.get(PARSE_ENV) in PARSE_MODES:
+        parse = os.environ[PARSE_ENV]
     if parse not in PARSE_MODES:
         raise DefinitionError(f"hw.dbt.load(parse=...) must be one of {', '.join(PARSE_MODES)}, not {parse!r}")
     folder = Path(project_dir).resolve()
     if not (folder / "dbt_project.yml").is_file():
         raise DefinitionError(f"{folder} is not a dbt project: it has no dbt_project.yml")
+    if os.environ.pop(PREWARM_ENV, None) == "1":  # `headwater materialize` is about to run dbt
+        prewarm(folder)
     profiles = Path(profiles_dir).resolve() if profiles_dir is not None else (
         folder if (folder / "profiles.yml").is_file() else None)
     target_dir = (folder / target_path) if target_path is not None else folder / "target"
     options = DbtOptions(target=target, vars=vars)
     project = DbtPaths(folder, profiles, target_dir, target_path is not None)
     with paused_gc():  # tens of thousands of small objects: collections would only slow this down
-        manifest = _current_manifest(project, options, parse)
-        return DbtProject(manifest, project, translator or DbtTranslator(), options, name)
+        outdated = None
+        if parse == "background":
+            manifest, outdated = background_manifest(project, options)
+            if manifest is None:
+                manifest = _current_manifest(project, options, "auto")
+        else:
+            manifest = _current_manifest(project, options, parse)
+        return DbtProject(manifest, project, translator or DbtTranslator(), options, name, outdated)
+
+
+def background_manifest(paths: DbtPaths, options: DbtOptions) -> tuple[Manifest | None, str | None]:
+    """The last manifest and why it is outdated, starting ``dbt parse`` in the background
+    when it is; (None, None) when there is no manifest yet (the caller parses now)."""
+    manifest_path = paths.target_dir / "manifest.json"
+    with _target_lock(paths.target_dir, exclusive=False):
+        why = stale_manifest_reason(paths.project_dir, manifest_path, paths.target_dir)
+        if why is not None and not manifest_path.exists():
+            return None, None
+        manifest = read_manifest(manifest_path)
+    if why is not None:
+        parse_in_background(paths, options)
+    return manifest, why
+
+
+def parse_in_background(paths: DbtPaths, options: DbtOptions) -> None:
+    """Start ``dbt parse`` detached, holding the target folder's lock while it runs, unless
+    a parse (or a build) holds it already."""
+    import subprocess
+    import sys
+
+    from headwater.integrations.dbt.invocation import CHILD, dbt_environment
+
+    lock = paths.target_dir / LOCK_FILE
+    try:
+        import fcntl
+
+        with open(lock, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on close: only a probe
+    except ImportError:
+        pass
+    except OSError:
+        return  # busy: someone is parsing or building right now
+    args = ["parse", *paths.args(), *effective(options, {}).global_args()]
+    script = ("import fcntl, os, subprocess, sys\n"
+              "h = open(sys.argv[1], 'a+b'); fcntl.flock(h.fileno(), fcntl.LOCK_EX)\n"
+              "fd = os.open(os.devnull, os.O_WRONLY); os.environ['HEADWATER_DBT_EVENT_FD'] = str(fd)\n"
+              "sys.exit(subprocess.call([sys.executable, *sys.argv[2:]], pass_fds=(fd,)))\n")
+    try:
+        subprocess.Popen([sys.executable, "-c", script, str(lock), CHILD, *args], cwd=paths.project_dir,
+                         env=dbt_environment(options.env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        pass
 
 
 def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manifest:
@@ -183,8 +243,10 @@ class DbtProject:
     """
 
     def __init__(self, manifest: Manifest, paths: DbtPaths, translator: DbtTranslator, options: DbtOptions,
-                 name: str | None = None) -> None:
+                 name: str | None = None, outdated: str | None = None) -> None:
         self.manifest = manifest
+        # Why the manifest read is older than the project (parse="background"), else None.
+        self.outdated = outdated
         self.paths = paths
         self.translator = translator
         self.options = options
@@ -372,6 +434,8 @@ class DbtProject:
                 # dbt's checksum of a seed over 1 MiB is its path: version its content instead.
                 version = seeds.version(self._root_of(node.package_name) / node.original_file_path)
                 node = replace(node, checksum=version or node.checksum)
+            elif self.outdated is not None:
+                node = replace(node, checksum=self._edited_checksum(node) or node.checksum)
             group = groups.get(node.group) if node.group else None
             specs.append(AssetSpec(
                 key=self._key[uid], deps=tuple(self._key[p] for p in self._parents[uid]), group=t.group(node),
@@ -381,6 +445,19 @@ class DbtProject:
         seeds.save()
         specs.sort(key=lambda s: self.topo_index[self._uid[s.key]])
         return specs
+
+    def _edited_checksum(self, node: DbtNode) -> str | None:
+        """dbt's checksum of a file edited since the manifest was written (sha256 of its
+        stripped text, as dbt computes it), so an edit shows before the parse catches up."""
+        path = self._root_of(node.package_name) / node.original_file_path
+        try:
+            if path.stat().st_mtime <= self.manifest.path.stat().st_mtime:
+                return None
+            import hashlib
+
+            return hashlib.sha256(path.read_text().strip().encode()).hexdigest()
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def _root_of(self, package: str) -> Path:
         root = self.paths.project_dir
@@ -489,6 +566,9 @@ class DbtProject:
 
         dbt_build.__doc__ = f"dbt build of project {self.manifest.project_name!r}"
         dbt_build.dbt_project = self  # type: ignore[attr-defined]  # how tools find the project (lineage)
+        # dbt runs in a child process of its own (invocation.py): no worker process is needed
+        # around it, so a run of dbt steps only skips a worker's start-up (Instance.materialize).
+        dbt_build.runs_in_child_process = True  # type: ignore[attr-defined]
         if len(self.specs) < 50:
             return multi_asset(specs=self.specs, name=self.name, can_subset=True)(dbt_build)
         # What @multi_asset builds, without copying thousands of specs that already carry their location.
