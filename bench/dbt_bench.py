@@ -229,6 +229,9 @@ print("RESULT " + json.dumps({"seconds": time.perf_counter() - t0}))
 
 def _dbt_env() -> dict[str, str]:
     env = dict(os.environ)
+    # As installed by pip, a package's modules are compiled once; without this (a sandbox may
+    # set it) every `headwater` command compiles ~90 modules again: +0.75 s of CPU per command.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     src = HERE.parent / "src"
     if (src / "headwater").is_dir():

@@ -101,11 +101,12 @@ def background_manifest(paths: DbtPaths, options: DbtOptions) -> tuple[Manifest 
     """The last manifest and why it is outdated, starting ``dbt parse`` in the background
     when it is; (None, None) when there is no manifest yet (the caller parses now)."""
     manifest_path = paths.target_dir / "manifest.json"
-    with _target_lock(paths.target_dir, exclusive=False):
-        why = stale_manifest_reason(paths.project_dir, manifest_path, paths.target_dir)
-        if why is not None and not manifest_path.exists():
-            return None, None
-        manifest = read_manifest(manifest_path)
+    # No lock: a parse holds it for seconds, which is what this mode must not wait for. A
+    # manifest caught half-written is read again (read_manifest retries).
+    why = stale_manifest_reason(paths.project_dir, manifest_path, paths.target_dir)
+    if why is not None and not manifest_path.exists():
+        return None, None
+    manifest = read_manifest(manifest_path)
     if why is not None:
         parse_in_background(paths, options)
     return manifest, why
