@@ -23,6 +23,7 @@ from headwater.reports import health_to_dict, run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
 PREWARM_ENV = "HEADWATER_DBT_PREWARM"  # read by hw.dbt.load: start dbt's import ahead of the build
+PARSE_ENV = "HEADWATER_DBT_PARSE"  # read by hw.dbt.load: "background" reads the last manifest at once
 run_app = typer.Typer(no_args_is_help=True, help="Inspect one run.")
 app.add_typer(run_app, name="run")
 
@@ -72,6 +73,10 @@ def materialize(
     except KeyboardInterrupt:
         err.print("run canceled (Ctrl-C)", style="yellow")
         raise typer.Exit(130) from None
+    finally:
+        dbt_invocation = sys.modules.get("headwater.integrations.dbt.invocation")
+        if dbt_invocation is not None:
+            dbt_invocation.discard_warm()  # a dbt started ahead that no build used
     n = len(result.materializations)
     summary = f"run {result.run_id} {result.status.value}: {n} asset(s) materialized"
     if result.outcome.up_to_date:
@@ -113,12 +118,16 @@ def status(
         wanted = Health(health) if health else None
     except ValueError:
         _fail(HeadwaterError(f"unknown health {health!r}; one of " + ", ".join(h.value for h in Health)))
-    os.environ.setdefault("HEADWATER_DBT_PARSE", "background")  # never wait for `dbt parse` (docs/dbt.md)
+    given = os.environ.get(PARSE_ENV)
+    os.environ[PARSE_ENV] = given or "background"  # never wait for `dbt parse` (docs/dbt.md)
     try:
         p = _Project(file, module, attribute, home)
         rows = p.instance.health(p.defs, selection)
     except HeadwaterError as exc:
         _fail(exc)
+    finally:
+        if given is None:
+            os.environ.pop(PARSE_ENV, None)
     for d in p.defs.assets_defs:
         project = getattr(d.fn, "dbt_project", None)  # a dbt project read from an older manifest
         if project is not None and project.outdated:

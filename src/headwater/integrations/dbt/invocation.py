@@ -267,6 +267,24 @@ def prewarm(cwd: str | Path, env: Mapping[str, str] | None = None, python: str |
         _WARM[key] = (proc, os.fdopen(read_end, "r"), base)
 
 
+def discard_warm() -> None:
+    """Stop every dbt child started ahead that no command used (it exits on an empty command)."""
+    with _WARM_LOCK:
+        warm = list(_WARM.values())
+        _WARM.clear()
+    for proc, pipe, _ in warm:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        pipe.close()
+
+
 def _adopt(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[str], IO[str]] | None:
     """The waiting child for this command, if one was started with the same environment."""
     with _WARM_LOCK:
@@ -277,9 +295,9 @@ def _adopt(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.P
     same = {k: v for k, v in env.items() if k not in _PER_RUN} == {k: v for k, v in base.items() if k not in _PER_RUN}
     if proc.poll() is None and same:
         return proc, pipe
-    if proc.stdin is not None:
-        proc.stdin.close()  # it exits on an empty command
-    pipe.close()
+    with _WARM_LOCK:
+        _WARM[(python, str(cwd))] = (proc, pipe, base)
+    discard_warm()
     return None
 
 

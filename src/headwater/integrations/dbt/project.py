@@ -136,11 +136,16 @@ def parse_in_background(paths: DbtPaths, options: DbtOptions) -> None:
               "fd = os.open(os.devnull, os.O_WRONLY); os.environ['HEADWATER_DBT_EVENT_FD'] = str(fd)\n"
               "sys.exit(subprocess.call([sys.executable, *sys.argv[2:]], pass_fds=(fd,)))\n")
     try:
-        subprocess.Popen([sys.executable, "-c", script, str(lock), CHILD, *args], cwd=paths.project_dir,
-                         env=dbt_environment(options.env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-c", script, str(lock), CHILD, *args], cwd=paths.project_dir,
+                                env=dbt_environment(options.env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:
-        pass
+        return
+    # Kept (and reaped once done) so that no Popen is collected while its parse still runs.
+    _BACKGROUND[:] = [p for p in _BACKGROUND if p.poll() is None] + [proc]
+
+
+_BACKGROUND: list[Any] = []
 
 
 def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manifest:
