@@ -101,7 +101,7 @@ def test_tests_become_checks_with_severity_on_the_model_they_are_declared_on(jaf
     assert not checks[("stg_orders", "accepted_values_stg_orders_status__placed__shipped__completed")].blocking
 
 
-def test_exposures_are_assets_downstream_of_what_they_read_and_unit_tests_are_left_out(jaffle):
+def test_exposures_are_assets_downstream_of_what_they_read_and_unit_tests_are_checks(jaffle):
     defs = jaffle.project.definitions()
     exposure = defs.graph.spec(K("weekly_revenue"))
     assert exposure.is_source and set(exposure.deps) == {K("mart_revenue_by_country"), K("dim_customers")}
@@ -117,8 +117,9 @@ def test_exposures_are_assets_downstream_of_what_they_read_and_unit_tests_are_le
     assert [s.key for s in plan.steps] == ["dbt_jaffle"] and K("weekly_revenue") in plan.sources
     assert K("fct_orders") in plan.steps[0].asset_keys and K("stg_sessions") not in plan.steps[0].asset_keys
     unit = "unit_test.jaffle.int_customer_orders.counts_orders_per_customer"
-    assert "unit test" in jaffle.project.skipped_tests[unit]
-    assert not any(c.name == "counts_orders_per_customer" for c in jaffle.project.checks)
+    assert unit not in jaffle.project.skipped_tests
+    (check,) = [c for c in jaffle.project.checks if c.name == "counts_orders_per_customer"]
+    assert check.spec.asset == K("int_customer_orders") and check.spec.blocking
 
 
 # -- 3. execution ------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_o
         # what dbt skipped is skipped, not failed
         assert status[K("mart_after_fragile")].status is MaterializationStatus.SKIPPED
         why = "\n".join(instance.why(defs, "mart_after_fragile"))
-        assert "was skipped: dbt skipped it: upstream mart_fragile failed." in why
+        assert "was skipped: dbt skipped it because upstream mart_fragile failed." in why
         assert status[K("int_orders_incremental")].status is MaterializationStatus.MATERIALIZED
         # a test dbt skipped (it reads the failed mart) did not run: not a failure
         [rel] = [c for c in instance.healths(defs)[K("fct_daily_sessions")].checks
@@ -246,7 +247,7 @@ def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_o
         assert line < failed < end and skipped < end
         assert log[failed].key == K("mart_fragile") and log[skipped].key == K("mart_after_fragile")
         assert log[end].asset_keys == ()  # each asset already carries its own reason
-        assert "1 skipped because of a failure upstream: mart_after_fragile" in log[end].error.message
+        assert "1 skipped (mart_after_fragile: dbt skipped it because upstream mart_fragile failed)" in log[end].error.message
         assert any(isinstance(e, LogMessage) and "did not run: dbt skipped this test" in e.message for e in log)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from headwater.cli.typer_app import (
+    PREWARM_ENV,
     AttrOpt,
     FileOpt,
     HeadwaterTyper,
@@ -64,7 +65,12 @@ def materialize(
         if stale_only and missing_only:
             raise HeadwaterError("--stale-only and --missing-only exclude each other")
         tags = dict(_tag(t) for t in tag or [])
-        p = _Project(file, module, attribute, home)
+        if not queue:  # a dbt project loaded here starts importing dbt now, beside our own start-up
+            os.environ[PREWARM_ENV] = "1"
+        try:
+            p = _Project(file, module, attribute, home)
+        finally:
+            os.environ.pop(PREWARM_ENV, None)  # worker processes must not start one each
         mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
         keys = [k.strip() for k in (partition or "").split(",") if k.strip()]
         span = (from_partition, to_partition) if from_partition or to_partition else None
@@ -101,6 +107,10 @@ def materialize(
     except KeyboardInterrupt:
         err.print("run canceled (Ctrl-C)", style="yellow")
         raise typer.Exit(130) from None
+    finally:
+        dbt_invocation = sys.modules.get("headwater.integrations.dbt.invocation")
+        if dbt_invocation is not None:
+            dbt_invocation.discard_warm()  # a dbt started ahead that no build used
     if as_json:
         js.emit(js.materialize_result(
             run_id=result.run_id, status=result.status.value, materialized=result.materializations,
@@ -114,8 +124,11 @@ def materialize(
         summary += f" ({parts} partition(s))"
     if result.outcome.up_to_date:
         summary += f", {len(result.outcome.up_to_date)} already up to date"
+    skipped = len(result.outcome.skipped) + len(result.outcome.skipped_assets)  # steps, and assets of a step (dbt)
     if result.errors:
-        summary += f", {len(result.errors)} step(s) failed, {len(result.outcome.skipped)} skipped"
+        summary += f", {len(result.errors)} step(s) failed, {skipped} skipped"
+    elif skipped:
+        summary += f", {skipped} skipped"
     out.print(summary, style="green" if result.success else "red", highlight=False)
     for step, error in result.errors.items():
         out.print(f"  {step}: {error.message}", style="red", markup=False, highlight=False)
@@ -192,8 +205,9 @@ def observe(
         js.emit({"observed": [js.observation(o) for o in observed], "failures": failures})
         raise typer.Exit(1 if failures else 0)
     for o in observed:
-        out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}",
-                  markup=False, highlight=False)
+        how = o.metadata.get("observed_by") if isinstance(o.metadata, dict) else None  # what the observer used
+        out.print(f"{o.key}: data version {o.data_version}, data time {format_time(o.data_time)}"
+                  + (f" (by {how})" if how else ""), markup=False, highlight=False)
     for failure in failures:
         err.print(f"error: {failure}", style="red", markup=False, highlight=False)
     if failures:

@@ -7,13 +7,26 @@ rows by ``status_view``) belong together, away from the commands that launch wor
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any, Optional
 
 import typer
 
-from headwater.cli.typer_app import AttrOpt, ExitFast, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, out
+from headwater.cli.typer_app import (
+    PARSE_ENV,
+    AttrOpt,
+    ExitFast,
+    FileOpt,
+    HomeOpt,
+    ModuleOpt,
+    _fail,
+    _Project,
+    app,
+    err,
+    out,
+)
 from headwater.errors import HeadwaterError
 
 STATUSES = ("materialized", "missing", "failed", "running", "observed", "unobserved")
@@ -42,12 +55,23 @@ def status(
         if value is not None and value not in allowed:
             _fail(HeadwaterError(f"unknown {option} {value!r}; one of {', '.join(allowed)}"))
     with ExitFast.gc_off():
+        given = os.environ.get(PARSE_ENV)
+        os.environ[PARSE_ENV] = given or "background"  # never wait for `dbt parse` (docs/dbt.md)
         try:
             p = _Project(file, module, attribute, home)
             picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
             p.instance.close()
         except HeadwaterError as exc:
             _fail(exc)
+        finally:
+            if given is None:
+                os.environ.pop(PARSE_ENV, None)
+        for d in p.defs.assets_defs:
+            project = getattr(d.fn, "dbt_project", None)  # a dbt project read from an older manifest
+            if project is not None and project.outdated:
+                err.print(f"note: dbt project {project.manifest.project_name}: shown from the last parse ("
+                          f"{project.outdated}); dbt parse is bringing it up to date", style="yellow", markup=False,
+                          highlight=False)
         ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
         rows = _dicts(picked, counts, p.defs.graph)
         if as_json:

@@ -82,6 +82,9 @@ def _main(
 
 
 
+PREWARM_ENV = "HEADWATER_DBT_PREWARM"  # read by hw.dbt.load: start dbt's import ahead of the build
+PARSE_ENV = "HEADWATER_DBT_PARSE"  # read by hw.dbt.load: "background" reads the last manifest at once
+
 FileOpt = Annotated[str | None, typer.Option("--file", "-f", help="Python file with the definitions.")]
 ModuleOpt = Annotated[str | None, typer.Option("--module", "-m", help="Module with the definitions.")]
 AttrOpt = Annotated[str | None, typer.Option("--attribute", "-a", help="Name of the Definitions object.")]

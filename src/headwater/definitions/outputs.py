@@ -37,15 +37,41 @@ class Output:
 
 @dataclass(frozen=True, slots=True)
 class MaterializeResult:
+    """``duration``: seconds the asset itself took, when the producer knows (dbt reports each
+    model's execution time); else the time since the step started."""
+
     key: AssetKey | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     data_version: str | None = None
+    duration: float | None = None
 
     def __init__(self, key: CoercibleToKey | None = None, metadata: Mapping[str, Any] | None = None,
-                 data_version: str | None = None) -> None:
+                 data_version: str | None = None, duration: float | None = None) -> None:
         object.__setattr__(self, "key", to_key(key) if key is not None else None)
         object.__setattr__(self, "metadata", dict(metadata or {}))
         object.__setattr__(self, "data_version", data_version)
+        object.__setattr__(self, "duration", duration)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """The result of a check of an asset the step did not materialize, learned while it ran.
+
+    ``dbt build`` runs tests Headwater did not ask a check for: a test selected through
+    another model it reads (eager indirect selection), a unit test that failed so its model
+    was skipped. Their results are facts about the asset's current data (or code): recorded
+    against its current materialization, as ``headwater check`` would. ``result`` is a
+    ``CheckResult``; ``check_name`` one of the asset's checks.
+    """
+
+    key: AssetKey
+    check_name: str
+    result: Any
+
+    def __init__(self, key: CoercibleToKey, check_name: str, result: Any) -> None:
+        object.__setattr__(self, "key", to_key(key))
+        object.__setattr__(self, "check_name", check_name)
+        object.__setattr__(self, "result", result)
 
 
 @dataclass(frozen=True, slots=True)

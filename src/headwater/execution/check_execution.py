@@ -68,3 +68,30 @@ def evaluate_checks(
             target_run_id=mat.run_id if mat else None, target_timestamp=mat.timestamp if mat else None,
             error=error))
     return out
+
+
+def reported_check(checks: tuple[CheckDefinition, ...], report: Any, mat: AssetMaterialized | None,
+                   current: tuple[str | None, float] | None, now: float, run_id: str | None,
+                   step_key: str) -> Event:
+    """A ``CheckReport`` as the event it stands for: a result against the materialization
+    made in this step, else the asset's current one (``current``), else none yet."""
+    result = report.result
+    check = next((c for c in checks if c.name == report.check_name), None)
+    if check is None:
+        return LogMessage(run_id=run_id, timestamp=now, step_key=step_key, level="warning",
+                          message=f"{report.key} has no check {report.check_name}: its reported result is dropped")
+    if not isinstance(result, CheckResult):
+        raise TypeError(f"CheckReport for {report.check_name} on {report.key} holds {type(result).__name__}, "
+                        "not a CheckResult")
+    if not result.ran:
+        return LogMessage(run_id=run_id, timestamp=now, step_key=step_key, level="warning",
+                          message=f"check {check.name} on {report.key} did not run: {result.description}")
+    if mat is not None:
+        target: tuple[str | None, float | None] = (mat.run_id, mat.timestamp)
+    else:
+        target = current if current is not None else (None, None)
+    return CheckEvaluated(
+        run_id=run_id, timestamp=now, step_key=step_key, key=report.key, partition=mat.partition if mat else "",
+        check_name=check.name, passed=result.passed, severity=CheckSeverity(result.severity or check.spec.severity),
+        blocking=check.spec.blocking, description=result.description, metadata=dict(result.metadata),
+        target_run_id=target[0], target_timestamp=target[1])

@@ -56,6 +56,8 @@ class RunOutcome:
     partition_materializations: dict[tuple[AssetKey, str], AssetMaterialized] = field(default_factory=dict)
     errors: dict[str, ErrorInfo] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Assets a step reported as skipped (AssetSkip: dbt skipped a model) -> that step's key.
+    skipped_assets: dict[AssetKey, str] = field(default_factory=dict)
     blocked: dict[str, str] = field(default_factory=dict)
     up_to_date: tuple[AssetKey, ...] = ()
 
@@ -159,10 +161,23 @@ class RunCoordinator:
             attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout,
             tags=dict(self.options.tags), partition=step.partitions[0] if step.partitions else "",
             partitions=step.partitions, partition_inputs=self._partition_inputs(step), reads=step.reads,
-            time_window=self._time_window(step))
+            time_window=self._time_window(step), current=self._current(step))
         self._in_flight.add(step_key)
         self.progress("started", step, "")
         self.executor.submit(request)
+
+    def _current(self, step: Step) -> dict[AssetKey, tuple[str | None, float]]:
+        """Where a multi-asset's ``CheckReport`` results go: each of its assets' current
+        materialization (only for those that may report them: subsettable multi-assets)."""
+        definition = self.defs.definition_for(step.asset_keys[0])
+        if not (definition.is_multi and definition.can_subset):
+            return {}
+        out: dict[AssetKey, tuple[str | None, float]] = {}
+        for key in definition.keys:
+            mat = self.view.status(key).last_materialization
+            if mat is not None:
+                out[key] = (mat.run_id, mat.timestamp)
+        return out
 
     def _inputs(self, step: Step) -> dict[AssetKey, InputSnapshot]:
         own = set(step.asset_keys)
@@ -240,6 +255,7 @@ class RunCoordinator:
         for key in outcome.skipped_keys:
             for p in parts:
                 bad[(key, p)] = f"upstream asset {_label(key, p)} was skipped"
+            self.outcome.skipped_assets[key] = step.key
         for key, why in outcome.blocked_by.items():
             for p in parts:
                 bad[(key, p)] = why

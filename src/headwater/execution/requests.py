@@ -39,6 +39,9 @@ class StepRequest:
     partition_inputs: Mapping[AssetKey, Mapping[str, InputSnapshot]] = field(default_factory=dict)
     reads: Mapping[str, Mapping[AssetKey, tuple[str, ...]]] = field(default_factory=dict)
     time_window: tuple[float, float] | None = None  # the span of a time-partitioned step's windows
+    # (run id, timestamp) of the current materialization of each asset of a multi-asset that
+    # may report check results on assets it does not materialize (``CheckReport``).
+    current: Mapping[AssetKey, tuple[str | None, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,9 @@ from headwater.core.versions import default_data_version
 from headwater.definitions.assets import AssetsDefinition, ParamKind
 from headwater.definitions.context import AssetContext, RunLogger
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult, Output
+from headwater.definitions.outputs import AssetFailure, AssetSkip, CheckReport, MaterializeResult, Output
 from headwater.errors import HeadwaterError
-from headwater.execution.check_execution import evaluate_checks
+from headwater.execution.check_execution import evaluate_checks, reported_check
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.storage.interfaces import EventWriter
 from headwater.values.interface import ValueStore
@@ -102,6 +102,11 @@ def execute_step(
                 pending.extend(events)
 
         for key, item in _results(definition, request, result):
+            if isinstance(item, CheckReport):
+                mat = next((m for m in reversed(done) if m.key == key), None)
+                record([reported_check(defs.checks_for(key), item, mat, request.current.get(key), clock(),
+                                       request.run_id, request.step_key)])
+                continue
             if key in failed or key in skipped:
                 raise HeadwaterError(f"{definition.name} reported {key} as {'failed' if key in failed else 'skipped'}"
                                      " and then reported it again; report each asset once")
@@ -121,10 +126,10 @@ def execute_step(
                                      partition=request.partition, reason=SkipReason.UPSTREAM_FAILED,
                                      detail=item.reason, metadata=_json_metadata(key, dict(item.metadata)))])
                 continue
-            value, metadata, data_version = item
+            value, metadata, data_version, own_duration = item
             for partition, part_value in _per_partition(request, value):
                 mat = _materialize(definition, request, values, context, key, part_value, metadata, data_version,
-                                   done, started, clock(), partition)
+                                   done, started, clock(), partition, own_duration)
                 done.append(mat)
                 checks = defs.checks_for(key)
                 evaluations = evaluate_checks(
@@ -209,14 +214,14 @@ def _arguments(definition: AssetsDefinition, request: StepRequest, values: Value
     return kwargs
 
 
-_Item = tuple[Any, Mapping[str, Any], str | None] | AssetFailure | AssetSkip
+_Item = tuple[Any, Mapping[str, Any], str | None, float | None] | AssetFailure | AssetSkip | CheckReport
 
 
 def _results(definition: AssetsDefinition, request: StepRequest, result: Any) -> Iterator[tuple[AssetKey, _Item]]:
     """Normalize every supported return shape to (key, (value, metadata, data_version)) or
     (key, the AssetFailure / AssetSkip reported for it)."""
     only = request.asset_keys[0] if not definition.is_multi else None
-    reports = (Output, MaterializeResult, AssetFailure, AssetSkip)
+    reports = (Output, MaterializeResult, AssetFailure, AssetSkip, CheckReport)
     if only is not None and not inspect.isgenerator(result) and not isinstance(result, (AssetFailure, AssetSkip)):
         yield only, _one(result)
         return
@@ -230,8 +235,14 @@ def _results(definition: AssetsDefinition, request: StepRequest, result: Any) ->
             raise HeadwaterError(
                 f"{definition.name} produced {type(item).__name__}; a multi-asset must return a dict "
                 "{key: value} or return/yield Output(value, key=...) / MaterializeResult(key=...) "
-                "/ AssetFailure(key, error=...) / AssetSkip(key, reason=...)")
+                "/ AssetFailure(key, error=...) / AssetSkip(key, reason=...) / CheckReport(key, check, result)")
         key = item.key or only
+        if isinstance(item, CheckReport):
+            if key not in definition.keys:
+                raise HeadwaterError(f"{definition.name} reported a check result for {key}, which is not one of "
+                                     "its assets")
+            yield key, item
+            continue
         if key is None:
             raise HeadwaterError(f"{definition.name}: each {type(item).__name__} of a multi-asset needs key=")
         if key not in request.asset_keys:
@@ -240,12 +251,12 @@ def _results(definition: AssetsDefinition, request: StepRequest, result: Any) ->
         yield key, item if isinstance(item, (AssetFailure, AssetSkip)) else _one(item)
 
 
-def _one(result: Any) -> tuple[Any, dict[str, Any], str | None]:
+def _one(result: Any) -> tuple[Any, dict[str, Any], str | None, float | None]:
     if isinstance(result, Output):
-        return result.value, dict(result.metadata), result.data_version
+        return result.value, dict(result.metadata), result.data_version, None
     if isinstance(result, MaterializeResult):
-        return None, dict(result.metadata), result.data_version
-    return result, {}, None
+        return None, dict(result.metadata), result.data_version, result.duration
+    return result, {}, None, None
 
 
 def _partitioned_value(graph: AssetGraph, definition: AssetsDefinition, request: StepRequest, values: ValueStore,
@@ -295,7 +306,8 @@ def _window(span: tuple[float, float] | None) -> Any:
 
 def _materialize(definition: AssetsDefinition, request: StepRequest, values: ValueStore, context: AssetContext,
                  key: AssetKey, value: Any, metadata: dict[str, Any], data_version: str | None,
-                 done: list[AssetMaterialized], started: float, now: float, partition: str = "") -> AssetMaterialized:
+                 done: list[AssetMaterialized], started: float, now: float, partition: str = "",
+                 own_duration: float | None = None) -> AssetMaterialized:
     spec = next(s for s in definition.specs if s.key == key)
     produced_here = {m.key: m for m in done if m.partition == partition}
     reads = request.reads.get(partition, {})
@@ -318,7 +330,8 @@ def _materialize(definition: AssetsDefinition, request: StepRequest, values: Val
     return AssetMaterialized(
         run_id=request.run_id, timestamp=now, step_key=request.step_key, key=key, partition=partition,
         code_version=spec.code_version, data_version=version, data_time=min(times) if times else now,
-        inputs=tuple(inputs), deps=spec.deps, metadata=meta, value_ref=ref, duration=now - started,
+        inputs=tuple(inputs), deps=spec.deps, metadata=meta, value_ref=ref,
+        duration=own_duration if own_duration is not None else now - started,
     )
 
 

@@ -460,6 +460,11 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         run_id = uuid.uuid4().hex
         if not plan.steps:
             return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
+        if executor == "multiprocess" and all(
+                getattr(defs.definition_for(s.asset_keys[0]).fn, "runs_in_child_process", False) for s in plan.steps):
+            # Every step already runs its work in a child process of its own (a dbt build): a
+            # worker around it would isolate nothing more and only add its start-up to the run.
+            executor = "in_process"
         ex = self._executor(defs, executor, workers, location)
         try:
             coordinator = RunCoordinator(

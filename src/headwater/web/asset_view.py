@@ -13,6 +13,7 @@ from headwater.errors import HeadwaterError
 from headwater.reports import iso
 from headwater.web.attempts import Attempt, Cause, attempts, latest_cause
 from headwater.web.charts import RANGES, Chart, history_charts
+from headwater.web.column_lineage_view import column_lineage
 from headwater.web.context import WebContext
 from headwater.web.graph_view import NodeView, asset_node
 from headwater.web.layout import layout
@@ -94,6 +95,7 @@ def asset_detail(ctx: WebContext, text: str, full: bool = False) -> dict[str, An
                       if p in ups | downs | {key}],
         },
         "as_of": iso(snap.taken_at),
+        "column_lineage": column_lineage(ctx.defs, key),
     }
 
 
@@ -131,6 +133,7 @@ class AssetPage:
     cause: Cause | None
     history: list[tuple[str, Any]]  # ("materialized" | "failed" | "skipped", the event or attempt), newest first
     range: str
+    column_lineage: dict[str, Any] | None = None
 
 
 def asset_page(ctx: WebContext, text: str, now: float, range_: str = "all") -> AssetPage:
@@ -165,7 +168,8 @@ def asset_page(ctx: WebContext, text: str, now: float, range_: str = "all") -> A
         mats, obs, charts,
         {name: [e.event for e in events] for name, events in check_history(ctx, key).items()},
         lay, nodes, [i for i in (mat.inputs if mat else ()) if i.state.value != "ok"], snap,
-        tries, latest_cause(ctx, h.status), history, range_)
+        tries, latest_cause(ctx, h.status), history, range_,
+        column_lineage(ctx.defs, key))
 
 
 def linkify(line: str, keys: set[str]) -> list[tuple[str, str | None]]:

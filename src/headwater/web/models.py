@@ -156,6 +156,21 @@ class Lineage(BaseModel):
     edges: list[list[str]]
 
 
+class ColumnLineageRow(BaseModel):
+    column: str
+    direct: list[str]
+    upstream: list[str]
+    unresolved: list[str]
+
+
+class ColumnLineage(BaseModel):
+    """Where each column of a dbt model comes from (null for assets that are not dbt nodes)."""
+
+    columns: list[ColumnLineageRow]
+    error: str | None
+    note: str | None = None
+
+
 class InputRead(BaseModel):
     key: str
     state: str
@@ -202,6 +217,7 @@ class AssetDetail(BaseModel):
     attempts: list[AttemptOut] = Field(default_factory=list, description="failed and skipped attempts, newest first")
     latest_cause: CauseOut | None = Field(default=None, description="why the latest attempt produced nothing "
                                                                     "(a failed or skipped status)")
+    column_lineage: ColumnLineage | None = None
 
 
 class Run(BaseModel):

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.definitions.checks import CheckContext, CheckResult
 from headwater.definitions.context import AssetContext
-from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeResult
+from headwater.definitions.outputs import AssetFailure, AssetSkip, CheckReport, MaterializeResult
 from headwater.errors import HeadwaterError
 from headwater.integrations.dbt.invocation import DbtCommandError, DbtEvent
+from headwater.integrations.dbt.source_links import build_waves
 
 if TYPE_CHECKING:
     from headwater.integrations.dbt.project import DbtProject
@@ -105,7 +106,7 @@ class DbtTestResults:
 
 
 def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], CheckResult]:
-    """The function behind the check made from one dbt test."""
+    """The function behind the check made from one dbt test (data test or unit test)."""
 
     def dbt_test(context: CheckContext) -> CheckResult:
         mat = context.materialization
@@ -124,15 +125,21 @@ def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], C
             raise DbtCommandError(f"dbt test reported no result for {test_uid}")
         return outcome.check_result()
 
-    dbt_test.__name__ = f"dbt_test_{project.manifest.tests[test_uid].name}"
+    test = project.manifest.tests.get(test_uid) or project.manifest.unit_tests[test_uid]
+    dbt_test.__name__ = f"dbt_test_{test.name}"
     return dbt_test
 
 
+def _selector(project: DbtProject, test_uid: str) -> str:
+    test = project.manifest.tests.get(test_uid) or project.manifest.unit_tests[test_uid]
+    return test.selector
+
+
 def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]) -> dict[str, DbtTestOutcome]:
-    """``dbt test`` for every test of one asset; their outcomes by unique id."""
+    """``dbt test`` for every test (and unit test) of one asset; their outcomes by unique id."""
     tests = project.tests_by_asset.get(target_uid, [])
     opts = project.run_options(resources)
-    select = [project.manifest.tests[t].selector for t in tests]
+    select = [_selector(project, t) for t in tests]
     out: dict[str, DbtTestOutcome] = {}
     with project.invocation(["test", "--select", *select, *opts.global_args()], opts,
                             wanted=("NodeFinished",)) as inv:
@@ -144,93 +151,180 @@ def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]
     return out
 
 
-def run_build(project: DbtProject, context: AssetContext) -> Iterator[MaterializeResult | AssetFailure | AssetSkip]:
-    opts = project.run_options(context.resources, context.tags)
-    uids = [project.unique_id_for(k) for k in context.selected_keys]
-    wanted = set(uids)
+def _selection(project: DbtProject, uids: list[str], everything: bool) -> list[str]:
+    """``--select`` terms for ``uids``, plus the sources they stand for (source_links.py), so
+    the tests declared on those sources run with them, as checks of the producer."""
     nodes = project.manifest.nodes
-    if len(wanted) == sum(1 for n in nodes.values() if not n.is_ephemeral):
+    linked = [project.manifest.sources[s].selector for s, p in project.source_producer.items() if p in set(uids)]
+    if everything and not linked:
         # Everything: a short command line and a fast selection in dbt, with the same tests
         # (those of the models, by dbt's indirect selection) as naming each model would give.
-        select = ["--select", "resource_type:model", "resource_type:seed", "resource_type:snapshot"]
-    else:
-        select = ["--select", *(nodes[u].selector for u in sorted(wanted, key=project.topo_index.__getitem__))]
-    waiting = {u: set(project.tests_by_asset.get(u, ())) for u in uids}
-    children: dict[str, list[str]] = {u: [] for u in uids}
-    for u in uids:
-        for p in project.asset_parents(u):
-            if p in children:
-                children[p].append(u)
-    pending: dict[str, MaterializeResult] = {}
-    done: set[str] = set()
-    failed: dict[str, str] = {}
-    skipped: list[str] = []
-    failed_units: dict[str, list[str]] = {}  # model -> its unit tests that failed (dbt then skips it)
-    results = project.results.open(context.run_id)
+        return ["--select", "resource_type:model", "resource_type:seed", "resource_type:snapshot"]
+    return ["--select", *(nodes[u].selector for u in sorted(uids, key=project.topo_index.__getitem__)), *linked]
 
-    def ready(uid: str) -> Iterator[MaterializeResult]:
+
+class _Build:
+    """The state of one step's ``dbt build`` (one or more dbt invocations, see ``build_waves``)."""
+
+    def __init__(self, project: DbtProject, uids: list[str], results: dict[str, DbtTestOutcome]) -> None:
+        self.project = project
+        self.uids = uids
+        self.wanted = set(uids)
+        self.results = results
+        self.waiting = {u: set(project.tests_by_asset.get(u, ())) for u in uids}
+        self.children: dict[str, list[str]] = {u: [] for u in uids}
+        for u in uids:
+            for parent in project.asset_parents(u):
+                if parent in self.children:
+                    self.children[parent].append(u)
+        self.pending: dict[str, MaterializeResult] = {}
+        self.done: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self.failed_units: dict[str, list[str]] = {}  # model -> its failed unit tests' ids (dbt skips it)
+
+    def ready(self, uid: str) -> Iterator[MaterializeResult]:
         """Yield ``uid`` if its tests are in and no parent is still held, then its held children."""
         stack = [uid]
         while stack:
             u = stack.pop()
-            if u in pending and not waiting[u] and not any(p in pending for p in project.asset_parents(u)):
-                done.add(u)
-                yield pending.pop(u)
-                stack.extend(c for c in children[u] if c in pending)
+            if u in self.pending and not self.waiting[u] and not any(
+                    p in self.pending for p in self.project.asset_parents(u)):
+                self.done.add(u)
+                yield self.pending.pop(u)
+                stack.extend(c for c in self.children[u] if c in self.pending)
 
+    def flush(self) -> Iterator[MaterializeResult]:
+        """Tests dbt did not run (its indirect selection left them out) hold nothing back now."""
+        for uid in sorted(self.pending, key=self.project.topo_index.__getitem__):
+            self.done.add(uid)
+            yield self.pending.pop(uid)
+
+    def on_event(self, event: DbtEvent, context: AssetContext) -> Iterator[Report]:
+        project = self.project
+        uid = event.unique_id
+        if uid is None or event.name != "NodeFinished":
+            return
+        rtype = event.node_info.get("resource_type")
+        if uid in self.wanted and rtype in _ASSET_TYPES:
+            status = _status(event)
+            name = project.manifest.nodes[uid].name
+            if status in _OK:
+                self.pending[uid] = _materialization(project, uid, event)
+                yield from self.ready(uid)
+            elif status == "skipped":
+                self.skipped[uid] = _skip_reason(project, uid, self.failed, self.skipped, self.results,
+                                                 self.failed_units)
+                yield AssetSkip(project.asset_key_of(uid), self.skipped[uid], {"dbt/unique_id": uid,
+                                                                             "dbt/status": status})
+                for unit in self.failed_units.get(uid, ()):
+                    yield CheckReport(project.asset_key_of(uid), project.check_names[unit],
+                                      self.results[unit].check_result())
+            else:
+                self.failed[uid] = _message(event)
+                context.log.error(f"dbt {rtype} {name} failed: {self.failed[uid]}")
+                yield AssetFailure(project.asset_key_of(uid), f"dbt {rtype} {name} {status}: {self.failed[uid]}",
+                                   _failure_metadata(uid, status, event))
+        elif rtype in ("test", "unit_test") and uid in project.check_target:
+            outcome = DbtTestOutcome.from_event(event)
+            self.results[uid] = outcome
+            target = project.check_target[uid]
+            if rtype == "unit_test" and outcome.status in ("fail", "error"):
+                self.failed_units.setdefault(target, []).append(uid)
+            if target in self.waiting:
+                self.waiting[target].discard(uid)
+                yield from self.ready(target)
+            elif outcome.status != "skipped":
+                # Run through dbt's eager indirect selection (it reads a model of this build):
+                # a fact about its asset's current data, recorded as that asset's check result.
+                yield CheckReport(project.asset_key_of(target), project.check_names[uid], outcome.check_result())
+
+    def blocked(self) -> dict[str, str]:
+        """Assets later waves must not build on: failed, skipped, or failing an error test."""
+        bad = {u: f"{self.project.asset_key_of(u)} failed" for u in self.failed}
+        bad.update({u: f"{self.project.asset_key_of(u)} was skipped" for u in self.skipped})
+        for t, o in self.results.items():
+            if o.status in ("fail", "error") and t in self.project.check_target:
+                target = self.project.check_target[t]
+                bad.setdefault(target, f"its test {self.project.check_names[t]} on {self.project.asset_key_of(target)}"
+                                       " failed")
+        return bad
+
+
+Report = MaterializeResult | AssetFailure | AssetSkip | CheckReport
+
+
+def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
+    opts = project.run_options(context.resources, context.tags)
+    uids = [project.unique_id_for(k) for k in context.selected_keys]
+    everything = len(uids) == sum(1 for n in project.manifest.nodes.values() if not n.is_ephemeral)
+    build = _Build(project, uids, project.results.open(context.run_id))
+    # Eager indirect selection: every test of a selected model runs, so every check has a result.
+    eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
+    waves = build_waves(project, uids)
+    inv = None
     try:
-        # Eager indirect selection: every test of a selected model runs, so every check has a result.
-        eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
-        args = ["build", *select, *eager, *opts.build_args()]
-        with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
-            for event in inv.events():
-                uid = event.unique_id
-                if uid is None or event.name != "NodeFinished":
+        for i, wave in enumerate(waves):
+            if i:
+                wave = list(_drop_blocked(project, build, wave))
+                yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
+                            for u in wave if u in build.skipped)
+                wave = [u for u in wave if u not in build.skipped]
+                if not wave:
                     continue
-                rtype = event.node_info.get("resource_type")
-                if uid in wanted and rtype in _ASSET_TYPES:
-                    status = _status(event)
-                    if status in _OK:
-                        pending[uid] = _materialization(project, uid, event)
-                        yield from ready(uid)
-                    elif status == "skipped":
-                        skipped.append(uid)
-                        yield AssetSkip(project.asset_key_of(uid),
-                                        _skip_reason(project, uid, failed, results, failed_units),
-                                        {"dbt/unique_id": uid, "dbt/status": status})
-                    else:
-                        failed[uid] = _message(event)
-                        context.log.error(f"dbt {rtype} {nodes[uid].name} failed: {failed[uid]}")
-                        yield AssetFailure(project.asset_key_of(uid), f"dbt {rtype} {nodes[uid].name} {status}: "
-                                           f"{failed[uid]}", _failure_metadata(uid, status, event))
-                elif rtype == "unit_test" and _status(event) in ("fail", "error"):
-                    unit = project.manifest.unit_tests.get(uid)
-                    if unit is not None and unit.model is not None:
-                        failed_units.setdefault(unit.model, []).append(unit.name)
-                elif rtype == "test" and uid in project.check_target:
-                    results[uid] = DbtTestOutcome.from_event(event)
-                    target = project.check_target[uid]
-                    if target in waiting:
-                        waiting[target].discard(uid)
-                        yield from ready(target)
-            # Tests dbt did not run (its indirect selection left them out) hold nothing back now.
-            for uid in sorted(pending, key=project.topo_index.__getitem__):
-                done.add(uid)
-                yield pending.pop(uid)
-        missing = [u for u in uids if u not in done and u not in failed and u not in skipped]
-        if failed or missing:
-            raise _build_error(project, inv.returncode, failed, skipped, missing, inv.failure("dbt build failed"))
+            args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
+            with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
+                for event in inv.events():
+                    yield from build.on_event(event, context)
+                yield from build.flush()
+            if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
+                break
+        missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
+        if build.failed or build.skipped or missing:
+            fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
+            raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
     finally:
         project.results.close(context.run_id)
 
 
-def _skip_reason(project: DbtProject, uid: str, failed: Mapping[str, str],
+def _drop_blocked(project: DbtProject, build: _Build, wave: list[str]) -> Iterator[str]:
+    """The nodes of a later wave, each marked skipped in ``build`` when something it reads
+    (through any number of nodes) failed, was skipped or failed an error test before."""
+    bad = build.blocked()
+    memo: dict[str, str | None] = {}
+
+    def cause(uid: str) -> str | None:
+        if uid in memo:
+            return memo[uid]
+        memo[uid] = None
+        found = None
+        for p in project.asset_parents(uid):
+            found = bad.get(p) or cause(p)
+            if found:
+                break
+        memo[uid] = found
+        return found
+
+    for uid in wave:
+        why = cause(uid)
+        if why:
+            build.skipped[uid] = f"dbt did not build it because upstream {why}"
+        yield uid
+
+
+def _skip_reason(project: DbtProject, uid: str, failed: Mapping[str, str], skipped: Mapping[str, str],
                  tests: Mapping[str, DbtTestOutcome], failed_units: Mapping[str, list[str]]) -> str:
-    """What made dbt skip ``uid`` in this build: its own unit test, or upstream a model or a
-    test of an error severity (``dbt build`` skips what is downstream of either)."""
+    """What made dbt skip ``uid`` in this build, as a sentence: its own unit test, or upstream
+    a model that failed or a test of an error severity that failed (``dbt build`` skips what
+    is downstream of either)."""
     if uid in failed_units:
-        return "dbt skipped it: its unit test " + ", ".join(failed_units[uid]) + " failed"
-    bad_tests = {project.check_target[t] for t, o in tests.items() if o.status in ("fail", "error")}
+        units = [project.check_names[u] for u in failed_units[uid]]
+        return (f"dbt skipped it because its unit test{'s' if len(units) > 1 else ''} "
+                + ", ".join(units) + " failed")
+    bad_tests: dict[str, list[str]] = {}
+    for t, o in tests.items():
+        if o.status in ("fail", "error") and t in project.manifest.tests and t in project.check_target:
+            bad_tests.setdefault(project.check_target[t], []).append(project.check_names[t])
     names: list[str] = []
     seen: set[str] = set()
     stack = list(project.asset_parents(uid))
@@ -240,14 +334,17 @@ def _skip_reason(project: DbtProject, uid: str, failed: Mapping[str, str],
             continue
         seen.add(u)
         if u in failed:
-            names.append(f"{project.asset_key_of(u)} failed")
+            names.append(f"upstream {project.asset_key_of(u)} failed")
+        elif u in skipped:
+            names.append(f"upstream {project.asset_key_of(u)} was skipped")
         elif u in bad_tests:
-            names.append(f"a test of {project.asset_key_of(u)} failed")
+            which = ", ".join(sorted(bad_tests[u]))
+            names.append(f"the test {which} of upstream {project.asset_key_of(u)} failed")
         else:
             stack.extend(project.asset_parents(u))
     if not names:
-        return "dbt skipped it: something upstream of it failed"
-    return "dbt skipped it: upstream " + ", ".join(sorted(names))
+        return "dbt skipped it because something upstream of it failed"
+    return "dbt skipped it because " + " and ".join(sorted(names))
 
 
 def _failure_metadata(uid: str, status: str, event: DbtEvent) -> dict[str, Any]:
@@ -292,21 +389,22 @@ def _materialization(project: DbtProject, uid: str, event: DbtEvent) -> Material
     meta["dbt/unique_id"] = uid
     meta["dbt/materialized"] = info.get("materialized") or project.manifest.nodes[uid].materialized
     meta["dbt/invocation_id"] = event.invocation_id
-    return MaterializeResult(key=project.asset_key_of(uid), metadata=meta)
+    return MaterializeResult(key=project.asset_key_of(uid), metadata=meta, duration=seconds)
 
 
-def _build_error(project: DbtProject, returncode: int | None, failed: Mapping[str, str], skipped: list[str],
-                 missing: list[str], fallback: DbtCommandError) -> HeadwaterError:
+def _build_error(project: DbtProject, returncode: int | None, build: _Build, missing: list[str],
+                 fallback: DbtCommandError) -> HeadwaterError:
     nodes = project.manifest.nodes
-    if not failed and not skipped:
+    if not build.failed and not build.skipped:
         return fallback  # dbt did not get to run them at all: its own errors say why
     parts = []
-    if failed:
-        parts.append(f"{len(failed)} dbt node(s) failed: "
-                     + "; ".join(f"{nodes[u].name}: {m}" for u, m in failed.items()))
-    if skipped:
-        parts.append(f"{len(skipped)} skipped because of a failure upstream: "
-                     + ", ".join(nodes[u].name for u in skipped))
+    if build.failed:
+        parts.append(f"{len(build.failed)} dbt node(s) failed: "
+                     + "; ".join(f"{nodes[u].name}: {m}" for u, m in build.failed.items()))
+    if build.skipped:
+        parts.append(f"{len(build.skipped)} skipped (" + "; ".join(
+            f"{nodes[u].name}: {why}" for u, why in list(build.skipped.items())[:5])
+            + ("; ..." if len(build.skipped) > 5 else "") + ")")
     if missing:
         parts.append(f"{len(missing)} not reported by dbt: " + ", ".join(nodes[u].name for u in missing))
     return DbtBuildError(f"dbt build (exit code {returncode}): " + ". ".join(parts))

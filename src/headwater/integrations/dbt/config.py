@@ -9,7 +9,9 @@ orchestrated::
     target = "dev"                       # optional
 
 The other keys are those of ``hw.dbt.load`` (``target_path``, ``parse``, ``name``, ``vars``)
-and of ``DbtTranslator`` (``key_prefix``, ``source_key_prefix``, ``produced_elsewhere``).
+and of ``DbtTranslator`` (``key_prefix``, ``source_key_prefix``, ``produced_elsewhere``,
+``link_sources``, and ``source_assets``: a table from ``source_name.table`` to the asset key
+that produces it, e.g. ``source_assets = { "ecom.raw_orders" = "raw_orders" }``).
 Several projects: ``[[tool.headwater.dbt]]`` tables. With ``file``/``module`` in
 ``[tool.headwater]`` as well, the module's assets join the dbt project's (see
 ``definitions/loader.py``).
@@ -21,13 +23,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from headwater.errors import DefinitionError
+from headwater.errors import DefinitionError, KeySyntaxError
 from headwater.integrations.dbt.project import DbtProject, load
 from headwater.integrations.dbt.translator import DbtTranslator
 
 _TEXT = ("project_dir", "profiles_dir", "target", "target_path", "parse", "name")
 _PREFIXES = ("key_prefix", "source_key_prefix")
-_KNOWN = (*_TEXT, "vars", *_PREFIXES, "produced_elsewhere")
+_KNOWN = (*_TEXT, "vars", *_PREFIXES, "produced_elsewhere", "source_assets", "link_sources")
 
 
 def load_from_config(table: Any, base_dir: Path, where: str) -> list[DbtProject]:
@@ -61,8 +63,21 @@ def _one(table: Any, base_dir: Path, where: str) -> DbtProject:
     elsewhere = table.get("produced_elsewhere", [])
     if not isinstance(elsewhere, list) or not all(isinstance(k, str) for k in elsewhere):
         raise DefinitionError(f"{where}: produced_elsewhere must be a list of asset keys, not {elsewhere!r}")
-    translator = DbtTranslator(key_prefix=table.get("key_prefix"), source_key_prefix=table.get("source_key_prefix"),
-                               produced_elsewhere=elsewhere)
+    mapping = table.get("source_assets", {})
+    if not isinstance(mapping, Mapping) or not all(isinstance(v, str) for v in mapping.values()):
+        raise DefinitionError(f"{where}: source_assets must be a table of \"source.table\" = \"asset key\", "
+                              f"not {mapping!r}")
+    bad = [name for name in mapping if name.count(".") != 1]
+    if bad:
+        raise DefinitionError(f"{where}: source_assets key {bad[0]!r} must be source_name.table_name")
+    link = table.get("link_sources", True)
+    if not isinstance(link, bool):
+        raise DefinitionError(f"{where}: link_sources must be true or false, not {link!r}")
+    try:
+        translator = DbtTranslator(key_prefix=table.get("key_prefix"), source_key_prefix=table.get("source_key_prefix"),
+                                   produced_elsewhere=elsewhere, source_assets=mapping, link_sources=link)
+    except KeySyntaxError as exc:
+        raise DefinitionError(f"{where}: {exc}") from None
 
     def path(key: str) -> Path | None:
         return (base_dir / table[key]).resolve() if key in table else None

@@ -9,6 +9,11 @@ to the pipe ``HEADWATER_DBT_EVENT_FD`` — the same JSON as ``--log-format json`
 only those events, so dbt does no extra formatting work for Headwater. A watchdog thread
 stops dbt as Ctrl-C would if the parent process dies (a killed worker leaves no dbt behind).
 The exit code is dbt's: 0 success, 1 some nodes failed, 2 dbt itself failed.
+
+Started ahead of time (``HEADWATER_DBT_WAIT=1``, see ``prewarm`` in ``invocation.py``), it
+imports dbt first and then waits for its command on stdin — one JSON line ``{"args": [...],
+"events": [...]}`` — so the seconds dbt takes to import overlap Headwater's own start-up;
+an empty stdin (the parent exited without using it) ends it.
 """
 
 import json
@@ -33,6 +38,7 @@ def main() -> int:
     threading.Thread(target=_watch_parent, args=(os.getppid(),), name="headwater-watchdog", daemon=True).start()
     out = os.fdopen(int(os.environ["HEADWATER_DBT_EVENT_FD"]), "w", buffering=1)
     wanted = frozenset(filter(None, os.environ.get("HEADWATER_DBT_EVENTS", "").split(",")))
+    args = sys.argv[1:]
     lock = threading.Lock()
 
     from dbt.cli.main import dbtRunner
@@ -52,7 +58,13 @@ def main() -> int:
             with lock:
                 out.write(line + "\n")
 
-    result = dbtRunner(callbacks=[forward]).invoke(sys.argv[1:])
+    if os.environ.get("HEADWATER_DBT_WAIT") == "1":
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # never used
+        command = json.loads(line)
+        args, wanted = command["args"], frozenset(command["events"])
+    result = dbtRunner(callbacks=[forward]).invoke(args)
     with lock:
         out.flush()
     if result.success:

@@ -113,6 +113,14 @@ class DbtInvocation:
         if self.python == sys.executable and importlib.util.find_spec("dbt") is None:
             raise DbtCommandError(f"cannot run {self.command}: dbt-core is not installed in this environment "
                                   "(pip install 'headwater[dbt]' and your adapter, e.g. dbt-duckdb)")
+        warm = _adopt(self.python, self.cwd, self.env)
+        if warm is not None:
+            self._proc, self._events_pipe = warm
+            assert self._proc.stdin is not None
+            self._proc.stdin.write(json.dumps({"args": self.args, "events": sorted(self.env_events())}) + "\n")
+            self._proc.stdin.close()
+            self._start_readers()
+            return
         read_end, write_end = os.pipe()
         env = {**self.env, "HEADWATER_DBT_EVENT_FD": str(write_end)}
         try:
@@ -125,7 +133,13 @@ class DbtInvocation:
         finally:
             os.close(write_end)
         self._events_pipe = os.fdopen(read_end, "r")
-        assert self._proc.stdout is not None
+        self._start_readers()
+
+    def env_events(self) -> list[str]:
+        return self.env["HEADWATER_DBT_EVENTS"].split(",")
+
+    def _start_readers(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
         self._output_thread = threading.Thread(target=_drain, args=(self._proc.stdout, self._output),
                                                name="headwater-dbt-output",
                                                daemon=True)
@@ -216,6 +230,75 @@ class DbtInvocation:
         """An error saying ``what`` failed, with dbt's own messages (or the tail of its output)."""
         detail = "\n".join(self.errors[-10:]) or "\n".join(self._output) or "no error message"
         return DbtCommandError(f"{what}: `{self.command}` exited with code {self.returncode}\n{detail}")
+
+
+# -- a dbt child started ahead of time ---------------------------------------------------------
+
+_WARM: dict[tuple[str, str], tuple[subprocess.Popen[str], IO[str], dict[str, str]]] = {}
+_WARM_LOCK = threading.Lock()
+_PER_RUN = ("HEADWATER_DBT_EVENTS", "HEADWATER_DBT_EVENT_FD", "HEADWATER_DBT_WAIT")
+
+
+def prewarm(cwd: str | Path, env: Mapping[str, str] | None = None, python: str | None = None) -> None:
+    """Start a dbt child now that imports dbt and then waits for its command, so the next
+    ``DbtInvocation`` in ``cwd`` with the same environment starts with dbt already imported
+    (dbt's import takes about as long as Headwater's own start-up and planning). Unused,
+    it exits with this process (its stdin closes)."""
+    python = python or sys.executable
+    if python == sys.executable and importlib.util.find_spec("dbt") is None:
+        return
+    key = (python, str(Path(cwd)))
+    with _WARM_LOCK:
+        if key in _WARM and _WARM[key][0].poll() is None:
+            return
+        base = dbt_environment(env)
+        read_end, write_end = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [python, CHILD], cwd=cwd, env={**base, "HEADWATER_DBT_EVENT_FD": str(write_end),
+                                               "HEADWATER_DBT_WAIT": "1"},
+                text=True, pass_fds=(write_end,), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT)
+        except OSError:
+            os.close(read_end)
+            return
+        finally:
+            os.close(write_end)
+        _WARM[key] = (proc, os.fdopen(read_end, "r"), base)
+
+
+def discard_warm() -> None:
+    """Stop every dbt child started ahead that no command used (it exits on an empty command)."""
+    with _WARM_LOCK:
+        warm = list(_WARM.values())
+        _WARM.clear()
+    for proc, pipe, _ in warm:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        pipe.close()
+
+
+def _adopt(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[str], IO[str]] | None:
+    """The waiting child for this command, if one was started with the same environment."""
+    with _WARM_LOCK:
+        found = _WARM.pop((python, str(cwd)), None)
+    if found is None:
+        return None
+    proc, pipe, base = found
+    same = {k: v for k, v in env.items() if k not in _PER_RUN} == {k: v for k, v in base.items() if k not in _PER_RUN}
+    if proc.poll() is None and same:
+        return proc, pipe
+    with _WARM_LOCK:
+        _WARM[(python, str(cwd))] = (proc, pipe, base)
+    discard_warm()
+    return None
 
 
 def _drain(stream: IO[str], tail: deque[str]) -> None:

@@ -53,11 +53,14 @@ class ColumnLineage:
     direct: tuple[ColumnRef, ...]
     upstream: tuple[ColumnRef, ...]
     edges: tuple[tuple[ColumnRef, ColumnRef], ...]  # (column, a column it is computed from)
+    # What could not be followed, in words ("web/events.*: the columns of web/events are unknown ...").
+    unresolved: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": str(self.key), "column": self.column, "direct": [str(r) for r in self.direct],
                 "upstream": [str(r) for r in self.upstream],
-                "edges": [[str(child), str(parent)] for child, parent in self.edges]}
+                "edges": [[str(child), str(parent)] for child, parent in self.edges],
+                "unresolved": list(self.unresolved)}
 
     def render(self) -> str:
         """An indented tree, the column first, each line a column it is computed from."""
@@ -74,6 +77,7 @@ class ColumnLineage:
 
         root = ColumnRef(self.key, self.column)
         walk(root, 0, frozenset({root}))
+        lines.extend(f"  ? {note}" for note in self.unresolved)
         return "\n".join(lines)
 
 
@@ -84,10 +88,11 @@ def column_lineage(project: DbtProject, model: CoercibleToKey, column: str) -> C
 
 
 def model_lineage(project: DbtProject, model: CoercibleToKey,
-                  columns: Sequence[str] | None = None) -> list[ColumnLineage]:
+                  columns: Sequence[str] | None = None, compile: bool = True) -> list[ColumnLineage]:
     """The lineage of several columns of one model (all of them when ``columns`` is None),
-    sharing the compiled SQL and the schemas read for the first."""
-    tracer = _Tracer(project)
+    sharing the compiled SQL and the schemas read for the first. ``compile=False`` never
+    runs ``dbt compile`` (a web page must not wait for it): missing SQL is a ``LineageError``."""
+    tracer = _Tracer(project, compile)
     uid = tracer.uid(model)
     if columns is None:
         columns = tracer.columns(uid)
@@ -115,7 +120,8 @@ def _lineage(tracer: _Tracer, uid: str, column: str) -> ColumnLineage:
             if (pu, pc) not in seen:
                 seen.add((pu, pc))
                 todo.append((pu, pc))
-    return ColumnLineage(root.key, column, direct, tuple(upstream), tuple(edges))
+    notes = [n for (u, c) in sorted(seen) for n in tracer.notes.get((u, c), ())]
+    return ColumnLineage(root.key, column, direct, tuple(upstream), tuple(edges), tuple(dict.fromkeys(notes)))
 
 
 def dbt_projects(defs: Any) -> list[DbtProject]:
@@ -164,7 +170,7 @@ def find_model(defs: Any, model: str) -> tuple[DbtProject, str]:
 
 
 class _Tracer:
-    def __init__(self, project: DbtProject) -> None:
+    def __init__(self, project: DbtProject, compile: bool = True) -> None:
         self.project = project
         self.manifest = project.manifest
         adapter = (self.manifest.adapter_type or "").lower()
@@ -172,7 +178,8 @@ class _Tracer:
         self._sql: dict[str, str | None] = {}
         self._columns: dict[str, tuple[str, ...]] = {}
         self._catalog = self._read_catalog()
-        self._compiled_once = False
+        self._compiled_once = not compile
+        self.notes: dict[tuple[str, str], list[str]] = {}  # (uid, column) -> what could not be followed
         # Every tail of every relation name ("db"."schema"."t", "schema"."t", "t") -> its node,
         # unless two relations share that tail.
         owners: dict[tuple[str, ...], set[str]] = {}
@@ -180,6 +187,7 @@ class _Tracer:
         relations += [(u, s.relation_name) for u, s in self.manifest.sources.items()]
         for uid, relation in relations:
             if relation:
+                uid = project.source_producer.get(uid, uid)  # a source a seed writes is that seed
                 for suffix in _suffixes(self._table_parts(relation)):
                     owners.setdefault(suffix, set()).add(uid)
         self._relations = {suffix: next(iter(uids)) for suffix, uids in owners.items() if len(uids) == 1}
@@ -226,14 +234,30 @@ class _Tracer:
             raise LineageError(f"cannot trace column {column!r} of {self.project.asset_key_of(uid)}: {exc} "
                                f"(its columns: {known})") from None
         out: dict[tuple[str, str], None] = {}
-        for leaf in _leaves(node):
-            from sqlglot import exp
+        notes: list[str] = []
+        from sqlglot import exp
 
+        for leaf in _leaves(node):
             if not isinstance(leaf.source, exp.Table):
                 continue
             parent = self._resolve(leaf.source)
-            if parent is not None and parent != uid:
-                out[(parent, leaf.name.rsplit(".", 1)[-1])] = None
+            name = leaf.name.rsplit(".", 1)[-1]
+            if parent is None:
+                notes.append(f"{column} reads {leaf.source.sql(dialect=self.dialect)}, which is no model, seed or "
+                             "source of the project")
+            elif parent == uid:
+                continue
+            elif name == "*":
+                key = self.project.asset_key_of(parent)
+                notes.append(f"{key}.*: the columns of {key} are unknown (declare them in its YAML, or run "
+                             "`dbt docs generate` to write target/catalog.json)")
+            else:
+                out[(parent, name)] = None
+        if not out and not notes and self.project.asset_parents(uid):
+            notes.append(f"{self.project.asset_key_of(uid)}.{column} is computed from no upstream column "
+                         "(a constant, or a function of none)")
+        if notes:
+            self.notes[(uid, column)] = notes
         return list(out)
 
     def schema_for(self, uid: str) -> dict[str, Any]:
@@ -346,14 +370,15 @@ class _Tracer:
     def _read_catalog(self) -> dict[str, tuple[str, ...]]:
         path = self.project.paths.target_dir / "catalog.json"
         try:
-            if path.stat().st_mtime < self.manifest.path.stat().st_mtime:
-                return {}
+            written = path.stat().st_mtime
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
         out: dict[str, tuple[str, ...]] = {}
         for section in ("nodes", "sources"):
             for uid, entry in (data.get(section) or {}).items():
+                if uid in self.manifest.nodes and self._source_newer(uid, written):
+                    continue  # the model was edited since: its catalog columns may be gone
                 cols = entry.get("columns") or {}
                 ordered = sorted(cols.values(), key=lambda c: c.get("index", 0))
                 out[uid] = tuple(c["name"] for c in ordered if isinstance(c, dict) and "name" in c)

@@ -150,7 +150,13 @@ class DbtUnitTest:
     name: str
     model: str | None              # the unique id of the model it tests
     original_file_path: str
+    fqn: tuple[str, ...] = ()
+    description: str = ""
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def selector(self) -> str:
+        return "fqn:" + ".".join(self.fqn) if self.fqn else f"unit_test:{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +323,9 @@ def _unit_test(r: _Reader, uid: str, u: Any, where: str) -> DbtUnitTest:
     depends = r.strings(r.obj(u, "depends_on", where, optional=True), "nodes", f"{where}.depends_on", optional=True)
     return DbtUnitTest(unique_id=uid, name=r.text(u, "name", where) or "",
                        model=next((d for d in depends if d.startswith("model.")), None),
-                       original_file_path=r.text(u, "original_file_path", where, optional=True) or "", raw=u)
+                       original_file_path=r.text(u, "original_file_path", where, optional=True) or "",
+                       fqn=r.strings(u, "fqn", where, optional=True),
+                       description=r.text(u, "description", where, optional=True) or "", raw=u)
 
 
 def _columns(r: _Reader, d: Mapping[str, Any], where: str) -> Mapping[str, str]:

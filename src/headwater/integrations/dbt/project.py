@@ -28,7 +28,7 @@ from headwater.definitions.outputs import AssetFailure, AssetSkip, MaterializeRe
 from headwater.errors import DefinitionError, KeySyntaxError
 from headwater.gc_pause import paused_gc
 from headwater.integrations.dbt.build import DbtTestResults, run_build, test_check
-from headwater.integrations.dbt.invocation import DbtInvocation, run_dbt
+from headwater.integrations.dbt.invocation import DbtInvocation, prewarm, run_dbt
 from headwater.integrations.dbt.manifest import (
     DbtExposure,
     DbtNode,
@@ -38,10 +38,15 @@ from headwater.integrations.dbt.manifest import (
     read_manifest,
 )
 from headwater.integrations.dbt.options import DbtOptions, effective, from_tags
+from headwater.integrations.dbt.seed_versions import SeedVersions, has_path_checksum
+from headwater.integrations.dbt.source_links import SourceLinks
+from headwater.integrations.dbt.source_probe import SourceProbe
 from headwater.integrations.dbt.sources import FreshnessObserver
 from headwater.integrations.dbt.translator import DbtTranslator
 
-PARSE_MODES = ("auto", "always", "never")
+PARSE_MODES = ("auto", "always", "never", "background")
+PREWARM_ENV = "HEADWATER_DBT_PREWARM"
+PARSE_ENV = "HEADWATER_DBT_PARSE"  # overrides parse="auto" (`headwater status` sets "background")
 _WATCHED_SUFFIXES = frozenset((".sql", ".yml", ".yaml", ".csv", ".py", ".md", ".jinja", ".json"))
 _SKIPPED_DIRS = frozenset(("dbt_packages", "logs", "node_modules", "__pycache__", "venv"))
 
@@ -62,21 +67,85 @@ def load(
     ``profiles_dir`` defaults to the project folder when it holds a ``profiles.yml`` (else
     dbt's own default); ``target`` and ``vars`` apply to every dbt command Headwater runs.
     ``parse="auto"`` runs ``dbt parse`` when ``target/manifest.json`` is missing or older
-    than the project's files; ``"never"`` only reads it (e.g. a manifest built in CI).
+    than the project's files; ``"never"`` only reads it (e.g. a manifest built in CI);
+    ``"background"`` reads the last manifest at once (``project.outdated`` says why it is
+    outdated; edited files' code versions are read from the files), while ``dbt parse``
+    brings it up to date in the background for the next load.
     """
+    if parse == "auto" and os.environ.get(PARSE_ENV) in PARSE_MODES:
+        parse = os.environ[PARSE_ENV]
     if parse not in PARSE_MODES:
         raise DefinitionError(f"hw.dbt.load(parse=...) must be one of {', '.join(PARSE_MODES)}, not {parse!r}")
     folder = Path(project_dir).resolve()
     if not (folder / "dbt_project.yml").is_file():
         raise DefinitionError(f"{folder} is not a dbt project: it has no dbt_project.yml")
+    if os.environ.pop(PREWARM_ENV, None) == "1":  # `headwater materialize` is about to run dbt
+        prewarm(folder)
     profiles = Path(profiles_dir).resolve() if profiles_dir is not None else (
         folder if (folder / "profiles.yml").is_file() else None)
     target_dir = (folder / target_path) if target_path is not None else folder / "target"
     options = DbtOptions(target=target, vars=vars)
     project = DbtPaths(folder, profiles, target_dir, target_path is not None)
     with paused_gc():  # tens of thousands of small objects: collections would only slow this down
-        manifest = _current_manifest(project, options, parse)
-        return DbtProject(manifest, project, translator or DbtTranslator(), options, name)
+        outdated = None
+        if parse == "background":
+            manifest, outdated = background_manifest(project, options)
+            if manifest is None:
+                manifest = _current_manifest(project, options, "auto")
+        else:
+            manifest = _current_manifest(project, options, parse)
+        return DbtProject(manifest, project, translator or DbtTranslator(), options, name, outdated)
+
+
+def background_manifest(paths: DbtPaths, options: DbtOptions) -> tuple[Manifest | None, str | None]:
+    """The last manifest and why it is outdated, starting ``dbt parse`` in the background
+    when it is; (None, None) when there is no manifest yet (the caller parses now)."""
+    manifest_path = paths.target_dir / "manifest.json"
+    # No lock: a parse holds it for seconds, which is what this mode must not wait for. A
+    # manifest caught half-written is read again (read_manifest retries).
+    why = stale_manifest_reason(paths.project_dir, manifest_path, paths.target_dir)
+    if why is not None and not manifest_path.exists():
+        return None, None
+    manifest = read_manifest(manifest_path)
+    if why is not None:
+        parse_in_background(paths, options)
+    return manifest, why
+
+
+def parse_in_background(paths: DbtPaths, options: DbtOptions) -> None:
+    """Start ``dbt parse`` detached, holding the target folder's lock while it runs, unless
+    a parse (or a build) holds it already."""
+    import subprocess
+    import sys
+
+    from headwater.integrations.dbt.invocation import CHILD, dbt_environment
+
+    lock = paths.target_dir / LOCK_FILE
+    try:
+        import fcntl
+
+        with open(lock, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released on close: only a probe
+    except ImportError:
+        pass
+    except OSError:
+        return  # busy: someone is parsing or building right now
+    args = ["parse", *paths.args(), *effective(options, {}).global_args()]
+    script = ("import fcntl, os, subprocess, sys\n"
+              "h = open(sys.argv[1], 'a+b'); fcntl.flock(h.fileno(), fcntl.LOCK_EX)\n"
+              "fd = os.open(os.devnull, os.O_WRONLY); os.environ['HEADWATER_DBT_EVENT_FD'] = str(fd)\n"
+              "sys.exit(subprocess.call([sys.executable, *sys.argv[2:]], pass_fds=(fd,)))\n")
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", script, str(lock), CHILD, *args], cwd=paths.project_dir,
+                                env=dbt_environment(options.env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return
+    # Kept (and reaped once done) so that no Popen is collected while its parse still runs.
+    _BACKGROUND[:] = [p for p in _BACKGROUND if p.poll() is None] + [proc]
+
+
+_BACKGROUND: list[Any] = []
 
 
 def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manifest:
@@ -180,8 +249,10 @@ class DbtProject:
     """
 
     def __init__(self, manifest: Manifest, paths: DbtPaths, translator: DbtTranslator, options: DbtOptions,
-                 name: str | None = None) -> None:
+                 name: str | None = None, outdated: str | None = None) -> None:
         self.manifest = manifest
+        # Why the manifest read is older than the project (parse="background"), else None.
+        self.outdated = outdated
         self.paths = paths
         self.translator = translator
         self.options = options
@@ -191,13 +262,17 @@ class DbtProject:
         self._key: dict[str, AssetKey] = {}
         self._uid: dict[AssetKey, str] = {}
         self._parents: dict[str, tuple[str, ...]] = {}
+        # A dbt source whose table a seed or model of this project writes -> that node's unique id.
+        self.source_producer: dict[str, str] = {}
         self._map_keys()
         self.topo_index = self._topological_index()
         self.tests_by_asset: dict[str, list[str]] = {}
         self.check_target: dict[str, str] = {}
+        self.check_names: dict[str, str] = {}  # dbt test / unit test unique id -> its check's name
         self.skipped_tests: dict[str, str] = {}
         self.unit_tests_by_model: dict[str, list[str]] = {}
         self._freshness = FreshnessObserver(self)
+        self._probe = SourceProbe(self)
         self.specs = self._specs()
         self.sources = self._sources()
         self.exposures = self._exposures()
@@ -264,28 +339,35 @@ class DbtProject:
     # -- building the definitions ----------------------------------------------------------------
 
     def _map_keys(self) -> None:
+        """Key every model, seed, snapshot, source and exposure; a source whose table a seed or
+        a model of the project writes becomes that asset (see ``source_links.py``)."""
         t = self.translator
         seen: dict[AssetKey, str] = {}
         things: list[tuple[str, Any]] = [(uid, n) for uid, n in self.manifest.nodes.items() if not n.is_ephemeral]
-        things += list(self.manifest.sources.items())
         things += list(self.manifest.exposures.items())
         for uid, thing in things:
             try:
-                if isinstance(thing, DbtNode):
-                    key = to_key(t.asset_key(thing))
-                elif isinstance(thing, DbtExposure):
-                    key = to_key(t.exposure_key(thing))
-                else:
-                    key = to_key(t.source_key(thing))
+                key = to_key(t.asset_key(thing) if isinstance(thing, DbtNode) else t.exposure_key(thing))
             except KeySyntaxError as exc:
                 raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
-            if key in seen:
-                raise DefinitionError(
-                    f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
-                    "DbtTranslator.asset_key / source_key / exposure_key (e.g. include the package or folder)")
-            seen[key] = uid
-            self._key[uid] = key
-            self._uid[key] = uid
+            self._claim(seen, key, uid)
+        links = SourceLinks(self.manifest, t, {u: k for k, u in seen.items()})
+        for uid, src in self.manifest.sources.items():
+            try:
+                key, producer = links.resolve(src)
+            except KeySyntaxError as exc:
+                raise DefinitionError(f"dbt {uid}: the translator gave an invalid key: {exc}") from None
+            if producer is not None:
+                self._key[uid] = key  # the same key as its producer; the key still names the producer
+                self.source_producer[uid] = producer
+                continue
+            self._claim(seen, key, uid)
+        self.source_links = links
+        names = {f"{s.source_name}.{s.name}" for s in self.manifest.sources.values()}
+        unknown = sorted(set(t.source_assets) - names)
+        if unknown:
+            raise DefinitionError(f"source_assets names {unknown[0]!r}, which is no source of dbt project "
+                                  f"{self.manifest.project_name!r} (its sources: {', '.join(sorted(names)) or 'none'})")
         nodes = self.manifest.nodes
         ephemeral_parents: dict[str, tuple[str, ...]] = {}
 
@@ -295,6 +377,7 @@ class DbtProject:
                 return ()
             out: list[str] = []
             for dep in node.depends_on:
+                dep = self.source_producer.get(dep, dep)
                 if dep in self._key:
                     out.append(dep)
                 elif dep in nodes and nodes[dep].is_ephemeral and dep not in trail:
@@ -309,6 +392,15 @@ class DbtProject:
             else:
                 self._parents[uid] = parents(uid)
         self._ephemeral_parents = ephemeral_parents
+
+    def _claim(self, seen: dict[AssetKey, str], key: AssetKey, uid: str) -> None:
+        if key in seen:
+            raise DefinitionError(
+                f"dbt {seen[key]} and {uid} both map to asset key {key}; give them distinct keys in "
+                "DbtTranslator.asset_key / source_key / exposure_key (e.g. include the package or folder)")
+        seen[key] = uid
+        self._key[uid] = key
+        self._uid[key] = uid
 
     def _topological_index(self) -> dict[str, int]:
         order: dict[str, int] = {}
@@ -340,25 +432,50 @@ class DbtProject:
         t = self.translator
         groups = self.manifest.groups
         specs = []
+        seeds = SeedVersions(self.paths.target_dir)
         for uid, node in self.manifest.nodes.items():
             if node.is_ephemeral:
                 continue
+            if node.resource_type == "seed" and has_path_checksum(node.raw):
+                # dbt's checksum of a seed over 1 MiB is its path: version its content instead.
+                version = seeds.version(self._root_of(node.package_name) / node.original_file_path)
+                node = replace(node, checksum=version or node.checksum)
+            elif self.outdated is not None:
+                node = replace(node, checksum=self._edited_checksum(node) or node.checksum)
             group = groups.get(node.group) if node.group else None
             specs.append(AssetSpec(
                 key=self._key[uid], deps=tuple(self._key[p] for p in self._parents[uid]), group=t.group(node),
                 tags=t.tags(node), owners=t.owners(node, group), kinds=t.kinds(node), description=t.description(node),
                 code_version=t.code_version(node), metadata=t.metadata(node),
                 location=self._location(node.package_name, node.original_file_path)))
+        seeds.save()
         specs.sort(key=lambda s: self.topo_index[self._uid[s.key]])
         return specs
+
+    def _edited_checksum(self, node: DbtNode) -> str | None:
+        """dbt's checksum of a file edited since the manifest was written (sha256 of its
+        stripped text, as dbt computes it), so an edit shows before the parse catches up."""
+        path = self._root_of(node.package_name) / node.original_file_path
+        try:
+            if path.stat().st_mtime <= self.manifest.path.stat().st_mtime:
+                return None
+            import hashlib
+
+            return hashlib.sha256(path.read_text().strip().encode()).hexdigest()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def _root_of(self, package: str) -> Path:
+        root = self.paths.project_dir
+        return root if package == self.manifest.project_name else root / "dbt_packages" / package
 
     def _sources(self) -> list[SourceDefinition]:
         t = self.translator
         out = []
         for uid, src in self.manifest.sources.items():
-            if t.is_produced_elsewhere(src):
+            if uid in self.source_producer or self.source_links.produced_elsewhere(src):
                 continue
-            observe = self._freshness.observer_for(src) if src.has_freshness else None
+            observe = self._freshness.observer_for(src) if src.has_freshness else self._probe.observer_for(src)
             definition = source_asset(
                 self._key[uid], observe=observe, group=t.source_group(src), description=t.description(src),
                 tags=t.tags(src), owners=t.source_owners(src), kinds=("dbt", "source"),
@@ -390,12 +507,12 @@ class DbtProject:
 
     def _test_target(self, test: DbtTest) -> str | None:
         if test.attached_node:
-            uid = test.attached_node
+            uid = self.source_producer.get(test.attached_node, test.attached_node)
             if uid in self._key:
                 return uid
             if uid in self._ephemeral_parents:
                 return None
-        candidates = [d for d in test.depends_on if d in self._key]
+        candidates = [self.source_producer.get(d, d) for d in test.depends_on if d in self._key]
         for d in test.depends_on:
             if d in self._ephemeral_parents:
                 candidates.extend(self._ephemeral_parents[d])
@@ -409,12 +526,21 @@ class DbtProject:
         checks = []
         names: dict[tuple[str, str], str] = {}
         for uid, unit in self.manifest.unit_tests.items():
-            # A check tests the data an asset holds; a unit test tests the model's SQL on rows
-            # of its own, before the model is built. ``dbt build`` runs it, and when it fails
-            # dbt skips the model, which Headwater reports as skipped, naming the unit test.
-            self.skipped_tests[uid] = "a dbt unit test checks a model's SQL on fixed rows, not the data it holds"
-            if unit.model is not None:
-                self.unit_tests_by_model.setdefault(unit.model, []).append(uid)
+            # A unit test checks the model's SQL on rows of its own, before dbt builds the model:
+            # a blocking check of the model, as in ``dbt build`` (a failing one skips the model).
+            if unit.model is None or unit.model not in self._key:
+                self.skipped_tests[uid] = "it tests no model Headwater tracks"
+                continue
+            name = unit.name if (unit.model, unit.name) not in names else f"{unit.name}_unit"
+            names[(unit.model, name)] = uid
+            self.check_target[uid] = unit.model
+            self.check_names[uid] = name
+            self.tests_by_asset.setdefault(unit.model, []).append(uid)
+            self.unit_tests_by_model.setdefault(unit.model, []).append(uid)
+            spec = CheckSpec(self._key[unit.model], name, "error", True,
+                             unit.description or f"dbt unit test {unit.name} (the model's SQL on fixed rows)",
+                             self._location(self.manifest.project_name, unit.original_file_path))
+            checks.append(CheckDefinition(spec, test_check(self, uid), value_param=None, context_param=True))
         for uid, test in self.manifest.tests.items():
             target = self._test_target(test)
             if target is None:
@@ -425,6 +551,7 @@ class DbtProject:
                 name = f"{name}_{uid.rsplit('.', 1)[-1]}"
             names[(target, name)] = uid
             self.check_target[uid] = target
+            self.check_names[uid] = name
             self.tests_by_asset.setdefault(target, []).append(uid)
             try:
                 spec = CheckSpec(self._key[target], name, t.check_severity(test), t.check_blocking(test),
@@ -445,6 +572,9 @@ class DbtProject:
 
         dbt_build.__doc__ = f"dbt build of project {self.manifest.project_name!r}"
         dbt_build.dbt_project = self  # type: ignore[attr-defined]  # how tools find the project (lineage)
+        # dbt runs in a child process of its own (invocation.py): no worker process is needed
+        # around it, so a run of dbt steps only skips a worker's start-up (Instance.materialize).
+        dbt_build.runs_in_child_process = True  # type: ignore[attr-defined]
         if len(self.specs) < 50:
             return multi_asset(specs=self.specs, name=self.name, can_subset=True)(dbt_build)
         # What @multi_asset builds, without copying thousands of specs that already carry their location.

@@ -77,7 +77,8 @@ class FreshnessObserver:
     def _run(self, resources: Mapping[str, Any]) -> dict[str, FreshnessResult]:
         project = self.project
         sources = [s for s in project.manifest.sources.values()
-                   if s.has_freshness and not project.translator.is_produced_elsewhere(s)]
+                   if s.has_freshness and s.unique_id not in project.source_producer
+                   and not project.translator.is_produced_elsewhere(s)]
         opts = project.run_options(resources)
         args = ["source", "freshness", "--select", *(s.selector for s in sources), *opts.global_args()]
         with project.invocation(args, opts) as inv:

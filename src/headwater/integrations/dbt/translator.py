@@ -40,10 +40,14 @@ class DbtTranslator:
 
     def __init__(self, key_prefix: str | Iterable[str] | None = None,
                  source_key_prefix: str | Iterable[str] | None = None,
-                 produced_elsewhere: Iterable[CoercibleToKey] = ()) -> None:
+                 produced_elsewhere: Iterable[CoercibleToKey] = (),
+                 source_assets: Mapping[str, CoercibleToKey] | None = None,
+                 link_sources: bool = True) -> None:
         self.key_prefix = _prefix(key_prefix)
         self.source_key_prefix = _prefix(source_key_prefix)
         self.produced_elsewhere = frozenset(to_key(k) for k in produced_elsewhere)
+        self.source_assets = {name: to_key(k) for name, k in (source_assets or {}).items()}
+        self.link_sources = link_sources
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -55,8 +59,22 @@ class DbtTranslator:
         return AssetKey(self.key_prefix + (name,))
 
     def source_key(self, source: DbtSource) -> AssetKey:
-        """A source table's key: ``source_name/table_name``, as ``source('shop', 'orders')`` reads."""
+        """A source table's key: ``source_name/table_name``, as ``source('shop', 'orders')`` reads;
+        or the key ``source_assets`` maps ``source_name.table_name`` to. A key that is also a
+        seed's, model's or snapshot's makes the source that node (see ``source_links.py``)."""
+        mapped = self.source_assets.get(f"{source.source_name}.{source.name}")
+        if mapped is not None:
+            return mapped
         return AssetKey(self.source_key_prefix + (source.source_name, source.name))
+
+    def is_mapped(self, source: DbtSource) -> bool:
+        """True when ``source_assets`` names this source's asset explicitly."""
+        return f"{source.source_name}.{source.name}" in self.source_assets
+
+    def link_by_relation(self, source: DbtSource) -> bool:
+        """Whether a source that reads the very relation a seed, model or snapshot of the project
+        writes becomes that asset (``link_sources=False`` turns it off for every source)."""
+        return self.link_sources
 
     def exposure_key(self, exposure: DbtExposure) -> AssetKey:
         """An exposure's key: its name, beside the models (``key_prefix`` applies)."""
@@ -64,8 +82,9 @@ class DbtTranslator:
 
     def is_produced_elsewhere(self, source: DbtSource) -> bool:
         """True when another asset of the project produces this source's table: no source
-        asset is declared for it, and the models that read it depend on that asset."""
-        return self.source_key(source) in self.produced_elsewhere
+        asset is declared for it, and the models that read it depend on that asset. A source
+        ``source_assets`` maps to a key no dbt node has is produced elsewhere too."""
+        return self.is_mapped(source) or self.source_key(source) in self.produced_elsewhere
 
     # -- asset attributes --------------------------------------------------------------------
 
