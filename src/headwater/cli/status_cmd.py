@@ -98,7 +98,8 @@ def _select(p: _Project, selection: str | None, health: str | None, state: str |
     from headwater.core.selection import select
 
     healths = p.instance.healths(p.defs)
-    chosen = select(p.defs.graph, selection) if selection is not None else None
+    chosen = (select(p.defs.graph, selection, lambda: p.instance._states(p.defs, healths))
+              if selection is not None else None)
     picked = []
     for key, h in healths.items():
         if chosen is not None and key not in chosen:
