@@ -276,7 +276,10 @@ def dev(
 
 
 @app.command("run-worker", hidden=True)
-def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -> None:
+def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None,
+               executor: Annotated[str, typer.Option(envvar="HEADWATER_EXECUTOR",
+                                                     help=f"One of {', '.join(EXECUTORS)}.")] = "in_process",
+               ) -> None:
     """Execute one queued run (started by the daemon in its own process)."""
 
     try:
@@ -286,7 +289,7 @@ def run_worker(run_id: Annotated[str, typer.Argument()], home: HomeOpt = None) -
                 raise HeadwaterError(f"run {run_id} does not record where its definitions are")
             location = DefinitionsLocation.from_json(run.location)
             defs = load_definitions(location)
-            result = instance.execute_queued(defs, run.run_id, location=location)
+            result = instance.execute_queued(defs, run.run_id, executor=executor, location=location)
     except HeadwaterError as exc:
         _fail(exc)
     raise typer.Exit(0 if result.success else 1)

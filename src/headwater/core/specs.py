@@ -82,6 +82,9 @@ class AssetSpec:
     automation: Any = None
     # For sources: observe every N seconds when the daemon runs.
     observe_interval: float | None = None
+    # What a step needs from the machine that runs it ({"memory": "8GB", "GPU": "1"}): the
+    # Dask executor maps it to worker resources; executors on one host ignore it.
+    executor_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
@@ -91,6 +94,7 @@ class AssetSpec:
         object.__setattr__(self, "kinds", frozenset(self.kinds))
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
+        object.__setattr__(self, "executor_tags", _frozen_mapping(self.executor_tags))
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"asset {self.key}: timeout must be a positive number of seconds")
 

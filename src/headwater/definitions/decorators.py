@@ -60,6 +60,7 @@ def asset(
     timeout: float | None = None,
     freshness: FreshnessPolicy | None = None,
     automation: Any = None,
+    executor_tags: Mapping[str, str] | None = None,
 ) -> Any:
     """Declare an asset produced by the decorated function.
 
@@ -73,6 +74,9 @@ def asset(
         asset_key = asset_key.with_prefix(_prefix(key_prefix)) if key_prefix else asset_key
         if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise DefinitionError(f"asset {asset_key}: tags must map strings to strings")
+        if executor_tags is not None and not all(isinstance(k, str) and isinstance(v, (str, int, float))
+                                                 for k, v in executor_tags.items()):
+            raise DefinitionError(f"asset {asset_key}: executor_tags must map strings to strings or numbers")
         spec = AssetSpec(
             key=asset_key,
             deps=tuple(to_key(d) for d in deps),
@@ -88,6 +92,7 @@ def asset(
             location=location_of(f),
             freshness=freshness,
             automation=automation,
+            executor_tags={k: str(v) for k, v in (executor_tags or {}).items()},
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 
@@ -103,6 +108,7 @@ def multi_asset(
     group: str | None = None,
     retry: RetryPolicy | None = None,
     timeout: float | None = None,
+    executor_tags: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """One function producing several assets (e.g. one dbt invocation building many models).
 
@@ -127,6 +133,8 @@ def multi_asset(
                 changes["retry"] = retry
             if timeout and s.timeout is None:
                 changes["timeout"] = timeout
+            if executor_tags and not s.executor_tags:
+                changes["executor_tags"] = {k: str(v) for k, v in executor_tags.items()}
             fixed.append(_replace(s, **changes))
         return AssetsDefinition(
             name=name or f.__name__, specs=tuple(fixed), fn=f, params=signature_params(f, _ins(ins)),

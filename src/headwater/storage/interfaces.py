@@ -105,6 +105,10 @@ class LeaseStore(Protocol):
 
     def release_lease(self, name: str, owner: str) -> None: ...
 
+    def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of the lease ``name``, expired or not; None when it is free.
+        How a coordinator learns that a step's worker stopped renewing (DESIGN.md §5)."""
+
 
 class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
                  AutomationStateReader, EventCursorReader, LeaseStore, Protocol):

@@ -271,3 +271,8 @@ class SqlEventStore:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
         leases.check_lease_args(name, owner)
         self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+
+    def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
+        leases.check_lease_args(name, "reader")
+        return self._read(lambda conn: leases.holder(conn, name))
