@@ -86,7 +86,7 @@ def run_step(address: StepAddress) -> StepOutcome:
     attempt and died (Dask rescheduled it): the coordinator fails the attempt, naming it."""
     env = _environment(address)
     request = address.request
-    abandon = _abandon_check(address.abandon_event)
+    abandon = _abandon_check(address.abandon_event, env.store, request.run_id)
     lease = StepLease(env.store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
     lease.take()
     try:
@@ -95,13 +95,17 @@ def run_step(address: StepAddress) -> StepOutcome:
         lease.release()
 
 
-def _abandon_check(name: str) -> Any:
-    """A cheap "did the coordinator give this step up?" (timeout or cancel): a Dask Event,
-    read only when the lease is renewed, so a no-op step never asks."""
+def _abandon_check(name: str, store: Any, run_id: str) -> Any:
+    """A cheap "was this step given up?", asked only when the lease is renewed (a short step
+    never asks): the coordinator set the step's Dask Event (timeout, Ctrl-C), or the run has
+    ended without it (its coordinator died and was reaped, or the run was canceled)."""
 
     def abandoned() -> bool:
         from distributed import Event
 
-        return bool(Event(name).is_set())
+        if Event(name).is_set():
+            return True
+        run = store.get_run(run_id)
+        return run is not None and run.status.is_terminal
 
     return abandoned
