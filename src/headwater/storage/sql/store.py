@@ -38,6 +38,7 @@ from headwater.storage.sql.codec import run_from_row, step_from_row, stored_even
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
+from headwater.storage.sql.pg_writes import PgWriteSession, commit_may_wait
 from headwater.storage.sql.schema import ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
@@ -70,6 +71,7 @@ class SqlEventStore:
         self._checks = ChecksReader()
         self._alerts = AlertsReader()
         self._closed = False
+        self._pg_writes = None if engines.is_sqlite else PgWriteSession(engines.write)
 
     @property
     def engines(self) -> Engines:
@@ -82,6 +84,8 @@ class SqlEventStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._pg_writes is not None:
+                self._pg_writes.close()
             self._engines.dispose()
 
     def __enter__(self) -> SqlEventStore:
@@ -131,6 +135,9 @@ class SqlEventStore:
             return
 
         def attempt() -> None:
+            if self._pg_writes is not None:  # one reused connection, pipelined: see pg_writes.py
+                self._pg_writes.run(lambda conn: append(conn, batch), relaxed=commit_may_wait(batch))
+                return
             with self._engines.write.begin() as conn:
                 append(conn, batch)
 

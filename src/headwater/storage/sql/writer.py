@@ -101,9 +101,12 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
-    take_write_lock(conn)
     db = Driver(conn)
     try:
+        if conn.dialect.name == "postgresql":  # on the driver's cursor: it may be pipelined (pg_writes.py)
+            db.executemany(_PG_LOCK_SQL, [(PG_WRITE_LOCK,)])
+        else:
+            take_write_lock(conn)
         next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
         batch = _Batch(db, events)
         ids: list[int | None] = []
@@ -118,6 +121,9 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     finally:
         db.close()
     return ids
+
+
+_PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 
 
 def take_write_lock(conn: Connection) -> None:
