@@ -136,7 +136,7 @@ class SqlEventStore:
 
         def attempt() -> None:
             if self._pg_writes is not None:  # one reused connection, pipelined: see pg_writes.py
-                self._pg_writes.run(lambda conn: append(conn, batch), relaxed=commit_may_wait(batch))
+                self._pg_writes.append(batch, relaxed=commit_may_wait(batch))
                 return
             with self._engines.write.begin() as conn:
                 append(conn, batch)
