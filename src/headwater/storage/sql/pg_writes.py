@@ -21,7 +21,7 @@ before anything is stored, and the write is sent again the long way; guessing re
 a write sees that nobody wrote since this process's last one (so a store shared by many busy
 writers does not pay for misses on every write).
 
-Each write also sends ``NOTIFY headwater_events, '<last id>'`` (delivered at commit), so a
+Each write also notifies ``headwater_events`` (``pg_notify``, delivered at commit), so a
 reader in another process can wait for a change instead of polling (``change_feed.py``).
 
 What remains is the disk sync of each COMMIT (0.3 ms on a quiet disk, 3-5 ms on a busy
@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from headwater.core.events import Event, RunFinished, RunQueued, RunStarted
+from headwater.storage.sql.writer import PG_WRITE_LOCK, append
 
 _BOUNDARIES = (RunQueued, RunStarted, RunFinished)
 
@@ -65,6 +66,7 @@ T = TypeVar("T")
 
 
 CHANNEL = "headwater_events"
+_PRELUDE = "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', %s, true), pg_notify(%s, '')"
 
 
 class PgWriteSession:
@@ -76,16 +78,17 @@ class PgWriteSession:
         self._guess = False  # send _last_id instead of reading it
 
     def append(self, events: Sequence[Event], relaxed: bool) -> list[int | None]:
-        from headwater.storage.sql.writer import append
+        """Append ``events`` (``writer.append``) in one pipelined transaction, guessing the
+        next id when this process wrote last."""
 
         guess = self._last_id if self._guess else None
         try:
-            ids = self.run(lambda conn: append(conn, events, guess), relaxed=relaxed, notify=True)
+            ids = self.run(lambda conn: append(conn, events, guess, locked=True), relaxed=relaxed, notify=True)
         except Exception as exc:
             if guess is None or not _wrong_guess(exc):
                 raise
             self._guess = False
-            ids = self.run(lambda conn: append(conn, events), relaxed=relaxed, notify=True)
+            ids = self.run(lambda conn: append(conn, events, locked=True), relaxed=relaxed, notify=True)
             guess = None
         stored = [i for i in ids if i is not None]
         if stored:
@@ -121,11 +124,9 @@ class PgWriteSession:
         try:
             with raw.pipeline():
                 try:
-                    if relaxed:
-                        raw.execute("SET LOCAL synchronous_commit = off")
+                    if notify:  # the writers' lock, the commit mode and the notice: one statement
+                        raw.execute(_PRELUDE, (PG_WRITE_LOCK, "off" if relaxed else "on", CHANNEL), prepare=True)
                     result = action(conn)
-                    if notify:
-                        raw.execute(f"NOTIFY {CHANNEL}")
                     raw.commit()  # queued with the rows: one trip
                 except Exception as exc:  # noqa: BLE001 - re-raised below, once the pipeline is closed
                     first = exc

@@ -96,19 +96,23 @@ _NEXT_ID_SQL = {
 }
 
 
-def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None = None) -> list[int | None]:
+def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None = None,
+           locked: bool = False) -> list[int | None]:
     """Store ``events`` and their derived state; return each event's id (None if dropped).
 
     ``expect_last_id`` (PostgreSQL): the writer's guess of the highest stored id. The id is
     then not read back before the rows are sent; the server checks the guess under the lock
     and a wrong one fails the transaction (``DivisionByZero``), to be retried without it —
-    which lets a pipelined write reach the server once (``pg_writes.py``)."""
+    which lets a pipelined write reach the server once (``pg_writes.py``). ``locked``: the
+    caller already holds the writers' lock in this transaction."""
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
     db = Driver(conn)
     try:
-        if conn.dialect.name == "postgresql":  # on the driver's cursor: it may be pipelined (pg_writes.py)
+        if locked:
+            pass
+        elif conn.dialect.name == "postgresql":  # on the driver's cursor: it may be pipelined (pg_writes.py)
             db.executemany(_PG_LOCK_SQL, [(PG_WRITE_LOCK,)])
         else:
             take_write_lock(conn)
