@@ -76,3 +76,28 @@ def test_a_writer_guesses_the_next_id_only_while_nobody_else_writes(pg_schema_ur
     finally:
         one.close()
         two.close()
+
+
+def test_a_waiter_wakes_on_another_process_write_not_on_a_timer(pg_schema_url):
+    import threading
+    import time
+
+    from headwater.core.events import RunQueued
+
+    reader, writer = open_store(pg_schema_url), open_store(pg_schema_url)
+    try:
+        assert reader.notifies
+        mark = reader.last_event_id()
+        assert reader.wait_for_events(mark, timeout=0.05) == mark  # nothing written: times out
+        threading.Timer(0.3, lambda: writer.write([_started("r1")])).start()
+        started = time.monotonic()
+        assert reader.wait_for_events(mark, timeout=30) == mark + 1
+        woke = time.monotonic() - started
+        assert woke < 10  # woken by the notice, long before the timeout
+        assert not reader.wait_for_queued_run(timeout=0.05)
+        threading.Timer(0.3, lambda: writer.write([RunQueued(run_id="q1", timestamp=5.0, selection="*",
+                                                             asset_keys=(), tags={})])).start()
+        assert reader.wait_for_queued_run(timeout=30)
+    finally:
+        reader.close()
+        writer.close()

@@ -7,7 +7,7 @@ them). The conformance suite in ``tests/storage`` runs every backend through the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from headwater.core.events import (
@@ -98,6 +98,17 @@ class EventCursorReader(Protocol):
         a large graph's health only when something happened)."""
 
 
+class ChangeWaiter(Protocol):
+    notifies: bool  # True: waiting costs nothing until a change (PostgreSQL LISTEN/NOTIFY)
+
+    def wait_for_events(self, after_id: int, timeout: float) -> int:
+        """Block until an event past ``after_id`` is stored by any process, or ``timeout``
+        seconds pass; return the last event id then. A change feed without polling tables."""
+
+    def wait_for_queued_run(self, timeout: float, known: Collection[str] = ()) -> bool:
+        """Block until a run other than ``known`` is queued by any process, or ``timeout``."""
+
+
 class LeaseStore(Protocol):
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``; False while another
@@ -111,7 +122,7 @@ class LeaseStore(Protocol):
 
 
 class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
-                 AutomationStateReader, EventCursorReader, LeaseStore, Protocol):
+                 AutomationStateReader, EventCursorReader, ChangeWaiter, LeaseStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str

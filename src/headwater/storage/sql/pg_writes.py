@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from headwater.core.events import Event, RunFinished, RunQueued, RunStarted
+from headwater.storage.sql.change_feed import EVENTS, QUEUE
 from headwater.storage.sql.writer import PG_WRITE_LOCK, append
 
 _BOUNDARIES = (RunQueued, RunStarted, RunFinished)
@@ -65,8 +66,9 @@ def commit_may_wait(events: Sequence[Event]) -> bool:
 T = TypeVar("T")
 
 
-CHANNEL = "headwater_events"
+CHANNEL = EVENTS
 _PRELUDE = "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', %s, true), pg_notify(%s, '')"
+_PRELUDE_QUEUED = _PRELUDE + f", pg_notify('{QUEUE}', '')"  # a run was queued: wake the daemons
 
 
 class PgWriteSession:
@@ -82,13 +84,16 @@ class PgWriteSession:
         next id when this process wrote last."""
 
         guess = self._last_id if self._guess else None
+        queued = any(isinstance(e, RunQueued) for e in events)
         try:
-            ids = self.run(lambda conn: append(conn, events, guess, locked=True), relaxed=relaxed, notify=True)
+            ids = self.run(lambda conn: append(conn, events, guess, locked=True), relaxed=relaxed, notify=True,
+                           queued=queued)
         except Exception as exc:
             if guess is None or not _wrong_guess(exc):
                 raise
             self._guess = False
-            ids = self.run(lambda conn: append(conn, events, locked=True), relaxed=relaxed, notify=True)
+            ids = self.run(lambda conn: append(conn, events, locked=True), relaxed=relaxed, notify=True,
+                           queued=queued)
             guess = None
         stored = [i for i in ids if i is not None]
         if stored:
@@ -97,7 +102,8 @@ class PgWriteSession:
             self._last_id = max(stored)
         return ids
 
-    def run(self, action: Callable[[Connection], T], *, relaxed: bool = False, notify: bool = False) -> T:
+    def run(self, action: Callable[[Connection], T], *, relaxed: bool = False, notify: bool = False,
+            queued: bool = False) -> T:
         """Run ``action`` in one transaction on the reused connection, pipelined, committed;
         ``relaxed``: without waiting for the disk (see the module's docstring for when)."""
         with self._lock:
@@ -107,7 +113,7 @@ class PgWriteSession:
             try:
                 raw = conn.connection.dbapi_connection
                 with conn.begin():
-                    return self._pipelined(raw, conn, action, relaxed, notify)
+                    return self._pipelined(raw, conn, action, relaxed, notify, queued)
                 # SQLAlchemy's own commit then finds nothing open, and sends nothing.
             except BaseException:
                 raw_conn = getattr(conn.connection, "dbapi_connection", None) if not conn.invalidated else None
@@ -117,7 +123,7 @@ class PgWriteSession:
 
     @staticmethod
     def _pipelined(raw: Any, conn: Connection, action: Callable[[Connection], T], relaxed: bool,
-                   notify: bool) -> T:
+                   notify: bool, queued: bool) -> T:
         """The transaction's statements and COMMIT in one pipeline. The first error is the one
         raised: leaving an aborted pipeline reports a second one, which says nothing more."""
         first: BaseException | None = None
@@ -125,7 +131,8 @@ class PgWriteSession:
             with raw.pipeline():
                 try:
                     if notify:  # the writers' lock, the commit mode and the notice: one statement
-                        raw.execute(_PRELUDE, (PG_WRITE_LOCK, "off" if relaxed else "on", CHANNEL), prepare=True)
+                        raw.execute(_PRELUDE_QUEUED if queued else _PRELUDE,
+                                    (PG_WRITE_LOCK, "off" if relaxed else "on", CHANNEL), prepare=True)
                     result = action(conn)
                     raw.commit()  # queued with the rows: one trip
                 except Exception as exc:  # noqa: BLE001 - re-raised below, once the pipeline is closed

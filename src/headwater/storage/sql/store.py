@@ -13,7 +13,7 @@ threads of that process (each call checks a connection out of a pool).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
@@ -33,6 +33,7 @@ from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepR
 from headwater.errors import StorageError
 from headwater.storage.sql import automation, leases
 from headwater.storage.sql.alerts import AlertsReader
+from headwater.storage.sql.change_feed import QUEUE, ChangeWaiter
 from headwater.storage.sql.checks import ChecksReader
 from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
 from headwater.storage.sql.engines import Engines, create_engines
@@ -72,6 +73,7 @@ class SqlEventStore:
         self._alerts = AlertsReader()
         self._closed = False
         self._pg_writes = None if engines.is_sqlite else PgWriteSession(engines.write)
+        self._waiter = ChangeWaiter(url, engines.is_sqlite)
 
     @property
     def engines(self) -> Engines:
@@ -84,6 +86,7 @@ class SqlEventStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._waiter.close()
             if self._pg_writes is not None:
                 self._pg_writes.close()
             self._engines.dispose()
@@ -155,6 +158,30 @@ class SqlEventStore:
         return self._read(lambda conn: max((v or 0) for v in conn.execute(stmt).one()))
 
     # -- runs ---------------------------------------------------------------------------
+
+    @property
+    def notifies(self) -> bool:
+        """True when waiting for a change costs nothing until it happens (PostgreSQL's
+        LISTEN/NOTIFY); on SQLite, waiting polls the last event id."""
+        return self._waiter.notifies
+
+    def wait_for_events(self, after_id: int, timeout: float) -> int:
+        """Block until an event past ``after_id`` is stored (by any process) or ``timeout``
+        seconds pass; return the last event id then."""
+        self._check_open()
+        self._waiter.wait(lambda: self.last_event_id() > after_id, timeout)
+        return self.last_event_id()
+
+    def wait_for_queued_run(self, timeout: float, known: Collection[str] = ()) -> bool:
+        """Block until a run other than ``known`` is queued (by any process) or ``timeout``;
+        True if one is. Woken only by writes that queue a run (PostgreSQL)."""
+        self._check_open()
+        known = set(known)
+
+        def new_run() -> bool:
+            return any(r.run_id not in known for r in self.queued_runs(limit=len(known) + 1))
+
+        return self._waiter.wait(new_run, timeout, QUEUE)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         def query(conn: Connection) -> RunRecord | None:
