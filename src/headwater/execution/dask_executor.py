@@ -125,14 +125,17 @@ class DaskExecutor:
                 wait([f.future for f in self._flights.values()], timeout=wait_for, return_when="FIRST_COMPLETED")
         except TimeoutError:
             pass
+        finished: list[_Flight] = []
         for key, flight in list(self._flights.items()):
             status = flight.future.status
             if status == "finished":
                 del self._flights[key]
-                outcomes.append(flight.future.result())
+                finished.append(flight)
             elif status in ("error", "cancelled", "lost"):
                 del self._flights[key]
                 outcomes.append(self._failure(flight))
+        if finished:  # one round trip for all the outcomes that came in together
+            outcomes.extend(self._client.gather([f.future for f in finished]))
         outcomes.extend(self._overdue())
         return outcomes
 

@@ -103,7 +103,7 @@ class PgWriteSession:
         return ids
 
     def run(self, action: Callable[[Connection], T], *, relaxed: bool = False, notify: bool = False,
-            queued: bool = False) -> T:
+            queued: bool = False, pipelined: bool = True) -> T:
         """Run ``action`` in one transaction on the reused connection, pipelined, committed;
         ``relaxed``: without waiting for the disk (see the module's docstring for when)."""
         with self._lock:
@@ -113,7 +113,11 @@ class PgWriteSession:
             try:
                 raw = conn.connection.dbapi_connection
                 with conn.begin():
-                    return self._pipelined(raw, conn, action, relaxed, notify, queued)
+                    if pipelined:
+                        return self._pipelined(raw, conn, action, relaxed, notify, queued)
+                    if relaxed:
+                        raw.execute("SET LOCAL synchronous_commit = off")  # type: ignore[union-attr]
+                    return action(conn)  # statements through SQLAlchemy, which reads their results
                 # SQLAlchemy's own commit then finds nothing open, and sends nothing.
             except BaseException:
                 raw_conn = getattr(conn.connection, "dbapi_connection", None) if not conn.invalidated else None

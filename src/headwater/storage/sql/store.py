@@ -110,12 +110,15 @@ class SqlEventStore:
 
     def _transaction(self, action: Callable[[Connection], T], what: str) -> T:
         """Run ``action`` in one write transaction, retried while SQLite is busy."""
-        self._check_open()
 
         def attempt() -> T:
             with self._engines.write.begin() as conn:
                 return action(conn)
 
+        return self._transaction_with(attempt, what)
+
+    def _transaction_with(self, attempt: Callable[[], T], what: str) -> T:
+        self._check_open()
         try:
             return with_retry(self._engines, attempt)
         except StorageError:
@@ -298,13 +301,22 @@ class SqlEventStore:
         """Take or renew ``name`` for ``owner`` until ``now + ttl``; False while another owner
         holds it unexpired. Written directly, with no event: see ``leases.py`` for why."""
         leases.check_lease_args(name, owner, ttl, now)
-        return self._transaction(lambda conn: leases.acquire(conn, name, owner, ttl, now),
+        return self._lease_write(lambda conn: leases.acquire(conn, name, owner, ttl, now),
                                  f"acquire the lease {name!r}")
 
     def release_lease(self, name: str, owner: str) -> None:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
         leases.check_lease_args(name, owner)
-        self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+        self._lease_write(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+
+    def _lease_write(self, action: Callable[[Connection], T], what: str) -> T:
+        """Leases are taken and renewed often (a step lease per Dask step): on PostgreSQL on the
+        reused write connection, committed without waiting for the disk — a lease lost in a
+        server crash only lets another holder take it (see ``leases.py``: no fact hangs on it)."""
+        if self._pg_writes is None:
+            return self._transaction(action, what)
+        session = self._pg_writes
+        return self._transaction_with(lambda: session.run(action, relaxed=True, pipelined=False), what)
 
     def lease_holder(self, name: str) -> tuple[str, float] | None:
         """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
