@@ -88,6 +88,20 @@ def setup(request: pytest.FixtureRequest, write_project, tmp_path: Path) -> Iter
     with hw.Instance(home=tmp_path / "home", database_url=url) as instance:
         yield Setup(request.param, instance, location, load_definitions(location), path.parent)
     (path.parent / "release").write_text("")  # a step abandoned by a timeout stops at once
+    if url is not None:
+        _wait_for_steps_to_let_go(url)
+
+
+def _wait_for_steps_to_let_go(url: str) -> None:
+    """A step abandoned on a Dask worker (timeout) ends on its own; its lease going away says it
+    is done with the schema, which the PostgreSQL fixture is about to drop."""
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM leases WHERE name LIKE 'step:%'").fetchone()[0]:
+            assert time.monotonic() < deadline, "a step on a Dask worker never ended"
+            time.sleep(0.1)
 
 
 def test_values_flow_between_steps_in_dependency_order(setup: Setup) -> None:

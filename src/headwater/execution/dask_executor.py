@@ -21,6 +21,7 @@ step's end):
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class DaskExecutor:
         self._ready: list[StepOutcome] = []  # failed before reaching Dask (no worker fits)
         self._offered: dict[str, dict[str, float]] = {}
         self._next_lease_check = 0.0
+        self._done: queue.Queue[str] = queue.Queue()  # keys of futures that ended, from their callbacks
         self.capacity = max(1, sum(w.get("nthreads", 1) for w in self._workers().values()))
 
     # -- the Executor interface ------------------------------------------------------------
@@ -101,13 +103,12 @@ class DaskExecutor:
         future = self._client.submit(run_step, address, key=key, pure=False, retries=0,
                                      resources=resources or None)
         self._flights[key] = _Flight(request, future, time.monotonic(), name)
+        future.add_done_callback(lambda f, key=key: self._done.put(key))  # on the client's thread
 
     def in_flight(self) -> int:
         return len(self._flights) + len(self._ready)
 
     def poll(self, timeout: float | None) -> list[StepOutcome]:
-        from distributed import wait
-
         outcomes, self._ready = self._ready, []
         if outcomes:
             return outcomes
@@ -120,13 +121,18 @@ class DaskExecutor:
         for f in self._flights.values():
             if f.request.timeout is not None:
                 wait_for = min(wait_for, max(0.0, f.submitted + f.request.timeout - now))
+        done: list[str] = []
         try:
-            with self._client.as_current():  # ``wait`` finds its client there (ours is not the default)
-                wait([f.future for f in self._flights.values()], timeout=wait_for, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+            done.append(self._done.get(timeout=wait_for))  # woken by the first future that ends
+            while True:
+                done.append(self._done.get_nowait())  # and whatever ended with it
+        except queue.Empty:
             pass
         finished: list[_Flight] = []
-        for key, flight in list(self._flights.items()):
+        for key in done:
+            flight = self._flights.get(key)
+            if flight is None:
+                continue  # given up already (timeout, lease, cancel)
             status = flight.future.status
             if status == "finished":
                 del self._flights[key]
