@@ -121,7 +121,7 @@ def local_cluster(workers: int = 2) -> Iterator[tuple[str, float]]:
     from distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     with Client(cluster) as client:
         client.wait_for_workers(workers)

@@ -176,3 +176,18 @@ def test_a_killed_coordinator_fails_its_run_and_its_futures_are_released(on_clus
         while client.run_on_scheduler(ours):
             assert time.monotonic() < deadline, client.run_on_scheduler(ours)
             time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_without_an_address_a_local_cluster_runs_on_sqlite_and_finds_the_definitions_itself(project, tmp_path,
+                                                                                            monkeypatch):
+    location, _ = project
+    monkeypatch.delenv("HEADWATER_DASK_ADDRESS", raising=False)
+    defs = load_definitions(location)  # no location passed below: inferred from the module that holds defs
+    with hw.Instance(home=tmp_path / "home") as instance:
+        result = instance.materialize(defs, "source", executor="dask", workers=1)
+        assert result.success and result.value("source") == 20
+        assert instance.run(result.run_id).executor == "dask"
+    with pytest.raises(hw.HeadwaterError, match="needs to know where they are"):
+        hw.Instance(home=tmp_path / "other").materialize(hw.Definitions(assets=list(defs._given_assets)), "source",
+                                                         executor="dask", workers=1)

@@ -68,7 +68,7 @@ def connect(settings: DaskSettings, workers: int | None) -> tuple[Any, Any]:
 
     if settings.address is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1 if workers else None, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=":0", silence_logs=logging.ERROR)  # a free port, never a clash
         try:
             return Client(cluster, set_as_default=False), cluster
         except BaseException:
