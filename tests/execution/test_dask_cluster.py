@@ -191,3 +191,31 @@ def test_without_an_address_a_local_cluster_runs_on_sqlite_and_finds_the_definit
     with pytest.raises(hw.HeadwaterError, match="needs to know where they are"):
         hw.Instance(home=tmp_path / "other").materialize(hw.Definitions(assets=list(defs._given_assets)), "source",
                                                          executor="dask", workers=1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_run_and_its_dask_futures(on_cluster, project, tmp_path):
+    cluster, url = on_cluster
+    _, folder = project
+    env = {**os.environ, "HEADWATER_DATABASE_URL": url, "HEADWATER_HOME": str(tmp_path / "home")}
+    coordinator = _cli(["materialize", "waits", "-f", "pipeline.py", "--executor", "dask"], folder, env,
+                       start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (folder / "waiting").exists():
+        assert coordinator.poll() is None, coordinator.communicate()[0]
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+    coordinator.send_signal(signal.SIGINT)
+    out, _ = coordinator.communicate(timeout=60)
+    assert coordinator.returncode == 130, out
+    with hw.Instance(home=tmp_path / "home", database_url=url) as instance:
+        [run] = instance.runs()
+        assert run.status is RunStatus.CANCELED
+    with cluster.client() as client:
+        def ours(dask_scheduler):  # type: ignore[no-untyped-def]
+            return [str(k) for k in dask_scheduler.tasks if str(k).startswith(f"headwater-{run.run_id[:12]}")]
+
+        deadline = time.monotonic() + 30
+        while client.run_on_scheduler(ours):
+            assert time.monotonic() < deadline, client.run_on_scheduler(ours)
+            time.sleep(0.1)
