@@ -78,9 +78,22 @@ class Daemon:
                         log.exception("daemon tick failed")
                 elif on_wait is not None:
                     on_wait("another daemon holds the lease on this store; waiting")
-                stop.wait(self.interval)
+                self._rest(stop)
         finally:
             self.instance.store.release_lease(LEASE, self.owner)
+
+    def _rest(self, stop: threading.Event) -> None:
+        """Wait for the next tick; on a store that notifies (PostgreSQL), a run queued by
+        another process (the UI, ``materialize --queue``) ends the wait at once."""
+        store = self.instance.store
+        if not getattr(store, "notifies", False):
+            stop.wait(self.interval)
+            return
+        known = {r.run_id for r in store.queued_runs()}  # waiting for a slot: no reason to wake
+        deadline = time.monotonic() + self.interval
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if store.wait_for_queued_run(min(left, 1.0), known):  # 1 s: stop is looked at that often
+                return
 
     def tick(self) -> TickReport:
         now = self.clock()

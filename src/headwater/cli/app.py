@@ -344,7 +344,10 @@ def dev(
 
 
 @app.command("run-worker", hidden=True)
-def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to execute.")], home: HomeOpt = None) -> None:
+def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to execute.")], home: HomeOpt = None,
+               executor: Annotated[str, typer.Option(envvar="HEADWATER_EXECUTOR",
+                                                     help=f"One of {', '.join(EXECUTORS)}.")] = "in_process",
+               ) -> None:
     """Execute one queued run (started by the daemon in its own process)."""
 
     try:
@@ -354,7 +357,7 @@ def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to exe
                 raise HeadwaterError(f"run {run_id} does not record where its definitions are")
             location = DefinitionsLocation.from_json(run.location)
             defs = load_definitions(location)
-            executor = run.tags.get("headwater/executor", "in_process")  # chosen at launch (the UI)
+            executor = run.tags.get("headwater/executor", executor)  # chosen at launch (the UI), else the option
             result = instance.execute_queued(defs, run.run_id, executor=executor, location=location)
     except HeadwaterError as exc:
         _fail(exc)
@@ -378,7 +381,15 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, backfill_cmds, history_cmd, lineage_cmd, partition_cmds, status_cmd  # noqa: E402, F401
+from headwater.cli import (  # noqa: E402, F401
+    automation_cmds,
+    backfill_cmds,
+    db_cmd,
+    history_cmd,
+    lineage_cmd,
+    partition_cmds,
+    status_cmd,
+)
 
 
 def main() -> None:

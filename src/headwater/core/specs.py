@@ -95,6 +95,9 @@ class AssetSpec:
     partitions: PartitionsDefinition | None = None
     dep_mappings: Mapping[AssetKey, PartitionMapping] = field(default_factory=lambda: MappingProxyType({}))
     max_partitions_per_run: int | None = 1
+    # What a step needs from the machine that runs it ({"memory": "8GB", "GPU": "1"}): the
+    # Dask executor maps it to worker resources; executors on one host ignore it.
+    executor_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
@@ -110,6 +113,7 @@ class AssetSpec:
                              f"hw.DailyPartitions(...), not {type(self.partitions).__name__}")
         if self.max_partitions_per_run is not None and self.max_partitions_per_run < 1:
             raise ValueError(f"asset {self.key}: max_partitions_per_run must be at least 1 (or None for any range)")
+        object.__setattr__(self, "executor_tags", _frozen_mapping(self.executor_tags))
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError(f"asset {self.key}: timeout must be a positive number of seconds")
 

@@ -90,6 +90,7 @@ def asset(
     partitions: PartitionsDefinition | None = None,
     max_partitions_per_run: int | None = 1,
     backfill_policy: str | None = None,
+    executor_tags: Mapping[str, str] | None = None,
 ) -> Any:
     """Declare an asset produced by the decorated function.
 
@@ -109,6 +110,9 @@ def asset(
         asset_key = asset_key.with_prefix(_prefix(key_prefix)) if key_prefix else asset_key
         if tags is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
             raise DefinitionError(f"asset {asset_key}: tags must map strings to strings")
+        if executor_tags is not None and not all(isinstance(k, str) and isinstance(v, (str, int, float))
+                                                 for k, v in executor_tags.items()):
+            raise DefinitionError(f"asset {asset_key}: executor_tags must map strings to strings or numbers")
         spec = AssetSpec(
             key=asset_key,
             deps=tuple(_dep_key(d) for d in deps),
@@ -127,6 +131,7 @@ def asset(
             partitions=partitions,
             dep_mappings=_mappings(deps, (ins or {}).values()),
             max_partitions_per_run=per_run,
+            executor_tags={k: str(v) for k, v in (executor_tags or {}).items()},
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 
@@ -143,6 +148,7 @@ def multi_asset(
     retry: RetryPolicy | None = None,
     timeout: float | None = None,
     partitions: PartitionsDefinition | None = None,
+    executor_tags: Mapping[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], AssetsDefinition]:
     """One function producing several assets (e.g. one dbt invocation building many models).
 
@@ -169,6 +175,8 @@ def multi_asset(
                 changes["timeout"] = timeout
             if partitions is not None and s.partitions is None:
                 changes["partitions"] = partitions
+            if executor_tags and not s.executor_tags:
+                changes["executor_tags"] = {k: str(v) for k, v in executor_tags.items()}
             fixed.append(_replace(s, **changes))
         return AssetsDefinition(
             name=name or f.__name__, specs=tuple(fixed), fn=f, params=signature_params(f, _ins(ins)),

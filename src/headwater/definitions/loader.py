@@ -33,7 +33,8 @@ from headwater.errors import HeadwaterError, LoadError
 # description of where the table is, for errors) and returns things with ``assets`` and
 # ``checks`` (one, or a list).
 INTEGRATIONS = {"dbt": "headwater.integrations.dbt.config:load_from_config"}
-_KEYS = ("file", "module", "attribute", *INTEGRATIONS)
+# ``dask`` configures the Dask executor (``execution/dask_cluster.py`` reads it), not definitions.
+_KEYS = ("file", "module", "attribute", "dask", *INTEGRATIONS)
 
 
 @dataclass(frozen=True)

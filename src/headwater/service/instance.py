@@ -67,7 +67,7 @@ from headwater.service.partition_views import (
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
-EXECUTORS = ("in_process", "multiprocess")
+EXECUTORS = ("in_process", "multiprocess", "dask")
 # A claimed run whose worker has not reported after this long is failed (the launcher died).
 CLAIM_TIMEOUT = 120.0
 
@@ -570,6 +570,10 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
             boot = WorkerBootstrap(functools.partial(_given, defs), functools.partial(open_store, self.database_url),
                                    functools.partial(value_store_from_config, self.values.config()))
             return MultiprocessExecutor(boot, n, "fork")
+        if name == "dask":
+            from headwater.service.dask_wiring import build_dask_executor  # distributed loads only when asked
+
+            return build_dask_executor(defs, self.store, self.database_url, self.values.config(), workers, location)
         raise HeadwaterError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
 
 

@@ -7,7 +7,7 @@ them). The conformance suite in ``tests/storage`` runs every backend through the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from headwater.core.events import (
@@ -116,6 +116,17 @@ class EventCursorReader(Protocol):
         a large graph's health only when something happened)."""
 
 
+class ChangeWaiter(Protocol):
+    notifies: bool  # True: waiting costs nothing until a change (PostgreSQL LISTEN/NOTIFY)
+
+    def wait_for_events(self, after_id: int, timeout: float) -> int:
+        """Block until an event past ``after_id`` is stored by any process, or ``timeout``
+        seconds pass; return the last event id then. A change feed without polling tables."""
+
+    def wait_for_queued_run(self, timeout: float, known: Collection[str] = ()) -> bool:
+        """Block until a run other than ``known`` is queued by any process, or ``timeout``."""
+
+
 class LeaseStore(Protocol):
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew the lease ``name`` for ``owner`` until ``now + ttl``; False while another
@@ -124,11 +135,12 @@ class LeaseStore(Protocol):
     def release_lease(self, name: str, owner: str) -> None: ...
 
     def lease_holder(self, name: str) -> tuple[str, float] | None:
-        """(owner, expires_at) of the lease, expired or not; None when nobody took it."""
+        """(owner, expires_at) of the lease ``name``, expired or not; None when it is free.
+        How a coordinator learns that a step's worker stopped renewing (DESIGN.md §5)."""
 
 
 class EventStore(EventWriter, RunReader, AssetStateReader, PartitionStateReader, CheckResultReader, AlertStateReader,
-                 AutomationStateReader, EventCursorReader, LeaseStore, Protocol):
+                 AutomationStateReader, EventCursorReader, ChangeWaiter, LeaseStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from headwater.core.records import RunRecord
 from headwater.storage.sql.codec import run_from_row
-from headwater.storage.sql.tables import backfills, leases, runs
+from headwater.storage.sql.tables import backfills, runs
 
 
 def runs_with_key_prefix(conn: Connection, prefix: str) -> list[RunRecord]:
@@ -26,9 +26,3 @@ def backfill_ids_with_status(conn: Connection, status: str) -> list[str]:
     """Ids of the backfills in ``status``, oldest first."""
     stmt = select(backfills.c.backfill_id).where(backfills.c.status == status).order_by(backfills.c.created_at)
     return [row[0] for row in conn.execute(stmt)]
-
-
-def lease_holder(conn: Connection, name: str) -> tuple[str, float] | None:
-    """(owner, expires_at) of the lease ``name``, expired or not; None when nobody took it."""
-    row = conn.execute(select(leases.c.owner, leases.c.expires_at).where(leases.c.name == name)).first()
-    return (row.owner, float(row.expires_at)) if row is not None else None

@@ -60,3 +60,11 @@ def release(conn: Connection, name: str, owner: str) -> None:
     """Give ``name`` up if ``owner`` holds it; someone else's lease is left alone."""
     take_write_lock(conn)
     conn.execute(leases.delete().where(leases.c.name == name, leases.c.owner == owner))
+
+
+def holder(conn: Connection, name: str) -> tuple[str, float] | None:
+    """Who holds ``name`` and until when (expired or not), or None if nobody ever took it
+    or it was released: what a coordinator reads to tell a step's worker is gone."""
+    c = leases.c
+    row = conn.execute(select(c.owner, c.expires_at).where(c.name == name)).first()
+    return None if row is None else (row.owner, float(row.expires_at))

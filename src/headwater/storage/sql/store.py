@@ -13,7 +13,7 @@ threads of that process (each call checks a connection out of a pool).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
@@ -33,12 +33,14 @@ from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepR
 from headwater.errors import StorageError
 from headwater.storage.sql import automation, backfill_reads, leases
 from headwater.storage.sql.alerts import AlertsReader
+from headwater.storage.sql.change_feed import QUEUE, ChangeWaiter
 from headwater.storage.sql.checks import ChecksReader
 from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
 from headwater.storage.sql.partitions import PartitionFactsReader, backfill_rows, dynamic_partition_keys
+from headwater.storage.sql.pg_writes import PgWriteSession, commit_may_wait
 from headwater.storage.sql.schema import ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
@@ -72,6 +74,8 @@ class SqlEventStore:
         self._checks = ChecksReader()
         self._alerts = AlertsReader()
         self._closed = False
+        self._pg_writes = None if engines.is_sqlite else PgWriteSession(engines.write)
+        self._waiter = ChangeWaiter(url, engines.is_sqlite)
 
     @property
     def engines(self) -> Engines:
@@ -84,6 +88,9 @@ class SqlEventStore:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._waiter.close()
+            if self._pg_writes is not None:
+                self._pg_writes.close()
             self._engines.dispose()
 
     def __enter__(self) -> SqlEventStore:
@@ -105,12 +112,15 @@ class SqlEventStore:
 
     def _transaction(self, action: Callable[[Connection], T], what: str) -> T:
         """Run ``action`` in one write transaction, retried while SQLite is busy."""
-        self._check_open()
 
         def attempt() -> T:
             with self._engines.write.begin() as conn:
                 return action(conn)
 
+        return self._transaction_with(attempt, what)
+
+    def _transaction_with(self, attempt: Callable[[], T], what: str) -> T:
+        self._check_open()
         try:
             return with_retry(self._engines, attempt)
         except StorageError:
@@ -133,6 +143,9 @@ class SqlEventStore:
             return
 
         def attempt() -> None:
+            if self._pg_writes is not None:  # one reused connection, pipelined: see pg_writes.py
+                self._pg_writes.append(batch, relaxed=commit_may_wait(batch))
+                return
             with self._engines.write.begin() as conn:
                 append(conn, batch)
 
@@ -150,6 +163,30 @@ class SqlEventStore:
         return self._read(lambda conn: max((v or 0) for v in conn.execute(stmt).one()))
 
     # -- runs ---------------------------------------------------------------------------
+
+    @property
+    def notifies(self) -> bool:
+        """True when waiting for a change costs nothing until it happens (PostgreSQL's
+        LISTEN/NOTIFY); on SQLite, waiting polls the last event id."""
+        return self._waiter.notifies
+
+    def wait_for_events(self, after_id: int, timeout: float) -> int:
+        """Block until an event past ``after_id`` is stored (by any process) or ``timeout``
+        seconds pass; return the last event id then."""
+        self._check_open()
+        self._waiter.wait(lambda: self.last_event_id() > after_id, timeout)
+        return self.last_event_id()
+
+    def wait_for_queued_run(self, timeout: float, known: Collection[str] = ()) -> bool:
+        """Block until a run other than ``known`` is queued (by any process) or ``timeout``;
+        True if one is. Woken only by writes that queue a run (PostgreSQL)."""
+        self._check_open()
+        known = set(known)
+
+        def new_run() -> bool:
+            return any(r.run_id not in known for r in self.queued_runs(limit=len(known) + 1))
+
+        return self._waiter.wait(new_run, timeout, QUEUE)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         def query(conn: Connection) -> RunRecord | None:
@@ -293,14 +330,24 @@ class SqlEventStore:
         """Take or renew ``name`` for ``owner`` until ``now + ttl``; False while another owner
         holds it unexpired. Written directly, with no event: see ``leases.py`` for why."""
         leases.check_lease_args(name, owner, ttl, now)
-        return self._transaction(lambda conn: leases.acquire(conn, name, owner, ttl, now),
+        return self._lease_write(lambda conn: leases.acquire(conn, name, owner, ttl, now),
                                  f"acquire the lease {name!r}")
-
-    def lease_holder(self, name: str) -> tuple[str, float] | None:
-        """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
-        return self._read(lambda conn: backfill_reads.lease_holder(conn, name))
 
     def release_lease(self, name: str, owner: str) -> None:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
         leases.check_lease_args(name, owner)
-        self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+        self._lease_write(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+
+    def _lease_write(self, action: Callable[[Connection], T], what: str) -> T:
+        """Leases are taken and renewed often (a step lease per Dask step): on PostgreSQL on the
+        reused write connection, committed without waiting for the disk — a lease lost in a
+        server crash only lets another holder take it (see ``leases.py``: no fact hangs on it)."""
+        if self._pg_writes is None:
+            return self._transaction(action, what)
+        session = self._pg_writes
+        return self._transaction_with(lambda: session.run(action, relaxed=True, pipelined=False), what)
+
+    def lease_holder(self, name: str) -> tuple[str, float] | None:
+        """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
+        leases.check_lease_args(name, "reader")
+        return self._read(lambda conn: leases.holder(conn, name))

@@ -101,15 +101,31 @@ _NEXT_ID_SQL = {
 }
 
 
-def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
-    """Store ``events`` and their derived state; return each event's id (None if dropped)."""
+def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None = None,
+           locked: bool = False) -> list[int | None]:
+    """Store ``events`` and their derived state; return each event's id (None if dropped).
+
+    ``expect_last_id`` (PostgreSQL): the writer's guess of the highest stored id. The id is
+    then not read back before the rows are sent; the server checks the guess under the lock
+    and a wrong one fails the transaction (``DivisionByZero``), to be retried without it —
+    which lets a pipelined write reach the server once (``pg_writes.py``). ``locked``: the
+    caller already holds the writers' lock in this transaction."""
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
-    take_write_lock(conn)
     db = Driver(conn)
     try:
-        next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
+        if locked:
+            pass
+        elif conn.dialect.name == "postgresql":  # on the driver's cursor: it may be pipelined (pg_writes.py)
+            db.executemany(_PG_LOCK_SQL, [(PG_WRITE_LOCK,)])
+        else:
+            take_write_lock(conn)
+        if expect_last_id is not None:
+            db.executemany(_PG_EXPECT_SQL, [(expect_last_id,)])
+            next_id = expect_last_id + 1
+        else:
+            next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
         batch = _Batch(db, events)
         ids: list[int | None] = []
         for event, payload in encoded:
@@ -123,6 +139,11 @@ def append(conn: Connection, events: Sequence[Event]) -> list[int | None]:
     finally:
         db.close()
     return ids
+
+
+_PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_PG_EXPECT_SQL = ("SELECT 1 / (CASE WHEN (" + _NEXT_ID_SQL["postgresql"][len("SELECT "):]
+                  + ") = %s THEN 1 ELSE 0 END)")
 
 
 def take_write_lock(conn: Connection) -> None:

@@ -1,0 +1,80 @@
+"""Building the Dask executor: settings, the cluster, and how a worker rebuilds our world.
+
+A worker gets factories that are module-level functions with plain arguments (pickled by
+reference): load the definitions from their location, open the store at the URL, open the
+value store from its config. So the definitions must have a location; for definitions
+built in Python the location is inferred when they are a module-level name of the module
+that defines their assets.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.errors import HeadwaterError
+from headwater.execution.dask_cluster import check_store_reachable, connect, dask_settings
+from headwater.execution.dask_executor import DaskExecutor
+from headwater.execution.dask_worker import StepAddress
+from headwater.execution.multiprocess import WorkerBootstrap
+from headwater.execution.requests import StepRequest
+from headwater.execution.step_lease import lease_ttl
+from headwater.storage.interfaces import EventStore
+from headwater.values.filesystem import value_store_from_config
+
+
+def build_dask_executor(defs: Definitions, store: EventStore, database_url: str, values_config: dict[str, Any],
+                        workers: int | None, location: DefinitionsLocation | None) -> DaskExecutor:
+    location = location or infer_location(defs)
+    settings = dask_settings(location.working_dir)
+    check_store_reachable(database_url, settings)  # before any connection: nothing is recorded
+    from headwater.storage.sql.store import open_store
+
+    boot = WorkerBootstrap(functools.partial(load_definitions, location), functools.partial(open_store, database_url),
+                           functools.partial(value_store_from_config, values_config))
+    loc = location.to_json()
+    values = json.dumps(values_config, sort_keys=True)
+    ttl = lease_ttl()
+
+    def address_for(request: StepRequest, abandon_event: str) -> StepAddress:
+        return StepAddress(loc, database_url, values, request, boot, ttl, abandon_event)
+
+    client, cluster = connect(settings, workers)
+    try:
+        description = (f"the Dask scheduler at {settings.address}" if settings.address
+                       else f"a LocalCluster ({len(cluster.workers)} workers)")
+        return DaskExecutor(client, defs, store, address_for, cluster=cluster, lease_ttl=ttl,
+                            description=description)
+    except BaseException:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
+
+
+def infer_location(defs: Definitions) -> DefinitionsLocation:
+    """Where workers can load ``defs`` from: the module of its assets, if it binds ``defs`` to a
+    name (``defs = hw.Definitions(...)`` at module level)."""
+    seen: set[str] = set()
+    for definition in defs._given_assets:  # noqa: SLF001 - the functions as the user gave them
+        module_name = getattr(getattr(definition, "fn", None), "__module__", None)
+        if not module_name or module_name in seen:
+            continue
+        seen.add(module_name)
+        module = sys.modules.get(module_name)
+        path = getattr(module, "__file__", None)
+        if module is None or not path:
+            continue
+        for attribute, value in vars(module).items():
+            if value is defs:
+                folder = str(Path(path).resolve().parent)
+                return DefinitionsLocation(file=str(Path(path).resolve()), attribute=attribute, working_dir=folder)
+    raise HeadwaterError(
+        "the dask executor loads the definitions on every worker, so it needs to know where they are: pass "
+        "location=DefinitionsLocation(file=..., attribute=...) or bind them to a module-level name "
+        "(defs = hw.Definitions(...)) in the module of your assets")
