@@ -25,6 +25,8 @@ from typing import Any
 from headwater.definitions.assets import AssetsDefinition, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
 from headwater.definitions.definitions import Definitions
+from headwater.definitions.project_settings import KEYS as SETTINGS_KEYS
+from headwater.definitions.project_settings import find_settings
 from headwater.errors import HeadwaterError, LoadError
 
 # Integrations configurable in [tool.headwater] live in layers above this one: they are
@@ -33,7 +35,7 @@ from headwater.errors import HeadwaterError, LoadError
 # description of where the table is, for errors) and returns things with ``assets`` and
 # ``checks`` (one, or a list).
 INTEGRATIONS = {"dbt": "headwater.integrations.dbt.config:load_from_config"}
-_KEYS = ("file", "module", "attribute", *INTEGRATIONS)
+_KEYS = ("file", "module", "attribute", *INTEGRATIONS, *SETTINGS_KEYS)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,14 @@ def _tool_config(pyproject: Path) -> dict[str, Any]:
 
 
 def load_definitions(location: DefinitionsLocation) -> Definitions:
+    defs = _load(location)
+    if defs.step_timeout is None:  # the project's default for assets that set no timeout
+        near = Path(location.file).parent if location.file else Path(location.working_dir)
+        defs.step_timeout = find_settings(near).step_timeout
+    return defs
+
+
+def _load(location: DefinitionsLocation) -> Definitions:
     integrations = _integrations(location)
     if not location.file and not location.module:
         if not integrations:
