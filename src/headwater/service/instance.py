@@ -49,15 +49,15 @@ from headwater.execution.executor import Executor, InProcessExecutor
 from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
 from headwater.execution.observation import observe_source
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
+from headwater.execution.run_heartbeat import RunHeartbeat
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
+from headwater.service.run_reaper import CLAIM_TIMEOUT, reap
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
 EXECUTORS = ("in_process", "multiprocess")
-# A claimed run whose worker has not reported after this long is failed (the launcher died).
-CLAIM_TIMEOUT = 120.0
 
 
 class ObservationError(HeadwaterError):
@@ -289,24 +289,8 @@ class Instance(AutomationViews):
 
     def reap_dead_runs(self) -> list[str]:
         """Mark runs whose coordinating process died as failed, saying so (DESIGN.md §4)."""
-        host = socket.gethostname()
-        reaped = []
-        for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
-            if run.host != host:
-                continue
-            if run.pid is None:
-                started = run.started_at or run.created_at or 0.0
-                if time.time() - started < CLAIM_TIMEOUT:
-                    continue
-                reason = f"its worker never reported within {CLAIM_TIMEOUT:g} s of being launched"
-            elif run.pid == os.getpid() or _alive(run.pid):
-                continue
-            else:
-                reason = f"the process running it (pid {run.pid} on {host}) died before the run finished"
-            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
-                                          reason=reason)])
-            reaped.append(run.run_id)
-        return reaped
+        return reap(self.store, self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]), self.clock,
+                    CLAIM_TIMEOUT)
 
     def runs(self, limit: int = 20, statuses: Iterable[RunStatus] | None = None) -> list[RunRecord]:
         self.reap_dead_runs()
@@ -322,6 +306,10 @@ class Instance(AutomationViews):
                 raise HeadwaterError(f"run id prefix {run_id!r} is ambiguous; give more characters")
         if record is None:
             raise RunNotFoundError(run_id)
+        # Every read path reaps; an unclaimed claim is left to the daemon and list reads: the
+        # worker launched for it reads it this way before it takes it up.
+        if record.status is RunStatus.STARTED and reap(self.store, [record], self.clock, None):
+            record = self.store.get_run(record.run_id) or record
         return record
 
     def run_steps(self, run_id: str) -> list[StepRecord]:
@@ -392,7 +380,8 @@ class Instance(AutomationViews):
                 options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
                                    location=str(location) if location else None),
                 progress=progress, clock=self.clock)
-            outcome = coordinator.run()
+            with RunHeartbeat(self.store, run_id):
+                outcome = coordinator.run()
         finally:
             ex.close()
         self.evaluate_alerts(defs)
@@ -451,7 +440,8 @@ class Instance(AutomationViews):
                 options=RunOptions(selection=run.selection, tags=dict(run.tags), parent_run_id=run.parent_run_id,
                                    location=run.location),
                 clock=self.clock)
-            outcome = coordinator.run()
+            with RunHeartbeat(self.store, run.run_id):
+                outcome = coordinator.run()
         finally:
             ex.close()
         self.evaluate_alerts(defs)

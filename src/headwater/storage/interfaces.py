@@ -105,6 +105,10 @@ class LeaseStore(Protocol):
 
     def release_lease(self, name: str, owner: str) -> None: ...
 
+    def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
+        """Leases whose name starts with ``prefix``: name -> (owner, expires_at), expired ones
+        too (a run's expired lease is how its death is noticed)."""
+
 
 class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
                  AutomationStateReader, EventCursorReader, LeaseStore, Protocol):

@@ -60,3 +60,10 @@ def release(conn: Connection, name: str, owner: str) -> None:
     """Give ``name`` up if ``owner`` holds it; someone else's lease is left alone."""
     take_write_lock(conn)
     conn.execute(leases.delete().where(leases.c.name == name, leases.c.owner == owner))
+
+
+def held(conn: Connection, prefix: str) -> dict[str, tuple[str, float]]:
+    """Every lease whose name starts with ``prefix``: name -> (owner, expires_at), expired or not."""
+    c = leases.c
+    rows = conn.execute(select(c.name, c.owner, c.expires_at).where(c.name.startswith(prefix, autoescape=True)))
+    return {row.name: (row.owner, float(row.expires_at)) for row in rows}

@@ -271,3 +271,7 @@ class SqlEventStore:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
         leases.check_lease_args(name, owner)
         self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
+
+    def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
+        """Leases named ``prefix...`` with their owner and expiry, expired ones included."""
+        return self._read(lambda conn: leases.held(conn, prefix))
