@@ -25,9 +25,10 @@ from typing import Any
 from headwater.definitions.assets import AssetsDefinition, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
 from headwater.definitions.definitions import Definitions
+from headwater.definitions.error_sites import annotate
 from headwater.definitions.project_settings import KEYS as SETTINGS_KEYS
 from headwater.definitions.project_settings import find_settings
-from headwater.errors import HeadwaterError, LoadError
+from headwater.errors import DefinitionError, HeadwaterError, LoadError
 
 # Integrations configurable in [tool.headwater] live in layers above this one: they are
 # found by name, like plugins, and imported only when a project's pyproject.toml names them
@@ -194,7 +195,9 @@ def _import(location: DefinitionsLocation) -> ModuleType:
             return mod
         assert location.module
         return importlib.import_module(location.module)
-    except HeadwaterError:
+    except HeadwaterError as exc:
+        if isinstance(exc, DefinitionError) and not isinstance(exc, LoadError):
+            annotate(exc, location.file or getattr(sys.modules.get(location.module or ""), "__file__", None))
         raise
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):

@@ -31,14 +31,14 @@ from headwater.core.events import (
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
 from headwater.errors import StorageError
-from headwater.storage.sql import automation, leases
+from headwater.storage.sql import automation, full_disk, leases
 from headwater.storage.sql.alerts import AlertsReader
 from headwater.storage.sql.checks import ChecksReader
 from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
-from headwater.storage.sql.schema import ensure_schema
+from headwater.storage.sql.schema import HEAD, ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
 
@@ -54,6 +54,14 @@ def open_store(url: str) -> SqlEventStore:
     engines = create_engines(url)
     try:
         with_retry(engines, lambda: ensure_schema(engines))
+    except StorageError as exc:
+        readable = full_disk.read_only_engines(engines) if full_disk.is_io_failure(exc) else None
+        if readable is None or full_disk.current_revision(readable) != HEAD:
+            engines.dispose()
+            if full_disk.is_io_failure(exc) and full_disk.disk_full(engines):
+                raise StorageError(full_disk.full_message(engines)) from exc
+            raise
+        return SqlEventStore(url, readable)  # a full disk: reads work, writes say why they cannot
     except BaseException:
         engines.dispose()
         raise
