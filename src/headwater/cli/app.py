@@ -309,7 +309,7 @@ def init(
 
 
 # Commands kept in their own modules register themselves on ``app`` when imported.
-from headwater.cli import automation_cmds, lineage_cmd  # noqa: E402, F401
+from headwater.cli import automation_cmds, impact_cmd, lineage_cmd, ops_cmds  # noqa: E402, F401
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
 from headwater.service import Instance
-from headwater.web import api, pages
+from headwater.web import api, impact_api, pages
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
 
@@ -43,6 +43,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
     app.include_router(api.router)
+    app.include_router(impact_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -1,0 +1,1 @@
+"""``headwater gc``: apply the retention policy to the store."""
