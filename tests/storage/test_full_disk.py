@@ -31,11 +31,10 @@ def small_disk(tmp_path):
 
 
 def _fill(folder):
-    with open(folder / f"filler-{uuid.uuid4().hex}", "wb") as fh:
+    with open(folder / f"filler-{uuid.uuid4().hex}", "wb", buffering=0) as fh:
         try:
             while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
+                fh.write(b"\0" * 4096)
         except OSError:
             pass
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.automation.garbage import collect_if_due, retention_of
 from headwater.automation.launcher import launch_worker
 from headwater.automation.run_queue import build_limits, runs_to_launch
 from headwater.automation.run_requests import RunRequest
@@ -65,6 +66,7 @@ class Daemon:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock or instance.clock
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.retention = retention_of(location)
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ class Daemon:
         self._observations(now, states, report)
         self.instance.evaluate_alerts(self.defs)
         self._launch(report)
+        collect_if_due(self.instance, self.retention, now, states, report.ticks)
         return report
 
     # -- instigators -----------------------------------------------------------------------

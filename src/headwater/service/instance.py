@@ -38,6 +38,7 @@ from headwater.core.explain import explain
 from headwater.core.health import AssetHealth, HealthPass, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
+from headwater.core.retention import RetentionPolicy
 from headwater.core.selection import select
 from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
@@ -284,6 +285,10 @@ class Instance(AutomationViews):
         if failures:
             raise ObservationError(observed, failures)
         return observed
+
+    def gc(self, policy: RetentionPolicy | None = None, dry_run: bool = False) -> Any:
+        """Apply the retention policy (defaults unless given): what ``headwater gc`` and the daemon run."""
+        return self.store.collect_garbage(policy or RetentionPolicy(), self.clock(), dry_run)
 
     # -- runs ------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ them). The conformance suite in ``tests/storage`` runs every backend through the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from headwater.core.events import (
     AlertDeliveryAttempt,
@@ -20,6 +20,7 @@ from headwater.core.events import (
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
+from headwater.core.retention import RetentionPolicy
 
 
 class EventWriter(Protocol):
@@ -110,8 +111,14 @@ class LeaseStore(Protocol):
         too (a run's expired lease is how its death is noticed)."""
 
 
+class RetentionStore(Protocol):
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False) -> Any:
+        """Delete what ``policy`` lets go at ``now`` — never the latest fact of an asset
+        partition, nor anything status reads — and give the space back; returns a report."""
+
+
 class EventStore(EventWriter, RunReader, AssetStateReader, CheckResultReader, AlertStateReader,
-                 AutomationStateReader, EventCursorReader, LeaseStore, Protocol):
+                 AutomationStateReader, EventCursorReader, LeaseStore, RetentionStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str

@@ -14,7 +14,7 @@ threads of that process (each call checks a connection out of a pool).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
 
@@ -30,6 +30,7 @@ from headwater.core.events import (
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
+from headwater.core.retention import RetentionPolicy
 from headwater.errors import StorageError
 from headwater.storage.sql import automation, full_disk, leases
 from headwater.storage.sql.alerts import AlertsReader
@@ -41,6 +42,9 @@ from headwater.storage.sql.latest import LatestFactsReader
 from headwater.storage.sql.schema import HEAD, ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
+
+if TYPE_CHECKING:
+    from headwater.storage.sql.retention import GcReport
 
 T = TypeVar("T")
 
@@ -283,3 +287,12 @@ class SqlEventStore:
     def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
         """Leases named ``prefix...`` with their owner and expiry, expired ones included."""
         return self._read(lambda conn: leases.held(conn, prefix))
+
+    # -- retention ------------------------------------------------------------------------
+
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False) -> GcReport:
+        """Delete what ``policy`` lets go at ``now`` and give the space back (see ``retention.py``)."""
+        from headwater.storage.sql import retention
+
+        return retention.collect(self._engines, lambda action: self._transaction(action, "collect garbage"),
+                                 self._read, policy, now, dry_run)
