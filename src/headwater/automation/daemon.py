@@ -27,6 +27,7 @@ from headwater.automation.garbage import collect_if_due, retention_of
 from headwater.automation.launcher import launch_worker
 from headwater.automation.run_queue import build_limits, runs_to_launch
 from headwater.automation.run_requests import RunRequest
+from headwater.automation.run_status_sensors import tick_run_status_sensor
 from headwater.core.events import ErrorInfo, RunFinished, RunStatus, TickRecorded, TickStatus
 from headwater.core.keys import AssetKey
 from headwater.core.selection import select
@@ -117,6 +118,11 @@ class Daemon:
                 keys.append(req.run_key)
         return keys, ids
 
+    def _queue_for(self, report: TickReport, requests: list[RunRequest], origin: str) -> tuple[list[str], list[str]]:
+        keys, ids = self._queue(requests, origin)
+        report.queued.extend(ids)
+        return keys, ids
+
     def _record(self, tick: TickRecorded, report: TickReport) -> None:
         self.instance.store.write([tick])
         report.ticks.append(tick)
@@ -149,6 +155,11 @@ class Daemon:
                 continue
             state = states.get(name)
             if not sensor_due(sensor, state.last_tick_time if state else None, now):
+                continue
+            if sensor.kind == "run_status":  # one tick per finished run: run_status_sensors.py
+                tick_run_status_sensor(sensor, state.cursor if state else None, now, self.instance.store,
+                                       self.defs.graph, lambda reqs, origin: self._queue_for(report, reqs, origin),
+                                       lambda t: self._record(t, report))
                 continue
             if facts is None:
                 facts = self.instance.store.latest_facts()

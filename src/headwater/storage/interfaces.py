@@ -43,6 +43,9 @@ class RunReader(Protocol):
     def run_events(self, run_id: str, after_id: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Run events (lifecycle and logs) AND asset events of the run, merged in time order."""
 
+    def finished_runs(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, RunRecord]]:
+        """(id of its run_finished event, run) for runs that finished after ``after_id``, in order."""
+
 
 class AssetStateReader(Protocol):
     def latest_facts(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:

@@ -296,3 +296,10 @@ class SqlEventStore:
 
         return retention.collect(self._engines, lambda action: self._transaction(action, "collect garbage"),
                                  self._read, policy, now, dry_run)
+
+    def finished_runs(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, RunRecord]]:
+        """Runs that finished after the event id ``after_id``, in the order they finished,
+        each with the id of its ``run_finished`` event (a run-status sensor's cursor)."""
+        from headwater.storage.sql.run_finishes import finished_after
+
+        return self._read(lambda conn: finished_after(conn, after_id, limit))
