@@ -20,10 +20,11 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from headwater.automation.garbage import collect_if_due, retention_of
+from headwater.automation.gating import current_holds, prune
 from headwater.automation.launcher import launch_worker
 from headwater.automation.run_queue import build_limits, runs_to_launch
 from headwater.automation.run_requests import RunRequest
@@ -49,6 +50,7 @@ class TickReport:
     launched: list[str] = field(default_factory=list)
     ticks: list[TickRecorded] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # instigator -> the gates that held its requests
 
 
 class Daemon:
@@ -68,6 +70,8 @@ class Daemon:
         self.clock = clock or instance.clock
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.retention = retention_of(location)
+        self._gates: dict[Any, Any] = {}
+        self.held: dict[str, str] = {}
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -89,6 +93,8 @@ class Daemon:
     def tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
+        self.held = report.held
+        self._gates, _ = current_holds(self.instance.store, self.defs)
         self.instance.reap_dead_runs()
         self._reap_workers()
         states = self.instance.store.instigator_states()
@@ -110,6 +116,11 @@ class Daemon:
     def _queue(self, requests: list[RunRequest], origin: str) -> tuple[list[str], list[str]]:
         keys, ids = [], []
         for req in requests:
+            req, note = prune(req, self.defs, self._gates)  # held by a failed blocking check: gating.py
+            if note:
+                self.held[origin] = note
+            if req is None:
+                continue
             record, _ = self.instance.enqueue(
                 self.defs, req.selection, asset_keys=req.asset_keys, run_key=req.run_key, tags=dict(req.tags),
                 origin=origin, mode=req.mode, location=self.location)
@@ -124,6 +135,11 @@ class Daemon:
         return keys, ids
 
     def _record(self, tick: TickRecorded, report: TickReport) -> None:
+        note = self.held.get(tick.instigator, "")
+        if note:  # say in the tick that a gate held (part of) what it asked for
+            status = TickStatus.SKIPPED if tick.status is TickStatus.SUCCESS and not tick.run_ids else tick.status
+            reason = (tick.skip_reason + "; " if tick.skip_reason else "") + "held by a failed blocking check: " + note
+            tick = replace(tick, status=status, skip_reason=reason)
         self.instance.store.write([tick])
         report.ticks.append(tick)
 

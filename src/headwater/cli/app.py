@@ -35,6 +35,7 @@ def materialize(
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes (multiprocess).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Run tag k=v (repeatable).")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue the run for the daemon instead of running it here.")] = False,
+    override_gates: Annotated[bool, typer.Option("--override-gates", help="Run assets held by a failed blocking check upstream (recorded on the run).")] = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Materialize the selected assets in dependency order, in parallel."""
@@ -59,7 +60,7 @@ def materialize(
         with RunProgress(out, len(plan.steps)) as progress:
             result = p.instance.materialize(p.defs, selection, mode=mode, executor=executor, workers=workers,
                                             from_failure=from_failure, tags=tags, location=p.location,
-                                            progress=progress)
+                                            progress=progress, override_gates=override_gates)
     except HeadwaterError as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -88,14 +88,17 @@ class AutomationViews:
         spec = defs.graph.get(k)
         if spec is None:
             raise HeadwaterError(f"no asset {k}")
+        from headwater.service.gate_view import hold_lines
+
+        gate = hold_lines(self.store, defs, k)  # a gate overrides whatever the condition says
         if spec.automation is None:
-            return [f"{k} has no automation condition (set @hw.asset(automation=...))"]
+            return [*gate, f"{k} has no automation condition (set @hw.asset(automation=...))"]
         ticks = self.store.ticks("automation", limit=1)
         if not ticks:
-            return [f"the daemon has not evaluated automation yet; {k}'s condition is {spec.automation.label}"]
+            return [*gate, f"the daemon has not evaluated automation yet; {k}'s condition is {spec.automation.label}"]
         tick = ticks[0]
         evaluation = tick.evaluations.get(str(k))
         if evaluation is None:
-            return [f"{k} was not evaluated on the last tick ({datetime.fromtimestamp(tick.timestamp, UTC):%Y-%m-%d %H:%M UTC})"]
+            return [*gate, f"{k} was not evaluated on the last tick ({datetime.fromtimestamp(tick.timestamp, UTC):%Y-%m-%d %H:%M UTC})"]
         when = datetime.fromtimestamp(tick.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return [f"last automation tick: {when}", *explain(evaluation)]
+        return [*gate, f"last automation tick: {when}", *explain(evaluation)]

@@ -54,6 +54,7 @@ from headwater.execution.run_heartbeat import RunHeartbeat
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
+from headwater.service.gate_view import gate_run, hold_lines
 from headwater.service.run_reaper import CLAIM_TIMEOUT, reap
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
@@ -201,7 +202,7 @@ class Instance(AutomationViews):
         facts = self.store.latest_facts()
         statuses = StatusView(defs.graph, facts).all()
         healths = assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
-        return explain(healths[k], healths, defs.graph, facts, now=self.clock())
+        return explain(healths[k], healths, defs.graph, facts, now=self.clock()) + hold_lines(self.store, defs, k)
 
     def evaluate_alerts(self, defs: Definitions) -> AlertEvaluation | None:
         """Compare health with the stored alert states; record and deliver what changed."""
@@ -372,12 +373,14 @@ class Instance(AutomationViews):
         tags: dict[str, str] | None = None,
         location: DefinitionsLocation | None = None,
         progress: ProgressHook | None = None,
+        override_gates: bool = False,
     ) -> RunResult:
         mode = PlanMode(mode)
         plan, view, selection = self.plan(defs, selection, mode, from_failure)
         run_id = uuid.uuid4().hex
         if not plan.steps:
             return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
+        tags = gate_run(self.store, defs, plan.asset_keys, override_gates, dict(tags or {}))
         ex = self._executor(defs, executor, workers, location)
         try:
             coordinator = RunCoordinator(
