@@ -287,9 +287,9 @@ class Instance(AutomationViews):
             raise ObservationError(observed, failures)
         return observed
 
-    def gc(self, policy: RetentionPolicy | None = None, dry_run: bool = False) -> Any:
+    def gc(self, policy: RetentionPolicy | None = None, dry_run: bool = False, convert: bool = True) -> Any:
         """Apply the retention policy (defaults unless given): what ``headwater gc`` and the daemon run."""
-        return self.store.collect_garbage(policy or RetentionPolicy(), self.clock(), dry_run)
+        return self.store.collect_garbage(policy or RetentionPolicy(), self.clock(), dry_run, convert)
 
     # -- runs ------------------------------------------------------------------------------
 

@@ -115,7 +115,8 @@ class LeaseStore(Protocol):
 
 
 class RetentionStore(Protocol):
-    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False) -> Any:
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False,
+                        convert: bool = True) -> Any:
         """Delete what ``policy`` lets go at ``now`` — never the latest fact of an asset
         partition, nor anything status reads — and give the space back; returns a report."""
 

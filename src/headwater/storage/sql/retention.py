@@ -86,9 +86,11 @@ class GcReport:
 
 def collect(engines: Engines, run: Callable[[Callable[[Connection], Any]], Any],
             read: Callable[[Callable[[Connection], Any]], Any], policy: RetentionPolicy, now: float,
-            dry_run: bool = False) -> GcReport:
+            dry_run: bool = False, convert: bool = True) -> GcReport:
     """Apply ``policy`` at ``now``. ``run`` executes one write transaction, ``read`` one read
-    (the store's, with its busy retries and error wording)."""
+    (the store's, with its busy retries and error wording). ``convert=False`` never runs the
+    one-time full VACUUM of a SQLite file from before auto_vacuum (the daemon: it would hold
+    the write lock for as long as a copy of the whole file takes; ``headwater gc`` does it)."""
     started = time.perf_counter()
     report = GcReport(dry_run=dry_run, policy=policy.describe())
     report.size_before = read(lambda conn: _size(conn, engines))
@@ -118,7 +120,7 @@ def collect(engines: Engines, run: Callable[[Callable[[Connection], Any]], Any],
             report.rows["step_rows"] = _delete_steps(run, step_cut)
         report.payload_bytes["step_rows"] = 0
     if not dry_run:
-        _reclaim(engines)
+        _reclaim(engines, convert)
     report.size_after = read(lambda conn: _size(conn, engines)) if not dry_run else report.size_before
     report.seconds = time.perf_counter() - started
     return report
@@ -229,17 +231,17 @@ def _size(conn: Connection, engines: Engines) -> int:
     return total
 
 
-def _reclaim(engines: Engines) -> None:
+def _reclaim(engines: Engines, convert: bool) -> None:
     if engines.is_sqlite:
         raw = engines.write.raw_connection()
         try:
             cursor = raw.cursor()
             try:
                 mode = cursor.execute("PRAGMA auto_vacuum").fetchone()[0]
-                if mode != 2:  # created before incremental vacuum was set: convert once
+                if mode != 2 and convert:  # created before incremental vacuum was set: convert once
                     cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
                     cursor.execute("VACUUM")
-                else:
+                elif mode == 2:
                     cursor.execute("PRAGMA incremental_vacuum")
                     cursor.fetchall()
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -290,12 +290,13 @@ class SqlEventStore:
 
     # -- retention ------------------------------------------------------------------------
 
-    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False) -> GcReport:
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False,
+                        convert: bool = True) -> GcReport:
         """Delete what ``policy`` lets go at ``now`` and give the space back (see ``retention.py``)."""
         from headwater.storage.sql import retention
 
         return retention.collect(self._engines, lambda action: self._transaction(action, "collect garbage"),
-                                 self._read, policy, now, dry_run)
+                                 self._read, policy, now, dry_run, convert)
 
     def finished_runs(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, RunRecord]]:
         """Runs that finished after the event id ``after_id``, in the order they finished,
