@@ -55,7 +55,7 @@ from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
 from headwater.service.gate_view import gate_run, hold_lines
-from headwater.service.run_reaper import CLAIM_TIMEOUT, reap
+from headwater.service.run_reaper import CLAIM_TIMEOUT, alive, reap
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
@@ -429,7 +429,7 @@ class Instance(AutomationViews):
         run = self.run(run_id)
         if run.status.is_terminal:
             raise HeadwaterError(f"run {run.run_id} already {run.status.value}; nothing to execute")
-        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and _alive(run.pid):
+        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and alive(run.pid):
             raise HeadwaterError(f"run {run.run_id} is already being executed by pid {run.pid}")
         keys = [k for k in run.asset_keys if k in defs.graph]
         missing = [str(k) for k in run.asset_keys if k not in defs.graph]
@@ -480,16 +480,6 @@ def _given(defs: Definitions) -> Definitions:
 
 def _parent(from_failure: str | None, instance: Instance) -> str | None:
     return instance.run(from_failure).run_id if from_failure else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def materialize(defs: Definitions, selection: str = "*", *, instance: Instance | None = None,
