@@ -103,8 +103,10 @@ def test_gc_keeps_every_answer_and_frees_space(store_url, tmp_path):
         assert old_run.status.value == "succeeded"  # the run's summary stays
         assert inst.store.run_steps(old_run.run_id) == []  # its steps and events went
         assert inst.store.run_events(old_run.run_id) == []
-        if inst.store.engines.is_sqlite:
+        if inst.store.engines.is_sqlite:  # the space is given back: no free page left in the file
             assert report.size_after < report.size_before
+            with inst.store.engines.read.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
         again = inst.gc(POLICY)
         assert again.total_rows == 0 and answers(inst, defs) == before
 

@@ -242,8 +242,9 @@ def _reclaim(engines: Engines, convert: bool) -> None:
                     cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
                     cursor.execute("VACUUM")
                 elif mode == 2:
-                    cursor.execute("PRAGMA incremental_vacuum")
-                    cursor.fetchall()
+                    # executescript steps the pragma to completion; execute() would step it once,
+                    # which frees a single page
+                    raw.executescript("PRAGMA incremental_vacuum;")
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
                 cursor.close()
