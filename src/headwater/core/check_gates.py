@@ -3,7 +3,8 @@
 Inside one run a failed blocking check skips the readers of its asset (the coordinator).
 Between runs, nothing used to remember it: the next schedule tick or automation pass
 rebuilt the readers from the bad data. A gate is that memory, derived from stored facts
-alone: the latest evaluation of a blocking check of asset A failed → A's gate holds, and
+alone: the latest evaluation of a blocking check of asset A failed with severity error
+(the in-run rule: a warning never blocks) → A's gate holds, and
 every asset downstream of A is held until A is rebuilt and the check passes (its latest
 evaluation passes). Schedules, sensors and automation prune held assets from what they
 launch; ``why`` and ``automation explain`` say which check holds an asset; a manual run
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from headwater.core.asset_graph import AssetGraph
-from headwater.core.events import CheckEvaluated
+from headwater.core.events import CheckEvaluated, CheckSeverity
 from headwater.core.keys import AssetKey
 from headwater.core.specs import CheckSpec
 
@@ -48,7 +49,9 @@ def gates(specs: Iterable[CheckSpec], results: Mapping[AssetKey, Mapping[str, Ch
         if not spec.blocking:
             continue
         result = results.get(spec.asset, {}).get(spec.name)
-        if result is None or result.passed or spec.asset in out:
+        # As inside a run: only an error blocks (a producer such as dbt's warn_if may
+        # report a blocking check's failure as a warning).
+        if result is None or result.passed or result.severity is not CheckSeverity.ERROR or spec.asset in out:
             continue
         detail = result.description or (result.error.message if result.error else "")
         out[spec.asset] = Gate(spec.asset, spec.name, result.timestamp, detail)
