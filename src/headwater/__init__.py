@@ -6,6 +6,7 @@ every materialization and can say, for any asset, whether it is current and why 
 
 from headwater.automation.conditions import AutomationCondition
 from headwater.automation.run_requests import RunRequest, SkipReason
+from headwater.automation.run_status_sensors import RunStatusContext, run_status_sensor
 from headwater.automation.schedules import schedule
 from headwater.automation.sensors import SensorContext, SensorResult, asset_sensor, sensor
 from headwater.core.checks import CheckState
@@ -94,6 +95,8 @@ __all__ = [
     "SensorResult",
     "SkipReason",
     "asset_sensor",
+    "run_status_sensor",
+    "RunStatusContext",
     "schedule",
     "sensor",
     "AssetContext",

@@ -32,27 +32,37 @@ defs = hw.Definitions(assets=[record], sensors=[every_half_second])
 '''
 
 
+def wait_until(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "no progress in 120 s"
+        time.sleep(0.02)
+
+
 @pytest.mark.slow
 def test_killing_the_daemon_mid_tick_never_duplicates_a_run(tmp_path, write_project):
     path = write_project(PROJECT)
     log = tmp_path / "executions.log"
     env = {**os.environ, "HEADWATER_HOME": str(tmp_path / "home"), "EXEC_LOG": str(log)}
     rng = random.Random(7)
-    for _ in range(5):
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "headwater", "daemon", "-f", str(path), "--interval", "0.05", "--lease-ttl", "0.5"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 2.0))
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait(10)
-        time.sleep(0.6)  # the dead daemon's lease expires
+    with hw.Instance(home=tmp_path / "home") as watcher:
+        for _ in range(5):
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "headwater", "daemon", "-f", str(path), "--interval", "0.05",
+                 "--lease-ttl", "0.5"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Kill it once it has made progress (1 to 3 new runs), however busy the machine is: a
+            # fixed time window found no run at all when the machine was loaded.
+            wanted = len(watcher.store.list_runs(limit=10_000)) + rng.randint(1, 3)
+            wait_until(lambda d=daemon, n=wanted: len(watcher.store.list_runs(limit=10_000)) >= n
+                       or d.poll() is not None)
+            assert daemon.poll() is None, "the daemon exited on its own"
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait(10)
     with hw.Instance(home=tmp_path / "home") as inst:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            runs = inst.store.list_runs(limit=10_000)
-            if all(r.status.is_terminal or r.status.value == "queued" for r in runs):
-                break
-            time.sleep(0.2)
+        # Wait for the workers still running; a run claimed by a daemon killed before it
+        # launched the worker (no pid) stays claimed until the claim timeout: not waited for.
+        wait_until(lambda: all(r.status.is_terminal or r.status.value == "queued" or r.pid is None
+                               for r in inst.store.list_runs(limit=10_000)))
         runs = inst.store.list_runs(limit=10_000)
     print("runs by status:", Counter(r.status.value for r in runs))
     keys = [r.run_key for r in runs]

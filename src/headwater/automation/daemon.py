@@ -20,12 +20,15 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from headwater.automation.garbage import collect_if_due, retention_of
+from headwater.automation.gating import current_holds, prune
 from headwater.automation.launcher import launch_worker
 from headwater.automation.run_queue import build_limits, runs_to_launch
 from headwater.automation.run_requests import RunRequest
+from headwater.automation.run_status_sensors import tick_run_status_sensor
 from headwater.core.events import ErrorInfo, RunFinished, RunStatus, TickRecorded, TickStatus
 from headwater.core.keys import AssetKey
 from headwater.definitions.definitions import Definitions
@@ -46,6 +49,7 @@ class TickReport:
     launched: list[str] = field(default_factory=list)
     ticks: list[TickRecorded] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # instigator -> the gates that held its requests
 
 
 class Daemon:
@@ -64,6 +68,9 @@ class Daemon:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock or instance.clock
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.retention = retention_of(location)
+        self._gates: dict[Any, Any] = {}
+        self.held: dict[str, str] = {}
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -98,6 +105,8 @@ class Daemon:
     def tick(self) -> TickReport:
         now = self.clock()
         report = TickReport()
+        self.held = report.held
+        self._gates, _ = current_holds(self.instance.store, self.defs)
         self.instance.reap_dead_runs()
         self._reap_workers()
         states = self.instance.store.instigator_states()
@@ -109,6 +118,7 @@ class Daemon:
         # Backfills queue their next runs (each under its own lease); the queue launches them.
         report.queued.extend(self.instance.drive_backfills(self.defs, self.location, self.owner, self.lease_ttl))
         self._launch(report)
+        collect_if_due(self.instance, self.retention, now, states, report.ticks)
         return report
 
     # -- instigators -----------------------------------------------------------------------
@@ -120,6 +130,11 @@ class Daemon:
     def _queue(self, requests: list[RunRequest], origin: str) -> tuple[list[str], list[str]]:
         keys, ids = [], []
         for req in requests:
+            req, note = prune(req, self.defs, self._gates)  # held by a failed blocking check: gating.py
+            if note:
+                self.held[origin] = note
+            if req is None:
+                continue
             record, _ = self.instance.enqueue(
                 self.defs, req.selection, asset_keys=req.asset_keys, run_key=req.run_key, tags=dict(req.tags),
                 origin=origin, mode=req.mode, location=self.location, partition=req.partition,
@@ -129,7 +144,17 @@ class Daemon:
                 keys.append(req.run_key)
         return keys, ids
 
+    def _queue_for(self, report: TickReport, requests: list[RunRequest], origin: str) -> tuple[list[str], list[str]]:
+        keys, ids = self._queue(requests, origin)
+        report.queued.extend(ids)
+        return keys, ids
+
     def _record(self, tick: TickRecorded, report: TickReport) -> None:
+        note = self.held.get(tick.instigator, "")
+        if note:  # say in the tick that a gate held (part of) what it asked for
+            status = TickStatus.SKIPPED if tick.status is TickStatus.SUCCESS and not tick.run_ids else tick.status
+            reason = (tick.skip_reason + "; " if tick.skip_reason else "") + "held by a failed blocking check: " + note
+            tick = replace(tick, status=status, skip_reason=reason)
         self.instance.store.write([tick])
         report.ticks.append(tick)
 
@@ -161,6 +186,11 @@ class Daemon:
                 continue
             state = states.get(name)
             if not sensor_due(sensor, state.last_tick_time if state else None, now):
+                continue
+            if sensor.kind == "run_status":  # one tick per finished run: run_status_sensors.py
+                tick_run_status_sensor(sensor, state.cursor if state else None, now, self.instance.store,
+                                       self.defs.graph, lambda reqs, origin: self._queue_for(report, reqs, origin),
+                                       lambda t: self._record(t, report))
                 continue
             if facts is None:
                 facts = self.instance.store.latest_facts()

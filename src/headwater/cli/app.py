@@ -55,6 +55,7 @@ def materialize(
     from_partition: Annotated[str | None, typer.Option("--from", help="First partition of a range (inclusive).")] = None,
     to_partition: Annotated[str | None, typer.Option("--to", help="Last partition of a range (inclusive).")] = None,
     as_json: JsonOpt = False,
+    override_gates: Annotated[bool, typer.Option("--override-gates", help="Run assets held by a failed blocking check upstream (recorded on the run).")] = False,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """Materialize the selected assets in dependency order, in parallel."""
@@ -101,7 +102,8 @@ def materialize(
         with RunProgress(out, len(plan.steps), quiet=as_json) as progress:
             result = p.instance.materialize(p.defs, selection, mode=mode, executor=executor, workers=workers,
                                             from_failure=from_failure, tags=tags, location=p.location,
-                                            progress=progress, partition=keys or None, partition_range=span)
+                                            progress=progress, partition=keys or None, partition_range=span,
+                                            override_gates=override_gates)
     except HeadwaterError as exc:
         _fail(exc)
     except KeyboardInterrupt:
@@ -386,7 +388,9 @@ from headwater.cli import (  # noqa: E402, F401
     backfill_cmds,
     db_cmd,
     history_cmd,
+    impact_cmd,
     lineage_cmd,
+    ops_cmds,
     partition_cmds,
     status_cmd,
 )

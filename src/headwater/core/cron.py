@@ -32,9 +32,11 @@ class Cron:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise DefinitionError(f"unknown time zone {self.timezone!r}") from exc
-        if not croniter.is_valid(self.expression):
-            raise DefinitionError(f"invalid cron expression {self.expression!r} "
-                                  "(expected five fields: minute hour day-of-month month day-of-week)")
+        if not isinstance(self.expression, str) or not croniter.is_valid(self.expression):
+            from headwater.core.cron_diagnosis import diagnose
+
+            why = diagnose(self.expression) if isinstance(self.expression, str) else "it is not a string"
+            raise DefinitionError(f"invalid cron expression {self.expression!r}: {why}")
 
     def previous(self, now: float) -> float:
         """The latest tick at or before ``now``."""

@@ -44,6 +44,7 @@ class Definitions:
         sensors: Iterable[Any] = (),
         max_concurrent_runs: int | None = None,
         concurrency_limits: Mapping[str, int] | None = None,
+        step_timeout: float | None = None,
     ) -> None:
         # Alert rules, schedules and sensors belong to layers above this one, which validate
         # them when they load the project (automation.validate_project).
@@ -56,7 +57,8 @@ class Definitions:
         self._given: dict[str, Any] = dict(
             resources=resources, value_store=value_store, group_freshness=group_freshness,
             default_freshness=default_freshness, alerts=alerts, schedules=schedules, sensors=sensors,
-            max_concurrent_runs=max_concurrent_runs, concurrency_limits=concurrency_limits)
+            max_concurrent_runs=max_concurrent_runs, concurrency_limits=concurrency_limits,
+            step_timeout=step_timeout)
         self.alerts: tuple[Any, ...] = tuple(alerts)
         self.schedules: tuple[Any, ...] = tuple(schedules)
         self.sensors: tuple[Any, ...] = tuple(sensors)
@@ -74,6 +76,11 @@ class Definitions:
             if policy is not None and not isinstance(policy, FreshnessPolicy):
                 raise DefinitionError(f"freshness policy for {name!r} must be a FreshnessPolicy, got {policy!r}")
         self.value_store = value_store
+        if step_timeout is not None and not (isinstance(step_timeout, (int, float)) and step_timeout > 0):
+            raise DefinitionError(f"step_timeout must be a positive number of seconds, not {step_timeout!r}")
+        # Seconds a step may run when its asset sets no timeout; the loader fills it from
+        # ``[tool.headwater] step_timeout`` when the project does not set it here.
+        self.step_timeout: float | None = float(step_timeout) if step_timeout is not None else None
         items = assets
         self.sources: dict[AssetKey, SourceDefinition] = {}
         raw: list[AssetsDefinition] = []

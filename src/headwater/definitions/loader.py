@@ -25,7 +25,10 @@ from typing import Any
 from headwater.definitions.assets import AssetsDefinition, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
 from headwater.definitions.definitions import Definitions
-from headwater.errors import HeadwaterError, LoadError
+from headwater.definitions.error_sites import annotate
+from headwater.definitions.project_settings import KEYS as SETTINGS_KEYS
+from headwater.definitions.project_settings import find_settings
+from headwater.errors import DefinitionError, HeadwaterError, LoadError
 
 # Integrations configurable in [tool.headwater] live in layers above this one: they are
 # found by name, like plugins, and imported only when a project's pyproject.toml names them
@@ -34,7 +37,7 @@ from headwater.errors import HeadwaterError, LoadError
 # ``checks`` (one, or a list).
 INTEGRATIONS = {"dbt": "headwater.integrations.dbt.config:load_from_config"}
 # ``dask`` configures the Dask executor (``execution/dask_cluster.py`` reads it), not definitions.
-_KEYS = ("file", "module", "attribute", "dask", *INTEGRATIONS)
+_KEYS = ("file", "module", "attribute", "dask", *INTEGRATIONS, *SETTINGS_KEYS)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,14 @@ def _tool_config(pyproject: Path) -> dict[str, Any]:
 
 
 def load_definitions(location: DefinitionsLocation) -> Definitions:
+    defs = _load(location)
+    if defs.step_timeout is None:  # the project's default for assets that set no timeout
+        near = Path(location.file).parent if location.file else Path(location.working_dir)
+        defs.step_timeout = find_settings(near).step_timeout
+    return defs
+
+
+def _load(location: DefinitionsLocation) -> Definitions:
     integrations = _integrations(location)
     if not location.file and not location.module:
         if not integrations:
@@ -185,7 +196,9 @@ def _import(location: DefinitionsLocation) -> ModuleType:
             return mod
         assert location.module
         return importlib.import_module(location.module)
-    except HeadwaterError:
+    except HeadwaterError as exc:
+        if isinstance(exc, DefinitionError) and not isinstance(exc, LoadError):
+            annotate(exc, location.file or getattr(sys.modules.get(location.module or ""), "__file__", None))
         raise
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):

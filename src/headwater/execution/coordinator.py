@@ -120,6 +120,9 @@ class RunCoordinator:
         except KeyboardInterrupt:
             self._cancel("interrupted by the user (Ctrl-C)")
             raise
+        except Exception as exc:  # the executor itself broke: end the run with the true reason
+            self._cancel(f"the run was aborted: {exc}", RunStatus.FAILED)
+            raise
         problems = []
         if self.outcome.errors:
             problems.append(f"{len(self.outcome.errors)} step(s) failed")
@@ -158,7 +161,8 @@ class RunCoordinator:
         retry = spec.retry
         request = StepRequest(
             run_id=self.run_id, step_key=step_key, asset_keys=step.asset_keys, inputs=self._inputs(step),
-            attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0), timeout=spec.timeout,
+            attempt=attempt, max_attempts=1 + (retry.max_retries if retry else 0),
+            timeout=spec.timeout if spec.timeout is not None else getattr(self.defs, "step_timeout", None),
             tags=dict(self.options.tags), partition=step.partitions[0] if step.partitions else "",
             partitions=step.partitions, partition_inputs=self._partition_inputs(step), reads=step.reads,
             time_window=self._time_window(step), current=self._current(step))
@@ -333,7 +337,7 @@ class RunCoordinator:
                             return why
         return None
 
-    def _cancel(self, reason: str) -> None:
+    def _cancel(self, reason: str, status: RunStatus = RunStatus.CANCELED) -> None:
         self.executor.cancel()
         now = self.clock()
         events: list[Event] = []
@@ -345,6 +349,6 @@ class RunCoordinator:
                                       partitions=step.partitions, reason=SkipReason.CANCELED, detail=reason))
         for key in self._in_flight:
             self.outcome.step_status[key] = "canceled"
-        events.append(RunFinished(run_id=self.run_id, timestamp=now, status=RunStatus.CANCELED, reason=reason))
+        events.append(RunFinished(run_id=self.run_id, timestamp=now, status=status, reason=reason))
         self.writer.write(events)
-        self.outcome.status = RunStatus.CANCELED
+        self.outcome.status = status

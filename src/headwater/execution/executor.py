@@ -39,10 +39,12 @@ class Executor(Protocol):
 
 
 def timed_out(request: StepRequest, elapsed: float) -> StepOutcome:
+    keys = ", ".join(str(k) for k in request.asset_keys)
+    what = f"step {request.step_key}" + ("" if keys == request.step_key else f" ({keys})")
     return StepOutcome(
         request.step_key, request.attempt, False, failed_keys=request.asset_keys,
-        error=ErrorInfo(f"step {request.step_key} timed out after {request.timeout:g} s (ran {elapsed:.1f} s)",
-                        "StepTimeout"),
+        error=ErrorInfo(f"{what} timed out after {request.timeout:g} s (ran {elapsed:.1f} s): the asset "
+                        "function did not return", "StepTimeout"),
         duration=elapsed, recorded=False)
 
 

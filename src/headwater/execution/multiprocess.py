@@ -5,6 +5,17 @@ A worker receives a ``StepRequest`` (plain data) over a pipe, runs it with the s
 and sends back the outcome. The pool is ours rather than ``concurrent.futures`` because
 a step past its timeout, or a worker that dies (segfault, OOM kill), must cost one
 worker — killed and replaced — not the whole pool.
+
+Liveness, three ways (each found missing under a fault campaign, issue 17):
+
+* a worker that died while idle is replaced before a step is sent to it: a step is never
+  written into a dead pipe (that used to end ``materialize`` with no message and the run
+  left ``started``);
+* a worker that died mid-step is seen through its process sentinel;
+* a worker that is alive but hung (stopped, deadlocked, stuck in the kernel) is seen
+  through its heartbeat: a thread in the worker stamps a shared clock every
+  ``HEARTBEAT_EVERY`` seconds, and a busy worker whose stamp is older than
+  ``heartbeat_timeout`` is killed, its step failed naming the asset that hung.
 """
 
 from __future__ import annotations
@@ -12,6 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -36,9 +48,23 @@ class WorkerBootstrap:
     open_values: Callable[[], Any]
 
 
-def _worker_main(conn: Connection, boot: WorkerBootstrap) -> None:
+HEARTBEAT_EVERY = 1.0
+DEFAULT_HEARTBEAT_TIMEOUT = 120.0
+"""Generous: a step in C code that holds the GIL for minutes also stops the beat."""
+
+
+def _beat(beat: Any) -> None:
+    """Stamp ``beat`` with the monotonic clock (shared by the processes of one machine)."""
+    while True:
+        beat.value = time.monotonic()
+        time.sleep(HEARTBEAT_EVERY)
+
+
+def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group; only the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if beat is not None:
+        threading.Thread(target=_beat, args=(beat,), name="headwater-heartbeat", daemon=True).start()
     try:
         defs = boot.load_definitions()
         store = boot.open_store()
@@ -69,17 +95,23 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap) -> None:
 class _Worker:
     process: Any
     conn: Connection
+    beat: Any = None  # a shared double: the worker's last heartbeat (time.monotonic)
     request: StepRequest | None = None
     started: float = 0.0
+
+    def silent_for(self, now: float) -> float:
+        return now - max(self.beat.value, self.started)
 
 
 class MultiprocessExecutor:
     name = "multiprocess"
 
-    def __init__(self, boot: WorkerBootstrap, workers: int, start_method: str = "spawn") -> None:
+    def __init__(self, boot: WorkerBootstrap, workers: int, start_method: str = "spawn",
+                 heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT) -> None:
         if workers < 1:
             raise HeadwaterError(f"--workers must be at least 1 (got {workers})")
         self.capacity = workers
+        self.heartbeat_timeout = heartbeat_timeout
         self._boot = boot
         self._ctx = mp.get_context(start_method)
         if start_method != "fork":
@@ -93,11 +125,12 @@ class MultiprocessExecutor:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=_worker_main, args=(child, self._boot), daemon=True,
+        beat = self._ctx.Value("d", time.monotonic(), lock=False)
+        proc = self._ctx.Process(target=_worker_main, args=(child, self._boot, beat), daemon=True,
                                  name="headwater-worker")
         proc.start()
         child.close()
-        return _Worker(proc, parent)
+        return _Worker(proc, parent, beat)
 
     def _await_ready(self, worker: _Worker) -> None:
         try:
@@ -115,13 +148,29 @@ class MultiprocessExecutor:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        for w in self._workers:
+        for i in range(len(self._workers)):
             if not self._queue:
                 return
-            if w.request is None:
-                w.request = self._queue.pop(0)
-                w.started = time.monotonic()
-                w.conn.send(w.request)
+            if self._workers[i].request is not None:
+                continue
+            request = self._queue.pop(0)
+            for attempt in (1, 2):
+                w = self._workers[i]
+                if not w.process.is_alive():  # died while idle (OOM killer, kill -9): replace it
+                    self._replace(i)
+                    w = self._workers[i]
+                try:
+                    w.request, w.started = request, time.monotonic()
+                    w.conn.send(request)
+                    break
+                except (BrokenPipeError, EOFError, OSError):  # died between the check and the send
+                    w.request = None
+                    if attempt == 2:
+                        self._queue.insert(0, request)
+                        raise HeadwaterError(
+                            f"could not hand step {request.step_key} to a worker process: two fresh workers "
+                            f"died at once (exit code {w.process.exitcode})") from None
+                    self._replace(i)
 
     def in_flight(self) -> int:
         return len(self._queue) + sum(1 for w in self._workers if w.request is not None)
@@ -132,12 +181,14 @@ class MultiprocessExecutor:
             if timeout:
                 time.sleep(timeout)
             return []
-        wait_for = timeout
         now = time.monotonic()
+        # Wake up in time to look at the heartbeats, whatever the caller's timeout.
+        check_every = max(0.05, min(HEARTBEAT_EVERY, self.heartbeat_timeout / 4))
+        wait_for = check_every if timeout is None else min(timeout, check_every)
         for w in busy:
             if w.request is not None and w.request.timeout is not None:
                 left = max(0.0, w.started + w.request.timeout - now)
-                wait_for = left if wait_for is None else min(wait_for, left)
+                wait_for = min(wait_for, left)
         handles: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
         ready = set(wait(handles, wait_for))
         outcomes: list[StepOutcome] = []
@@ -165,6 +216,14 @@ class MultiprocessExecutor:
                 self._replace(i)
             elif request.timeout is not None and elapsed >= request.timeout:
                 outcomes.append(timed_out(request, elapsed))
+                self._replace(i)
+            elif w.silent_for(time.monotonic()) > self.heartbeat_timeout:
+                silent = w.silent_for(time.monotonic())
+                outcomes.append(StepOutcome(
+                    request.step_key, request.attempt, False, failed_keys=request.asset_keys,
+                    error=ErrorInfo(f"the worker process running {_what(request)} hung: no heartbeat for "
+                                    f"{silent:.0f} s (pid {w.process.pid}, killed)", "WorkerHung"),
+                    duration=elapsed, recorded=False))
                 self._replace(i)
         self._dispatch()
         return outcomes
@@ -228,6 +287,11 @@ def _stop_resource_tracker() -> None:
             stop()
         except Exception:  # noqa: BLE001 - at exit, a tracker that will not stop must not hide the real outcome
             pass
+
+
+def _what(request: StepRequest) -> str:
+    keys = ", ".join(str(k) for k in request.asset_keys)
+    return f"step {request.step_key}" if keys == request.step_key else f"step {request.step_key} ({keys})"
 
 
 def _kill(process: Any) -> None:

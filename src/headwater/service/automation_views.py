@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,7 +106,11 @@ class AutomationViews:
             if len(ticks) <= tick:
                 raise HeadwaterError(f"--tick {tick}: only {len(ticks)} automation tick(s) are recorded")
             chosen = ticks[tick]
-        return _explanation(k, label, chosen)
+        found = _explanation(k, label, chosen)
+        from headwater.service.gate_view import hold_lines
+
+        gate = hold_lines(self.store, defs, k)  # a gate holds whatever the condition says
+        return replace(found, lines=(*gate, *found.lines)) if gate else found
 
     def automation_history(self, defs: Definitions, key: CoercibleToKey, limit: int = 20
                            ) -> list[AutomationExplanation]:

@@ -41,6 +41,7 @@ from headwater.core.explain import explain
 from headwater.core.health import AssetHealth, HealthPass, assess
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
+from headwater.core.retention import RetentionPolicy
 from headwater.core.selection import select, suggest_keys
 from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
@@ -53,10 +54,12 @@ from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstr
 from headwater.execution.observation import observe_source
 from headwater.execution.partition_plan import PartitionTargets
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
+from headwater.execution.run_heartbeat import RunHeartbeat
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
 from headwater.service.backfills import BackfillViews
+from headwater.service.gate_view import gate_run, hold_lines
 from headwater.service.partition_views import (
     PARTITION_TAG,
     RANGE_END_TAG,
@@ -64,12 +67,11 @@ from headwater.service.partition_views import (
     TARGETS_TAG,
     PartitionViews,
 )
+from headwater.service.run_reaper import CLAIM_TIMEOUT, alive, reap
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
 
 EXECUTORS = ("in_process", "multiprocess", "dask")
-# A claimed run whose worker has not reported after this long is failed (the launcher died).
-CLAIM_TIMEOUT = 120.0
 
 
 class ObservationError(HeadwaterError):
@@ -230,7 +232,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         facts = self.store.latest_facts()
         statuses = StatusView(defs.graph, facts, self.partition_inputs(defs)).all()
         healths = assess(defs.graph, statuses, defs.check_specs, self.store.latest_check_results(), self.clock())
-        return explain(healths[k], healths, defs.graph, facts, now=self.clock())
+        return explain(healths[k], healths, defs.graph, facts, now=self.clock()) + hold_lines(self.store, defs, k)
 
     def evaluate_alerts(self, defs: Definitions) -> AlertEvaluation | None:
         """Compare health with the stored alert states; record and deliver what changed."""
@@ -316,28 +318,16 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
             raise ObservationError(observed, failures)
         return observed
 
+    def gc(self, policy: RetentionPolicy | None = None, dry_run: bool = False, convert: bool = True) -> Any:
+        """Apply the retention policy (defaults unless given): what ``headwater gc`` and the daemon run."""
+        return self.store.collect_garbage(policy or RetentionPolicy(), self.clock(), dry_run, convert)
+
     # -- runs ------------------------------------------------------------------------------
 
     def reap_dead_runs(self) -> list[str]:
         """Mark runs whose coordinating process died as failed, saying so (docs/design.md §4)."""
-        host = socket.gethostname()
-        reaped = []
-        for run in self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]):
-            if run.host != host:
-                continue
-            if run.pid is None:
-                started = run.started_at or run.created_at or 0.0
-                if time.time() - started < CLAIM_TIMEOUT:
-                    continue
-                reason = f"its worker never reported within {CLAIM_TIMEOUT:g} s of being launched"
-            elif run.pid == os.getpid() or _alive(run.pid):
-                continue
-            else:
-                reason = f"the process running it (pid {run.pid} on {host}) died before the run finished"
-            self.store.write([RunFinished(run_id=run.run_id, timestamp=self.clock(), status=RunStatus.FAILED,
-                                          reason=reason)])
-            reaped.append(run.run_id)
-        return reaped
+        return reap(self.store, self.store.list_runs(limit=1000, statuses=[RunStatus.STARTED]), self.clock,
+                    CLAIM_TIMEOUT)
 
     def runs(self, limit: int = 20, statuses: Iterable[RunStatus] | None = None) -> list[RunRecord]:
         self.reap_dead_runs()
@@ -353,6 +343,10 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
                 raise HeadwaterError(f"run id prefix {run_id!r} is ambiguous; give more characters")
         if record is None:
             raise RunNotFoundError(run_id)
+        # Every read path reaps; an unclaimed claim is left to the daemon and list reads: the
+        # worker launched for it reads it this way before it takes it up.
+        if record.status is RunStatus.STARTED and reap(self.store, [record], self.clock, None):
+            record = self.store.get_run(record.run_id) or record
         return record
 
     def queue_waits(self, defs: Definitions | None = None) -> dict[str, str]:
@@ -448,6 +442,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         progress: ProgressHook | None = None,
         partition: str | Sequence[str] | None = None,
         partition_range: tuple[str | None, str | None] | None = None,
+        override_gates: bool = False,
     ) -> RunResult:
         """Run ``selection``; a partitioned asset builds ``partition`` (a key, or several), the
         keys of ``partition_range`` (from, to; inclusive, either open), or by default its newest
@@ -460,6 +455,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         run_id = uuid.uuid4().hex
         if not plan.steps:
             return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
+        tags = gate_run(self.store, defs, plan.asset_keys, override_gates, dict(tags or {}))
         if executor == "multiprocess" and all(
                 getattr(defs.definition_for(s.asset_keys[0]).fn, "runs_in_child_process", False) for s in plan.steps):
             # Every step already runs its work in a child process of its own (a dbt build): a
@@ -472,7 +468,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
                 options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
                                    location=str(location) if location else None),
                 progress=progress, clock=self.clock)
-            outcome = coordinator.run()
+            with RunHeartbeat(self.store, run_id):
+                outcome = coordinator.run()
         finally:
             ex.close()
         self.evaluate_alerts(defs)
@@ -522,7 +519,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         run = self.run(run_id)
         if run.status.is_terminal:
             raise HeadwaterError(f"run {run.run_id} already {run.status.value}; nothing to execute")
-        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and _alive(run.pid):
+        if run.status is RunStatus.STARTED and run.pid is not None and run.pid != os.getpid() and alive(run.pid):
             raise HeadwaterError(f"run {run.run_id} is already being executed by pid {run.pid}")
         keys = [k for k in run.asset_keys if k in defs.graph]
         missing = [str(k) for k in run.asset_keys if k not in defs.graph]
@@ -548,7 +545,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
                 options=RunOptions(selection=run.selection, tags=dict(run.tags), parent_run_id=run.parent_run_id,
                                    location=run.location),
                 clock=self.clock)
-            outcome = coordinator.run()
+            with RunHeartbeat(self.store, run.run_id):
+                outcome = coordinator.run()
         finally:
             ex.close()
         self.evaluate_alerts(defs)
@@ -595,16 +593,6 @@ def _partition_tags(partition: str | Sequence[str] | None, start: str | None, en
 
 def _parent(from_failure: str | None, instance: Instance) -> str | None:
     return instance.run(from_failure).run_id if from_failure else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def materialize(defs: Definitions, selection: str = "*", *, instance: Instance | None = None,

@@ -8,7 +8,7 @@ them). The conformance suite in ``tests/storage`` runs every backend through the
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from headwater.core.events import (
     AlertDeliveryAttempt,
@@ -20,6 +20,7 @@ from headwater.core.events import (
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
+from headwater.core.retention import RetentionPolicy
 
 
 class EventWriter(Protocol):
@@ -41,6 +42,9 @@ class RunReader(Protocol):
 
     def run_events(self, run_id: str, after_id: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Run events (lifecycle and logs) AND asset events of the run, merged in time order."""
+
+    def finished_runs(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, RunRecord]]:
+        """(id of its run_finished event, run) for runs that finished after ``after_id``, in order."""
 
 
 class AssetStateReader(Protocol):
@@ -138,9 +142,20 @@ class LeaseStore(Protocol):
         """(owner, expires_at) of the lease ``name``, expired or not; None when it is free.
         How a coordinator learns that a step's worker stopped renewing (DESIGN.md §5)."""
 
+    def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
+        """Leases whose name starts with ``prefix``: name -> (owner, expires_at), expired ones
+        too (a run's expired lease is how its death is noticed)."""
+
+
+class RetentionStore(Protocol):
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False,
+                        convert: bool = True) -> Any:
+        """Delete what ``policy`` lets go at ``now`` — never the latest fact of an asset
+        partition, nor anything status reads — and give the space back; returns a report."""
+
 
 class EventStore(EventWriter, RunReader, AssetStateReader, PartitionStateReader, CheckResultReader, AlertStateReader,
-                 AutomationStateReader, EventCursorReader, ChangeWaiter, LeaseStore, Protocol):
+                 AutomationStateReader, EventCursorReader, ChangeWaiter, LeaseStore, RetentionStore, Protocol):
     """Everything a process needs; open one per process and ``close()`` it when done."""
 
     url: str

@@ -43,7 +43,6 @@ class FilesystemValueStore:
 
     def save(self, key: AssetKey, partition: str, value: Any) -> str:
         base = self._base(key, partition)
-        base.parent.mkdir(parents=True, exist_ok=True)
         kind = _parquet_kind(value)
         if kind is not None:
             try:
@@ -52,16 +51,24 @@ class FilesystemValueStore:
                 kind = None
         suffix = f".{kind}.parquet" if kind else ".pickle"
         target = base.with_name(base.name + suffix)
-        fd, tmp = tempfile.mkstemp(dir=base.parent, prefix=".tmp-" + base.name)
+        tmp = None
         try:
+            base.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=base.parent, prefix=".tmp-" + base.name)
             with os.fdopen(fd, "wb") as fh:
                 if kind:
                     self._write_parquet(value, kind, fh)
                 else:
                     pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
+        except OSError as exc:  # the disk, not the value: full, read-only, no permission
+            _discard(tmp)
+            raise ValueStoreError(
+                f"could not write the value of asset {key} to {base.parent}: {exc.strerror or exc} "
+                f"(errno {exc.errno}); the {self.name} value store needs room and write access there"
+            ) from exc
         except Exception as exc:
-            os.unlink(tmp)
+            _discard(tmp)
             raise ValueStoreError(
                 f"asset {key} returned a value of type {type(value).__qualname__} that the {self.name} value store "
                 f"cannot store ({type(exc).__name__}: {exc}); return something picklable, a DataFrame, or None "
@@ -92,6 +99,14 @@ class FilesystemValueStore:
                 f"the stored value of asset {key} is gone ({path}); materialize {key} again") from exc
         except Exception as exc:
             raise ValueStoreError(f"could not load the stored value of asset {key} from {path}: {exc}") from exc
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def value_store_from_config(config: dict[str, Any]) -> Any:

@@ -27,6 +27,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": models.Problem}, 404: 
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 401: {"model": models.Problem},
                                                   403: {"model": models.Problem}}
 Select = Annotated[str | None, Query(max_length=10_000, description="selection language, e.g. 'group:marts+'")]
+MAX_ID = 2**63 - 1  # event ids are 64-bit on every backend: larger is a 422, not an OverflowError
 HealthQ = Annotated[str | None, Query(description="healthy, warning, degraded or unknown")]
 
 
@@ -136,7 +137,7 @@ def run(c: Ctx, run_id: str) -> dict[str, Any]:
 
 
 @router.get("/runs/{run_id}/events", response_model=models.EventsPage, responses=ERRORS)
-def run_events(c: Ctx, run_id: str, after_id: Annotated[int, Query(ge=0)] = 0,
+def run_events(c: Ctx, run_id: str, after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> dict[str, Any]:
     """The run's events after ``after_id``: poll with the returned ``last_id`` to follow a live run."""
     return events_after(c, run_id, after_id, limit)

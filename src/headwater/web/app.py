@@ -21,7 +21,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
 from headwater.service import Instance
-from headwater.web import api, backfill_view, graph_api, pages, partition_api, partition_pages
+from headwater.web import api, backfill_view, graph_api, impact_api, pages, partition_api, partition_pages
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
 
@@ -48,6 +48,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
     app.include_router(partition_pages.router)
     app.include_router(backfill_view.api)
     app.include_router(backfill_view.pages)
+    app.include_router(impact_api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 
 from headwater.errors import StorageError
 from headwater.storage.sql.engines import Engines
+from headwater.storage.sql.full_disk import disk_full
 
 T = TypeVar("T")
 
@@ -52,6 +53,9 @@ def storage_error(exc: BaseException, engines: Engines) -> StorageError:
             return StorageError(f"{path} is not a Headwater database ({message})")
         if "malformed" in lowered:
             return StorageError(f"the SQLite database {path} is corrupted ({message})")
+        if "database or disk is full" in lowered or ("disk i/o error" in lowered and disk_full(engines)):
+            return StorageError(f"the disk holding the SQLite database {path} is full ({message}): free some "
+                                "space; reading still works, writing cannot")
         if "unable to open" in lowered:
             return StorageError(f"cannot open the SQLite database {path} ({message})")
         return StorageError(f"SQLite database {path}: {message}")

@@ -68,3 +68,10 @@ def holder(conn: Connection, name: str) -> tuple[str, float] | None:
     c = leases.c
     row = conn.execute(select(c.owner, c.expires_at).where(c.name == name)).first()
     return None if row is None else (row.owner, float(row.expires_at))
+
+
+def held(conn: Connection, prefix: str) -> dict[str, tuple[str, float]]:
+    """Every lease whose name starts with ``prefix``: name -> (owner, expires_at), expired or not."""
+    c = leases.c
+    rows = conn.execute(select(c.name, c.owner, c.expires_at).where(c.name.startswith(prefix, autoescape=True)))
+    return {row.name: (row.owner, float(row.expires_at)) for row in rows}

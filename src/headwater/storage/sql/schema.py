@@ -144,6 +144,9 @@ def _enable_wal(engines: Engines) -> None:
     try:
         cursor = raw.cursor()
         try:
+            if cursor.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                # A new file: let retention give space back page by page (storage/sql/retention.py).
+                cursor.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
             if str(mode).lower() != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")

@@ -14,7 +14,7 @@ threads of that process (each call checks a connection out of a pool).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, func, select, union_all
 
@@ -30,8 +30,9 @@ from headwater.core.events import (
 )
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, InstigatorState, RunRecord, StepRecord, StoredEvent
+from headwater.core.retention import RetentionPolicy
 from headwater.errors import StorageError
-from headwater.storage.sql import automation, backfill_reads, leases
+from headwater.storage.sql import automation, backfill_reads, full_disk, leases
 from headwater.storage.sql.alerts import AlertsReader
 from headwater.storage.sql.change_feed import QUEUE, ChangeWaiter
 from headwater.storage.sql.checks import ChecksReader
@@ -41,9 +42,12 @@ from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
 from headwater.storage.sql.partitions import PartitionFactsReader, backfill_rows, dynamic_partition_keys
 from headwater.storage.sql.pg_writes import PgWriteSession, commit_may_wait
-from headwater.storage.sql.schema import ensure_schema
+from headwater.storage.sql.schema import HEAD, ensure_schema
 from headwater.storage.sql.tables import asset_events, run_events, runs, steps
 from headwater.storage.sql.writer import append
+
+if TYPE_CHECKING:
+    from headwater.storage.sql.retention import GcReport
 
 T = TypeVar("T")
 
@@ -57,6 +61,14 @@ def open_store(url: str) -> SqlEventStore:
     engines = create_engines(url)
     try:
         with_retry(engines, lambda: ensure_schema(engines))
+    except StorageError as exc:
+        readable = full_disk.read_only_engines(engines) if full_disk.is_io_failure(exc) else None
+        if readable is None or full_disk.current_revision(readable) != HEAD:
+            engines.dispose()
+            if full_disk.is_io_failure(exc) and full_disk.disk_full(engines):
+                raise StorageError(full_disk.full_message(engines)) from exc
+            raise
+        return SqlEventStore(url, readable)  # a full disk: reads work, writes say why they cannot
     except BaseException:
         engines.dispose()
         raise
@@ -351,3 +363,24 @@ class SqlEventStore:
         """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""
         leases.check_lease_args(name, "reader")
         return self._read(lambda conn: leases.holder(conn, name))
+
+    def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
+        """Leases named ``prefix...`` with their owner and expiry, expired ones included."""
+        return self._read(lambda conn: leases.held(conn, prefix))
+
+    # -- retention ------------------------------------------------------------------------
+
+    def collect_garbage(self, policy: RetentionPolicy, now: float, dry_run: bool = False,
+                        convert: bool = True) -> GcReport:
+        """Delete what ``policy`` lets go at ``now`` and give the space back (see ``retention.py``)."""
+        from headwater.storage.sql import retention
+
+        return retention.collect(self._engines, lambda action: self._transaction(action, "collect garbage"),
+                                 self._read, policy, now, dry_run, convert)
+
+    def finished_runs(self, after_id: int = 0, limit: int = 100) -> list[tuple[int, RunRecord]]:
+        """Runs that finished after the event id ``after_id``, in the order they finished,
+        each with the id of its ``run_finished`` event (a run-status sensor's cursor)."""
+        from headwater.storage.sql.run_finishes import finished_after
+
+        return self._read(lambda conn: finished_after(conn, after_id, limit))
