@@ -84,7 +84,7 @@ def test_a_failed_blocking_check_holds_downstream_across_runs(write_project, tmp
         why = inst.why(defs, "d")
         assert any(line.startswith("d is held: blocking check 'b_positive' on b failed") and "b is -1" in line
                    for line in why)
-        assert inst.automation_explain(defs, "c")[0].startswith("c is held: blocking check 'b_positive'")
+        assert inst.automation_explain(defs, "c").lines[0].startswith("c is held: blocking check 'b_positive'")
         assert not [line for line in inst.why(defs, "e") if "is held" in line]
         # a manual run is refused, unless it overrides, which the run records
         with pytest.raises(hw.HeadwaterError, match=r"held by a failed blocking check: c, d .*--override-gates"):
