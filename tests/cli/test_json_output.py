@@ -88,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def run_json(demo: list[str], *args: str, code: int = 0) -> Any:
-    home_only = args[0] in ("ticks", "alerts")  # they read the store, not the project
+    home_only = args[0] in ("ticks", "alerts", "gc")  # they read the store, not the project
     result = runner.invoke(app, [*args, "--json", *(demo[2:] if home_only else demo)])
     assert result.exit_code == code, result.output
     return json.loads(result.stdout)
@@ -111,6 +111,8 @@ def run_json(demo: list[str], *args: str, code: int = 0) -> Any:
     ("sensor list", ["sensor", "list"], None),
     ("automation explain", ["automation", "explain", "revenue_dashboard"], "lines"),
     ("automation explain", ["automation", "explain", "revenue_dashboard", "--history"], None),
+    ("impact", ["impact", "revenue"], "assets"),
+    ("gc", ["gc", "--dry-run"], None),
 ])
 def test_json_output_matches_its_documented_schema(demo, schema, args, nonempty) -> None:  # type: ignore[no-untyped-def]
     data = run_json(demo, *args)

@@ -1,4 +1,4 @@
-"""One suite, every executor (DESIGN.md §5): what a run does must not depend on where its
+"""One suite, every executor (docs/design.md §5): what a run does must not depend on where its
 steps run. In-process and multiprocess on SQLite; Dask on a real command-line cluster
 (scheduler + two workers) writing to PostgreSQL."""
 

@@ -19,10 +19,21 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from typer.core import TyperGroup
 
 from headwater.backfill_report import backfill_to_dict, progress_to_dict
-from headwater.cli.typer_app import AttrOpt, FileOpt, HomeOpt, ModuleOpt, _fail, _Project, app, err, out
+from headwater.cli.typer_app import (
+    AttrOpt,
+    FileOpt,
+    HeadwaterTyper,
+    HomeOpt,
+    ModuleOpt,
+    _fail,
+    _Group,
+    _Project,
+    app,
+    err,
+    out,
+)
 from headwater.core.backfills import BackfillProgress, BackfillStatus
 from headwater.errors import HeadwaterError
 from headwater.service import EXECUTORS
@@ -30,7 +41,7 @@ from headwater.service import EXECUTORS
 _SUBCOMMANDS = ("show", "cancel", "resume", "launch")
 
 
-class _DefaultToLaunch(TyperGroup):
+class _DefaultToLaunch(_Group):
     """``headwater backfill SELECTION ...`` means ``headwater backfill launch SELECTION ...``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -39,7 +50,7 @@ class _DefaultToLaunch(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-backfill_app = typer.Typer(cls=_DefaultToLaunch, no_args_is_help=True,
+backfill_app = HeadwaterTyper(cls=_DefaultToLaunch, no_args_is_help=True,
                            help="Backfill partitions: headwater backfill SELECTION --from A --to B; "
                                 "show, cancel or resume one.")
 app.add_typer(backfill_app, name="backfill")

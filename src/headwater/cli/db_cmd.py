@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import typer
-
-from headwater.cli.typer_app import HomeOpt, _fail, app, out
+from headwater.cli.typer_app import HeadwaterTyper, HomeOpt, _fail, app, out
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
 
-db_app = typer.Typer(no_args_is_help=True, help="The store's database.")
+db_app = HeadwaterTyper(help="The store's database.")
 app.add_typer(db_app, name="db")
 
 

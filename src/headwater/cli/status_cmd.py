@@ -43,7 +43,7 @@ def status(
     stale: Annotated[bool, typer.Option("--stale", help="Only stale assets.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only assets overdue against their freshness policy.")] = False,
     check: Annotated[Optional[str], typer.Option("--check", help=f"Only assets with a check in this state: {', '.join(CHECK_STATES)}.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Show at most N assets (upstream first).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Show at most N assets (upstream first).")] = None,
     pager: Annotated[Optional[bool], typer.Option("--pager/--no-pager", help="Page a long table on a terminal (default: yes; $PAGER, else less).")] = None,
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
@@ -54,6 +54,8 @@ def status(
                                    (check, CHECK_STATES, "check state")):
         if value is not None and value not in allowed:
             _fail(HeadwaterError(f"unknown {option} {value!r}; one of {', '.join(allowed)}"))
+    if limit is not None and limit < 1:
+        _fail(HeadwaterError(f"--limit {limit}: give a number of assets, 1 or more"))
     with ExitFast.gc_off():
         given = os.environ.get(PARSE_ENV)
         os.environ[PARSE_ENV] = given or "background"  # never wait for `dbt parse` (docs/dbt.md)

@@ -1,4 +1,4 @@
-"""A backfill's progress, derived from the store (DESIGN.md §5).
+"""A backfill's progress, derived from the store (docs/design.md §5).
 
 A backfill is planned once: its exact list of (asset, partition) targets is in its
 ``backfill_requested`` event. Nothing about its progress is stored: each target's state is

@@ -2,7 +2,7 @@
 
 The question behind ``headwater impact X``: X is late (no new data), failed (its next
 runs fail) or stale — what does that hold back, who owns it, and when does each freshness
-policy downstream breach? The answer follows the data time (DESIGN.md §2): a derived
+policy downstream breach? The answer follows the data time (docs/design.md §2): a derived
 asset's data time is the oldest among its inputs, so while X holds still at data time
 ``t``, nothing that reads X — directly or through others — can ever be newer than ``t``,
 however often it is rebuilt. Each downstream policy is therefore evaluated at the best
@@ -12,7 +12,7 @@ the first cron deadline whose required data time is past ``t``).
 
 Pure: graph, data times, checks and triggers in; a report out; ``now`` is a parameter.
 Partitions: a partitioned asset's data times are given per partition by the caller as
-the *oldest* partition it would read (the roll-up of DESIGN.md §5); the graph walk is the
+the *oldest* partition it would read (the roll-up of docs/design.md §5); the graph walk is the
 same.
 """
 

@@ -1,4 +1,4 @@
-"""Retention policy: how long each kind of stored event is kept (issue 17, DESIGN.md §5).
+"""Retention policy: how long each kind of stored event is kept (issue 17, docs/design.md §5).
 
 Pure data and pure arithmetic: the policy says, per kind, how many seconds of history to
 keep, and ``cutoffs(now)`` turns that into the timestamps before which storage may

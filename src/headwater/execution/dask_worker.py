@@ -24,7 +24,7 @@ from headwater.execution.step_lease import StepLease, lease_name
 
 @dataclass(frozen=True)
 class StepAddress:
-    """A step by data (DESIGN.md §5). ``location`` is the definitions location as JSON (the
+    """A step by data (docs/design.md §5). ``location`` is the definitions location as JSON (the
     cache key of what a worker loaded); ``request`` carries the run id, asset keys,
     partition, attempt and the inputs as the coordinator saw them."""
 

@@ -1,4 +1,4 @@
-"""A step's liveness as a lease its worker renews (DESIGN.md §5), not a pid.
+"""A step's liveness as a lease its worker renews (docs/design.md §5), not a pid.
 
 A pid says nothing about a process on another host, and a Dask worker that is killed or
 cut off from the network simply stops talking. So the worker running a step takes the

@@ -1,4 +1,4 @@
-"""Backfills: planned once and stored, driven in chunks of runs, progress derived (DESIGN §5).
+"""Backfills: planned once and stored, driven in chunks of runs, progress derived (docs/design.md §5).
 
 A mixin on ``Instance``, like ``PartitionViews``: this module owns the backfill concern and
 reaches the store, the clock and the run machinery through the instance.

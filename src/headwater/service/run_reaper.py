@@ -1,4 +1,4 @@
-"""Noticing runs whose coordinator died, and saying so (DESIGN.md §4).
+"""Noticing runs whose coordinator died, and saying so (docs/design.md §4).
 
 Every read of runs or status goes through ``reap``, so a dead run is never reported as
 ``started`` by one command and as failed by the next. A ``started`` run is dead when:

@@ -140,7 +140,7 @@ class LeaseStore(Protocol):
 
     def lease_holder(self, name: str) -> tuple[str, float] | None:
         """(owner, expires_at) of the lease ``name``, expired or not; None when it is free.
-        How a coordinator learns that a step's worker stopped renewing (DESIGN.md §5)."""
+        How a coordinator learns that a step's worker stopped renewing (docs/design.md §5)."""
 
     def leases(self, prefix: str) -> dict[str, tuple[str, float]]:
         """Leases whose name starts with ``prefix``: name -> (owner, expires_at), expired ones

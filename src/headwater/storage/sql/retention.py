@@ -10,7 +10,7 @@ What goes, per kind (each older than its cutoff, see ``core/retention.py``):
 * ``ticks`` — daemon ticks and alert deliveries.
 
 What never goes, whatever the policy, so that status, staleness, ``why`` and the latest
-history answer exactly as before (DESIGN.md §5): every event a derived table points at —
+history answer exactly as before (docs/design.md §5): every event a derived table points at —
 the latest materialization and observation of every asset *partition* (``asset_latest``),
 the latest result of every check per partition (``check_latest``), every alert's current
 state (``alert_state``), each instigator's latest tick (``instigator_state``; the automation
