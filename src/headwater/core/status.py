@@ -446,8 +446,7 @@ def bad_inputs(mat: AssetMaterialized, shown: int = 3) -> list[str]:
     for (key, state), records in grouped.items():
         parts = [r.partition for r in records if r.partition]
         if not parts:
-            detail = next((r.detail for r in records if r.detail), "")
-            out.append(f"{key._str} ({state.value})" + (f": {detail}" if detail else ""))
+            out.append(f"{key._str} ({state.value})")  # `why` gives the detail; a health reason stays short
             continue
         more = f", … ({len(parts)} partitions)" if len(parts) > shown else ""
         out.append(f"{key._str} ({state.value}): " + ", ".join(parts[:shown]) + more)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from headwater.core.asset_states import state_index
 from headwater.core.selection import select
 from headwater.reports import iso
 from headwater.web import models
@@ -44,4 +45,5 @@ def graph_canvas(c: Ctx, select: Select = None,
 @router.get("/selection", responses=ERRORS)
 def selection(c: Ctx, query: Annotated[str, Query(alias="select", min_length=1, max_length=10_000)]) -> dict[str, Any]:
     """The keys a selection query selects, upstream first (the graph selects them)."""
-    return {"keys": [str(k) for k in c.graph.toposorted(select(c.graph, query))]}
+    healths = c.cache.get().healths  # status:failed and friends read the current state
+    return {"keys": [str(k) for k in c.graph.toposorted(select(c.graph, query, lambda: state_index(healths.values())))]}

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from headwater.core.asset_states import state_index
 from headwater.core.selection import select as select_keys
 from headwater.errors import HeadwaterError
 from headwater.service import EXECUTORS
@@ -100,7 +101,7 @@ def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = Non
     try:
         GraphQuery.parse(select, health, None, None, status)
         if select:
-            select_keys(c.graph, select)
+            select_keys(c.graph, select, lambda: state_index(snap.healths.values()))
     except HeadwaterError as exc:
         return render(request, "graph.html", 400, error=str(exc), **values)
     return render(request, "graph.html", error=None, cursor=c.feed.cursor(snap), **values)
