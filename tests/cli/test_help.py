@@ -67,4 +67,8 @@ def test_shell_completion_completes_commands_and_subcommands() -> None:
 
     assert complete("headwater mat") == ["materialize"]
     assert complete("headwater schedule p") == ["preview"]
-    assert "bash" in runner.invoke(app, ["--show-completion", "bash"]).output
+    # The script --install-completion writes: asked of the command itself, as a shell would.
+    env = {**os.environ, "_HEADWATER_COMPLETE": "source_bash"}
+    script = subprocess.run([sys.executable, "-c", "from headwater.cli.app import app; app(prog_name='headwater')"],
+                            env=env, capture_output=True, text=True, timeout=60).stdout
+    assert "_HEADWATER_COMPLETE" in script and "complete" in script
