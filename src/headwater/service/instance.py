@@ -10,7 +10,6 @@ import atexit
 import functools
 import os
 import shutil
-import socket
 import tempfile
 import time
 import uuid
@@ -31,8 +30,6 @@ from headwater.core.events import (
     Event,
     ObservationUnchanged,
     RunFinished,
-    RunQueued,
-    RunStarted,
     RunStatus,
     StepSkipped,
     StepStarted,
@@ -45,12 +42,11 @@ from headwater.core.retention import RetentionPolicy
 from headwater.core.selection import select, suggest_keys
 from headwater.core.status import AssetStatus, StatusPass
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import AssetNotFoundError, HeadwaterError, RunNotFoundError
 from headwater.execution.check_execution import evaluate_checks
 from headwater.execution.coordinator import ProgressHook, RunCoordinator, RunOptions, RunOutcome
-from headwater.execution.executor import Executor, InProcessExecutor
-from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
+from headwater.execution.executor import Executor
 from headwater.execution.observation import observe_source
 from headwater.execution.partition_plan import PartitionTargets
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
@@ -59,19 +55,19 @@ from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
 from headwater.service.automation_views import AutomationViews
 from headwater.service.backfills import BackfillViews
+from headwater.service.executors import build_executor
 from headwater.service.gate_view import gate_run, hold_lines
 from headwater.service.partition_views import (
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
-    TARGETS_TAG,
     PartitionViews,
+    partition_tags,
 )
+from headwater.service.run_queue import RunQueueViews
 from headwater.service.run_reaper import CLAIM_TIMEOUT, alive, reap
 from headwater.storage.interfaces import EventStore
-from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
-
-EXECUTORS = ("in_process", "multiprocess", "dask")
+from headwater.values.filesystem import FilesystemValueStore
 
 
 class ObservationError(HeadwaterError):
@@ -124,7 +120,7 @@ class RunResult:
         return store.load(mat.key, mat.partition, mat.value_ref)
 
 
-class Instance(AutomationViews, PartitionViews, BackfillViews):
+class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
     """A Headwater home: its event store and its value store.
 
     ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to
@@ -451,7 +447,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         start, end = partition_range or (None, None)
         targets = self.partition_targets(defs, partition, start, end) if defs.graph.partition_aware else None
         plan, view, selection = self.plan(defs, selection, mode, from_failure, targets)
-        tags = {**(tags or {}), **_partition_tags(partition, start, end)}
+        tags = {**(tags or {}), **partition_tags(partition, start, end)}
         run_id = uuid.uuid4().hex
         if not plan.steps:
             return RunResult(RunOutcome(run_id, RunStatus.SUCCEEDED, up_to_date=plan.up_to_date), plan, self, defs)
@@ -475,43 +471,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
         self.evaluate_alerts(defs)
         return RunResult(outcome, plan, self, defs)
 
-    # -- the run queue (runs requested by the daemon, the UI, ``materialize --queue``) ----------
-
-    def enqueue(self, defs: Definitions, selection: str = "*", *, asset_keys: Iterable[AssetKey] = (),
-                run_key: str | None = None, tags: dict[str, str] | None = None, origin: str = "cli",
-                mode: str = "all", location: DefinitionsLocation | None = None,
-                partition: str | Sequence[str] | None = None,
-                partition_range: tuple[str | None, str | None] | None = None,
-                targets: dict[AssetKey, tuple[str, ...]] | None = None) -> tuple[RunRecord, bool]:
-        """Queue a run for a worker process; returns (the run, whether this call queued it).
-
-        With a ``run_key`` that was queued before, nothing new is queued and the earlier run is
-        returned: requests are idempotent, so a retried tick cannot launch a run twice.
-        Partitions travel as run tags: a key or keys, a range, or the exact ``targets`` per asset.
-        """
-        keys = tuple(asset_keys) or tuple(defs.graph.toposorted(self.select(defs, selection)))
-        PlanMode(mode)
-        start, end = partition_range or (None, None)
-        tags = {**(tags or {}), **_partition_tags(partition, start, end)}
-        if targets:
-            import json
-
-            tags[TARGETS_TAG] = json.dumps({str(k): list(v) for k, v in targets.items()}, separators=(",", ":"))
-        run_id = uuid.uuid4().hex
-        self.store.write([RunQueued(
-            run_id=run_id, timestamp=self.clock(), selection=selection, asset_keys=keys, tags=dict(tags or {}),
-            run_key=run_key, origin=origin, mode=mode, location=location.to_json() if location else None)])
-        record = self.store.run_for_key(run_key) if run_key else self.store.get_run(run_id)
-        if record is None:
-            raise HeadwaterError(f"run {run_id} was queued but cannot be read back")
-        return record, record.run_id == run_id
-
-    def claim(self, run: RunRecord, executor: str = "queued") -> None:
-        """Mark a queued run as taken before its worker starts, so no second launcher takes it;
-        a claim whose worker never reports is failed by ``reap_dead_runs`` after a while."""
-        self.store.write([RunStarted(run_id=run.run_id, timestamp=self.clock(), selection=run.selection,
-                                     asset_keys=run.asset_keys, tags=dict(run.tags), executor=executor,
-                                     pid=None, host=socket.gethostname(), location=run.location)])
+    # -- the run queue: enqueue and claim in run_queue.py; executing a queued run here -----------
 
     def execute_queued(self, defs: Definitions, run_id: str, *, executor: str = "in_process",
                        workers: int | None = None, location: DefinitionsLocation | None = None) -> RunResult:
@@ -554,41 +514,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews):
 
     def _executor(self, defs: Definitions, name: str, workers: int | None,
                   location: DefinitionsLocation | None) -> Executor:
-        if name == "in_process":
-            return InProcessExecutor(defs, self.store, self.values, self.clock)
-        if name == "multiprocess":
-            from headwater.storage.sql.store import open_store
-
-            n = workers or os.cpu_count() or 2
-            if location is not None:
-                boot = WorkerBootstrap(functools.partial(load_definitions, location),
-                                       functools.partial(open_store, self.database_url),
-                                       functools.partial(value_store_from_config, self.values.config()))
-                return MultiprocessExecutor(boot, n, "spawn")
-            boot = WorkerBootstrap(functools.partial(_given, defs), functools.partial(open_store, self.database_url),
-                                   functools.partial(value_store_from_config, self.values.config()))
-            return MultiprocessExecutor(boot, n, "fork")
-        if name == "dask":
-            from headwater.service.dask_wiring import build_dask_executor  # distributed loads only when asked
-
-            return build_dask_executor(defs, self.store, self.database_url, self.values.config(), workers, location)
-        raise HeadwaterError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
-
-
-def _given(defs: Definitions) -> Definitions:
-    return defs
-
-
-def _partition_tags(partition: str | Sequence[str] | None, start: str | None, end: str | None) -> dict[str, str]:
-    """The run tags that record which partitions a run was asked to build."""
-    tags: dict[str, str] = {}
-    if partition:
-        tags[PARTITION_TAG] = partition if isinstance(partition, str) else ",".join(partition)
-    if start:
-        tags[RANGE_START_TAG] = start
-    if end:
-        tags[RANGE_END_TAG] = end
-    return tags
+        return build_executor(defs, name, workers, location, store=self.store, database_url=self.database_url,
+                              values=self.values, clock=self.clock)
 
 
 def _parent(from_failure: str | None, instance: Instance) -> str | None:

@@ -185,3 +185,15 @@ class PartitionViews:
         if keys:
             self.store.write([DynamicPartitionsChanged(run_id=None, timestamp=self.clock(), name=name, removed=keys)])
         return keys
+
+
+def partition_tags(partition: str | Sequence[str] | None, start: str | None, end: str | None) -> dict[str, str]:
+    """The run tags that record which partitions a run was asked to build."""
+    tags: dict[str, str] = {}
+    if partition:
+        tags[PARTITION_TAG] = partition if isinstance(partition, str) else ",".join(partition)
+    if start:
+        tags[RANGE_START_TAG] = start
+    if end:
+        tags[RANGE_END_TAG] = end
+    return tags

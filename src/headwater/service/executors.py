@@ -1,0 +1,50 @@
+"""Which executor a run uses, built from its name: the one place that knows every executor.
+
+In-process runs steps here; multiprocess forks workers that share the definitions already
+loaded (or spawns workers that load them from their location); Dask sends steps to a cluster
+(``distributed`` is imported only when asked for).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+
+from headwater.definitions.definitions import Definitions
+from headwater.definitions.loader import DefinitionsLocation, load_definitions
+from headwater.errors import HeadwaterError
+from headwater.execution.executor import Executor, InProcessExecutor
+from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
+from headwater.storage.interfaces import EventStore
+from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
+
+EXECUTORS = ("in_process", "multiprocess", "dask")
+
+
+def build_executor(defs: Definitions, name: str, workers: int | None, location: DefinitionsLocation | None, *,
+                   store: EventStore, database_url: str, values: FilesystemValueStore,
+                   clock: Callable[[], float]) -> Executor:
+    if name == "in_process":
+        return InProcessExecutor(defs, store, values, clock)
+    if name == "multiprocess":
+        from headwater.storage.sql.store import open_store
+
+        n = workers or os.cpu_count() or 2
+        if location is not None:
+            boot = WorkerBootstrap(functools.partial(load_definitions, location),
+                                   functools.partial(open_store, database_url),
+                                   functools.partial(value_store_from_config, values.config()))
+            return MultiprocessExecutor(boot, n, "spawn")
+        boot = WorkerBootstrap(functools.partial(_given, defs), functools.partial(open_store, database_url),
+                               functools.partial(value_store_from_config, values.config()))
+        return MultiprocessExecutor(boot, n, "fork")
+    if name == "dask":
+        from headwater.service.dask_wiring import build_dask_executor  # distributed loads only when asked
+
+        return build_dask_executor(defs, store, database_url, values.config(), workers, location)
+    raise HeadwaterError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _given(defs: Definitions) -> Definitions:
+    return defs
