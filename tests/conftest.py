@@ -1,9 +1,58 @@
+"""Fixtures every test folder may use: an instance in a temp home, a project writer, and a
+fresh PostgreSQL schema.
+
+PostgreSQL tests use the local server at ``HEADWATER_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). Each test gets its own schema, created
+before and dropped after, and reaches it through ``search_path`` in the URL, so tests
+never see each other's tables (and may run in parallel). When no server answers, those
+tests are skipped and the reason is shown; any other failure is a failure.
+"""
+
+import os
 import textwrap
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import headwater as hw
+
+PG_URL = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+_pg_problem: list[str] = []  # memo: [] untested, [""] reachable, [reason] unreachable
+
+
+def _pg_unreachable() -> str:
+    if not _pg_problem:
+        import psycopg
+
+        try:
+            with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            _pg_problem.append("")
+        except psycopg.OperationalError as exc:
+            _pg_problem.append(f"no PostgreSQL server answers at {PG_URL}: {str(exc).strip()}")
+    return _pg_problem[0]
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL onto a brand-new, empty schema, dropped afterwards."""
+    reason = _pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        separator = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

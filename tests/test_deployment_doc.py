@@ -4,7 +4,6 @@ ones. Servers (scheduler, workers, daemon, UI) run in the background until the e
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
@@ -24,11 +23,6 @@ from headwater.core.events import RunStatus
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "deployment.md"
 
-_spec = importlib.util.spec_from_file_location("headwater_storage_conftest_doc", ROOT / "tests" / "storage" / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_storage = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_storage)
-pg_schema_url = _storage.pg_schema_url
 
 PIPELINE = """
 import headwater as hw

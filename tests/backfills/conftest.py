@@ -3,31 +3,14 @@ partitioned project in ``project.py`` steered through files in a temp dir."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-PG_URL = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-_pg: list[str] = []
-
-
-def _pg_problem() -> str:
-    if not _pg:
-        import psycopg
-
-        try:
-            with psycopg.connect(PG_URL, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            _pg.append("")
-        except psycopg.OperationalError as exc:
-            _pg.append(f"no PostgreSQL server answers at {PG_URL}: {str(exc).strip()}")
-    return _pg[0]
 
 
 @pytest.fixture
@@ -45,20 +28,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'home' / 'headwater.db'}"
         return
-    reason = _pg_problem()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        sep = "&" if "?" in PG_URL else "?"
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield request.getfixturevalue("pg_schema_url")  # tests/conftest.py: a fresh schema
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Fixtures for executors on a cluster: one real Dask cluster (command-line scheduler and two
-workers) for the whole session, and a PostgreSQL schema per test for the store they share."""
+workers) for the whole session, and a PostgreSQL schema per test
+(``pg_schema_url`` of ``tests/conftest.py``) for the store they share."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +14,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # dask_procs, imported by plain name
 
 from dask_procs import DaskProcesses  # noqa: E402
-
-# The storage suite's per-test PostgreSQL schema, reused rather than written twice.
-_spec = importlib.util.spec_from_file_location("headwater_storage_conftest", HERE.parent / "storage" / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_storage_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_storage_conftest)
-pg_schema_url = _storage_conftest.pg_schema_url
 
 
 @pytest.fixture(scope="session")
