@@ -20,7 +20,8 @@ function hwTiler(paintTile, background) {
   let front = 0;                       // buffers[front]: the last frame's picture, no overlays
   let shown = null;                    // what it shows: {s, x, y, version, w, h}
   let version = 0;
-  const counts = {frames: 0, painted: 0, copied: 0, borrowed: 0, waiting: 0, complete: false, version: 0};
+  const counts = {frames: 0, painted: 0, copied: 0, borrowed: 0, waiting: 0, complete: false, version: 0,
+                  whole: 0, slowest: 0, ms: {prepare: 0, paint: 0, borrow: 0, copy: 0, present: 0}};
   const config = {budget: 6};          // ms of tile painting per frame, once a picture exists
 
   function invalidate() {
@@ -68,25 +69,12 @@ function hwTiler(paintTile, background) {
       }
     }
     const usable = shown !== null && shown.version === version;
+    if (!usable) counts.whole++;
     const t0 = performance.now();
-    if (missing.length) {
-      missing.sort((a, b) => a[2] - b[2]);  // the middle of the screen first
-      prepare(tx0 * TILE / s, ty0 * TILE / s, (tx1 + 1) * TILE / s, (ty1 + 1) * TILE / s);
-    }
-    let k = 0;
-    for (; k < missing.length; k++) {
-      if (usable && k > 0 && performance.now() - t0 > config.budget) break;
-      const [tx, ty] = missing[k];
-      const c = tileCanvas(dpr);
-      paintTile(c.getContext("2d", {alpha: false}), s, tx, ty, TILE, dpr);
-      keep(s + "|" + tx + "|" + ty, {canvas: c});
-      counts.painted++;
-    }
-    const waiting = missing.length - k;
     const back = buffers[1 - front];
     const b = back.getContext("2d", {alpha: false});
     b.setTransform(1, 0, 0, 1, 0, 0);
-    if (waiting) {  // the last picture, moved and scaled to this view, under the new tiles
+    if (missing.length && usable) {  // the last picture, moved and scaled to this view, under the tiles
       b.fillStyle = background;
       b.fillRect(0, 0, back.width, back.height);
       const f = s / shown.s;
@@ -103,10 +91,36 @@ function hwTiler(paintTile, background) {
         counts.copied++;
       }
     }
+    const t1 = performance.now();
+    counts.ms.copy += t1 - t0;
+    if (missing.length) {
+      missing.sort((a, b) => a[2] - b[2]);  // the middle of the screen first
+      prepare(tx0 * TILE / s, ty0 * TILE / s, (tx1 + 1) * TILE / s, (ty1 + 1) * TILE / s);
+    }
+    const t2 = performance.now();
+    counts.ms.prepare += t2 - t1;
+    // Each tile is copied as soon as it is painted: a canvas records its drawing and
+    // rasterizes it when it is first read, so the budget counts the rasterizing too.
+    let k = 0;
+    for (; k < missing.length; k++) {
+      if (usable && k > 0 && performance.now() - t2 > config.budget) break;
+      const [tx, ty] = missing[k];
+      const c = tileCanvas(dpr);
+      const p0 = performance.now();
+      paintTile(c.getContext("2d", {alpha: false}), s, tx, ty, TILE, dpr);
+      b.drawImage(c, Math.round((tx * TILE + ox) * dpr), Math.round((ty * TILE + oy) * dpr));
+      counts.slowest = Math.max(counts.slowest, performance.now() - p0);
+      keep(s + "|" + tx + "|" + ty, {canvas: c});
+      counts.painted++;
+    }
+    const waiting = missing.length - k;
+    const t4 = performance.now();
+    counts.ms.paint += t4 - t2;
     front = 1 - front;
     shown = {s, x: ox, y: oy, version, w: W, h: H};
     out.setTransform(1, 0, 0, 1, 0, 0);
     out.drawImage(back, 0, 0);
+    counts.ms.present += performance.now() - t4;
     counts.frames++;
     counts.waiting = waiting;
     counts.complete = waiting === 0;
