@@ -81,6 +81,7 @@ const hwGraph = (function () {
     candN = new Int32Array(n);
     scratch = new Int32Array(n);
     candE = new Int32Array(data.edges.length / 2 + 1);
+    painter.measure();
     if (mini) {  // the graph's shape, within 220 x 150
       const k = Math.min(220 / Math.max(data.width, 1), 150 / Math.max(data.height, 1));
       mini.width = Math.max(40, Math.round(data.width * k));

@@ -8,8 +8,40 @@
 
 function hwPainter(M) {  // M: the graph's model, kept current by graph.js
   const CURVE_MAX = 1200;  // screen px: an edge up to this long at the labels level is a curve
-  const LONG = 1500;       // screen px: a longer edge is two stubs, one at each end
-  const STUB = 40;
+  const STUB = 40;         // screen px
+  const INK = 0.06;        // screen px of edge per screen px of graph, at most
+  let lengths = new Float64Array(0), sums = new Float64Array(1);  // edge lengths (world), sorted; running sums
+  const rules = new Map();
+
+  // How much of the edges a scale draws, decided for the whole graph at once (so every
+  // tile agrees): the shortest edges in full and the rest as stubs, as long as the ink
+  // stays within INK of the graph's area; zoomed out over a graph whose edges cross it
+  // at random (all of it a grey haze) the stubs shorten, and then go.
+  function measure() {
+    const E = M.D.edges, X = M.X, Y = M.Y, NW = M.NW, NH = M.NH;
+    lengths = new Float64Array(E.length / 2);
+    for (let e = 0; e < E.length; e += 2) lengths[e / 2] = Math.hypot(X[E[e + 1]] - X[E[e]] - NW, Y[E[e + 1]] - Y[E[e]]);
+    lengths.sort();
+    sums = new Float64Array(lengths.length + 1);
+    for (let k = 0; k < lengths.length; k++) sums[k + 1] = sums[k] + lengths[k];
+    rules.clear();
+  }
+
+  function rule(s) {
+    let r = rules.get(s);
+    if (r !== undefined) return r;
+    const m = lengths.length, budget = INK * M.D.width * M.D.height * s * s;
+    let k = 0;  // edges [0, k) in full: at least those shorter than their two stubs
+    while (k < m && lengths[k] * s <= 2 * STUB) k++;
+    while (k < m && s * sums[k + 1] + 2 * STUB * (m - k - 1) <= budget) k++;
+    const left = budget - s * sums[k];
+    let stub = m > k ? Math.min(STUB, left / (2 * (m - k))) : STUB;
+    if (stub < 3) stub = 0;
+    r = {long: k < m ? lengths[k] * s : Infinity, stub};
+    if (rules.size > 64) rules.clear();
+    rules.set(s, r);
+    return r;
+  }
   const HV = {healthy: "#1e7142", warning: "#8a5a00", degraded: "#b42f2f", unknown: "#56606b"};
 
   function faded(i) {
@@ -63,27 +95,32 @@ function hwPainter(M) {  // M: the graph's model, kept current by graph.js
 
   // Every edge is a one-device-pixel hairline (the cheapest stroke there is), cut to the box
   // (a software rasterizer walks the whole of a path); at the labels level a short one is a
-  // curve; one longer than LONG screen pixels is a stub at each end pointing at the other:
-  // long crossing lines say little and cost much.
+  // curve; one longer than the scale's rule allows is a stub at each end pointing at the
+  // other (long crossing lines say little and cost much); a highlighted one is whole.
   function edges(g, s, x0, y0, x1, y1, level, cand, nc) {
     const E = M.D.edges, X = M.X, Y = M.Y, NW = M.NW, NH = M.NH, lit = M.lit;
     const curves = level === "labels";
+    const {long, stub} = rule(s);
     const plain = new Path2D();
     const bright = lit !== null ? new Path2D() : null;
     for (let k = 0; k < nc; k++) {
       const e = cand[k], a = E[e], b = E[e + 1];
       const ax = X[a] + NW, ay = Y[a] + NH / 2, bx = X[b], by = Y[b] + NH / 2;
       if (Math.min(ax, bx) > x1 || Math.max(ax, bx) < x0 || Math.min(ay, by) > y1 || Math.max(ay, by) < y0) continue;
-      const p = bright !== null && lit.has(a) && lit.has(b) ? bright : plain;
       const len = Math.hypot(bx - ax, by - ay) * s;
+      if (bright !== null && lit.has(a) && lit.has(b)) {  // a highlighted path is drawn whole
+        clipped(bright, ax, ay, bx, by, x0, y0, x1, y1);
+        continue;
+      }
+      const p = plain;
       if (curves && len <= CURVE_MAX) {
         const m = (bx - ax) / 2;
         p.moveTo(ax, ay);
         p.bezierCurveTo(ax + m, ay, bx - m, by, bx, by);
-      } else if (len <= LONG) {
+      } else if (len < long) {
         clipped(p, ax, ay, bx, by, x0, y0, x1, y1);
-      } else {
-        const f = STUB / len;
+      } else if (stub > 0) {
+        const f = stub / len;
         clipped(p, ax, ay, ax + (bx - ax) * f, ay + (by - ay) * f, x0, y0, x1, y1);
         clipped(p, bx, by, bx + (ax - bx) * f, by + (ay - by) * f, x0, y0, x1, y1);
       }
@@ -197,5 +234,5 @@ function hwPainter(M) {  // M: the graph's model, kept current by graph.js
     if (level === "nodes") blocks(g, scratch, ns); else labelled(g, s, scratch, ns);
   }
 
-  return {region, faded};
+  return {region, faded, measure, rule};
 }
