@@ -90,7 +90,13 @@ const hwGraph = (function () {
     count();
   }
 
+  // "materialized 3m ago" is told from one clock for every tile of a picture (a node across
+  // two tiles reads the same on both), moved on with every change and twice a minute.
+  let clock = Date.now() / 1000;
+  setInterval(() => { if (D) { clock = Date.now() / 1000; invalidate(); redraw(); } }, 30000);
+
   function count() {
+    clock = Date.now() / 1000;
     D.laneCounts = D.lanes.map(() => [0, 0, 0, 0]);
     for (let i = 0; i < n; i++) D.laneCounts[laneOf[i]][D.h[i]]++;
     miniDirty = true;
@@ -304,7 +310,7 @@ const hwGraph = (function () {
 
   function ago(t) {
     if (!t) return null;
-    const d = Math.max(0, Date.now() / 1000 - t);
+    const d = Math.max(0, clock - t);
     if (d < 60) return Math.floor(d) + "s ago";
     if (d < 3600) return Math.floor(d / 60) + "m ago";
     if (d < 86400) return Math.floor(d / 3600) + "h ago";
@@ -649,6 +655,10 @@ const hwGraph = (function () {
     clear() { selected.clear(); changed(); },
     selectedKeys,
     onSelect(f) { listeners.push(f); },
+    rect(key) {  // a node's box on screen (for tests)
+      const i = index.get(key);
+      return i === undefined ? null : {x: X[i] * view.s + view.x, y: Y[i] * view.s + view.y, w: NW * view.s, h: NH * view.s};
+    },
     point(key) {  // where a node is on screen (for tests and the bench)
       const i = index.get(key);
       return i === undefined ? null : {x: (X[i] + NW / 2) * view.s + view.x, y: (Y[i] + NH / 2) * view.s + view.y};
