@@ -23,6 +23,7 @@ Prints one line per figure with PASS/FAIL; exits 0 (a benchmark is not a test).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -167,7 +168,12 @@ def mouse_steps(page: Any, kind: str, steps: int) -> list[float]:
     return [d / 1000 for d in page.evaluate("() => hwGraph.stats.draws.slice()")]
 
 
-def run(n: int, events: int, runs: int) -> None:
+def burn() -> None:
+    while True:
+        pass
+
+
+def run(n: int, events: int, runs: int, busy: int = 0) -> None:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -206,6 +212,9 @@ def run(n: int, events: int, runs: int) -> None:
                  "while it starts)")
             # three levels: fitted (groups), blocks, words
             fitted = page.evaluate("() => hwGraph.view.s")
+            burners = [multiprocessing.Process(target=burn, daemon=True) for _ in range(busy)]
+            for b in burners:  # a busy machine: processes that want a whole CPU each, at normal priority
+                b.start()
             print(f"{'':<46} {'':>11}  {'':<22} {'':<4} step: median/p95/max ms", flush=True)
             for label, scale in (("fitted", None), ("nodes", 0.25), ("labels", 0.9)):
                 if scale is not None:  # the middle of the graph, where it is densest
@@ -237,6 +246,9 @@ def run(n: int, events: int, runs: int) -> None:
                     page.evaluate("(s) => hwGraph.look(s, hwGraph.size().width / 2, hwGraph.size().height / 2)",
                                   scale or fitted)
                     page.evaluate(SETTLE_JS)
+            for b in burners:
+                b.terminate()
+                b.join()
             print(f"(fitted scale {fitted:.4f}: the whole graph in view)")
             browser.close()
         instance.close()
@@ -245,8 +257,10 @@ def run(n: int, events: int, runs: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 assets")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="during the steps, N other processes each spinning on a CPU (a busy machine)")
     a = parser.parse_args()
-    run(*((1000, 4000, 4) if a.quick else (10_000, 40_000, 8)))
+    run(*((1000, 4000, 4) if a.quick else (10_000, 40_000, 8)), busy=a.busy)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""The graph's tile cache in a real browser (Debian's Chromium): a pan or zoom step that is
-shown first from the last picture (moved or scaled) ends in the full picture, the same as
-painting everything again, with every node where it belongs."""
+"""The graph's tile cache in a real browser (Debian's Chromium): a pan, a zoom step or a
+change of what is drawn, shown first from the last picture (moved, scaled or as it was),
+ends in the full picture, the same as painting everything again, with every node where it
+belongs."""
 
 import pytest
 
@@ -30,9 +31,11 @@ def assert_full_and_correct(page) -> None:
     page.wait_for_function("() => !document.getElementById('graph').dataset.hover")
     settled(page)
     shown = page.evaluate(PIXELS)
-    painted = page.evaluate(COUNTS)["painted"]
-    page.evaluate("() => { hwGraph.invalidate(); hwGraph.draw(); }")  # every tile painted again, now
-    assert page.evaluate(COUNTS)["painted"] > painted
+    before = page.evaluate(COUNTS)
+    painted, copied = before["painted"], before["copied"]
+    page.evaluate("() => { hwGraph.invalidate(); hwGraph.draw(true); }")  # every tile painted again, now
+    again = page.evaluate(COUNTS)
+    assert again["painted"] - painted > 1 and again["copied"] == copied and again["complete"]  # none reused
     assert page.evaluate(PIXELS) == shown
     r = page.evaluate("() => hwGraph.rect('flaky')")
     assert page.evaluate(PIXEL, [r["x"] + r["w"] * 0.015, r["y"] + r["h"] / 2]) == page.evaluate(COLOUR, "degraded")
@@ -74,10 +77,12 @@ def test_pan_and_zoom_from_the_last_picture_end_in_the_full_picture(web):
         assert page.evaluate("() => hwGraph.view.s") != pytest.approx(0)
         assert_full_and_correct(page)
 
-        # a change of what is drawn (search dims the rest) is never shown from an old picture
+        # a change of what is drawn (search dims the rest): painted again, over the old picture
         counts = page.evaluate(COUNTS)
         page.fill("#graph-search", "flaky")
-        settled(page)
+        assert_full_and_correct(page)
         after = page.evaluate(COUNTS)
-        assert after["whole"] > counts["whole"] and after["borrowed"] == counts["borrowed"]
+        assert after["version"] > counts["version"] and after["borrowed"] > counts["borrowed"]
+        r = page.evaluate("() => hwGraph.rect('revenue')")  # dimmed: its stripe a pale green
+        assert page.evaluate(PIXEL, [r["x"] + r["w"] * 0.015, r["y"] + r["h"] / 2]) != page.evaluate(COLOUR, "healthy")
     assert problems == []

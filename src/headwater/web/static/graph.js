@@ -210,7 +210,7 @@ const hwGraph = (function () {
                    levelOf(s), candN, nCandN, candE, nCandE, scratch);
   }
 
-  function draw() {
+  function draw(whole) {
     const t0 = performance.now();
     if (!D) {
       g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -219,7 +219,7 @@ const hwGraph = (function () {
       return;
     }
     const level = levelOf(view.s);
-    const complete = tiler.frame(g, view, W, H, dpr, prepare);
+    const complete = tiler.frame(g, view, W, H, dpr, prepare, whole === true);
     const t1 = performance.now();
     g.setTransform(dpr * view.s, 0, 0, dpr * view.s, dpr * view.x, dpr * view.y);
     if (level !== "groups") outline();

@@ -6,8 +6,9 @@
 // the next frames until the view is complete: a frame costs a few copies of the screen and
 // at most `budget` ms of painting, however many assets there are.
 //
-// Any change of what is drawn (state, hover, search) invalidates the cache; the next frame
-// then paints everything in view before it shows (it has no earlier picture that is right).
+// Any change of what is drawn (state, hover, search) invalidates the cache; the frames after
+// it paint the view again the same way, from the middle out, over the picture before it.
+// Only the first frame (and one after a resize) paints everything before it shows.
 "use strict";
 
 function hwTiler(paintTile, background) {
@@ -49,8 +50,8 @@ function hwTiler(paintTile, background) {
   // Composes the view {s, x, y} (screen = world * s + (x, y)) of W x H CSS pixels into
   // `out`; returns whether it is complete (else the caller asks for another frame).
   // `prepare(x0, y0, x1, y1)` is called once before any tile is painted, with the world
-  // box of the tiles in view.
-  function frame(out, view, W, H, dpr, prepare) {
+  // box of the tiles in view. `whole`: paint every tile in view now, whatever it costs.
+  function frame(out, view, W, H, dpr, prepare, whole) {
     const s = view.s;
     const ox = Math.round(view.x * dpr) / dpr, oy = Math.round(view.y * dpr) / dpr;
     const tx0 = Math.floor(-ox / TILE), tx1 = Math.floor((W - 1 - ox) / TILE);
@@ -68,7 +69,7 @@ function hwTiler(paintTile, background) {
         else { cache.delete(key); cache.set(key, t); }  // most recently used
       }
     }
-    const usable = shown !== null && shown.version === version;
+    const usable = shown !== null && !whole;  // also after a change: the old picture, until the new one is painted
     if (!usable) counts.whole++;
     const t0 = performance.now();
     const back = buffers[1 - front];
