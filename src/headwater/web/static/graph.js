@@ -27,9 +27,7 @@ const hwGraph = (function () {
   const LOD_NODES = 14;   // a node narrower than this many pixels: draw groups, not nodes
   const LOD_LABELS = 110; // wider than this: draw its words
   const MAX_SCALE = 3;
-  const THROUGH_MAX = 150;
-  const LEAVING_MAX = 400;
-  const STUB = 40;
+  const BACKGROUND = "#fbfcfd";
 
   let D = null;            // the answer of /api/graph/canvas
   let n = 0;
@@ -47,8 +45,15 @@ const hwGraph = (function () {
   let matches = null;      // search matches (Set), or null
   let box = null;          // the box being selected, in world coordinates
   let pending = false;
-  const stats = {draws: [], last: 0};
+  const stats = {draws: [], last: 0, trace: false};
   const listeners = [];
+  const painter = hwPainter({  // what graph_paint.js reads, always current
+    get D() { return D; }, get X() { return X; }, get Y() { return Y; }, get NW() { return NW; },
+    get NH() { return NH; }, get lit() { return lit; }, get matches() { return matches; },
+    get laneEdges() { return laneEdges; }, COLOR, lines, shortKey,
+  });
+  const tiler = hwTiler(paintTile, BACKGROUND);
+  stats.tiles = tiler.counts;
 
   // -- data ------------------------------------------------------------------------------
   function load(data) {
@@ -73,6 +78,10 @@ const hwGraph = (function () {
       if (a !== b) pairs.add(a * 100000 + b);
     }
     laneEdges = Array.from(pairs, (p) => [Math.floor(p / 100000), p % 100000]);
+    candN = new Int32Array(n);
+    scratch = new Int32Array(n);
+    candE = new Int32Array(data.edges.length / 2 + 1);
+    painter.measure();
     if (mini) {  // the graph's shape, within 220 x 150
       const k = Math.min(220 / Math.max(data.width, 1), 150 / Math.max(data.height, 1));
       mini.width = Math.max(40, Math.round(data.width * k));
@@ -81,10 +90,17 @@ const hwGraph = (function () {
     count();
   }
 
+  // "materialized 3m ago" is told from one clock for every tile of a picture (a node across
+  // two tiles reads the same on both), moved on with every change and twice a minute.
+  let clock = Date.now() / 1000;
+  setInterval(() => { if (D) { clock = Date.now() / 1000; invalidate(); redraw(); } }, 30000);
+
   function count() {
+    clock = Date.now() / 1000;
     D.laneCounts = D.lanes.map(() => [0, 0, 0, 0]);
     for (let i = 0; i < n; i++) D.laneCounts[laneOf[i]][D.h[i]]++;
     miniDirty = true;
+    invalidate();
   }
 
   function healthOf(i) { return D.healths[D.h[i]]; }
@@ -100,6 +116,7 @@ const hwGraph = (function () {
     canvas.height = H * dpr;
     canvas.style.width = W + "px";
     canvas.style.height = H + "px";
+    invalidate();
   }
 
   function fitTo(x0, y0, x1, y1, pad) {
@@ -146,34 +163,66 @@ const hwGraph = (function () {
   }
 
   // -- drawing ---------------------------------------------------------------------------
+  // Never more than one frame's work per animation frame: input only moves the view and
+  // asks for a frame; the frame composes the view from cached tiles (graph_tiles.js).
   function redraw() {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => { pending = false; draw(); });
   }
 
-  function draw() {
-    const t0 = performance.now();
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    g.fillStyle = "#fbfcfd";
-    g.fillRect(0, 0, W, H);
-    if (!D) return;
-    const width = NW * view.s;
-    const level = width < LOD_NODES ? "groups" : width < LOD_LABELS ? "nodes" : "labels";
-    g.setTransform(dpr * view.s, 0, 0, dpr * view.s, dpr * view.x, dpr * view.y);
-    const x0 = -view.x / view.s, y0 = -view.y / view.s;
-    const x1 = x0 + W / view.s, y1 = y0 + H / view.s;
-    drawLanes(level, x0, y0, x1, y1);
-    if (level === "groups") {
-      drawLaneEdges();
-    } else {
-      const shown = [];
-      for (let i = 0; i < n; i++) {
-        if (X[i] < x1 && X[i] + NW > x0 && Y[i] < y1 && Y[i] + NH > y0) shown.push(i);
-      }
-      drawEdges(x0, y0, x1, y1, level);
-      if (level === "nodes") drawBlocks(shown); else drawLabelled(shown);
+  // What is drawn changed (state, hover, search): every tile is painted again.
+  function invalidate() { if (tiler) tiler.invalidate(); titles.clear(); }
+
+  function levelOf(s) {
+    const width = NW * s;
+    return width < LOD_NODES ? "groups" : width < LOD_LABELS ? "nodes" : "labels";
+  }
+
+  // The candidates for the tiles about to be painted: the nodes and edges that touch the
+  // world box of the tiles in view, found once per frame, not once per tile.
+  let candN = new Int32Array(0), candE = new Int32Array(0), scratch = new Int32Array(0);
+  let nCandN = 0, nCandE = 0;
+  function prepare(x0, y0, x1, y1) {
+    const m = 4 / view.s, E = D.edges;
+    x0 -= m; y0 -= m; x1 += m; y1 += m;
+    nCandN = 0;
+    for (let i = 0; i < n; i++) {
+      if (X[i] < x1 && X[i] + NW > x0 && Y[i] < y1 && Y[i] + NH > y0) candN[nCandN++] = i;
     }
+    nCandE = 0;
+    for (let e = 0; e < E.length; e += 2) {
+      const a = E[e], b = E[e + 1];
+      const ax = X[a] + NW, bx = X[b], ay = Y[a] + NH / 2, by = Y[b] + NH / 2;
+      if (Math.min(ax, bx) <= x1 && Math.max(ax, bx) >= x0 && Math.min(ay, by) <= y1 && Math.max(ay, by) >= y0) {
+        candE[nCandE++] = e;
+      }
+    }
+  }
+
+  function paintTile(t, s, tx, ty, TILE, dpr) {
+    t.setTransform(1, 0, 0, 1, 0, 0);
+    t.fillStyle = BACKGROUND;
+    t.fillRect(0, 0, TILE * dpr, TILE * dpr);
+    t.setTransform(dpr * s, 0, 0, dpr * s, -tx * TILE * dpr, -ty * TILE * dpr);
+    const m = 2 / s;  // a hairline on the tile's border belongs to both tiles
+    painter.region(t, s, tx * TILE / s - m, ty * TILE / s - m, (tx + 1) * TILE / s + m, (ty + 1) * TILE / s + m,
+                   levelOf(s), candN, nCandN, candE, nCandE, scratch);
+  }
+
+  function draw(whole) {
+    const t0 = performance.now();
+    if (!D) {
+      g.setTransform(dpr, 0, 0, dpr, 0, 0);
+      g.fillStyle = BACKGROUND;
+      g.fillRect(0, 0, W, H);
+      return;
+    }
+    const level = levelOf(view.s);
+    const complete = tiler.frame(g, view, W, H, dpr, prepare, whole === true);
+    const t1 = performance.now();
+    g.setTransform(dpr * view.s, 0, 0, dpr * view.s, dpr * view.x, dpr * view.y);
+    if (level !== "groups") outline();
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     drawLaneTitles(level);
     if (box) {
@@ -186,192 +235,70 @@ const hwGraph = (function () {
       g.setLineDash([]);
     }
     drawMinimap();
-    const ms = performance.now() - t0;
-    stats.last = ms;
-    stats.draws.push(ms);
+    const t2 = performance.now();
+    if (stats.trace) {
+      performance.measure("hw:tiles", {start: t0, end: t1});
+      performance.measure("hw:overlay", {start: t1, end: t2});
+    }
+    stats.last = t2 - t0;
+    stats.draws.push(stats.last);
     if (stats.draws.length > 500) stats.draws.shift();
     wrap.dataset.level = level;
     wrap.dataset.scale = view.s.toFixed(4);
+    wrap.dataset.complete = complete ? "1" : "0";
+    if (!complete) redraw();  // the tiles still missing: painted on the next frames
   }
 
-  function faded(i) {
-    return (lit !== null && !lit.has(i)) || (matches !== null && !matches.has(i));
-  }
-
-  function drawLanes(level, x0, y0, x1, y1) {
-    for (let l = 0; l < D.lanes.length; l++) {
-      const [lx, ly, lw, lh] = D.lanes[l];
-      if (lx > x1 || lx + lw < x0 || ly > y1 || ly + lh < y0) continue;
-      // clipped to the view (plus a margin): see drawEdges
-      const cx0 = Math.max(lx, x0 - 10), cy0 = Math.max(ly, y0 - 10);
-      const cx1 = Math.min(lx + lw, x1 + 10), cy1 = Math.min(ly + lh, y1 + 10);
-      g.fillStyle = "#eef2f6";
-      g.fillRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
-      if (level === "groups") {
-        // the group's health as a bar across it: each health its share of the width
-        const counts = D.laneCounts[l];
-        const total = counts.reduce((a, b) => a + b, 0) || 1;
-        let x = lx;
-        const y = ly + lh * 0.35, h = Math.max(lh * 0.3, 2 / view.s);
-        for (const hi of [2, 1, 3, 0]) {
-          if (!counts[hi]) continue;
-          const w = lw * counts[hi] / total;
-          g.fillStyle = COLOR[D.healths[hi]];
-          g.fillRect(x, y, w, h);
-          x += w;
-        }
-      }
-      g.strokeStyle = "#d3dae1";
-      g.lineWidth = 1 / view.s;
-      g.strokeRect(cx0, cy0, cx1 - cx0, cy1 - cy0);
-    }
-  }
-
+  // Group names stay on screen while their lane does; cut to the lane's width on screen
+  // (kept per lane and width: measuring words is the costly part of a title).
+  const titles = new Map();
   function drawLaneTitles(level) {
     g.font = "600 12px system-ui, sans-serif";
     g.textBaseline = "top";
+    g.fillStyle = "#4b5661";
     for (let l = 0; l < D.lanes.length; l++) {
       const [lx, ly, lw, lh, gi, size] = D.lanes[l];
       const sx = lx * view.s + view.x, sy = ly * view.s + view.y;
       if (sx > W || sy > H || (lx + lw) * view.s + view.x < 0 || (ly + lh) * view.s + view.y < 0) continue;
       if (lh * view.s < 14 && level === "groups") continue;
-      const c = D.laneCounts[l];
-      let text = `${D.groups[gi]} (${size})`;
-      if (level === "groups") {
-        const parts = [];
-        for (const hi of [2, 1, 3, 0]) if (c[hi]) parts.push(`${c[hi]} ${D.healths[hi]}`);
-        text += " — " + parts.join(", ");
-      }
-      // within the lane's width on screen: cut to fit, or left out when nothing fits
-      const room = Math.min((lx + lw) * view.s + view.x, W) - Math.max(sx, 0) - 12;
+      const room = Math.floor((Math.min((lx + lw) * view.s + view.x, W) - Math.max(sx, 0) - 12) / 8) * 8;
       if (room < 40) continue;
-      if (g.measureText(text).width > room) {
-        let cut = Math.max(1, Math.floor(text.length * room / g.measureText(text).width) - 1);
-        while (cut > 1 && g.measureText(text.slice(0, cut) + "…").width > room) cut--;
-        text = text.slice(0, cut) + "…";
+      const key = l + "|" + room + "|" + (level === "groups");
+      let text = titles.get(key);
+      if (text === undefined) {
+        text = laneTitle(l, level, gi, size, room);
+        titles.set(key, text);
       }
-      g.fillStyle = "#4b5661";
       g.fillText(text, Math.max(sx, 0) + 8, Math.max(sy, 0) + 6);
     }
   }
 
-  function drawLaneEdges() {
-    g.strokeStyle = "rgba(110,125,140,.55)";
-    g.lineWidth = 1.5 / view.s;
-    g.beginPath();
-    for (const [a, b] of laneEdges) {
-      const la = D.lanes[a], lb = D.lanes[b];
-      g.moveTo(la[0] + la[2] * 0.5, la[1] + la[3] / 2);
-      g.lineTo(lb[0] + lb[2] * 0.5, lb[1] + lb[3] / 2);
+  function laneTitle(l, level, gi, size, room) {
+    const c = D.laneCounts[l];
+    let text = `${D.groups[gi]} (${size})`;
+    if (level === "groups") {
+      const parts = [];
+      for (const hi of [2, 1, 3, 0]) if (c[hi]) parts.push(`${c[hi]} ${D.healths[hi]}`);
+      text += " — " + parts.join(", ");
     }
-    g.stroke();
+    const full = g.measureText(text).width;
+    if (full <= room) return text;
+    let cut = Math.max(1, Math.floor(text.length * room / full) - 1);
+    while (cut > 1 && g.measureText(text.slice(0, cut) + "…").width > room) cut--;
+    return text.slice(0, cut) + "…";
   }
 
-  // Only what is in view is stroked: a software rasterizer walks the whole of a path, so
-  // a long edge mostly off screen costs its full length. A curve with both ends near the
-  // view is drawn as a curve; any other edge as the part of its chord inside the view.
-  function drawEdges(x0, y0, x1, y1, level) {
-    const E = D.edges;
-    const curves = level === "labels";
-    const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;
-    const paths = [new Path2D(), new Path2D()];  // plain, highlighted
-    const through = [], leaving = [];
-    for (let e = 0; e < E.length; e += 2) {
-      const s = E[e], t = E[e + 1];
-      const ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
-      if (ax > x1 || bx < x0 || Math.min(ay, by) > y1 || Math.max(ay, by) < y0) continue;
-      const p = paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0];
-      const near = ax > x0 - mx && ax < x1 + mx && ay > y0 - my && ay < y1 + my
-        && bx > x0 - mx && bx < x1 + mx && by > y0 - my && by < y1 + my;
-      if (curves && near) {
-        const m = (bx - ax) / 2;
-        p.moveTo(ax, ay);
-        p.bezierCurveTo(ax + m, ay, bx - m, by, bx, by);
-      } else if (near) {
-        p.moveTo(ax, ay);
-        p.lineTo(bx, by);
-      } else if ((ax > x0 && ax < x1 && ay > y0 && ay < y1) || (bx > x0 && bx < x1 && by > y0 && by < y1)) {
-        leaving.push(e);
-      } else {
-        through.push(e);
-      }
-    }
-    // Edges with one end in view: the part in view; when there are many, a stub of
-    // STUB screen pixels from the end in view, pointing at the other end (long crossing
-    // lines are what a software rasterizer is slowest at, and many say little).
-    const stub = leaving.length > LEAVING_MAX ? STUB / view.s : Infinity;
-    for (const e of leaving) {
-      const s = E[e], t = E[e + 1];
-      let ax = X[s] + NW, ay = Y[s] + NH / 2, bx = X[t], by = Y[t] + NH / 2;
-      const len = Math.hypot(bx - ax, by - ay);
-      if (len > stub) {
-        const k = stub / len;
-        if (ax > x0 && ax < x1 && ay > y0 && ay < y1) { bx = ax + (bx - ax) * k; by = ay + (by - ay) * k; }
-        else { ax = bx + (ax - bx) * k; ay = by + (ay - by) * k; }
-      }
-      clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], ax, ay, bx, by, x0, y0, x1, y1);
-    }
-    // Edges passing through with neither end in view: drawn only while few (many long
-    // crossing lines in one path make scan conversion slow, and they say little).
-    if (through.length <= THROUGH_MAX) {
-      for (const e of through) {
-        const s = E[e], t = E[e + 1];
-        clipped(paths[lit !== null && lit.has(s) && lit.has(t) ? 1 : 0], X[s] + NW, Y[s] + NH / 2, X[t],
-                Y[t] + NH / 2, x0, y0, x1, y1);
-      }
-    }
-    g.lineWidth = 1 / view.s;  // one device pixel: a hairline, the cheapest stroke there is
-    g.strokeStyle = lit !== null ? "rgba(169,180,191,.35)" : "#98a4b0";
-    g.stroke(paths[0]);
-    if (lit !== null) {
+  // Selection and focus are drawn over the tiles: selecting repaints nothing.
+  function outline() {
+    const x0 = -view.x / view.s - NW, y0 = -view.y / view.s - NH;
+    const x1 = x0 + W / view.s + 2 * NW, y1 = y0 + H / view.s + 2 * NH;
+    if (selected.size) {
+      const p = new Path2D();
+      for (const i of selected) if (X[i] > x0 && X[i] < x1 && Y[i] > y0 && Y[i] < y1) p.rect(X[i] - 4, Y[i] - 4, NW + 8, NH + 8);
       g.strokeStyle = COLOR.accent;
-      g.lineWidth = 2 / view.s;
-      g.stroke(paths[1]);
+      g.lineWidth = Math.max(3, 3 / view.s);
+      g.stroke(p);
     }
-  }
-
-  // The part of a segment inside a box (Liang-Barsky), added to a path.
-  function clipped(p, ax, ay, bx, by, x0, y0, x1, y1) {
-    let t0 = 0, t1 = 1;
-    const dx = bx - ax, dy = by - ay;
-    for (const [q, r] of [[-dx, ax - x0], [dx, x1 - ax], [-dy, ay - y0], [dy, y1 - ay]]) {
-      if (q === 0) { if (r < 0) return; continue; }
-      const t = r / q;
-      if (q < 0) { if (t > t1) return; if (t > t0) t0 = t; } else { if (t < t0) return; if (t < t1) t1 = t; }
-    }
-    p.moveTo(ax + t0 * dx, ay + t0 * dy);
-    p.lineTo(ax + t1 * dx, ay + t1 * dy);
-  }
-
-  // Nodes as blocks: filled by health; a shape says it too (never colour alone): degraded
-  // has a plus, warning a bar, unknown is hollow, skipped has two upright bars. Everything
-  // is a filled rectangle: a software rasterizer strokes thick lines many times slower.
-  function drawBlocks(shown) {
-    const fills = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
-    const dim = new Path2D();
-    const marks = new Path2D();
-    const SKIPPED = D.statuses.indexOf("skipped");
-    for (const i of shown) {
-      const hi = D.h[i], x = X[i], y = Y[i];
-      if (faded(i)) { dim.rect(x, y, NW, NH); continue; }
-      fills[hi].rect(x, y, NW, NH);
-      if (hi === 3) marks.rect(x + 8, y + 8, NW - 16, NH - 16);                       // hollow
-      else if (hi === 2) { marks.rect(x + 25, y + NH / 2 - 5, 50, 10); marks.rect(x + 45, y + 14, 10, NH - 28); }
-      else if (hi === 1) marks.rect(x + 25, y + NH / 2 - 5, NW - 50, 10);
-      if (D.s[i] === SKIPPED) { marks.rect(x + NW - 60, y + 12, 10, NH - 24); marks.rect(x + NW - 40, y + 12, 10, NH - 24); }
-    }
-    for (let hi = 0; hi < 4; hi++) { g.fillStyle = COLOR[D.healths[hi]]; g.fill(fills[hi]); }
-    g.fillStyle = "#e3e8ed";
-    g.fill(dim);
-    g.fillStyle = "rgba(255,255,255,.92)";
-    g.fill(marks);
-    outline(shown);
-  }
-
-  function outline(shown) {
-    g.strokeStyle = COLOR.accent;
-    g.lineWidth = Math.max(3, 3 / view.s);
-    for (const i of shown) if (selected.has(i)) g.strokeRect(X[i] - 4, Y[i] - 4, NW + 8, NH + 8);
     if (focus >= 0) {
       g.setLineDash([8 / view.s, 5 / view.s]);
       g.strokeStyle = "#111";
@@ -383,7 +310,7 @@ const hwGraph = (function () {
 
   function ago(t) {
     if (!t) return null;
-    const d = Math.max(0, Date.now() / 1000 - t);
+    const d = Math.max(0, clock - t);
     if (d < 60) return Math.floor(d) + "s ago";
     if (d < 3600) return Math.floor(d / 60) + "m ago";
     if (d < 86400) return Math.floor(d / 3600) + "h ago";
@@ -398,45 +325,6 @@ const hwGraph = (function () {
     const when = ago(D.t[i]);
     const bad = D.bad[i] ? `${D.bad[i]} check(s) failing` : "";
     return [`${healthOf(i)} · ${status}`, when ? `${verb} ${when}` : `never ${verb}`, bad];
-  }
-
-  // Boxes first, then the words grouped by font and colour: a canvas state change per
-  // node (font, colour, alpha) costs more than the drawing itself.
-  function drawLabelled(shown) {
-    const HV = {healthy: "#1e7142", warning: "#8a5a00", degraded: "#b42f2f", unknown: "#56606b"};
-    const near = [], far = [];
-    for (const i of shown) (faded(i) ? far : near).push(i);
-    for (const [group, alpha] of [[far, 0.25], [near, 1]]) {
-      if (!group.length) continue;
-      g.globalAlpha = alpha;
-      const bodies = new Path2D();
-      const stripes = [new Path2D(), new Path2D(), new Path2D(), new Path2D()];
-      for (const i of group) { bodies.rect(X[i], Y[i], NW, NH); stripes[D.h[i]].rect(X[i], Y[i], 7, NH); }
-      g.fillStyle = "#fff";
-      g.fill(bodies);
-      g.strokeStyle = "#c4ccd4";
-      g.lineWidth = 1 / view.s;  // hairlines (see drawEdges)
-      g.stroke(bodies);
-      stripes.forEach((p, hi) => { g.fillStyle = COLOR[D.healths[hi]]; g.fill(p); });
-      g.strokeStyle = COLOR.degraded;
-      for (const i of group) if (D.h[i] === 2) g.strokeRect(X[i], Y[i], NW, NH);
-      const texts = group.map((i) => lines(i));
-      g.textBaseline = "alphabetic";
-      g.font = "600 12.5px system-ui, sans-serif";
-      g.fillStyle = "#15202b";
-      group.forEach((i) => g.fillText(shortKey(D.ids[i]), X[i] + 16, Y[i] + 17));
-      g.font = "11.5px system-ui, sans-serif";
-      for (let hi = 0; hi < 4; hi++) {
-        g.fillStyle = HV[D.healths[hi]];
-        group.forEach((i, k) => { if (D.h[i] === hi) g.fillText(texts[k][0], X[i] + 16, Y[i] + 33); });
-      }
-      g.fillStyle = "#3d4751";
-      group.forEach((i, k) => g.fillText(texts[k][1], X[i] + 16, Y[i] + 48));
-      g.fillStyle = "#b42f2f";
-      group.forEach((i, k) => { if (texts[k][2]) g.fillText(texts[k][2], X[i] + 16, Y[i] + 63); });
-    }
-    g.globalAlpha = 1;
-    outline(shown);
   }
 
   // -- minimap ---------------------------------------------------------------------------
@@ -504,6 +392,7 @@ const hwGraph = (function () {
       if (i >= 0) tip.textContent = describe(i) + (D.tips[String(i)] ? " — " + D.tips[String(i)] : "");
     }
     wrap.dataset.hover = i < 0 ? "" : D.ids[i];
+    invalidate();
     redraw();
   }
   function describe(i) {
@@ -677,6 +566,7 @@ const hwGraph = (function () {
       const q = search.value.trim().toLowerCase();
       matches = q ? new Set(D.ids.flatMap((id, i) => id.toLowerCase().includes(q) ? [i] : [])) : null;
       wrap.dataset.matches = matches ? String(matches.size) : "";
+      invalidate();
       redraw();
     });
     search.addEventListener("keydown", (e) => {
@@ -748,7 +638,8 @@ const hwGraph = (function () {
   });
 
   return {
-    stats, view, zoom, fit, redraw, draw, centreOn,
+    stats, view, zoom, fit, redraw, draw, centreOn, invalidate,
+    tiles: {counts: tiler.counts, config: tiler.config, size: tiler.TILE},
     pan(dx, dy) { view.x += dx; view.y += dy; redraw(); },
     look(s, wx, wy) { view.s = s; view.x = W / 2 - wx * s; view.y = H / 2 - wy * s; redraw(); },
     size() { return {width: D.width, height: D.height, nodes: n}; },
@@ -764,6 +655,10 @@ const hwGraph = (function () {
     clear() { selected.clear(); changed(); },
     selectedKeys,
     onSelect(f) { listeners.push(f); },
+    rect(key) {  // a node's box on screen (for tests)
+      const i = index.get(key);
+      return i === undefined ? null : {x: X[i] * view.s + view.x, y: Y[i] * view.s + view.y, w: NW * view.s, h: NH * view.s};
+    },
     point(key) {  // where a node is on screen (for tests and the bench)
       const i = index.get(key);
       return i === undefined ? null : {x: (X[i] + NW / 2) * view.s + view.x, y: (Y[i] + NH / 2) * view.s + view.y};
