@@ -106,20 +106,31 @@ class SummarizedMaterialization(AssetMaterialized):
         return self._whole()
 
 
+# The slots' own setters: a frozen dataclass's ``__init__`` (and ``object.__setattr__``) look
+# each attribute up by name, three times the cost of calling its descriptor; one summary is
+# built per stored partition on a cold status.
+_RUN_ID, _TIMESTAMP, _KEY, _PARTITION, _CODE_VERSION, _DATA_VERSION, _DATA_TIME, _DEPS = (
+    getattr(AssetMaterialized, name).__set__ for name in (
+        "run_id", "timestamp", "key", "partition", "code_version", "data_version", "data_time", "deps"))
+_EVENT_ID, _INPUTS_TEXT, _SOURCE, _FULL = (
+    SummarizedMaterialization.__dict__[name].__set__ for name in ("event_id", "inputs_text", "_source", "_full"))
+_new = object.__new__
+
+
 def summarize(source: MaterializationSource, event_id: int, run_id: str | None, timestamp: float, key: AssetKey,
               partition: str, code_version: str | None, data_version: str | None, data_time: float | None,
               deps: tuple[AssetKey, ...], inputs_text: str) -> SummarizedMaterialization:
-    m = object.__new__(SummarizedMaterialization)
-    _set(m, "run_id", run_id)
-    _set(m, "timestamp", timestamp)
-    _set(m, "key", key)
-    _set(m, "partition", partition)
-    _set(m, "code_version", code_version)
-    _set(m, "data_version", data_version)
-    _set(m, "data_time", data_time)
-    _set(m, "deps", deps)
-    _set(m, "event_id", event_id)
-    _set(m, "inputs_text", inputs_text)
-    _set(m, "_source", source)
-    _set(m, "_full", None)
+    m = _new(SummarizedMaterialization)
+    _RUN_ID(m, run_id)
+    _TIMESTAMP(m, timestamp)
+    _KEY(m, key)
+    _PARTITION(m, partition)
+    _CODE_VERSION(m, code_version)
+    _DATA_VERSION(m, data_version)
+    _DATA_TIME(m, data_time)
+    _DEPS(m, deps)
+    _EVENT_ID(m, event_id)
+    _INPUTS_TEXT(m, inputs_text)
+    _SOURCE(m, source)
+    _FULL(m, None)
     return m
