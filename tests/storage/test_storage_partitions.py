@@ -106,3 +106,38 @@ def test_a_0003_store_upgrades_in_place_and_keeps_its_partitions(store_url):
                      DynamicPartitionsChanged(run_id=None, timestamp=T0, name="c", added=("x",))])
         assert set(store.partition_facts([key("events")])[key("events")]) == {"d1", "d2"}
         assert store.dynamic_partitions() == {"c": ("x",)}
+
+
+def test_a_0004_store_upgrades_and_its_partitions_read_as_summaries_of_their_events(store_url):
+    """Migration 0005 fills the summary columns from the stored payloads: a partition written
+    by 0004 reads back with the versions and inputs of its event, and decodes the rest whole."""
+    from test_storage_migrations import _write_as_0001  # writes rows as the old revisions did
+
+    from headwater.core.events import InputState
+    from headwater.core.materialization_summary import SummarizedMaterialization
+
+    stale_read = AssetMaterialized(
+        run_id="r1", timestamp=T0 + 2, key=key("rolling"), partition="d2", code_version="c1", data_version="w1",
+        data_time=T0, deps=(key("events"),), metadata={"rows": 3},
+        inputs=(InputRecord(key("events"), "v1", T0, partition="d1"),
+                InputRecord(key("events"), None, None, state=InputState.MISSING, partition="d2")))
+    engines = create_engines(store_url)
+    try:
+        with engines.write.begin() as conn:
+            command.upgrade(schema._alembic_config(conn), "0004")
+            _write_as_0001(conn, [started("r1", T0), materialized("r1", "events", T0 + 1, "v1", partition="d1"),
+                                  stale_read])
+    finally:
+        engines.dispose()
+    with open_store(store_url) as store:
+        mat = store.partition_facts([key("rolling")])[key("rolling")]["d2"].last_materialization
+        assert type(mat) is SummarizedMaterialization
+        assert (mat.run_id, mat.code_version, mat.data_version, mat.data_time, mat.deps) == (
+            "r1", "c1", "w1", T0, (key("events"),))
+        assert [list(i) for i in mat.input_versions()] == [["events", "d1", "v1"], ["events", "d2", None, "missing"]]
+        assert mat.ran_on_stale_inputs
+        assert mat == stale_read and mat.metadata == {"rows": 3} and mat.inputs == stale_read.inputs
+        store.write([materialized("r2", "events", T0 + 5, "v2", partition="d1")])  # written by 0005: the same
+        fresh = store.partition_facts([key("events")])[key("events")]["d1"].last_materialization
+        assert (type(fresh), fresh.data_version, fresh.input_versions(), fresh.run_id) == (
+            SummarizedMaterialization, "v2", [], "r2")

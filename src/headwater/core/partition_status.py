@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
+from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
+from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.partition_mappings import IdentityMapping
 from headwater.core.partitions import PartitionContext, TimeWindowPartitions, format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
@@ -222,11 +224,19 @@ def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: 
                        _LazyRoots(sources) if causes else (), None, partition)
 
 
-def _recorded(mat, dep: AssetKey, q: str):  # type: ignore[no-untyped-def]
-    """The version ``mat`` recorded for ``dep[q]`` (``_NEVER`` if it did not read it)."""
-    for i in mat.inputs:
-        if i.key is dep and i.partition == q:
-            return i.data_version
+def _input_versions(mat: AssetMaterialized) -> Sequence[Sequence[Any]]:
+    """``[key text, partition, data version, ...]`` per recorded input: from the summary
+    columns when the store gave a summary (no event decoded), else from the event."""
+    if type(mat) is SummarizedMaterialization:
+        return mat.input_versions()
+    return [(i.key._str, i.partition, i.data_version) for i in mat.inputs]
+
+
+def _recorded(versions: Sequence[Sequence[Any]], dep: str, q: str):  # type: ignore[no-untyped-def]
+    """The version recorded for ``dep[q]`` (``_NEVER`` if it was not read)."""
+    for i in versions:
+        if i[0] == dep and i[1] == q:
+            return i[2]
     return _NEVER
 
 
@@ -237,14 +247,15 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
         causes: list[StaleCause] = list(own or ())
     else:
         causes = []
-    many = len(mat.inputs) > 8
-    recorded = {(i.key, i.partition): i.data_version for i in mat.inputs} if many else None
+    versions = _input_versions(mat)
+    recorded = {(i[0], i[1]): i[2] for i in versions} if len(versions) > 8 else None
     me: str | None = None
     for d in deps:
         parent = d.parent
         if parent is None:
             continue
         dep = d.key
+        dep_text = dep._str
         if d.statuses is None or d.mapping is None:
             read: Any = (("", parent),)
         elif d.same_key:
@@ -259,7 +270,7 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
         for q, st in read:
             version = st.data_version
             if version is not None:
-                seen = recorded.get((dep, q), _NEVER) if recorded is not None else _recorded(mat, dep, q)
+                seen = recorded.get((dep_text, q), _NEVER) if recorded is not None else _recorded(versions, dep_text, q)
                 if version != seen:
                     updated.append(q)
             if st.stale:
@@ -272,7 +283,7 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
             first = read_status(read, updated[0])
             if len(updated) == 1:
                 q = updated[0]
-                seen = recorded.get((dep, q), None) if recorded is not None else _recorded(mat, dep, q)
+                seen = recorded.get((dep_text, q), None) if recorded is not None else _recorded(versions, dep_text, q)
                 detail = (f"{format_partitioned_key(dep, q)} has a new data version {first.data_version} "
                           f"({'observed' if first.is_source else 'materialized'} in run {first.last_run_id or '-'}); "
                           f"{me} read {_v(None if seen is _NEVER else seen)}")

@@ -273,6 +273,38 @@ def decode_event(type_name: str, payload: str, schema_version: int = SCHEMA_VERS
     return fast(data)
 
 
+# --- the summary columns of a latest materialization (core/materialization_summary.py) ----
+
+
+def deps_json(deps: Iterable[AssetKey]) -> str:
+    """``asset_latest.mat_deps``: the declared deps a materialization recorded."""
+    return _DUMPS([k._str for k in deps])
+
+
+def inputs_json(inputs: Iterable[InputRecord]) -> str:
+    """``asset_latest.mat_inputs``: ``[key, partition, data version]`` per input read, with its
+    state appended when it was not ok (what "ran on stale inputs" asks)."""
+    return _DUMPS([[i.key._str, i.partition, i.data_version] if i.state is _OK
+                   else [i.key._str, i.partition, i.data_version, i.state.value] for i in inputs])
+
+
+_DEPS: dict[str, tuple[AssetKey, ...]] = {}
+
+
+def deps_from_json(text: str) -> tuple[AssetKey, ...]:
+    """The keys of a ``mat_deps`` text; texts repeat (every partition of an asset has the
+    same deps), so each is parsed once."""
+    deps = _DEPS.get(text)
+    if deps is None:
+        if len(_DEPS) >= 10_000:
+            _DEPS.clear()
+        deps = _DEPS[text] = keys_of(_fast_loads(text))
+    return deps
+
+
+input_versions_from_json = _fast_loads
+
+
 # --- rows -------------------------------------------------------------------------------
 
 

@@ -82,7 +82,7 @@ class SqlEventStore:
         self.url = url
         self._engines = engines
         self._latest = LatestFactsReader()
-        self._partitions = PartitionFactsReader()
+        self._partitions = PartitionFactsReader(self._read)
         self._checks = ChecksReader()
         self._alerts = AlertsReader()
         self._closed = False

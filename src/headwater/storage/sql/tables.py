@@ -141,6 +141,16 @@ asset_latest = Table(
     # the id of the last event of the batch that last changed the row: a reader that kept
     # what it decoded asks only for rows changed since (ids grow in commit order)
     Column("updated_id", EventId),
+    # What status reads of the last materialization, as columns (migration 0005), so that a
+    # status of 365,000 partitions decodes no JSON: its run, code and data versions, data
+    # time, declared deps (JSON list of keys) and the version of every input it read (JSON
+    # ``[[key, partition, version(, state if not ok)], ...]``). See core/materialization_summary.py.
+    Column("mat_run_id", String),
+    Column("mat_code_version", String),
+    Column("mat_data_version", String),
+    Column("mat_data_time", Time),
+    Column("mat_deps", Text),
+    Column("mat_inputs", Text),
     Index("ix_asset_latest_updated_id", "updated_id"),
 )
 
