@@ -83,7 +83,7 @@ class DaskExecutor:
         self._ready: list[StepOutcome] = []  # failed before reaching Dask (no worker fits)
         self._offered: dict[str, dict[str, float]] = {}
         self._next_lease_check = 0.0
-        # What came back, in arrival order: ("outcome", key, pickled StepOutcome) pushed by the
+        # What came back, in arrival order: ("outcome", key, the StepOutcome) pushed by the
         # worker, or ("done", key, None) from a future's callback (an error, a loss, or a finished
         # task whose pushed outcome went missing).
         self._done: queue.Queue[tuple[str, str, StepOutcome | None]] = queue.Queue()
@@ -163,7 +163,7 @@ class DaskExecutor:
         except queue.Empty:
             pass
         unreported: list[_Flight] = []
-        for kind, key, pushed in done:
+        for _kind, key, pushed in done:
             flight = self._flights.get(key)
             if flight is None:
                 continue  # reported already, or given up (timeout, lease, cancel)
