@@ -4,7 +4,10 @@ The coordinator (``RunCoordinator``) still decides order, retries and skips: a s
 submitted when its parents are done, so independent branches run in parallel on as many
 workers as the cluster has. What this executor adds is *where*: each step goes to Dask as
 a ``StepAddress`` (data, see ``dask_worker``), with the asset's ``executor_tags`` as Dask
-worker resources, and comes back as a ``StepOutcome``.
+worker resources, and comes back as a ``StepOutcome`` — pushed by the worker on this
+client's event topic rather than fetched (a ``gather`` is a round trip through the scheduler
+to the worker per step: most of the executor's per-step cost before). Steps released
+together are sent together, one graph per set of resources.
 
 Faults, as the other executors report them (``recorded=False``: the coordinator writes the
 step's end):
