@@ -117,6 +117,56 @@ def materialize_multiprocess(n: int, layers: int, workers: int) -> dict[str, Any
             "instance": "DagsterInstance.local_temp() (SQLite)"}
 
 
+DASK_TEMPLATE = PROJECT_TEMPLATE.replace(
+    "import dagster as dg\n", "import dagster as dg\nfrom dagster_dask import dask_executor\n").replace(
+    'executor_def=dg.multiprocess_executor.configured({{"max_concurrent": {workers}}})',
+    'executor_def=dask_executor.configured({{"cluster": {{"existing": {{"address": {address!r}}}}}}})')
+
+
+def materialize_dask(n: int, layers: int, workers: int, repeats: int) -> dict[str, Any]:
+    """The peer of ``scaleout_bench.py dask_overhead``: the same graph with ``dagster-dask`` on
+    an already running LocalCluster of ``workers`` single-threaded processes (its cold start
+    apart), Dagster's SQLite instance in a temporary folder; one warm-up run of 20 assets."""
+    import logging
+
+    from dagster._core.definitions.reconstruct import ReconstructableJob
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=logging.ERROR)
+    client = Client(cluster)
+    client.wait_for_workers(workers)
+    runs: list[float] = []
+    cpu: list[float] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="dagster-bench-") as tmp:
+            for size in [20] + [n] * repeats:
+                nodes = layered_dag(size, min(layers, size))
+                path = Path(tmp) / f"dagster_dask_project_{size}.py"
+                path.write_text(DASK_TEMPLATE.format(n=size, workers=workers, address=cluster.scheduler_address,
+                                                     nodes=[(x.name, x.parents) for x in nodes]))
+                recon = ReconstructableJob.for_file(str(path), "get_job")
+                home = Path(tmp) / f"home-{len(runs)}-{size}"
+                home.mkdir()
+                with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    with dg.execute_job(recon, instance=instance) as result:
+                        seconds = time.perf_counter() - t0
+                        made = len(result.get_asset_materialization_events())
+                        if not result.success or made != size:
+                            raise RuntimeError(f"dagster-dask run failed or incomplete: {made}/{size}")
+                if size == n:
+                    runs.append(seconds)
+                    cpu.append(time.process_time() - c0)
+    finally:
+        client.close()
+        cluster.close()
+    median = sorted(runs)[len(runs) // 2]
+    return {"n": n, "all_s": runs, "per_asset_ms": median / n * 1e3, "cpu_s_this_process": cpu,
+            "workers": workers, "instance": "DagsterInstance.local_temp() (SQLite)",
+            "load_average": os.getloadavg()}
+
+
 # -- 2. load ---------------------------------------------------------------------------------
 
 
@@ -233,7 +283,8 @@ def status(n: int, layers: int, events: int, runs: int, repeats: int) -> dict[st
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["materialize_inprocess", "materialize_multiprocess", "load", "status"])
+    p.add_argument("workload", choices=["materialize_inprocess", "materialize_multiprocess", "materialize_dask",
+                                        "load", "status"])
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--layers", type=int, default=20)
     p.add_argument("--workers", type=int, default=2)
@@ -255,6 +306,8 @@ def _dispatch(a: argparse.Namespace) -> dict[str, Any]:
         out = materialize_inprocess(a.n, a.layers, a.storage)
     elif a.workload == "materialize_multiprocess":
         out = materialize_multiprocess(a.n, a.layers, a.workers)
+    elif a.workload == "materialize_dask":
+        out = materialize_dask(a.n, a.layers, a.workers, a.repeats)
     elif a.workload == "load":
         out = load(a.n, a.layers, a.repeats)
     else:

@@ -45,6 +45,10 @@ sys.path.insert(0, str(HERE))
 
 from dag_gen import layered_dag  # noqa: E402
 
+# CPU seconds of this process per timed run, by backend/executor (with a LocalCluster the
+# scheduler's thread is in it; the workers' CPU is not), printed beside the wall times.
+CPU: dict[str, list[float]] = {}
+
 PG = os.environ.get("HEADWATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -85,9 +89,10 @@ def _one_run(n: int, backend: str, executor: str = "in_process") -> float:
         try:
             with hw.Instance(home=Path(tmp) / "home", database_url=url) as instance:
                 instance.store  # noqa: B018 - create the schema outside the timing
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = instance.materialize(defs, "*", executor=executor, location=location)
                 took = time.perf_counter() - t0
+                CPU.setdefault(f"{backend}/{executor}", []).append(round(time.process_time() - c0, 3))
                 if not result.success or len(result.materializations) != n:
                     raise RuntimeError(f"run failed: {result.status} {next(iter(result.errors.values()), None)}")
         finally:
@@ -192,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         out = dask_overhead(a.n or 1000, a.repeats)
     else:
         out = dask_throughput(a.n or 50, [int(x) for x in a.levels.split(",")])
+    out["load_average"] = os.getloadavg()
+    out["cpu_s_this_process"] = CPU
     print("RESULT " + json.dumps(out), flush=True)
     return 0
 

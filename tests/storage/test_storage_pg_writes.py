@@ -1,5 +1,6 @@
-"""PostgreSQL's write path (``pg_writes.py``): one trip per write when this process wrote last,
-the long way when another did, and commits that wait for the disk only at run boundaries."""
+"""PostgreSQL's write path (``pg_writes.py``): one trip per write whoever wrote before, ids
+numbered by the server without a gap, and commits that wait for the disk only at run
+boundaries."""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ def test_two_writers_interleaving_keep_one_gapless_id_sequence(pg_schema_url):
         one.write([_started("r1")])
         two.write([_started("r2")])
         for i in range(6):
-            # Each writer's guess of the last id is wrong whenever the other wrote in between.
             (one if i % 3 else two).write([_step("r1" if i % 2 else "r2", i)])
             one.write([_step("r1", 100 + i)])
         one.write([AssetMaterialized(run_id="r1", timestamp=9.0, step_key="s1", key=AssetKey(("a",)),
@@ -54,28 +54,52 @@ def test_only_events_inside_a_running_run_commit_without_waiting_for_the_disk(mo
     assert not commit_may_wait(inside)
 
 
-def test_a_writer_guesses_the_next_id_only_while_nobody_else_writes(pg_schema_url):
-    from sqlalchemy import event
+def _syncs(store, write) -> int:
+    """How many times ``write`` waited for the server (a libpq Sync each), traced on the wire."""
+    import tempfile
 
+    raw = store._pg_writes._conn.connection.dbapi_connection  # noqa: SLF001 - the wire is what is tested
+    with tempfile.TemporaryFile("w+") as trace:
+        raw.pgconn.trace(trace.fileno())
+        try:
+            write()
+        finally:
+            raw.pgconn.untrace()
+        trace.seek(0)
+        return sum(1 for line in trace if "\tSync" in line)
+
+
+def test_a_write_is_one_round_trip_whoever_wrote_before(pg_schema_url):
     one, two = open_store(pg_schema_url), open_store(pg_schema_url)
-    seen: list[str] = []
-    event.listen(one.engines.write, "before_cursor_execute",
-                 lambda conn, cur, sql, params, ctx, many: seen.append(
-                     "guess" if "ELSE 0 END" in sql else "read" if "GREATEST" in sql else "other"))
     try:
         one.write([_started("r1")])
-        one.write([_step("r1", 1)])  # nobody wrote in between: from now on, guess
-        seen.clear()
-        one.write([_step("r1", 2)])
-        assert [s for s in seen if s != "other"] == ["guess"]
-        two.write([_step("r1", 3)])
-        seen.clear()
-        one.write([_step("r1", 4)])  # the guess is refused under the lock, then read
-        assert [s for s in seen if s != "other"] == ["guess", "read"]
-        assert [getattr(e.event, "step_key", None) for e in one.run_events("r1")] == [None, "s1", "s2", "s3", "s4"]
+        assert _syncs(one, lambda: one.write([_step("r1", 1)])) == 1
+        two.write([_step("r1", 2)])  # another process wrote in between: the server still numbers ours
+        assert _syncs(one, lambda: one.write([_step("r1", 3)])) == 1
+        assert _syncs(one, lambda: one.acquire_lease("step:r1:s3:1", "w", 30.0, 1.0)) == 1
+        assert _syncs(one, lambda: one.release_lease("step:r1:s3:1", "w")) == 1
+        assert [(e.id, getattr(e.event, "step_key", None)) for e in one.run_events("r1")] == [
+            (1, None), (2, "s1"), (3, "s2"), (4, "s3")]
     finally:
         one.close()
         two.close()
+
+
+def test_a_failed_write_leaves_the_connection_usable_and_nothing_stored(pg_schema_url):
+    from headwater.errors import StorageError
+
+    store = open_store(pg_schema_url)
+    try:
+        store.write([_started("r1")])
+        conn = store._pg_writes._conn  # noqa: SLF001
+        with pytest.raises(StorageError):
+            store.write([_step("r1", 1), _step("r1", 2).__class__(run_id="r1", timestamp=3.0, step_key="s\x00",
+                                                                   asset_keys=(AssetKey(("a",)),), attempt=1, pid=1)])
+        store.write([_step("r1", 3)])
+        assert store._pg_writes._conn is conn  # noqa: SLF001 - rolled back, not reconnected
+        assert [getattr(e.event, "step_key", None) for e in store.run_events("r1")] == [None, "s3"]
+    finally:
+        store.close()
 
 
 def test_a_waiter_wakes_on_another_process_write_not_on_a_timer(pg_schema_url):

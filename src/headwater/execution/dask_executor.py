@@ -4,7 +4,10 @@ The coordinator (``RunCoordinator``) still decides order, retries and skips: a s
 submitted when its parents are done, so independent branches run in parallel on as many
 workers as the cluster has. What this executor adds is *where*: each step goes to Dask as
 a ``StepAddress`` (data, see ``dask_worker``), with the asset's ``executor_tags`` as Dask
-worker resources, and comes back as a ``StepOutcome``.
+worker resources, and comes back as a ``StepOutcome`` — pushed by the worker on this
+client's event topic rather than fetched (a ``gather`` is a round trip through the scheduler
+to the worker per step: most of the executor's per-step cost before). Steps released
+together are sent together, one graph per set of resources.
 
 Faults, as the other executors report them (``recorded=False``: the coordinator writes the
 step's end):
@@ -21,6 +24,7 @@ step's end):
 
 from __future__ import annotations
 
+import pickle
 import queue
 import time
 from collections.abc import Callable
@@ -33,7 +37,7 @@ from headwater.errors import HeadwaterError
 from headwater.execution.dask_worker import StepAddress, run_step
 from headwater.execution.executor import timed_out
 from headwater.execution.requests import StepOutcome, StepRequest
-from headwater.execution.step_lease import lease_name, read_lease
+from headwater.execution.step_lease import LeaseState, lease_name, read_lease
 from headwater.storage.interfaces import LeaseStore
 
 # A task never finishes unobserved for longer than this: leases and timeouts are looked at.
@@ -69,7 +73,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, client: Any, defs: Definitions, leases: LeaseStore,
-                 address_for: Callable[[StepRequest, str], StepAddress], *, cluster: Any = None,
+                 address_for: Callable[[StepRequest, str, str], StepAddress], *, cluster: Any = None,
                  lease_ttl: float, description: str) -> None:
         self._client = client
         self._cluster = cluster
@@ -82,8 +86,25 @@ class DaskExecutor:
         self._ready: list[StepOutcome] = []  # failed before reaching Dask (no worker fits)
         self._offered: dict[str, dict[str, float]] = {}
         self._next_lease_check = 0.0
-        self._done: queue.Queue[str] = queue.Queue()  # keys of futures that ended, from their callbacks
+        # What came back, in arrival order: ("outcome", key, the StepOutcome) pushed by the
+        # worker, or ("done", key, None) from a future's callback (an error, a loss, or a finished
+        # task whose pushed outcome went missing).
+        self._done: queue.Queue[tuple[str, str, StepOutcome | None]] = queue.Queue()
+        self._unsent: list[tuple[StepRequest, dict[str, float]]] = []
         self.capacity = max(1, sum(w.get("nthreads", 1) for w in self._workers().values()))
+        # Workers push each outcome on this client's own event topic (it goes worker ->
+        # scheduler -> here over streams that are open anyway, no round trip), which the
+        # scheduler empties once this client has gone.
+        self.outcome_topic = client.id
+        client.subscribe_topic(self.outcome_topic, self._pushed)
+
+    def _pushed(self, event: tuple[float, Any]) -> None:
+        """On the client's event loop: a worker's outcome (bytes); other messages the scheduler
+        logs to a client's topic are dicts, and are not ours."""
+        _at, message = event
+        if isinstance(message, bytes):
+            key, outcome = pickle.loads(message)
+            self._done.put(("outcome", key, outcome))
 
     # -- the Executor interface ------------------------------------------------------------
 
@@ -97,18 +118,34 @@ class DaskExecutor:
                                 f"of {self.description} offers (start workers with --resources, e.g. "
                                 f"dask worker ADDRESS --resources \"{_spell(resources)}\")", "NoWorkerFits")))
             return
-        key = f"headwater-{request.run_id[:12]}-{request.step_key}-{request.attempt}"
-        name = lease_name(request)
-        address = self._address_for(request, f"headwater-abandon-{name}")  # an Event nobody sets unless needed
-        future = self._client.submit(run_step, address, key=key, pure=False, retries=0,
-                                     resources=resources or None)
-        self._flights[key] = _Flight(request, future, time.monotonic(), name)
-        future.add_done_callback(lambda f, key=key: self._done.put(key))  # on the client's thread
+        self._unsent.append((request, resources))
+
+    def _send(self) -> None:
+        """Everything submitted since the last poll, as one graph per set of resources: one
+        message to the scheduler for all the steps a finished step released."""
+        unsent, self._unsent = self._unsent, []
+        groups: dict[tuple[tuple[str, float], ...], list[StepRequest]] = {}
+        for request, resources in unsent:
+            groups.setdefault(tuple(sorted(resources.items())), []).append(request)
+        now = time.monotonic()
+        for resources, requests in groups.items():
+            keys = [f"headwater-{r.run_id[:12]}-{r.step_key}-{r.attempt}" for r in requests]
+            names = [lease_name(r) for r in requests]
+            # The abandon Event of each step is one nobody sets unless the step is given up.
+            addresses = [self._address_for(r, f"headwater-abandon-{n}", self.outcome_topic)
+                         for r, n in zip(requests, names)]
+            futures = self._client.map(run_step, addresses, key=keys, pure=False, retries=0,
+                                       resources=dict(resources) or None)
+            for request, key, name, future in zip(requests, keys, names, futures):
+                self._flights[key] = _Flight(request, future, now, name)
+                future.add_done_callback(lambda f, key=key: self._done.put(("done", key, None)))
 
     def in_flight(self) -> int:
-        return len(self._flights) + len(self._ready)
+        return len(self._flights) + len(self._ready) + len(self._unsent)
 
     def poll(self, timeout: float | None) -> list[StepOutcome]:
+        if self._unsent:
+            self._send()
         outcomes, self._ready = self._ready, []
         if outcomes:
             return outcomes
@@ -121,31 +158,36 @@ class DaskExecutor:
         for f in self._flights.values():
             if f.request.timeout is not None:
                 wait_for = min(wait_for, max(0.0, f.submitted + f.request.timeout - now))
-        done: list[str] = []
+        done: list[tuple[str, str, StepOutcome | None]] = []
         try:
-            done.append(self._done.get(timeout=wait_for))  # woken by the first future that ends
+            done.append(self._done.get(timeout=wait_for))  # woken by the first step that ends
             while True:
                 done.append(self._done.get_nowait())  # and whatever ended with it
         except queue.Empty:
             pass
-        finished: list[_Flight] = []
-        for key in done:
+        unreported: list[_Flight] = []
+        for _kind, key, pushed in done:
             flight = self._flights.get(key)
             if flight is None:
-                continue  # given up already (timeout, lease, cancel)
-            status = flight.future.status
-            if status == "finished":
+                continue  # reported already, or given up (timeout, lease, cancel)
+            if pushed is not None:
                 del self._flights[key]
-                finished.append(flight)
+                outcomes.append(pushed)
+                continue
+            status = flight.future.status
+            if status == "finished":  # finished, but its pushed outcome never came: fetch it
+                del self._flights[key]
+                unreported.append(flight)
             elif status in ("error", "cancelled", "lost"):
                 del self._flights[key]
                 outcomes.append(self._failure(flight))
-        if finished:  # one round trip for all the outcomes that came in together
-            outcomes.extend(self._client.gather([f.future for f in finished]))
+        if unreported:
+            outcomes.extend(self._client.gather([f.future for f in unreported]))
         outcomes.extend(self._overdue())
         return outcomes
 
     def cancel(self) -> None:
+        self._unsent.clear()
         flights = list(self._flights.values())
         self._flights.clear()
         self._abandon(flights)
@@ -201,8 +243,12 @@ class DaskExecutor:
         if now >= self._next_lease_check and self._flights:
             self._next_lease_check = now + min(self._ttl / 2, 5.0)
             wall = time.time()
+            held_now: dict[str, tuple[str, float]] = {}
+            for run_id in {f.request.run_id for f in self._flights.values()}:  # one query per run
+                held_now.update(self._leases.leases(f"step:{run_id}:"))
             for key, flight in list(self._flights.items()):
-                held = read_lease(self._leases, flight.lease)
+                lease = held_now.get(flight.lease)
+                held = None if lease is None else LeaseState(*lease)
                 if held is None or held.expires_at > wall:
                     continue  # not started yet (queued on Dask), or alive
                 del self._flights[key]

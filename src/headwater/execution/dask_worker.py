@@ -11,6 +11,7 @@ to the store, exactly as a multiprocess worker does.
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import threading
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class StepAddress:
     boot: WorkerBootstrap
     lease_ttl: float
     abandon_event: str  # name of the Dask Event the coordinator sets when it gives the step up
+    outcome_topic: str = ""  # the coordinator's Dask event topic, where the outcome is pushed
 
     @property
     def run_id(self) -> str:
@@ -90,9 +92,25 @@ def run_step(address: StepAddress) -> StepOutcome:
     lease = StepLease(env.store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
     lease.take()
     try:
-        return execute_step(env.defs, env.store, env.values, request, lease.lost)
+        outcome = execute_step(env.defs, env.store, env.values, request, lease.lost)
     finally:
         lease.release()
+    if address.outcome_topic:
+        _push(address.outcome_topic, outcome)
+    return outcome
+
+
+def _push(topic: str, outcome: StepOutcome) -> None:
+    """Send the outcome to the coordinator now, over the worker's stream to the scheduler
+    (which forwards it to the coordinator's client): the coordinator learns it without asking
+    for the task's result — a round trip through the scheduler to this worker per step."""
+    from distributed import get_worker
+
+    try:
+        worker = get_worker()
+    except ValueError:  # called outside a Dask worker (a test): the returned outcome is all there is
+        return
+    worker.log_event(topic, pickle.dumps((worker.get_current_task(), outcome)))
 
 
 def _abandon_check(name: str, store: Any, run_id: str) -> Any:

@@ -41,8 +41,8 @@ def build_dask_executor(defs: Definitions, store: EventStore, database_url: str,
     values = json.dumps(values_config, sort_keys=True)
     ttl = lease_ttl()
 
-    def address_for(request: StepRequest, abandon_event: str) -> StepAddress:
-        return StepAddress(loc, database_url, values, request, boot, ttl, abandon_event)
+    def address_for(request: StepRequest, abandon_event: str, outcome_topic: str) -> StepAddress:
+        return StepAddress(loc, database_url, values, request, boot, ttl, abandon_event, outcome_topic)
 
     client, cluster = connect(settings, workers)
     try:

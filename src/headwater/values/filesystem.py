@@ -112,4 +112,8 @@ def _discard(tmp: str | None) -> None:
 def value_store_from_config(config: dict[str, Any]) -> Any:
     if config.get("type") == FilesystemValueStore.name:
         return FilesystemValueStore(config["root"])
+    if config.get("type") == "fsspec":
+        from headwater.values.fsspec_store import FsspecValueStore
+
+        return FsspecValueStore(config["url"], **config.get("options", {}))
     raise ValueStoreError(f"unknown value store type {config.get('type')!r}")

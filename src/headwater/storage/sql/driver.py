@@ -26,6 +26,12 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+from headwater.storage.sql.tables import EventId
+
+# The transaction setting that holds the id base of a write whose ids the server numbers
+# (``writer.append(server_ids=True)``): event-id values are sent as offsets from it.
+ID_BASE_SETTING = "headwater.id_base"
+
 Where = tuple[tuple[str, int], ...]
 """A conjunction of conditions: ``(column, 0)`` is ``column = ?``, ``(column, n)`` with
 n > 0 is ``column IN (?, ... n times)``."""
@@ -47,8 +53,10 @@ class Statements:
     """The SQL text of one backend, built on first use and kept (shapes are few and bounded:
     ``IN`` lists never exceed the writer's chunk size)."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, server_ids: bool = False) -> None:
         self.mark = "?" if backend == "sqlite" else "%s"
+        # An event-id column's value, when the server numbers the events: base + offset.
+        self._id_mark = f"(current_setting('{ID_BASE_SETTING}')::bigint + {self.mark})" if server_ids else self.mark
         self._cache: dict[tuple[Any, ...], str] = {}
 
     def _marks(self, n: int) -> str:
@@ -58,8 +66,8 @@ class Statements:
         key = ("insert", table.name, tuple(columns))
         sql = self._cache.get(key)
         if sql is None:
-            sql = self._cache[key] = (f"INSERT INTO {_q(table.name)} ({_columns(table, columns)}) "
-                                      f"VALUES ({self._marks(len(columns))})")
+            marks = ", ".join(self._id_mark if table.c[c].type is EventId else self.mark for c in columns)
+            sql = self._cache[key] = f"INSERT INTO {_q(table.name)} ({_columns(table, columns)}) VALUES ({marks})"
         return sql
 
     def upsert(self, table: Table, pk: tuple[str, ...], update: tuple[str, ...], insert_only: tuple[str, ...]) -> str:
@@ -89,14 +97,15 @@ class Statements:
 
 
 _STATEMENTS = {backend: Statements(backend) for backend in ("sqlite", "postgresql")}
+_SERVER_IDS = Statements("postgresql", server_ids=True)
 
 
 class Driver:
     """Runs statements on the cursor of ``conn``'s current transaction. ``close()`` it."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, server_ids: bool = False) -> None:
         self.conn = conn
-        self.sql = _STATEMENTS[conn.dialect.name]
+        self.sql = _SERVER_IDS if server_ids else _STATEMENTS[conn.dialect.name]
         self._dbapi_conn = conn.connection.dbapi_connection
         self._error: type[Exception] = conn.dialect.loaded_dbapi.Error
         self._cursor: Any = self._dbapi_conn.cursor()  # type: ignore[union-attr]

@@ -56,6 +56,16 @@ def acquire(conn: Connection, name: str, owner: str, ttl: float, now: float) -> 
     return True
 
 
+# PostgreSQL: the same decision as ``acquire`` in one statement, atomic without the writers'
+# lock (``ON CONFLICT DO UPDATE`` locks the row; a racing insert waits for it, then sees the
+# winner's row and its WHERE). A row comes back when ``owner`` holds the lease afterwards.
+# A Dask step takes and gives up a lease per step: two statements, one trip each.
+PG_ACQUIRE = ('INSERT INTO leases (name, owner, expires_at) VALUES (%s, %s, %s) '
+              'ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at '
+              'WHERE leases.owner = excluded.owner OR leases.expires_at <= %s RETURNING 1')
+PG_RELEASE = "DELETE FROM leases WHERE name = %s AND owner = %s"
+
+
 def release(conn: Connection, name: str, owner: str) -> None:
     """Give ``name`` up if ``owner`` holds it; someone else's lease is left alone."""
     take_write_lock(conn)

@@ -1,40 +1,42 @@
-"""Event writes on PostgreSQL: one reused connection, and a whole transaction in ~3 round trips.
+"""Event writes on PostgreSQL: one reused connection, and a whole transaction in one round trip.
 
 Each event write is a short transaction of a handful of statements (the writers' advisory
 lock, the next event id, the event rows, the derived rows, COMMIT). Sent one at a time,
 each statement waits for the server: with the pool's liveness ping on checkout, about eight
-round trips per write, two writes per step — most of what made PostgreSQL 5-15× slower than
-SQLite for a run of small steps, far more than the disk sync of the commit itself.
+round trips per write — most of what made PostgreSQL 5-15× slower than SQLite for a run of
+small steps, far more than the disk sync of the commit itself.
 
 So a store keeps one write connection for its process (no checkout, no ping: a lost
-connection fails the write, is invalidated, and the retry opens a new one), and runs each
-write in psycopg's pipeline mode: statements are queued and the server's answers collected
-only when a result is needed — the next id after the lock, and the end. COMMIT goes in the
-same pipeline, so the write costs: BEGIN + lock + next id (one trip), derived-row loads if
-any (usually none), the rows + COMMIT (one trip).
+connection fails the write, is dropped, and the retry opens a new one), and sends each
+write as one psycopg pipeline: ``BEGIN``, the writers' lock, the id base, the rows, the
+derived rows, ``COMMIT``, then one Sync — one trip. The connection is in autocommit mode
+and the transaction is spelled out, because psycopg's own transaction handling waits for
+the server after its implicit ``BEGIN`` and again at ``commit()`` (three trips).
 
-One trip, most of the time: the next event id is the highest stored id plus one, read under
-the lock. A process that was the last to write knows that id already; it sends its guess
-instead of asking, and the server checks it under the lock (``writer.append``'s
-``expect_last_id``). A wrong guess (another process wrote meanwhile) fails that transaction
-before anything is stored, and the write is sent again the long way; guessing resumes once
-a write sees that nobody wrote since this process's last one (so a store shared by many busy
-writers does not pay for misses on every write).
+No id is read back: the next event id is the highest stored id plus one, taken *by the
+server* under the lock (``SELECT set_config('headwater.id_base', max ...)``, a statement of
+its own so that its snapshot is taken after the lock is granted), and every event-id value
+the writer sends is an offset from that base (``writer.append(server_ids=True)``). So a
+write costs one trip whoever else writes — several Dask workers and their coordinator
+writing in turn included. (The previous scheme guessed the next id and lost a trip, and a
+failed transaction, whenever another process had written in between.) A write that must
+read derived rows first (a run's start or end, a step's success without its start in the
+batch) waits for those reads: one more trip.
 
 Each write also notifies ``headwater_events`` (``pg_notify``, delivered at commit), so a
 reader in another process can wait for a change instead of polling (``change_feed.py``).
 
 What remains is the disk sync of each COMMIT (0.3 ms on a quiet disk, 3-5 ms on a busy
-one), twice per step. SQLite, as we run it (WAL, ``synchronous=NORMAL``), syncs at
-checkpoints only: a power cut may lose its last commits. PostgreSQL gets the same contract
-for the events *inside* a running run — step starts and ends, materializations, logs — which
-commit with ``synchronous_commit = off`` (group-committed by the WAL writer within 0.2 s).
-The run's boundaries commit synchronously: ``RunQueued``, ``RunStarted``, ``RunFinished``,
-and every write outside a run (observations, checks, ticks, alerts, leases). The WAL is
-one ordered log, so a synchronous commit makes everything committed before it durable too:
-when a run is reported finished, all its events are on disk. A PostgreSQL crash mid-run
-loses at most the last fraction of a second of that run's events — never a prefix, never
-consistency — and the run, whose end was never written, is failed by whoever notices.
+one). SQLite, as we run it (WAL, ``synchronous=NORMAL``), syncs at checkpoints only: a
+power cut may lose its last commits. PostgreSQL gets the same contract for the events
+*inside* a running run — step starts and ends, materializations, logs — which commit with
+``synchronous_commit = off`` (group-committed by the WAL writer within 0.2 s). The run's
+boundaries commit synchronously: ``RunQueued``, ``RunStarted``, ``RunFinished``, and every
+write outside a run (observations, checks, ticks, alerts). The WAL is one ordered log, so a
+synchronous commit makes everything committed before it durable too: when a run is
+reported finished, all its events are on disk. A PostgreSQL crash mid-run loses at most the
+last fraction of a second of that run's events — never a prefix, never consistency — and
+the run, whose end was never written, is failed by whoever notices.
 ``HEADWATER_PG_SYNCHRONOUS_COMMIT=always`` makes every write synchronous.
 
 Writers in one process take turns on the connection (a lock); they would anyway, on the
@@ -68,6 +70,7 @@ T = TypeVar("T")
 
 CHANNEL = EVENTS
 _PRELUDE = "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', %s, true), pg_notify(%s, '')"
+_RELAXED = "SELECT set_config('synchronous_commit', 'off', true)"
 _PRELUDE_QUEUED = _PRELUDE + f", pg_notify('{QUEUE}', '')"  # a run was queued: wake the daemons
 
 
@@ -76,69 +79,65 @@ class PgWriteSession:
         self._engine = engine
         self._lock = threading.Lock()
         self._conn: Connection | None = None
-        self._last_id: int | None = None  # the highest event id, as of this process's last write
-        self._guess = False  # send _last_id instead of reading it
 
-    def append(self, events: Sequence[Event], relaxed: bool) -> list[int | None]:
-        """Append ``events`` (``writer.append``) in one pipelined transaction, guessing the
-        next id when this process wrote last."""
-
-        guess = self._last_id if self._guess else None
+    def append(self, events: Sequence[Event], relaxed: bool) -> None:
+        """Append ``events`` (``writer.append``) in one pipelined transaction, ids numbered by
+        the server."""
         queued = any(isinstance(e, RunQueued) for e in events)
-        try:
-            ids = self.run(lambda conn: append(conn, events, guess, locked=True), relaxed=relaxed, notify=True,
-                           queued=queued)
-        except Exception as exc:
-            if guess is None or not _wrong_guess(exc):
-                raise
-            self._guess = False
-            ids = self.run(lambda conn: append(conn, events, locked=True), relaxed=relaxed, notify=True,
-                           queued=queued)
-            guess = None
-        stored = [i for i in ids if i is not None]
-        if stored:
-            # Read the long way, the first id tells whether anyone wrote since our last write.
-            self._guess = guess is not None or min(stored) - 1 == self._last_id
-            self._last_id = max(stored)
-        return ids
+        self.run(lambda conn: append(conn, events, locked=True, server_ids=True), relaxed=relaxed, notify=True,
+                 queued=queued)
 
     def run(self, action: Callable[[Connection], T], *, relaxed: bool = False, notify: bool = False,
-            queued: bool = False, pipelined: bool = True) -> T:
+            queued: bool = False) -> T:
         """Run ``action`` in one transaction on the reused connection, pipelined, committed;
         ``relaxed``: without waiting for the disk (see the module's docstring for when)."""
         with self._lock:
             conn = self._conn
             if conn is None or conn.closed or conn.invalidated:
-                conn = self._conn = self._engine.connect()
+                conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._conn = conn
             try:
-                raw = conn.connection.dbapi_connection
-                with conn.begin():
-                    if pipelined:
-                        return self._pipelined(raw, conn, action, relaxed, notify, queued)
-                    if relaxed:
-                        raw.execute("SET LOCAL synchronous_commit = off")  # type: ignore[union-attr]
-                    return action(conn)  # statements through SQLAlchemy, which reads their results
-                # SQLAlchemy's own commit then finds nothing open, and sends nothing.
+                return self._pipelined(conn.connection.dbapi_connection, conn, action, relaxed, notify, queued)
             except BaseException:
                 raw_conn = getattr(conn.connection, "dbapi_connection", None) if not conn.invalidated else None
-                if raw_conn is None or raw_conn.closed or raw_conn.info.transaction_status != 0:
+                status = None if raw_conn is None or raw_conn.closed else raw_conn.info.transaction_status
+                if status not in (0, 2, 3):  # neither idle, nor in a transaction (failed or not)
                     self._drop()  # lost or in an unknown state: the next write starts afresh
+                elif status:  # a transaction left open by the error (the server's, or the driver's): end it
+                    try:
+                        raw_conn.execute("ROLLBACK")
+                    except Exception:  # noqa: BLE001 - then start afresh next time
+                        self._drop()
                 raise
+
+    def statement(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement in its own transaction, committed without waiting for the disk, in
+        one trip (leases: see ``leases.py``)."""
+
+        def action(conn: Connection) -> Any:
+            raw = conn.connection.dbapi_connection
+            raw.execute(_RELAXED, prepare=True)  # type: ignore[union-attr]
+            return raw.execute(sql, params, prepare=True)  # type: ignore[union-attr]
+
+        cursor = self.run(action)
+        return list(cursor.fetchall()) if cursor.description is not None else []
 
     @staticmethod
     def _pipelined(raw: Any, conn: Connection, action: Callable[[Connection], T], relaxed: bool,
                    notify: bool, queued: bool) -> T:
-        """The transaction's statements and COMMIT in one pipeline. The first error is the one
-        raised: leaving an aborted pipeline reports a second one, which says nothing more."""
+        """BEGIN, the transaction's statements and COMMIT in one pipeline, sent with one Sync.
+        The first error is the one raised: leaving an aborted pipeline reports a second one,
+        which says nothing more."""
         first: BaseException | None = None
         try:
             with raw.pipeline():
                 try:
+                    raw.execute("BEGIN", prepare=True)
                     if notify:  # the writers' lock, the commit mode and the notice: one statement
                         raw.execute(_PRELUDE_QUEUED if queued else _PRELUDE,
                                     (PG_WRITE_LOCK, "off" if relaxed else "on", CHANNEL), prepare=True)
                     result = action(conn)
-                    raw.commit()  # queued with the rows: one trip
+                    raw.execute("COMMIT", prepare=True)  # queued with the rows: one trip
                 except Exception as exc:  # noqa: BLE001 - re-raised below, once the pipeline is closed
                     first = exc
         except Exception:
@@ -163,14 +162,3 @@ class PgWriteSession:
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.close()
-
-
-def _wrong_guess(exc: BaseException) -> bool:
-    import psycopg
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, psycopg.errors.DivisionByZero):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False

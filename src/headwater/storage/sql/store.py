@@ -340,24 +340,28 @@ class SqlEventStore:
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float) -> bool:
         """Take or renew ``name`` for ``owner`` until ``now + ttl``; False while another owner
-        holds it unexpired. Written directly, with no event: see ``leases.py`` for why."""
+        holds it unexpired. Written directly, with no event: see ``leases.py`` for why. Leases
+        are taken and renewed often (one per Dask step): on PostgreSQL one statement on the
+        reused write connection, committed without waiting for the disk — a lease lost in a
+        server crash only lets another holder take it."""
         leases.check_lease_args(name, owner, ttl, now)
-        return self._lease_write(lambda conn: leases.acquire(conn, name, owner, ttl, now),
+        if self._pg_writes is not None:
+            session = self._pg_writes
+            params = (name, owner, float(now) + float(ttl), float(now))
+            return self._transaction_with(lambda: bool(session.statement(leases.PG_ACQUIRE, params)),
+                                          f"acquire the lease {name!r}")
+        return self._transaction(lambda conn: leases.acquire(conn, name, owner, ttl, now),
                                  f"acquire the lease {name!r}")
 
     def release_lease(self, name: str, owner: str) -> None:
         """Give up ``name`` if ``owner`` holds it; anyone else's lease is left as it is."""
         leases.check_lease_args(name, owner)
-        self._lease_write(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
-
-    def _lease_write(self, action: Callable[[Connection], T], what: str) -> T:
-        """Leases are taken and renewed often (a step lease per Dask step): on PostgreSQL on the
-        reused write connection, committed without waiting for the disk — a lease lost in a
-        server crash only lets another holder take it (see ``leases.py``: no fact hangs on it)."""
-        if self._pg_writes is None:
-            return self._transaction(action, what)
-        session = self._pg_writes
-        return self._transaction_with(lambda: session.run(action, relaxed=True, pipelined=False), what)
+        if self._pg_writes is not None:
+            session = self._pg_writes
+            self._transaction_with(lambda: session.statement(leases.PG_RELEASE, (name, owner)),
+                                   f"release the lease {name!r}")
+            return
+        self._transaction(lambda conn: leases.release(conn, name, owner), f"release the lease {name!r}")
 
     def lease_holder(self, name: str) -> tuple[str, float] | None:
         """(owner, expires_at) of ``name``, expired or not; None when nobody holds it."""

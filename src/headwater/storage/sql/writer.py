@@ -71,7 +71,7 @@ from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
 from headwater.storage.sql.codec import deps_json, dumps, error_to_json, event_json, inputs_json, loads
-from headwater.storage.sql.driver import Driver, Where
+from headwater.storage.sql.driver import ID_BASE_SETTING, Driver, Where
 from headwater.storage.sql.tables import (
     alert_state,
     asset_events,
@@ -101,19 +101,19 @@ _NEXT_ID_SQL = {
 }
 
 
-def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None = None,
-           locked: bool = False) -> list[int | None]:
+def append(conn: Connection, events: Sequence[Event], locked: bool = False,
+           server_ids: bool = False) -> list[int | None]:
     """Store ``events`` and their derived state; return each event's id (None if dropped).
 
-    ``expect_last_id`` (PostgreSQL): the writer's guess of the highest stored id. The id is
-    then not read back before the rows are sent; the server checks the guess under the lock
-    and a wrong one fails the transaction (``DivisionByZero``), to be retried without it —
-    which lets a pipelined write reach the server once (``pg_writes.py``). ``locked``: the
-    caller already holds the writers' lock in this transaction."""
+    ``server_ids`` (PostgreSQL): the server numbers the events — the next id is read into a
+    transaction setting under the lock, and every event id sent is an offset from it — so
+    nothing is read back before the rows are sent and a pipelined write reaches the server
+    once (``pg_writes.py``); the ids returned are then those offsets. ``locked``: the caller
+    already holds the writers' lock in this transaction."""
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
-    db = Driver(conn)
+    db = Driver(conn, server_ids=server_ids)
     try:
         if locked:
             pass
@@ -121,9 +121,9 @@ def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None
             db.executemany(_PG_LOCK_SQL, [(PG_WRITE_LOCK,)])
         else:
             take_write_lock(conn)
-        if expect_last_id is not None:
-            db.executemany(_PG_EXPECT_SQL, [(expect_last_id,)])
-            next_id = expect_last_id + 1
+        if server_ids:
+            db.executemany(_PG_ID_BASE_SQL, [()])
+            next_id = 1
         else:
             next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
         batch = _Batch(db, events)
@@ -142,8 +142,10 @@ def append(conn: Connection, events: Sequence[Event], expect_last_id: int | None
 
 
 _PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
-_PG_EXPECT_SQL = ("SELECT 1 / (CASE WHEN (" + _NEXT_ID_SQL["postgresql"][len("SELECT "):]
-                  + ") = %s THEN 1 ELSE 0 END)")
+# Its own statement, after the lock's: in READ COMMITTED a statement's snapshot is taken when
+# it starts, so only then does it see the rows of the writer the lock made us wait for.
+_PG_ID_BASE_SQL = ("SELECT set_config('" + ID_BASE_SETTING + "', (" + _NEXT_ID_SQL["postgresql"][len("SELECT "):]
+                   + ")::text, true)")
 
 
 def take_write_lock(conn: Connection) -> None:
