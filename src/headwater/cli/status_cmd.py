@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -28,6 +28,9 @@ from headwater.cli.typer_app import (
     out,
 )
 from headwater.errors import HeadwaterError
+
+if TYPE_CHECKING:
+    from headwater.service.status_snapshot import StatusRows
 
 STATUSES = ("materialized", "missing", "failed", "running", "observed", "unobserved")
 HEALTHS = ("healthy", "warning", "degraded", "unknown")
@@ -79,13 +82,16 @@ def status(
         ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
         colour = out.is_terminal and not out.no_color
         if fast is not None:
-            summaries, encoded, total = fast
+            chosen_rows, total = fast
+            summaries = chosen_rows.summaries
             if as_json:
-                sys.stdout.buffer.write(status_view.json_of_rows(encoded))
+                chosen_rows.write_document(sys.stdout.buffer)
                 sys.stdout.flush()
+                chosen_rows.close()
                 return
             now = status_view.now()
             lines = status_view.body_lines([status_view.summary_cells(s, now) for s in summaries], colour)
+            chosen_rows.close()
             shown = len(summaries)
         else:
             rows = _dicts(picked, counts, p.defs.graph)
@@ -113,13 +119,13 @@ def _needs_states() -> Any:
 
 
 def _from_rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
-               overdue: bool, check: str | None, limit: int | None) -> tuple[list[Any], list[bytes], int] | None:
+               overdue: bool, check: str | None, limit: int | None) -> tuple[StatusRows, int] | None:
     """The rows (their summaries and JSON) that pass every filter, from every asset's rows
     (``Instance.status_rows``: a stored snapshot's when it still holds), and how many passed;
     None where a snapshot cannot serve (``status_snapshot.eligible``) or the selection reads
     current states: then ``_select`` computes only what it shows."""
     from headwater.core.selection import select
-    from headwater.service.status_snapshot import eligible
+    from headwater.service.status_snapshot import StatusRows, eligible
 
     if not eligible(p.defs):
         return None
@@ -130,20 +136,26 @@ def _from_rows(p: _Project, selection: str | None, health: str | None, state: st
         except _NeedsStates:
             return None
     every = p.instance.status_rows(p.defs)
+    if chosen is None and health is None and state is None and not stale and not overdue and check is None:
+        total = len(every.summaries)
+        if limit is None or limit >= total:
+            return every, total
     summaries: list[Any] = []
-    rows: list[bytes] = []
+    picked: list[int] = []
     total = 0
-    for s, row in zip(every.summaries, every.rows):
+    for i, s in enumerate(every.summaries):
         # positions: reports.SUMMARY_FIELDS
         if ((chosen is not None and s[0] not in chosen) or (health is not None and s[2] != health)
                 or (state is not None and s[3] != state) or (stale and s[5] is None)
                 or (overdue and s[6] != "overdue") or (check is not None and not any(st == check for _, st in s[10]))):
             continue
         total += 1
-        if limit is None or len(rows) < limit:
+        if limit is None or len(picked) < limit:
             summaries.append(s)
-            rows.append(row)
-    return summaries, rows, total
+            picked.append(i)
+    rows = every.rows()
+    every.close()
+    return StatusRows(summaries, [rows[i] for i in picked]), total
 
 
 def _select(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,

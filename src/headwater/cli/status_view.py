@@ -186,11 +186,3 @@ def page(lines: list[str], stream: IO[str] | None = None) -> None:
 
 def now() -> float:
     return time.time()
-
-
-def json_of_rows(rows: Sequence[bytes]) -> bytes:
-    """The same document as ``json_chunks`` from rows already encoded one by one (a stored
-    snapshot's): one asset a line."""
-    if not rows:
-        return b"[]\n"
-    return b"[\n" + b",\n".join(rows) + b"\n]\n"

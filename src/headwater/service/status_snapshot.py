@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from headwater.core.events import RunStatus
-from headwater.storage.snapshot_files import read_body, read_header, write_snapshot
+from headwater.storage.snapshot_files import OpenSnapshot, open_snapshot, write_snapshot
 
 if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
@@ -49,14 +48,51 @@ _CODE = ("core", "reports.py", "service/status_snapshot.py", "service/instance.p
          "storage/sql/codec.py", "storage/sql/checks.py")
 
 
-@dataclass(frozen=True)
 class StatusRows:
-    """Every asset's ``status`` row, upstream first: ``rows[i]`` is the JSON of ``summaries[i]``'s
-    asset. ``from_snapshot`` says whether they were read back rather than computed."""
+    """Every asset's ``status`` row, upstream first: ``summaries[i]`` (``reports.row_summary``)
+    beside ``rows()[i]``, the row as JSON; ``write_document`` writes ``status --json``'s whole
+    answer. Read back from a snapshot, the rows stay on disk until asked for."""
 
-    summaries: list[list[Any]]
-    rows: list[bytes]
-    from_snapshot: bool
+    def __init__(self, summaries: list[list[Any]], rows: list[bytes] | None = None,
+                 stored: OpenSnapshot | None = None) -> None:
+        self.summaries = summaries
+        self._rows = rows
+        self._stored = stored
+
+    @property
+    def from_snapshot(self) -> bool:
+        return self._stored is not None
+
+    def rows(self) -> list[bytes]:
+        if self._rows is None:
+            assert self._stored is not None
+            self._rows = document_rows(self._stored.body())
+        return self._rows
+
+    def write_document(self, out: IO[bytes]) -> None:
+        """The JSON array of every row, one a line (``document``), to ``out``."""
+        if self._stored is not None and self._rows is None:
+            self._stored.copy_body(out)
+        else:
+            out.write(document(self.rows()))
+
+    def close(self) -> None:
+        if self._stored is not None:
+            self._stored.close()
+
+
+def document(rows: list[bytes]) -> bytes:
+    """A JSON array of ``rows`` with one row a line: what ``status --json`` prints (and
+    ``cli/status_view.json_chunks`` writes from dicts)."""
+    if not rows:
+        return b"[]\n"
+    return b"[\n" + b",\n".join(rows) + b"\n]\n"
+
+
+def document_rows(body: bytes) -> list[bytes]:
+    """``document``'s rows again: a row never holds a raw line break (JSON escapes it)."""
+    inner = body[2:-3]
+    return inner.split(b",\n") if inner else []
 
 
 def eligible(defs: Definitions) -> bool:
@@ -119,22 +155,20 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
     if not instance.exists():
         return None
     fp = defs_fingerprint or fingerprint(defs)
-    found = read_header(path_of(instance, fp))
-    if found is None:
+    stored = open_snapshot(path_of(instance, fp))
+    if stored is None:
         return None
-    header, data = found
-    if header.get("format") != FORMAT or header.get("fingerprint") != fp:
-        return None
-    if header.get("mark") != last_event_id(instance):
-        return None
-    count = header.get("count")
-    body = read_body(data, count) if isinstance(count, int) else None
-    if body is None:
-        return None
-    summaries, rows = body
-    if not isinstance(summaries, list) or len(summaries) != count:
-        return None
-    return StatusRows(summaries, rows, True)
+    header = stored.header
+    try:
+        if (header.get("format") == FORMAT and header.get("fingerprint") == fp
+                and header.get("mark") == last_event_id(instance)):
+            summaries = stored.index()
+            if isinstance(summaries, list) and len(summaries) == header.get("count"):
+                return StatusRows(summaries, stored=stored)
+    except (ValueError, OSError):  # damaged: computed afresh
+        pass
+    stored.close()
+    return None
 
 
 def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None, keep: bool = True) -> StatusRows:
@@ -160,8 +194,8 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     if keep and not running and eligible(defs):
         fp = defs_fingerprint or fingerprint(defs)
         write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
-                                               "count": len(rows), "pid": os.getpid()}, summaries, rows)
-    return StatusRows(summaries, rows, False)
+                                               "count": len(rows), "pid": os.getpid()}, summaries, document(rows))
+    return StatusRows(summaries, rows)
 
 
 def status_rows(instance: Instance, defs: Definitions) -> StatusRows:

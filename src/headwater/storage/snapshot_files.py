@@ -2,27 +2,30 @@
 the store.
 
 A snapshot is a cache of something derived from the store (``service/status_snapshot.py``):
-the reader decides whether it still holds, from the key written in its first line. Writing
-goes to a temporary file renamed over the old one, so a reader sees the previous snapshot
-or the next, never half of one, and concurrent writers cost each other nothing but the
-work. Any damage (a foreign file, a truncated one, a disk error) reads as "no snapshot":
-the caller computes afresh, which is always right.
+the reader decides whether it still holds, from the key in its first line. Its layout: a
+header line (JSON), an index line (JSON), then a body of bytes the reader may never need to
+look at, or may copy to its output as it is (``copy_body``: the kernel copies, no Python
+object is made of it). Writing goes to a temporary file renamed over the old one, so a
+reader sees the previous snapshot or the next, never half of one (an open one stays whole
+while it is replaced), and concurrent writers cost each other nothing but the work. Any
+damage (a foreign file, a truncated one, a disk error) reads as "no snapshot": the caller
+computes afresh, which is always right.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import orjson
 
 
-def write_snapshot(path: Path, header: dict[str, object], index: object, rows: Sequence[bytes]) -> bool:
-    """``header`` and ``index`` as one JSON line each, then ``rows`` one a line (each a JSON
-    document without a raw line break, as orjson writes them). False when it could not be
-    written (a read-only home, a full disk): a snapshot is never worth failing a read for."""
+def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: bytes) -> bool:
+    """False when it could not be written (a read-only home, a full disk): a snapshot is
+    never worth failing a read for."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -30,8 +33,8 @@ def write_snapshot(path: Path, header: dict[str, object], index: object, rows: S
         return False
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps(header) + b"\n" + orjson.dumps(index) + b"\n")
-            f.write(b"\n".join(rows))
+            f.write(orjson.dumps({**header, "body_size": len(body)}) + b"\n" + orjson.dumps(index) + b"\n")
+            f.write(body)
         os.replace(tmp, path)
         return True
     except OSError:
@@ -42,34 +45,71 @@ def write_snapshot(path: Path, header: dict[str, object], index: object, rows: S
         return False
 
 
-def read_header(path: Path) -> tuple[dict[str, object], bytes] | None:
-    """The header of the snapshot at ``path`` and the whole file's bytes, or None when there
-    is none or it is not one."""
+class OpenSnapshot:
+    """A snapshot file opened for reading: its header, its index on demand, its body."""
+
+    def __init__(self, file: IO[bytes], header: dict[str, Any]) -> None:
+        self._file = file
+        self.header = header
+        self._index: Any = None
+        self._body_at: int | None = None
+
+    def index(self) -> Any:
+        """The index line, parsed; raises ``ValueError`` when it does not parse."""
+        if self._body_at is None:
+            self._index = orjson.loads(self._file.readline())
+            self._body_at = self._file.tell()
+            size = os.fstat(self._file.fileno()).st_size - self._body_at
+            if size != self.header.get("body_size"):
+                raise ValueError("truncated snapshot")
+        return self._index
+
+    def body(self) -> bytes:
+        self.index()
+        self._file.seek(self._body_at)  # type: ignore[arg-type]
+        return self._file.read()
+
+    def copy_body(self, out: IO[bytes]) -> None:
+        """The body to ``out`` (flushed first); by the kernel when ``out`` is a real file or pipe."""
+        self.index()
+        out.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):  # a test's captured stream
+            out.write(self.body())
+            return
+        offset, left = self._body_at, self.header["body_size"]
+        try:
+            while left > 0:
+                sent = os.sendfile(fd, self._file.fileno(), offset, left)
+                if sent == 0:
+                    break
+                offset += sent  # type: ignore[operator]
+                left -= sent
+        except BrokenPipeError:  # the reader left: as any write to it would say
+            raise
+        except OSError:  # no sendfile between these two: copy through memory
+            if offset != self._body_at:
+                raise
+            out.write(self.body())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def open_snapshot(path: Path) -> OpenSnapshot | None:
+    """The snapshot at ``path`` with its header read, or None when there is none or it is
+    not one."""
     try:
-        data = path.read_bytes()
+        file = open(path, "rb")  # noqa: SIM115 (handed over to OpenSnapshot)
     except OSError:
         return None
-    end = data.find(b"\n")
-    if end < 0:
-        return None
     try:
-        header = orjson.loads(data[:end])
-    except orjson.JSONDecodeError:
+        header = orjson.loads(file.readline())
+    except (OSError, orjson.JSONDecodeError):
+        file.close()
         return None
-    return (header, data) if isinstance(header, dict) else None
-
-
-def read_body(data: bytes, count: int) -> tuple[object, list[bytes]] | None:
-    """The index and the ``count`` rows after the header, or None when they do not parse."""
-    first = data.find(b"\n")
-    second = data.find(b"\n", first + 1)
-    if first < 0 or second < 0:
+    if not isinstance(header, dict) or not isinstance(header.get("body_size"), int):
+        file.close()
         return None
-    try:
-        index = orjson.loads(data[first + 1:second])
-    except orjson.JSONDecodeError:
-        return None
-    rows = data[second + 1:].split(b"\n") if count else []
-    if len(rows) != count:
-        return None
-    return index, rows
+    return OpenSnapshot(file, header)
