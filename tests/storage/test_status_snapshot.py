@@ -13,7 +13,6 @@ from headwater.core.events import RunStarted
 from headwater.service import status_snapshot
 from headwater.storage.sql.mark_probe import sqlite_last_event_id
 
-
 _VALUES = itertools.count()
 
 
