@@ -64,7 +64,7 @@ def status(
         os.environ[PARSE_ENV] = given or "background"  # never wait for `dbt parse` (docs/dbt.md)
         try:
             p = _Project(file, module, attribute, home)
-            fast = _from_rows(p, selection, health, state, stale, overdue, check, limit)
+            fast = _from_rows(p, selection, health, state, stale, overdue, check, limit, as_json)
             if fast is None:
                 picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
             p.instance.close()
@@ -119,11 +119,13 @@ def _needs_states() -> Any:
 
 
 def _from_rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
-               overdue: bool, check: str | None, limit: int | None) -> tuple[StatusRows, int] | None:
+               overdue: bool, check: str | None, limit: int | None, as_json: bool = True,
+               ) -> tuple[StatusRows, int] | None:
     """The rows (their summaries and JSON) that pass every filter, from every asset's rows
     (``Instance.status_rows``: a stored snapshot's when it still holds), and how many passed;
     None where a snapshot cannot serve (``status_snapshot.eligible``) or the selection reads
-    current states: then ``_select`` computes only what it shows."""
+    current states: then ``_select`` computes only what it shows. The rows themselves only
+    ``as_json``."""
     from headwater.core.selection import select
     from headwater.service.status_snapshot import StatusRows, eligible
 
@@ -153,9 +155,9 @@ def _from_rows(p: _Project, selection: str | None, health: str | None, state: st
         if limit is None or len(picked) < limit:
             summaries.append(s)
             picked.append(i)
-    rows = every.rows()
+    rows = every.picked(picked) if as_json else []  # the table reads the summaries alone
     every.close()
-    return StatusRows(summaries, [rows[i] for i in picked]), total
+    return StatusRows(summaries, rows), total
 
 
 def _select(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,

@@ -69,6 +69,13 @@ class OpenSnapshot:
         self._file.seek(self._body_at)  # type: ignore[arg-type]
         return self._file.read()
 
+    def read_range(self, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` of the body."""
+        self.index()
+        if not 0 <= start <= end <= self.header["body_size"]:
+            raise ValueError("a range outside the snapshot's body")
+        return os.pread(self._file.fileno(), end - start, self._body_at + start)  # type: ignore[operator]
+
     def copy_body(self, out: IO[bytes]) -> None:
         """The body to ``out`` (flushed first); by the kernel when ``out`` is a real file or pipe."""
         self.index()
