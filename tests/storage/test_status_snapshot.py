@@ -95,6 +95,9 @@ def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store
     assert not damaged.from_snapshot and damaged.rows() == _fresh(tmp_path, store_url, _defs())
     path.write_bytes(b"not a snapshot")
     assert not _read(tmp_path, store_url, _defs()).from_snapshot
+    for code in "3456":  # only the newest few definitions versions keep theirs
+        _read(tmp_path, store_url, _defs(code=code))
+    assert len(list((tmp_path / "home" / status_snapshot.FOLDER).glob("*"))) == status_snapshot.KEEP
 
 
 def test_clock_dependent_rows_and_runs_in_progress_are_never_kept(tmp_path, store_url):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from headwater.core.events import RunStatus
-from headwater.storage.snapshot_files import OpenSnapshot, open_snapshot, write_snapshot
+from headwater.storage.snapshot_files import OpenSnapshot, open_snapshot, prune, write_snapshot
 
 if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 FORMAT = 2
 FOLDER = "snapshots"
+KEEP = 3  # snapshots of the newest definitions versions kept (switching branches back and forth)
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The code the rows are derived with: status and health (core), the rows (reports), this.
 _CODE = ("core", "reports.py", "service/status_snapshot.py", "service/instance.py", "storage/sql/latest.py",
@@ -224,6 +225,7 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
         write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
                                                "count": len(rows), "pid": os.getpid()},
                        [summaries, starts_of(rows)], document(rows))
+        prune(instance.home / FOLDER, "status-*.snap", KEEP)
     return StatusRows(summaries, rows)
 
 

@@ -45,6 +45,25 @@ def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: bytes) 
         return False
 
 
+def prune(folder: Path, pattern: str, keep: int) -> None:
+    """Remove all but the ``keep`` newest files matching ``pattern`` (and temporary files of
+    writers that died, once an hour old): a snapshot per definitions version would
+    otherwise pile up, tens of MB each for a big graph. A reader holding one open keeps
+    reading it (the file goes when it closes)."""
+    import time
+
+    try:
+        found = [(f.stat().st_mtime, f) for f in folder.glob(pattern)]
+        stale_tmp = [f for f in folder.glob("*.tmp") if f.stat().st_mtime < time.time() - 3600]
+    except OSError:
+        return
+    found.sort(reverse=True)
+    for _, f in found[keep:]:
+        f.unlink(missing_ok=True)
+    for f in stale_tmp:
+        f.unlink(missing_ok=True)
+
+
 class OpenSnapshot:
     """A snapshot file opened for reading: its header, its index on demand, its body."""
 
