@@ -29,11 +29,17 @@ STATUS_COLOUR = {"materialized": "green", "observed": "green", "missing": "yello
 CHECK_ORDER = ("failed", "warn", "not_run", "passed")
 
 
+_PARSED: dict[str, float] = {}
+
+
 def ago(iso_time: str | None, now: float) -> str:
     """``3h ago`` for an ISO time (as the JSON has it); ``-`` when there is none."""
     if iso_time is None:
         return "-"
-    delta = max(0.0, now - datetime.fromisoformat(iso_time).timestamp())
+    ts = _PARSED.get(iso_time)
+    if ts is None:  # a graph's rows repeat the same times (a run's, a data time passed down)
+        ts = _PARSED[iso_time] = datetime.fromisoformat(iso_time).timestamp()
+    delta = max(0.0, now - ts)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if delta >= size:
             return f"{int(delta // size)}{unit} ago"
