@@ -88,7 +88,9 @@ class StatusRows:
         if self._stored is not None and self._rows is None:
             self._stored.copy_body(out)
         else:
-            out.write(document(self.rows()))
+            pieces = document_pieces(self.rows())
+            for at in range(0, len(pieces), 4000):  # a few MB at a time, never the whole document
+                out.write(b"".join(pieces[at:at + 4000]))
 
     def close(self) -> None:
         if self._stored is not None:
@@ -101,6 +103,18 @@ def document(rows: list[bytes]) -> bytes:
     if not rows:
         return b"[]\n"
     return b"[\n" + b",\n".join(rows) + b"\n]\n"
+
+
+def document_pieces(rows: list[bytes]) -> list[bytes]:
+    """``document(rows)`` in pieces, for writing without joining them first."""
+    if not rows:
+        return [b"[]\n"]
+    pieces = [b"[\n"]
+    for row in rows:
+        pieces.append(row)
+        pieces.append(b",\n")
+    pieces[-1] = b"\n]\n"
+    return pieces
 
 
 def starts_of(rows: list[bytes]) -> list[int]:
@@ -224,7 +238,7 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
         fp = defs_fingerprint or fingerprint(defs)
         write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
                                                "count": len(rows), "pid": os.getpid()},
-                       [summaries, starts_of(rows)], document(rows))
+                       [summaries, starts_of(rows)], document_pieces(rows))
         prune(instance.home / FOLDER, "status-*.snap", KEEP)
     return StatusRows(summaries, rows)
 

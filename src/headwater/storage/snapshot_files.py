@@ -18,13 +18,15 @@ import io
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Sequence
 from typing import IO, Any
 
 import orjson
 
 
-def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: bytes) -> bool:
-    """False when it could not be written (a read-only home, a full disk): a snapshot is
+def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: Sequence[bytes]) -> bool:
+    """``body`` in pieces, written one after the other (never joined: a graph's rows are tens
+    of MB). False when it could not be written (a read-only home, a full disk): a snapshot is
     never worth failing a read for."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,8 +35,9 @@ def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: bytes) 
         return False
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps({**header, "body_size": len(body)}) + b"\n" + orjson.dumps(index) + b"\n")
-            f.write(body)
+            size = sum(len(piece) for piece in body)
+            f.write(orjson.dumps({**header, "body_size": size}) + b"\n" + orjson.dumps(index) + b"\n")
+            f.writelines(body)
         os.replace(tmp, path)
         return True
     except OSError:
