@@ -173,6 +173,9 @@ def test_limit_says_how_many_were_left_out_and_bad_filters_name_the_culprit(proj
     assert bad.exit_code == 2 and "unknown status 'purple'; one of materialized" in bad.output
     assert hw_cli("status", "--check", "maybe", *project).exit_code == 2
     assert hw_cli("status", "--limit", "0", *project).exit_code == 2
+    # values Typer's pydantic coercion is skipped for (cli/typer_app._PlainValues) are still checked
+    not_a_number = hw_cli("status", "--limit", "x", *project)
+    assert not_a_number.exit_code == 2 and "Invalid value for '--limit'" in not_a_number.output
 
 
 class Terminal(io.StringIO):
