@@ -133,6 +133,23 @@ def health_to_dict(h: AssetHealth, graph: AssetGraph, root_count: int | None = N
     return out
 
 
+def row_summary(row: dict[str, Any]) -> list[Any]:
+    """What the status table and the status filters read of a ``health_to_dict`` row, as a
+    short list: a stored snapshot of the rows keeps it beside each row, so that printing the
+    table or filtering never parses the rows themselves. Positions: ``SUMMARY_FIELDS``."""
+    fresh = row["freshness"]
+    parts = row.get("partitions")
+    return [row["key"], row["group"], row["health"], row["status"], parts["summary"] if parts else None,
+            sorted({c["kind"] for c in row["stale_causes"]}) if row["stale"] else None,
+            fresh["state"] if fresh else None, row["data_time"],
+            row["last_observed_at"] if row["is_source"] else row["last_materialized_at"], row["run_id"],
+            [[c["name"], c["state"]] for c in row["checks"]]]
+
+
+SUMMARY_FIELDS = ("key", "group", "health", "status", "partitions_summary", "stale_kinds", "freshness_state",
+                  "data_time", "last_at", "run_id", "checks")
+
+
 def run_to_dict(run: RunRecord) -> dict[str, Any]:
     return {
         "run_id": run.run_id,

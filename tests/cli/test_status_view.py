@@ -173,6 +173,9 @@ def test_limit_says_how_many_were_left_out_and_bad_filters_name_the_culprit(proj
     assert bad.exit_code == 2 and "unknown status 'purple'; one of materialized" in bad.output
     assert hw_cli("status", "--check", "maybe", *project).exit_code == 2
     assert hw_cli("status", "--limit", "0", *project).exit_code == 2
+    # values Typer's pydantic coercion is skipped for (cli/typer_app._PlainValues) are still checked
+    not_a_number = hw_cli("status", "--limit", "x", *project)
+    assert not_a_number.exit_code == 2 and "Invalid value for '--limit'" in not_a_number.output
 
 
 class Terminal(io.StringIO):
@@ -251,3 +254,22 @@ def test_json_is_written_in_chunks_one_asset_a_line(n):
     text = b"".join(json_chunks(iter(rows), size=2))
     assert json.loads(text) == rows
     assert text.count(b"\n") == n + (2 if n else 1)  # "[", one line per asset, "]"
+
+
+def test_the_next_status_prints_the_stored_rows_byte_for_byte(project):
+    """The first ``status`` stores every row (service/status_snapshot.py); the next prints
+    them without reading the graph's state: the same bytes as rows computed from scratch."""
+    from pathlib import Path
+
+    from headwater.cli import status_cmd
+    from headwater.cli.status_view import json_chunks
+    from headwater.cli.typer_app import _Project
+
+    first = hw_cli("status", "--json", *project).output
+    assert list((Path(project[3]) / "snapshots").glob("status-*.snap"))
+    second = hw_cli("status", "--json", *project).output
+    p = _Project(project[1], None, None, Path(project[3]))
+    rows, total = status_cmd._rows(p, None, None, None, False, False, None, None)
+    p.instance.close()
+    assert first == second == b"".join(json_chunks(rows)).decode()
+    assert total == len(rows) == 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -28,6 +28,9 @@ from headwater.cli.typer_app import (
     out,
 )
 from headwater.errors import HeadwaterError
+
+if TYPE_CHECKING:
+    from headwater.service.status_snapshot import StatusRows
 
 STATUSES = ("materialized", "missing", "failed", "running", "observed", "unobserved")
 HEALTHS = ("healthy", "warning", "degraded", "unknown")
@@ -61,7 +64,9 @@ def status(
         os.environ[PARSE_ENV] = given or "background"  # never wait for `dbt parse` (docs/dbt.md)
         try:
             p = _Project(file, module, attribute, home)
-            picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
+            fast = _from_rows(p, selection, health, state, stale, overdue, check, limit, as_json)
+            if fast is None:
+                picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
             p.instance.close()
         except HeadwaterError as exc:
             _fail(exc)
@@ -75,20 +80,84 @@ def status(
                           f"{project.outdated}); dbt parse is bringing it up to date", style="yellow", markup=False,
                           highlight=False)
         ExitFast.requested = True  # nothing left to clean up but memory: see ExitFast
-        rows = _dicts(picked, counts, p.defs.graph)
-        if as_json:
-            for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            return
         colour = out.is_terminal and not out.no_color
-        lines = status_view.table_lines(rows, status_view.now(), colour)
-    if total > len(picked):
-        lines[-1] += f"  (first {len(picked)} of {total}; --limit)"
+        if fast is not None:
+            chosen_rows, total = fast
+            summaries = chosen_rows.summaries
+            if as_json:
+                chosen_rows.write_document(sys.stdout.buffer)
+                sys.stdout.flush()
+                chosen_rows.close()
+                return
+            now = status_view.now()
+            lines = status_view.body_lines([status_view.summary_cells(s, now) for s in summaries], colour)
+            chosen_rows.close()
+            shown = len(summaries)
+        else:
+            rows = _dicts(picked, counts, p.defs.graph)
+            if as_json:
+                for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
+                    sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+                return
+            lines = status_view.table_lines(rows, status_view.now(), colour)
+            shown = len(picked)
+    if total > shown:
+        lines[-1] += f"  (first {shown} of {total}; --limit)"
     if pager is False:
         sys.stdout.write("\n".join(lines) + "\n")
     else:
         status_view.page(lines)
+
+
+class _NeedsStates(Exception):
+    """The selection has ``status:`` terms: it reads the current states, so the full read runs."""
+
+
+def _needs_states() -> Any:
+    raise _NeedsStates
+
+
+def _from_rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
+               overdue: bool, check: str | None, limit: int | None, as_json: bool = True,
+               ) -> tuple[StatusRows, int] | None:
+    """The rows (their summaries and JSON) that pass every filter, from every asset's rows
+    (``Instance.status_rows``: a stored snapshot's when it still holds), and how many passed;
+    None where a snapshot cannot serve (``status_snapshot.eligible``) or the selection reads
+    current states: then ``_select`` computes only what it shows. The rows themselves only
+    ``as_json``."""
+    from headwater.core.selection import select
+    from headwater.service.status_snapshot import StatusRows, eligible
+
+    if not eligible(p.defs):
+        return None
+    chosen = None
+    if selection is not None:
+        try:
+            chosen = {k._str for k in select(p.defs.graph, selection, _needs_states)}
+        except _NeedsStates:
+            return None
+    every = p.instance.status_rows(p.defs)
+    if chosen is None and health is None and state is None and not stale and not overdue and check is None:
+        total = len(every.summaries)
+        if limit is None or limit >= total:
+            return every, total
+    summaries: list[Any] = []
+    picked: list[int] = []
+    total = 0
+    for i, s in enumerate(every.summaries):
+        # positions: reports.SUMMARY_FIELDS
+        if ((chosen is not None and s[0] not in chosen) or (health is not None and s[2] != health)
+                or (state is not None and s[3] != state) or (stale and s[5] is None)
+                or (overdue and s[6] != "overdue") or (check is not None and not any(st == check for _, st in s[10]))):
+            continue
+        total += 1
+        if limit is None or len(picked) < limit:
+            summaries.append(s)
+            picked.append(i)
+    rows = every.picked(picked) if as_json else []  # the table reads the summaries alone
+    every.close()
+    return StatusRows(summaries, rows), total
 
 
 def _select(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,

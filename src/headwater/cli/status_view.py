@@ -29,25 +29,32 @@ STATUS_COLOUR = {"materialized": "green", "observed": "green", "missing": "yello
 CHECK_ORDER = ("failed", "warn", "not_run", "passed")
 
 
+_PARSED: dict[str, float] = {}
+
+
 def ago(iso_time: str | None, now: float) -> str:
     """``3h ago`` for an ISO time (as the JSON has it); ``-`` when there is none."""
     if iso_time is None:
         return "-"
-    delta = max(0.0, now - datetime.fromisoformat(iso_time).timestamp())
+    ts = _PARSED.get(iso_time)
+    if ts is None:  # a graph's rows repeat the same times (a run's, a data time passed down)
+        ts = _PARSED[iso_time] = datetime.fromisoformat(iso_time).timestamp()
+    delta = max(0.0, now - ts)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if delta >= size:
             return f"{int(delta // size)}{unit} ago"
     return f"{int(delta)}s ago"
 
 
-def checks_cell(checks: Sequence[Mapping[str, Any]]) -> str:
+def checks_cell(checks: Sequence[Sequence[str]]) -> str:
     """The checks of one asset by state, worst first: ``1 failed (not_null), 1 passed``;
-    ``2 not run`` for checks that never ran against the current materialization."""
+    ``2 not run`` for checks that never ran against the current materialization. ``checks``:
+    (name, state) pairs, as ``reports.row_summary`` gives them."""
     if not checks:
         return "-"
     by_state: dict[str, list[str]] = {}
-    for c in checks:
-        by_state.setdefault(c["state"], []).append(c["name"])
+    for name, state in checks:
+        by_state.setdefault(state, []).append(name)
     parts = []
     for state in CHECK_ORDER:
         names = by_state.pop(state, None)
@@ -58,21 +65,20 @@ def checks_cell(checks: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(parts)
 
 
-def stale_cell(row: Mapping[str, Any]) -> str:
-    if not row["stale"]:
-        return "-"
-    return ", ".join(sorted({c["kind"] for c in row["stale_causes"]}))
-
-
 def cells(row: Mapping[str, Any], now: float) -> tuple[str, ...]:
     """One table row from one JSON row, in ``COLUMNS`` order."""
-    fresh = row["freshness"]
-    when = row["last_observed_at"] if row["is_source"] else row["last_materialized_at"]
-    parts = row.get("partitions")
-    state = f'{row["status"]} ({parts["summary"]})' if parts else row["status"]  # 331/338 materialized · 2 failed
-    return (row["key"], row["group"], row["health"], state, stale_cell(row),
-            fresh["state"] if fresh else "-", ago(row["data_time"], now), checks_cell(row["checks"]),
-            ago(when, now), (row["run_id"] or "-")[:8])
+    from headwater.reports import row_summary
+
+    return summary_cells(row_summary(dict(row)), now)
+
+
+def summary_cells(summary: Sequence[Any], now: float) -> tuple[str, ...]:
+    """One table row from a row's summary (``reports.row_summary``: what a stored snapshot
+    keeps of each row), in ``COLUMNS`` order."""
+    key, group, health, status, parts, stale_kinds, fresh, data_time, last_at, run_id, checks = summary
+    state = f"{status} ({parts})" if parts is not None else status  # 331/338 materialized · 2 failed
+    return (key, group, health, state, ", ".join(stale_kinds) if stale_kinds is not None else "-",
+            fresh or "-", ago(data_time, now), checks_cell(checks), ago(last_at, now), (run_id or "-")[:8])
 
 
 def _paint(text: str, colour: str | None) -> str:
@@ -83,7 +89,11 @@ def _paint(text: str, colour: str | None) -> str:
 def table_lines(rows: Iterable[Mapping[str, Any]], now: float, colour: bool = False) -> list[str]:
     """The table as lines: a header, a rule, one line per asset, the summary. Column widths
     fit the widest cell, so the output is as wide as it needs to be (``less -S`` scrolls it)."""
-    body = [cells(r, now) for r in rows]
+    return body_lines([cells(r, now) for r in rows], colour)
+
+
+def body_lines(body: list[tuple[str, ...]], colour: bool = False) -> list[str]:
+    """The table of ``body`` (one tuple of cells per asset, ``COLUMNS`` order) as lines."""
     widths = [len(c) for c in COLUMNS]
     for cs in body:
         for i, c in enumerate(cs):

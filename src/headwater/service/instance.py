@@ -204,6 +204,13 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
             results = self.with_partition_checks(defs, statuses, self.store.latest_check_results())
             return self._health_pass.assess(defs.graph, statuses, defs.check_specs, results, self.clock())
 
+    def status_rows(self, defs: Definitions) -> Any:
+        """Every asset's ``headwater status`` row, upstream first: stored by the last process
+        that computed them while they still hold (``service/status_snapshot.py``)."""
+        from headwater.service.status_snapshot import status_rows
+
+        return status_rows(self, defs)
+
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
         healths = self.healths(defs)
         if selection is None:

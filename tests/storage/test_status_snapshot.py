@@ -1,0 +1,124 @@
+"""The stored snapshot of ``headwater status``'s rows (``service/status_snapshot.py``): the
+next process reads it back only while nothing was written and the definitions are the same,
+and what it reads back is what a fresh computation gives. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import timedelta
+
+import headwater as hw
+from headwater.core.events import RunStarted
+from headwater.service import status_snapshot
+from headwater.storage.sql.mark_probe import sqlite_last_event_id
+
+_VALUES = itertools.count()
+
+
+def _defs(code: str = "1", policy: bool = False) -> hw.Definitions:
+    @hw.asset(code_version=code)
+    def a():
+        n = next(_VALUES)
+        return hw.Output(n, data_version=f"v{n}")  # new data each run: its downstream goes stale
+
+    @hw.asset(freshness=hw.FreshnessPolicy.within(timedelta(hours=1)) if policy else None)
+    def b(a):
+        return 1
+
+    @hw.asset
+    def c(b):
+        return b
+
+    @hw.check("b")
+    def positive(b):
+        return b == 1
+
+    return hw.Definitions(assets=[a, b, c], checks=[positive])
+
+
+def _instance(tmp_path, store_url: str) -> hw.Instance:
+    """A new instance each time: what the next ``headwater status`` process opens."""
+    return hw.Instance(home=tmp_path / "home", database_url=store_url)
+
+
+def _read(tmp_path, store_url: str, defs: hw.Definitions) -> status_snapshot.StatusRows:
+    with _instance(tmp_path, store_url) as inst:
+        found = status_snapshot.status_rows(inst, defs)
+        found.some = (found.picked([1, 2]), found.picked([0]), found.picked([]))  # type: ignore[attr-defined]
+        found.rows()
+        found.close()
+        return found
+
+
+def _fresh(tmp_path, store_url: str, defs: hw.Definitions) -> list[bytes]:
+    with _instance(tmp_path, store_url) as inst:
+        return status_snapshot.compute(inst, defs, keep=False).rows()
+
+
+def test_a_write_invalidates_the_snapshot_and_what_it_keeps_is_a_fresh_read(tmp_path, store_url):
+    defs = _defs()
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(defs, "*", executor="in_process").success
+    first = _read(tmp_path, store_url, defs)
+    assert not first.from_snapshot  # computed, and stored
+    again = _read(tmp_path, store_url, defs)
+    assert again.from_snapshot
+    assert again.rows() == first.rows() == _fresh(tmp_path, store_url, defs)
+    assert again.summaries == first.summaries
+    rows = first.rows()
+    assert again.some == first.some == (rows[1:], rows[:1], [])  # read back in stretches
+
+    with _instance(tmp_path, store_url) as inst:  # another process writes: b and c go stale
+        assert inst.materialize(defs, "a", executor="in_process").success
+    after = _read(tmp_path, store_url, defs)
+    assert not after.from_snapshot
+    assert after.rows() != first.rows()
+    assert after.rows() == _fresh(tmp_path, store_url, defs)
+    assert [s[5] for s in after.summaries] == [None, ["upstream_updated"], ["upstream_stale"]]
+    assert _read(tmp_path, store_url, defs).from_snapshot
+
+
+def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store_url):
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(_defs(), "*", executor="in_process").success
+    _read(tmp_path, store_url, _defs())
+    changed = _read(tmp_path, store_url, _defs(code="2"))
+    assert not changed.from_snapshot and changed.summaries[0][5] == ["code_changed"]
+    assert _read(tmp_path, store_url, _defs()).from_snapshot  # one snapshot per definitions
+
+    with _instance(tmp_path, store_url) as inst:
+        path = status_snapshot.path_of(inst, status_snapshot.fingerprint(_defs()))
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-10])  # truncated
+    damaged = _read(tmp_path, store_url, _defs())
+    assert not damaged.from_snapshot and damaged.rows() == _fresh(tmp_path, store_url, _defs())
+    path.write_bytes(b"not a snapshot")
+    assert not _read(tmp_path, store_url, _defs()).from_snapshot
+    for code in "3456":  # only the newest few definitions versions keep theirs
+        _read(tmp_path, store_url, _defs(code=code))
+    assert len(list((tmp_path / "home" / status_snapshot.FOLDER).glob("*"))) == status_snapshot.KEEP
+
+
+def test_clock_dependent_rows_and_runs_in_progress_are_never_kept(tmp_path, store_url):
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(_defs(), "*", executor="in_process").success
+    with_policy = _defs(policy=True)
+    assert not status_snapshot.eligible(with_policy)
+    _read(tmp_path, store_url, with_policy)
+    assert not _read(tmp_path, store_url, with_policy).from_snapshot  # freshness moves with the clock
+    assert not (tmp_path / "home" / status_snapshot.FOLDER).exists()
+
+    with _instance(tmp_path, store_url) as inst:  # a run in progress, its process alive (this one)
+        inst.store.write([RunStarted(run_id="r-live", timestamp=1.0, pid=os.getpid(), host=os.uname().nodename)])
+    _read(tmp_path, store_url, _defs())
+    assert not _read(tmp_path, store_url, _defs()).from_snapshot
+
+
+def test_the_sqlite_probe_reads_the_stores_last_event_id(tmp_path):
+    url = f"sqlite:///{tmp_path / 'home' / 'headwater.db'}"
+    assert sqlite_last_event_id(url) is None  # no database yet
+    with hw.Instance(home=tmp_path / "home", database_url=url) as inst:
+        assert inst.materialize(_defs(), "*", executor="in_process").success
+        assert sqlite_last_event_id(url) == inst.store.last_event_id() > 0
+    assert sqlite_last_event_id("postgresql://nowhere/db") is None
