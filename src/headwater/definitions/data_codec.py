@@ -29,7 +29,12 @@ from headwater.core.partition_mappings import (
     StaticMapping,
     TimeWindowMapping,
 )
-from headwater.core.partitions import DynamicPartitions, MultiPartitions, StaticPartitions, TimeWindowPartitions
+from headwater.core.partitions import (
+    DynamicPartitions,
+    MultiPartitions,
+    StaticPartitions,
+    TimeWindowPartitions,
+)
 from headwater.core.specs import RetryPolicy, SourceLocation
 from headwater.errors import DefinitionError
 
