@@ -393,6 +393,7 @@ from headwater.cli import (  # noqa: E402, F401
     ops_cmds,
     partition_cmds,
     status_cmd,
+    workspace_cmds,
 )
 
 

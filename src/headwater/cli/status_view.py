@@ -70,6 +70,8 @@ def cells(row: Mapping[str, Any], now: float) -> tuple[str, ...]:
     when = row["last_observed_at"] if row["is_source"] else row["last_materialized_at"]
     parts = row.get("partitions")
     state = f'{row["status"]} ({parts["summary"]})' if parts else row["status"]  # 331/338 materialized · 2 failed
+    if row.get("location_status") == "unavailable":  # its code location is broken (docs/workspaces.md)
+        state = "location unavailable"
     return (row["key"], row["group"], row["health"], state, stale_cell(row),
             fresh["state"] if fresh else "-", ago(row["data_time"], now), checks_cell(row["checks"]),
             ago(when, now), (row["run_id"] or "-")[:8])

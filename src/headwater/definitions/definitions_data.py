@@ -43,8 +43,10 @@ def spec_to_data(spec: AssetSpec) -> dict[str, Any]:
     return out
 
 
-def spec_from_data(data: Mapping[str, Any]) -> AssetSpec:
+def spec_from_data(data: Mapping[str, Any], code_location: str | None = None) -> AssetSpec:
     kwargs = {k: decode(v) for k, v in data.items() if k != "key"}
+    if code_location is not None:
+        kwargs["code_location"] = code_location
     return AssetSpec(key=data["key"], **kwargs)
 
 
@@ -90,21 +92,23 @@ def definitions_to_data(defs: Definitions, location: str) -> dict[str, Any]:
     }
 
 
-def parts_from_data(data: Mapping[str, Any]) -> tuple[list[Any], list[CheckDefinition]]:
+def parts_from_data(data: Mapping[str, Any], code_location: str | None = None
+                    ) -> tuple[list[Any], list[CheckDefinition]]:
     """The asset, source and check definitions ``data`` describes, with stand-in functions:
-    what a workspace joins with other locations' into one ``Definitions``."""
+    what a workspace joins with other locations' into one ``Definitions`` (stamping each
+    spec with ``code_location``, which ``location:`` selects)."""
     if data.get("format") != FORMAT_VERSION:
         raise DefinitionError(f"definitions data of location {data.get('location')!r} has format "
                               f"{data.get('format')!r}; this Headwater reads format {FORMAT_VERSION}")
     where = str(data["location"])
     items: list[Any] = []
     for a in data["assets"]:
-        specs = tuple(spec_from_data(s) for s in a["specs"])
+        specs = tuple(spec_from_data(s, code_location) for s in a["specs"])
         fn = RemoteFunction(where, f"asset {a['name']}", bool(a.get("child_process")))
         items.append(AssetsDefinition(a["name"], specs, fn, is_multi=bool(a.get("multi")),
                                       can_subset=bool(a.get("subset"))))
     for s in data["sources"]:
-        spec = spec_from_data(s["spec"])
+        spec = spec_from_data(s["spec"], code_location)
         observe = RemoteFunction(where, f"observe of {spec.key}") if s.get("observable") else None
         items.append(SourceDefinition(spec, observe))
     checks = []
