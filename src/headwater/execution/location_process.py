@@ -85,11 +85,13 @@ class LocationProcess:
         seconds = time.perf_counter() - self.started
         if not line:
             code = self.proc.wait()
+            self._close_pipes()
             return LoadReport(False, error=f"its process ended before reporting (exit code {code}); is headwater "
                                            f"importable by {self.python}?", seconds=seconds)
         message = json.loads(line)
         if not message.get("ok"):
             self.proc.wait()
+            self._close_pipes()
             return LoadReport(False, error=message.get("error", "unknown error"),
                               traceback=message.get("traceback", ""), seconds=seconds)
         return LoadReport(True, message["data"], message.get("files", []), seconds=seconds)
@@ -152,9 +154,17 @@ class LocationProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(timeout)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                stream.close()
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
 
     def kill(self) -> None:
         if self.proc.poll() is None:

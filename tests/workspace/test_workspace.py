@@ -1,0 +1,139 @@
+"""A workspace of three locations, two in virtualenvs of their own: one graph, isolated failures."""
+
+import json
+import os
+import time
+
+import pytest
+
+import headwater as hw
+from headwater.definitions.locations_config import find_workspace
+from headwater.errors import HeadwaterError
+from headwater.service.workspace import Workspace, location_fields
+
+K = hw.AssetKey.parse
+
+
+@pytest.fixture
+def workspace(workspace_dir):
+    ws = Workspace(find_workspace(workspace_dir), workspace_dir / ".headwater")
+    yield ws
+    ws.close()
+
+
+def test_each_location_runs_in_its_own_interpreter_and_the_graph_is_one(workspace, workspace_dir, venvs):
+    workspace.load()
+    assert {n: s.status for n, s in workspace.states.items()} == {"ingest": "loaded", "analytics": "loaded",
+                                                                  "ml": "loaded"}
+    defs = workspace.definitions()
+    assert defs.graph.parents(K("revenue")) == (K("orders"),)  # a dependency across locations, by key
+    assert set(defs.graph.parents(K("forecast"))) == {K("revenue"), K("customers")}
+    assert defs.location_of[K("orders")] == "ingest" and defs.location_of[K("forecast")] == "ml"
+    with hw.Instance(home=workspace_dir / ".headwater") as instance:
+        result = instance.materialize(defs, "*")
+        assert result.success, result.errors
+        # Each step ran in its location's interpreter: the value says which one made it.
+        assert result.value("orders")["python"] == str(venvs["ingest"])
+        assert result.value("revenue") == {"total": 6, "python": str(venvs["analytics"])}
+        # Staleness, checks and health flow across locations.
+        instance.materialize(defs, "orders")
+        statuses = instance.statuses(defs)
+        assert statuses[K("revenue")].stale and statuses[K("forecast")].stale
+        assert [c.kind.value for c in statuses[K("revenue")].causes] == ["upstream_updated"]
+        healths = {h.key: h for h in instance.health(defs, "location:analytics")}
+        assert set(healths) == {K("revenue")} and healths[K("revenue")].checks[0].state.value == "passed"
+    assert instance.select(defs, "location:ml or location:ingest") == {K("forecast"), K("orders"), K("customers")}
+
+
+def test_a_second_reader_answers_from_the_cache_until_a_file_changes(workspace, workspace_dir):
+    workspace.load()
+    workspace.close()
+    again = Workspace(find_workspace(workspace_dir), workspace_dir / ".headwater").load()
+    assert {s.origin for s in again.states.values()} == {"cache"} and not again.processes  # nothing started
+    assert again.definitions().graph.keys == workspace.definitions().graph.keys
+    assert again.changed() == []
+    source = workspace_dir / "ml" / "pipeline.py"
+    source.write_text(source.read_text().replace("return 42", "return 43\n\n\n@hw.asset\ndef extra():\n    return 1"))
+    later = time.time() + 5
+    os.utime(source, (later, later))  # an editor's save, whatever the file system's clock resolution
+    assert again.changed() == ["ml"]
+    started = {n: p for n, p in again.processes.items()}
+    reloaded = again.reload_changed()
+    assert [s.name for s in reloaded] == ["ml"] and reloaded[0].origin == "process"
+    assert K("extra") in again.definitions().graph
+    assert set(again.processes) == {"ml"} and started == {}  # only ml was started
+    again.close()
+
+
+def test_a_broken_location_is_shown_with_its_traceback_and_the_others_keep_working(
+        tmp_path, write_workspace, monkeypatch):
+    folder = write_workspace(tmp_path / "p", ml_source="import headwater as hw\n\ndef forecast(:\n    pass\n")
+    ws = Workspace(find_workspace(folder), folder / ".headwater").load()
+    try:
+        ml = ws.states["ml"]
+        assert ml.status == "broken" and "SyntaxError" in ml.error
+        assert 'ml/pipeline.py", line 3' in ml.traceback and "def forecast(:" in ml.traceback
+        defs = ws.definitions()  # its keys are what the others know of it: none here
+        assert K("revenue") in defs.graph and K("forecast") not in defs.graph
+        with hw.Instance(home=folder / ".headwater") as instance:
+            assert instance.materialize(defs, "*").success
+        assert ws.failures.fresh("ml", _identity(ws, "ml")) is not None  # not retried until a file changes
+    finally:
+        ws.close()
+
+
+def _identity(ws, name):
+    from headwater.service.workspace import _identity
+
+    return _identity(ws.config.location(name))
+
+
+def test_a_failing_reload_keeps_the_last_good_definitions_and_marks_its_assets_unavailable(workspace, workspace_dir):
+    workspace.load()
+    (workspace_dir / "ml" / "pipeline.py").write_text("raise RuntimeError('bad deploy')\n")
+    [ml] = workspace.reload("ml")
+    assert ml.status == "broken" and "bad deploy" in ml.error and "last good definitions" in ml.warning
+    defs = workspace.definitions()
+    assert K("forecast") in defs.graph and K("forecast") in defs.unavailable
+    assert location_fields(defs, K("forecast")) == {"location": "ml", "location_status": "unavailable"}
+    assert location_fields(defs, K("revenue")) == {"location": "analytics", "location_status": "loaded"}
+    # A new reader (another CLI process) shows the same: the last good definitions, from the cache.
+    other = Workspace(find_workspace(workspace_dir), workspace_dir / ".headwater").load()
+    assert other.states["ml"].status == "broken" and K("forecast") in other.definitions().unavailable
+    assert not other.processes
+
+
+def test_the_same_key_in_two_locations_is_one_line_naming_both(tmp_path, write_workspace):
+    folder = write_workspace(tmp_path / "p", ml_source="import headwater as hw\n\n@hw.asset\ndef orders():\n    return 1\n")
+    ws = Workspace(find_workspace(folder), folder / ".headwater").load()
+    try:
+        with pytest.raises(HeadwaterError) as info:
+            ws.definitions()
+        message = str(info.value)
+        assert "\n" not in message and "asset orders" in message and "'ingest'" in message and "'ml'" in message
+    finally:
+        ws.close()
+
+
+def test_the_cli_lists_locations_reloads_one_and_shows_unavailable_assets(workspace_dir):
+    from typer.testing import CliRunner
+
+    from headwater.cli.app import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["locations", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(r["name"], r["status"], r["assets"]) for r in json.loads(listed.output)] == [
+        ("ingest", "loaded", 2), ("analytics", "loaded", 1), ("ml", "loaded", 1)]
+    (workspace_dir / "ml" / "pipeline.py").write_text("import missing_library\n")
+    reloaded = runner.invoke(app, ["reload", "ml"])
+    assert reloaded.exit_code == 1
+    assert "ml" in reloaded.output and "broken" in reloaded.output and "missing_library" in reloaded.output
+    status = runner.invoke(app, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    rows = {r["key"]: r for r in json.loads(status.stdout)}
+    assert rows["forecast"]["location_status"] == "unavailable" and rows["forecast"]["location"] == "ml"
+    assert rows["orders"]["location"] == "ingest" and rows["orders"]["location_status"] == "loaded"
+    table = runner.invoke(app, ["status", "location:ml", "--no-pager"])
+    assert "location unavailable" in table.stdout and "orders" not in table.stdout
+    assert "warning: location ml failed to load" in table.stderr
