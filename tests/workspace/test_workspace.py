@@ -137,3 +137,31 @@ def test_the_cli_lists_locations_reloads_one_and_shows_unavailable_assets(worksp
     table = runner.invoke(app, ["status", "location:ml", "--no-pager"])
     assert "location unavailable" in table.stdout and "orders" not in table.stdout
     assert "warning: location ml failed to load" in table.stderr
+
+
+def test_the_ui_lists_locations_and_its_button_reloads_one(workspace, workspace_dir, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from headwater.web import UiConfig, create_app
+
+    monkeypatch.delenv("HEADWATER_UI_TOKEN", raising=False)
+    workspace.load()
+    instance = hw.Instance(home=workspace_dir / ".headwater")
+    app = create_app(workspace.definitions(), instance, workspace.location, UiConfig(launch="queue"))
+    with TestClient(app, base_url="http://127.0.0.1:3000") as client:
+        assert [r["status"] for r in client.get("/api/locations").json()] == ["loaded"] * 3
+        page = client.get("/locations")
+        assert page.status_code == 200 and page.text.count(">Reload</button>") == 3
+        token = client.get("/api/session").json()["csrf_token"]
+        (workspace_dir / "ml" / "pipeline.py").write_text("import headwater as hw\n\n@hw.asset\ndef churn():\n"
+                                                          "    return 1\n")
+        reloaded = client.post("/api/locations/ml/reload", headers={"X-CSRF-Token": token})
+        assert reloaded.status_code == 200 and reloaded.json()[0]["status"] == "loaded"
+        keys = {r["key"] for r in client.get("/api/assets").json()}
+        assert "churn" in keys and "forecast" not in keys  # the UI reads the reloaded graph
+        (workspace_dir / "ml" / "pipeline.py").write_text("raise ValueError('half-written file')\n")
+        form = client.post("/locations/ml/reload", data={"csrf_token": token}, follow_redirects=True)
+        assert form.status_code == 200 and "half-written file" in form.text and "last good definitions" in form.text
+        assert client.post("/api/locations/nope/reload", headers={"X-CSRF-Token": token}).status_code == 400
+    app.state.ctx.launcher.close()
+    instance.close()
