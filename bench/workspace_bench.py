@@ -67,7 +67,7 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float, int]:
 
 
 def load() -> str:
-    return "load %.2f" % os.getloadavg()[0]
+    return f"load {os.getloadavg()[0]:.2f}"
 
 
 def report(label: str, samples: list[tuple[float, float, int]]) -> None:
