@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from headwater.core.events import ErrorInfo
 from headwater.errors import HeadwaterError
 from headwater.execution.requests import StepOutcome, StepRequest
@@ -88,7 +90,7 @@ class LocationProcess:
             self._close_pipes()
             return LoadReport(False, error=f"its process ended before reporting (exit code {code}); is headwater "
                                            f"importable by {self.python}?", seconds=seconds)
-        message = json.loads(line)
+        message = orjson.loads(line)
         if not message.get("ok"):
             self.proc.wait()
             self._close_pipes()

@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,17 @@ class LocationState:
     traceback: str = ""
     loaded_at: float | None = None  # when the definitions in use were read
     seconds: float = 0.0  # how long its process took to report
+    # ``data`` decoded (definitions with stand-in functions), kept while ``data`` is the same
+    # object: a reload of one location decodes that one only.
+    _parts: tuple[Any, Any, Any] | None = field(default=None, repr=False)
+    _parts_of: Any = field(default=None, repr=False)
+
+    def parts(self) -> tuple[Any, Any, Any]:
+        if self._parts is None or self._parts_of is not self.data:
+            assert self.data is not None
+            items, checks = parts_from_data(self.data, self.name)
+            self._parts, self._parts_of = (items, checks, automation_from_data(self.data)), self.data
+        return self._parts
 
     @property
     def name(self) -> str:
@@ -237,7 +248,7 @@ class Workspace:
             state = self.states[cfg.name]
             if state.data is None:
                 continue
-            parts, cs = parts_from_data(state.data, cfg.name)
+            parts, cs, (s, n) = state.parts()
             for item in parts:
                 for key in _keys(item):
                     if key in owner:
@@ -248,7 +259,6 @@ class Workspace:
                         unavailable.add(key)
             items.extend(parts)
             checks.extend(cs)
-            s, n = automation_from_data(state.data)
             schedules.extend(s)
             sensors.extend(n)
             for text in state.data.get("external", ()):
