@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from headwater.errors import HeadwaterError
+from headwater.web.api import ACTION_ERRORS, ERRORS
 from headwater.web.context import WebContext
 from headwater.web.pages import Form, act, back, render
 
@@ -37,13 +38,13 @@ def _reload(c: WebContext, name: str) -> list[dict[str, Any]]:
     return [s.to_dict() for s in states]
 
 
-@api.get("/locations")
+@api.get("/locations", responses=ERRORS)
 def locations(c: Annotated[WebContext, Depends(_ctx)]) -> list[dict[str, Any]]:
     """Every code location: loaded or broken (with the user's traceback), its assets, its interpreter."""
     return [s.to_dict() for s in _workspace(c).states.values()]
 
 
-@api.post("/locations/{name}/reload")
+@api.post("/locations/{name}/reload", responses=ACTION_ERRORS)
 def reload_location(name: str, request: Request) -> list[dict[str, Any]]:
     """Read the location again in a new process; the others are untouched. A failing reload
     keeps its last good definitions (``warning``)."""
@@ -52,13 +53,13 @@ def reload_location(name: str, request: Request) -> list[dict[str, Any]]:
     return _reload(c, name)
 
 
-@pages.get("/locations", response_class=HTMLResponse)
+@pages.get("/locations", response_class=HTMLResponse, include_in_schema=False)
 def locations_page(request: Request) -> Response:
     c: WebContext = request.app.state.ctx
     return render(request, "locations.html", locations=[s.to_dict() for s in _workspace(c).states.values()])
 
 
-@pages.post("/locations/{name}/reload")
+@pages.post("/locations/{name}/reload", include_in_schema=False)
 def reload_page(name: str, request: Request, form: Form) -> Response:
     _reload(act(request, form), name)
     return back("/locations")
