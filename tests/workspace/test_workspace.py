@@ -165,3 +165,20 @@ def test_the_ui_lists_locations_and_its_button_reloads_one(workspace, workspace_
         assert client.post("/api/locations/nope/reload", headers={"X-CSRF-Token": token}).status_code == 400
     app.state.ctx.launcher.close()
     instance.close()
+
+
+def test_a_queued_run_of_a_workspace_is_executed_by_the_run_worker(workspace_dir):
+    from typer.testing import CliRunner
+
+    from headwater.cli.app import app
+
+    runner = CliRunner()
+    queued = runner.invoke(app, ["materialize", "location:ingest+", "--queue", "--json"])
+    assert queued.exit_code == 0, queued.output
+    run_id = json.loads(queued.stdout)["run_id"]
+    worked = runner.invoke(app, ["run-worker", run_id])
+    assert worked.exit_code == 0, worked.output
+    with hw.Instance(home=workspace_dir / ".headwater") as instance:
+        run = instance.run(run_id)
+        assert run.status.value == "succeeded" and {str(k) for k in run.asset_keys} == {
+            "orders", "customers", "revenue", "forecast"}

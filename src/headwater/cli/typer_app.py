@@ -103,6 +103,8 @@ class _Project:
             self.workspace = Workspace.find(self.instance.home)
             if self.workspace is not None:  # several code locations (docs/workspaces.md)
                 self.defs: Definitions = self.workspace.load().definitions()
+                self.workspace.keep_processes = False
+                self.workspace.close()  # processes started to read definitions; a run starts its own
                 self.location: Any = self.workspace.location
                 for state in self.workspace.states.values():
                     if not state.ok:

@@ -22,7 +22,9 @@ class LocationExecutor:
     name = "locations"
 
     def __init__(self, process_for: Callable[[str], LocationProcess], location_of_step: Callable[[str], str],
-                 store_url: str, values: dict[str, Any], capacity: int = 8) -> None:
+                 store_url: str, values: dict[str, Any], capacity: int = 8,
+                 on_close: Callable[[], None] | None = None) -> None:
+        self._on_close = on_close
         self.capacity = capacity
         self._process_for = process_for
         self._location_of_step = location_of_step
@@ -81,3 +83,5 @@ class LocationExecutor:
 
     def close(self) -> None:
         self._used.clear()
+        if self._on_close is not None:
+            self._on_close()

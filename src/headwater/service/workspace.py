@@ -132,6 +132,9 @@ class Workspace:
         self.processes: dict[str, LocationProcess] = {}
         self._defs: WorkspaceDefinitions | None = None
         self._lock = threading.RLock()
+        # A command stops the processes it started once its run ends; the UI and the daemon
+        # keep them to run the next steps at once.
+        self.keep_processes = True
 
     @staticmethod
     def find(home: str | os.PathLike[str], cwd: str | None = None) -> Workspace | None:
@@ -298,7 +301,8 @@ class Workspace:
 
     def executor(self, store_url: str, values: dict[str, Any]) -> LocationExecutor:
         defs = self.definitions()
-        return LocationExecutor(self.process_for, defs.location_of_step, store_url, values)
+        return LocationExecutor(self.process_for, defs.location_of_step, store_url, values,
+                                on_close=None if self.keep_processes else self.close)
 
     def close(self) -> None:
         with self._lock:
