@@ -182,3 +182,21 @@ def test_a_queued_run_of_a_workspace_is_executed_by_the_run_worker(workspace_dir
         run = instance.run(run_id)
         assert run.status.value == "succeeded" and {str(k) for k in run.asset_keys} == {
             "orders", "customers", "revenue", "forecast"}
+
+
+def test_the_daemon_reloads_only_the_location_whose_files_changed(workspace, workspace_dir):
+    from headwater.automation.daemon import Daemon
+
+    workspace.load()
+    with hw.Instance(home=workspace_dir / ".headwater") as instance:
+        daemon = Daemon(instance, workspace.definitions(), workspace.location, interval=1)
+        daemon.tick()
+        before = dict(workspace.processes)
+        source = workspace_dir / "ingest" / "pipeline.py"
+        source.write_text(source.read_text() + "\n\n@hw.asset\ndef refunds():\n    return []\n")
+        later = time.time() + 5
+        os.utime(source, (later, later))
+        daemon.tick()
+        assert K("refunds") in daemon.defs.graph
+        assert workspace.processes["ingest"] is not before["ingest"]  # a new process for ingest
+        assert all(workspace.processes[n] is before[n] for n in ("analytics", "ml"))  # the others untouched
