@@ -305,7 +305,7 @@ def test_nodes_are_frozen_hashable_and_validated() -> None:
 
 # --------------------------------------------------------------------------- errors
 
-TERM = "expected an asset key, group:, tag:, kind:, owner:, status:, roots(, sinks( or '('"
+TERM = "expected an asset key, group:, tag:, kind:, owner:, location:, status:, roots(, sinks( or '('"
 
 
 @pytest.mark.parametrize(
@@ -329,7 +329,7 @@ TERM = "expected an asset key, group:, tag:, kind:, owner:, status:, roots(, sin
         ("sales/revenue raw/orders", 14, ["unexpected 'raw/orders'", "'and', 'or' or ','"]),
         ("(sales/revenue raw/orders)", 15, ["'and', 'or', ',' or ')'"]),
         ("a+2+", 3, ["unexpected '+'", "one '+' on each side"]),
-        ("colour:red", 0, ["unknown attribute 'colour:'", "key:, group:, tag:, kind:, owner: or status:"]),
+        ("colour:red", 0, ["unknown attribute 'colour:'", "key:, group:, tag:, kind:, owner:, location: or status:"]),
         ("a or groups:finance", 5, ["did you mean 'group:'?"]),
         ("sales/revenue+x", 14, ["depth after '+' must be a whole number, got 'x'"]),
         ("sales/revenue+2.5", 14, ["whole number, got '2.5'"]),

@@ -55,5 +55,5 @@ def test_an_integration_table_alone_is_a_location_that_names_its_pyproject(tmp_p
 
 def test_an_unknown_tool_headwater_key_is_named(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.headwater]\nfiel = "pipe.py"\n')
-    with pytest.raises(hw.HeadwaterError, match=r"unknown key\(s\) fiel \(known: file, module, attribute, dask, dbt, step_timeout, retention\)"):
+    with pytest.raises(hw.HeadwaterError, match=r"unknown key\(s\) fiel \(known: file, module, attribute, dask, dbt, step_timeout, retention, locations\)"):
         find_location(cwd=tmp_path)

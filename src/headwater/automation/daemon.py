@@ -103,6 +103,9 @@ class Daemon:
                 return
 
     def tick(self) -> TickReport:
+        workspace = getattr(self.defs, "workspace", None)  # several code locations (docs/workspaces.md)
+        if workspace is not None and workspace.reload_changed():  # only the locations whose files changed
+            self.defs = workspace.definitions()
         now = self.clock()
         report = TickReport()
         self.held = report.held

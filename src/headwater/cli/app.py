@@ -357,6 +357,18 @@ def run_worker(run_id: Annotated[str, typer.Argument(help="The queued run to exe
             run = instance.run(run_id)
             if not run.location:
                 raise HeadwaterError(f"run {run_id} does not record where its definitions are")
+            workspace_file = json.loads(run.location).get("workspace")
+            if workspace_file:  # a workspace's run: each step goes to its location's process
+                from headwater.definitions.locations_config import find_workspace
+                from headwater.service.workspace import Workspace
+
+                ws = Workspace(find_workspace(Path(workspace_file).parent), instance.home).load()
+                ws.keep_processes = False
+                try:
+                    result = instance.execute_queued(ws.definitions(), run.run_id, location=None)
+                finally:
+                    ws.close()
+                raise typer.Exit(0 if result.success else 1)
             location = DefinitionsLocation.from_json(run.location)
             defs = load_definitions(location)
             executor = run.tags.get("headwater/executor", executor)  # chosen at launch (the UI), else the option
@@ -393,6 +405,7 @@ from headwater.cli import (  # noqa: E402, F401
     ops_cmds,
     partition_cmds,
     status_cmd,
+    workspace_cmds,
 )
 
 

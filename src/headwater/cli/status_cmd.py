@@ -94,7 +94,7 @@ def status(
             chosen_rows.close()
             shown = len(summaries)
         else:
-            rows = _dicts(picked, counts, p.defs.graph)
+            rows = _dicts(picked, counts, p.defs.graph, p.defs)
             if as_json:
                 for chunk in status_view.json_chunks(rows):  # a few thousand rows at a time: memory stays flat
                     sys.stdout.buffer.write(chunk)
@@ -190,16 +190,20 @@ def _select(p: _Project, selection: str | None, health: str | None, state: str |
     return picked, counts, total
 
 
-def _dicts(picked: list[Any], counts: dict[Any, int], graph: Any) -> Iterator[dict[str, Any]]:
-    """The ``status --json`` rows, one at a time (``reports.health_to_dict``)."""
+def _dicts(picked: list[Any], counts: dict[Any, int], graph: Any, defs: Any = None) -> Iterator[dict[str, Any]]:
+    """The ``status --json`` rows, one at a time (``reports.health_to_dict``); in a workspace,
+    each names its code location (``service.workspace.location_fields``)."""
     from headwater.reports import health_to_dict
+    from headwater.service.workspace import location_fields
 
     for h in picked:
-        yield health_to_dict(h, graph, counts.get(h.key, 0))
+        row = health_to_dict(h, graph, counts.get(h.key, 0))
+        row.update(location_fields(defs, h.key))
+        yield row
 
 
 def _rows(p: _Project, selection: str | None, health: str | None, state: str | None, stale: bool,
           overdue: bool, check: str | None, limit: int | None) -> tuple[list[dict[str, Any]], int]:
     """The rows as a list, and how many passed the filters (for tests and the Python-minded)."""
     picked, counts, total = _select(p, selection, health, state, stale, overdue, check, limit)
-    return list(_dicts(picked, counts, p.defs.graph)), total
+    return list(_dicts(picked, counts, p.defs.graph, p.defs)), total

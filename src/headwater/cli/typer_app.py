@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from headwater.definitions.definitions import Definitions
-from headwater.definitions.loader import DefinitionsLocation, find_location, load_definitions
+from headwater.definitions.loader import find_location, load_definitions
 from headwater.errors import HeadwaterError, LoadError
 from headwater.service import Instance
 
@@ -128,8 +128,24 @@ HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
 
 class _Project:
     def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
-        self.location: DefinitionsLocation = find_location(file, module, attribute)
-        self.defs: Definitions = load_definitions(self.location)
+        self.workspace = None
+        if not file and not module:
+            from headwater.service.workspace import Workspace
+
+            self.instance = Instance(home=home)
+            self.workspace = Workspace.find(self.instance.home)
+            if self.workspace is not None:  # several code locations (docs/workspaces.md)
+                self.defs: Definitions = self.workspace.load().definitions()
+                self.workspace.keep_processes = False
+                self.workspace.close()  # processes started to read definitions; a run starts its own
+                self.location: Any = self.workspace.location
+                for state in self.workspace.states.values():
+                    if not state.ok:
+                        err.print(f"warning: {state.warning}: {state.error} (headwater locations --show-errors)",
+                                  style="yellow", markup=False, highlight=False)
+                return
+        self.location = find_location(file, module, attribute)
+        self.defs = load_definitions(self.location)
         self.instance = Instance(home=home)
 
 

@@ -13,7 +13,7 @@ Grammar (whitespace is free between tokens, except that a depth touches its ``+`
     not_expr = "not" not_expr | unit
     unit     = [ [DEPTH] "+" ] primary [ "+" [DEPTH] ]
     primary  = "(" expr ")" | ("roots" | "sinks") "(" expr ")" | term
-    term     = value | "key:" value | ("group:" | "kind:" | "owner:") value
+    term     = value | "key:" value | ("group:" | "kind:" | "owner:" | "location:") value
              | "tag:" value [ "=" value ] | "status:" STATE
     STATE    = failed | stale | missing | skipped | overdue | degraded
     value    = WORD | STRING
@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.keys import AssetKey
+from headwater.core.selection_locations import location_keys
 from headwater.errors import KeySyntaxError, SelectionError
 
 __all__ = [
@@ -75,10 +76,10 @@ __all__ = [
 ]
 
 KEYWORDS = frozenset({"and", "or", "not"})
-ATTRIBUTES = ("group", "tag", "kind", "owner")  # plus "key:" (a KeyTerm) and "status:" (a StatusTerm)
+ATTRIBUTES = ("group", "tag", "kind", "owner", "location")  # plus "key:" (a KeyTerm) and "status:" (a StatusTerm)
 STATES = ("failed", "stale", "missing", "skipped", "overdue", "degraded")
 FUNCTIONS = ("roots", "sinks")
-_EXPECT_TERM = "an asset key, group:, tag:, kind:, owner:, status:, roots(, sinks( or '('"
+_EXPECT_TERM = "an asset key, group:, tag:, kind:, owner:, location:, status:, roots(, sinks( or '('"
 StatusInput = Mapping[str, Collection[AssetKey]] | Callable[[], Mapping[str, Collection[AssetKey]]] | None
 _WORD = re.compile(r"[A-Za-z0-9_.\-/@*]+")
 _DIGITS = re.compile(r"[0-9]+")
@@ -484,7 +485,7 @@ class _Parser:
             hint = f" (did you mean '{close[0]}:'?)" if close else ""
             raise self.error(
                 name.start,
-                f"unknown attribute {name.text + ':'!r}: expected key:, group:, tag:, kind:, owner: or "
+                f"unknown attribute {name.text + ':'!r}: expected key:, group:, tag:, kind:, owner:, location: or "
                 f"status:{hint}",
             )
         noun = {"key": "an asset key", "tag": "a tag name"}.get(attr, f"a {attr} name")
@@ -719,6 +720,11 @@ class _Resolver:
         attr, pattern = node.attribute, node.pattern
         if attr == "group":
             return self.group(node)
+        if attr == "location":
+            try:
+                return location_keys(self.graph, node.pattern)
+            except ValueError as exc:
+                raise _TermError(node, str(exc)) from None
         specs = self.graph.specs
         exact = "*" not in pattern
         match = _matcher(pattern)

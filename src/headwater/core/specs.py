@@ -98,6 +98,8 @@ class AssetSpec:
     # What a step needs from the machine that runs it ({"memory": "8GB", "GPU": "1"}): the
     # Dask executor maps it to worker resources; executors on one host ignore it.
     executor_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The workspace code location that defines it (docs/workspaces.md); None in a single-location project.
+    code_location: str | None = None
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.

@@ -17,6 +17,7 @@ from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec, CheckSpec
 from headwater.definitions.assets import AssetsDefinition, ParamBinding, ParamKind, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
+from headwater.definitions.external_deps import external_deps_allowed
 from headwater.definitions.flatten import flatten_assets, flatten_checks
 from headwater.errors import DefinitionError, DuplicateKeyError, UnknownKeyError
 
@@ -132,6 +133,11 @@ class Definitions:
         specs: list[AssetSpec] = [s.spec for s in self.sources.values()]
         for d in self.assets_defs:
             specs.extend(d.specs)
+        # Keys another code location defines (only while a workspace location loads alone).
+        self.external_keys: frozenset[AssetKey] = frozenset()
+        if external_deps_allowed():
+            self.external_keys = frozenset(dep for s in specs for dep in s.deps if dep not in known)
+            specs.extend(AssetSpec(key, is_source=True, group="external") for key in sorted(self.external_keys, key=str))
         self.graph = AssetGraph(specs)
         unknown_groups = set(self.group_freshness) - set(self.graph.groups())
         if unknown_groups:
@@ -203,7 +209,7 @@ class Definitions:
                 out.append(p)
                 continue
             if p.kind is ParamKind.ASSET:
-                if p.key not in known:
+                if p.key not in known and not external_deps_allowed():
                     raise UnknownKeyError(str(p.key), owner, f"named by ins= for parameter {p.name!r}")
                 out.append(p)
                 continue
@@ -214,7 +220,12 @@ class Definitions:
                 raise DefinitionError(
                     f"observe function of {owner!r}: parameter {p.name!r} is neither 'context' nor a resource "
                     f"(resources: {', '.join(sorted(self.resources)) or 'none'})")
-            key = _match_key(p.name, prefix, known, by_name, owner)
+            try:
+                key = _match_key(p.name, prefix, known, by_name, owner)
+            except UnknownKeyError:
+                if not external_deps_allowed():
+                    raise
+                key = AssetKey((p.name,))  # an asset of another location: the workspace checks it
             if key in self.sources:
                 raise DefinitionError(
                     f"asset {owner!r}: parameter {p.name!r} names source asset {key}, whose value Headwater does "

@@ -37,7 +37,7 @@ from headwater.errors import DefinitionError, HeadwaterError, LoadError
 # ``checks`` (one, or a list).
 INTEGRATIONS = {"dbt": "headwater.integrations.dbt.config:load_from_config"}
 # ``dask`` configures the Dask executor (``execution/dask_cluster.py`` reads it), not definitions.
-_KEYS = ("file", "module", "attribute", "dask", *INTEGRATIONS, *SETTINGS_KEYS)
+_KEYS = ("file", "module", "attribute", "dask", *INTEGRATIONS, *SETTINGS_KEYS, "locations")
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,9 @@ def find_location(file: str | None = None, module: str | None = None, attribute:
                 if unknown:
                     raise HeadwaterError(f"[tool.headwater] in {pyproject}: unknown key(s) {', '.join(unknown)} "
                                          f"(known: {', '.join(_KEYS)})")
+                if "locations" in config:
+                    raise HeadwaterError(f"{pyproject} declares a workspace of several code locations "
+                                         "([[tool.headwater.locations]]): load it as a workspace")
                 # Recorded only when an integration is configured, so a plain project's
                 # location (and its queued runs) stay as they were.
                 source = str(pyproject) if any(k in config for k in INTEGRATIONS) else None

@@ -25,6 +25,9 @@ EXECUTORS = ("in_process", "multiprocess", "dask")
 def build_executor(defs: Definitions, name: str, workers: int | None, location: DefinitionsLocation | None, *,
                    store: EventStore, database_url: str, values: FilesystemValueStore,
                    clock: Callable[[], float]) -> Executor:
+    workspace = getattr(defs, "workspace", None)
+    if workspace is not None and name != "dask":  # every step runs in its own location's process
+        return workspace.executor(database_url, values.config())
     if name == "in_process":
         return InProcessExecutor(defs, store, values, clock)
     if name == "multiprocess":

@@ -137,8 +137,8 @@ def document_rows(body: bytes) -> list[bytes]:
 def eligible(defs: Definitions) -> bool:
     """Whether the rows depend on the definitions and the stored events alone (see above)."""
     graph = defs.graph
-    if graph.partitioned:
-        return False
+    if graph.partitioned or getattr(defs, "location_of", None) is not None:
+        return False  # a workspace's rows also depend on which locations are loaded now
     spec = graph.spec
     return all(spec(k).freshness is None for k in graph.keys)
 

@@ -21,7 +21,16 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError, KeySyntaxError, RunNotFoundError, UnknownKeyError
 from headwater.service import Instance
-from headwater.web import api, backfill_view, graph_api, impact_api, pages, partition_api, partition_pages
+from headwater.web import (
+    api,
+    backfill_view,
+    graph_api,
+    impact_api,
+    locations_view,
+    pages,
+    partition_api,
+    partition_pages,
+)
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
 
@@ -49,6 +58,8 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
     app.include_router(backfill_view.api)
     app.include_router(backfill_view.pages)
     app.include_router(impact_api.router)
+    app.include_router(locations_view.api)
+    app.include_router(locations_view.pages)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

@@ -53,7 +53,7 @@ class WebContext:
         self.layouts = LayoutCache(instance.home / "ui-cache")
         self.rows = RowWriter(defs.graph)
         self.feed = ChangeFeed()
-        self.cache = HealthCache(lambda: instance.healths(defs), warm=self._warm,
+        self.cache = HealthCache(lambda: instance.healths(self.defs), warm=self._warm,
                                  mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
 
@@ -63,6 +63,13 @@ class WebContext:
         snapshot.body(self.rows, self.defs.graph.keys)
         self.feed.observe(snapshot)
         self.views.rewarm(self.defs.graph, snapshot)
+
+    def use_definitions(self, defs: Definitions) -> None:
+        """A workspace location was reloaded: every view reads the new joined graph from now on."""
+        self.defs = defs
+        self.rows = RowWriter(defs.graph)
+        self.key_names = {str(k) for k in defs.graph.keys}
+        self.cache.drop()
 
     @property
     def graph(self) -> Any:
