@@ -26,6 +26,8 @@ from headwater.definitions.context import AssetContext
 from headwater.definitions.outputs import AssetFailure, AssetSkip, CheckReport, MaterializeResult
 from headwater.errors import HeadwaterError
 from headwater.integrations.dbt.invocation import DbtCommandError, DbtEvent
+from headwater.integrations.dbt.options import DbtOptions
+from headwater.integrations.dbt.partitions import step_vars
 from headwater.integrations.dbt.source_links import build_waves
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], C
 
     def dbt_test(context: CheckContext) -> CheckResult:
         mat = context.materialization
-        in_build = project.results.of_run(mat.run_id if mat is not None else None)
+        in_build = project.results.of_run(f"{mat.run_id}/{mat.step_key}" if mat is not None else None)
         if in_build is not None:
             outcome = in_build.get(test_uid)
             if outcome is None:
@@ -166,8 +168,10 @@ def _selection(project: DbtProject, uids: list[str], everything: bool) -> list[s
 class _Build:
     """The state of one step's ``dbt build`` (one or more dbt invocations, see ``build_waves``)."""
 
-    def __init__(self, project: DbtProject, uids: list[str], results: dict[str, DbtTestOutcome]) -> None:
+    def __init__(self, project: DbtProject, uids: list[str], results: dict[str, DbtTestOutcome],
+                 window_vars: Mapping[str, Any] | None = None) -> None:
         self.project = project
+        self.window_vars = dict(window_vars or {})
         self.uids = uids
         self.wanted = set(uids)
         self.results = results
@@ -210,7 +214,7 @@ class _Build:
             status = _status(event)
             name = project.manifest.nodes[uid].name
             if status in _OK:
-                self.pending[uid] = _materialization(project, uid, event)
+                self.pending[uid] = _materialization(project, uid, event, self.window_vars)
                 yield from self.ready(uid)
             elif status == "skipped":
                 self.skipped[uid] = _skip_reason(project, uid, self.failed, self.skipped, self.results,
@@ -258,7 +262,11 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
     opts = project.run_options(context.resources, context.tags)
     uids = [project.unique_id_for(k) for k in context.selected_keys]
     everything = len(uids) == sum(1 for n in project.manifest.nodes.values() if not n.is_ephemeral)
-    build = _Build(project, uids, project.results.open(context.run_id))
+    window_vars = _partition_vars(project, context)
+    if window_vars:  # the window this step builds wins over any other layer's vars of the same name
+        opts = DbtOptions(vars=window_vars).over(opts)
+    results_key = f"{context.run_id}/{context.step_key}"  # one run builds several windows
+    build = _Build(project, uids, project.results.open(results_key), window_vars)
     # Eager indirect selection: every test of a selected model runs, so every check has a result.
     eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
     waves = build_waves(project, uids)
@@ -284,7 +292,16 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
             fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
             raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
     finally:
-        project.results.close(context.run_id)
+        project.results.close(results_key)
+
+
+def _partition_vars(project: DbtProject, context: AssetContext) -> dict[str, Any]:
+    """The dbt vars naming the partitions of this step (``{}`` when it builds none)."""
+    rules = [project.partitioning[k] for k in context.selected_keys if k in project.partitioning]
+    keys = context.partition_keys or ((context.partition,) if context.partition else ())
+    if not rules or not keys:
+        return {}
+    return step_vars(rules, keys, context.time_window)
 
 
 def _drop_blocked(project: DbtProject, build: _Build, wave: list[str]) -> Iterator[str]:
@@ -370,7 +387,8 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _materialization(project: DbtProject, uid: str, event: DbtEvent) -> MaterializeResult:
+def _materialization(project: DbtProject, uid: str, event: DbtEvent,
+                     window_vars: Mapping[str, Any] | None = None) -> MaterializeResult:
     info = event.node_info
     rr = event.data.get("run_result") or {}
     adapter = dict(rr.get("adapter_response") or {})
@@ -389,6 +407,8 @@ def _materialization(project: DbtProject, uid: str, event: DbtEvent) -> Material
     meta["dbt/unique_id"] = uid
     meta["dbt/materialized"] = info.get("materialized") or project.manifest.nodes[uid].materialized
     meta["dbt/invocation_id"] = event.invocation_id
+    if window_vars:
+        meta["dbt/vars"] = dict(window_vars)  # the window dbt was told to build
     return MaterializeResult(key=project.asset_key_of(uid), metadata=meta, duration=seconds)
 
 
