@@ -36,6 +36,15 @@ class DailyEvents(hw.dbt.DbtTranslator):
         return DAILY if node.name == "fct_daily_events" else None
 
 
+LANDED: list[Path] = []
+
+
+@hw.asset(key="raw/events")
+def land_events():
+    """A Python asset loads the raw table the dbt source reads."""
+    dp.write_raw(LANDED[0])
+
+
 @hw.asset(partitions=DAILY, deps=["fct_daily_events"])
 def events_report(context):
     """A Python asset reading one day of the dbt model."""
@@ -49,22 +58,27 @@ class Clicks:
     instance: hw.Instance
     first: hw.RunResult     # '*' for 2026-01-01..02
     failing: hw.RunResult   # 'fct_daily_events+' for 2026-01-03 (a value that does not cast)
-    observed: list  # raw/events observed after a late event arrived: what read it is stale
+    relanded: hw.RunResult  # 'raw/events' loaded again: every day of fct_daily_events built is stale
 
 
 @pytest.fixture(scope="module")
-def clicks(tmp_path_factory: pytest.TempPathFactory):
+def clicks_project(tmp_path_factory: pytest.TempPathFactory):
+    """The project written and parsed (the one ``dbt parse``), nothing built."""
     pytest.importorskip("dbt.adapters.duckdb", reason="dbt-duckdb is not installed (pip install -e '.[dbt]')")
     root = dp.write_project(tmp_path_factory.mktemp("dbt") / "clicks")
-    dp.write_raw(root / "dev.duckdb")
-    defs = hw.dbt.load(root, translator=DailyEvents()).definitions(assets=[events_report])
+    LANDED[:] = [root / "dev.duckdb"]
+    return hw.dbt.load(root, translator=DailyEvents(produced_elsewhere=["raw/events"]))
+
+
+@pytest.fixture(scope="module")
+def clicks(clicks_project, tmp_path_factory: pytest.TempPathFactory):
+    root = clicks_project.project_dir
+    defs = clicks_project.definitions(assets=[land_events, events_report])
     with hw.Instance(home=tmp_path_factory.mktemp("home")) as instance:
         first = instance.materialize(defs, "*", partition_range=(D1, D2))
         failing = instance.materialize(defs, "fct_daily_events+", partition=D3)
-        with duckdb.connect(str(root / "dev.duckdb")) as con:
-            con.execute(f"insert into raw.events values (999, '{D4} 23:00:00', '1')")
-        observed = instance.observe(defs, "raw/events")
-        yield Clicks(root, defs, instance, first, failing, observed)
+        relanded = instance.materialize(defs, "raw/events")  # Python only: no dbt
+        yield Clicks(root, defs, instance, first, failing, relanded)
 
 
 def _materializations(instance: hw.Instance, run: hw.RunResult, key: str) -> dict[str, AssetMaterialized]:
@@ -76,7 +90,7 @@ def test_each_window_is_one_dbt_build_told_its_window_by_vars(clicks):
     assert clicks.first.success, clicks.first.errors
     steps = {s.key: s for s in clicks.first.plan.steps}
     # models split by partitions: the view, the daily model per window, the summary over all days
-    assert set(steps) == {"dbt_clicks", f"dbt_clicks_daily[{D1}]", f"dbt_clicks_daily[{D2}]",
+    assert set(steps) == {"raw/events", "dbt_clicks", f"dbt_clicks_daily[{D1}]", f"dbt_clicks_daily[{D2}]",
                           "dbt_clicks_unpartitioned", f"events_report[{D1}]", f"events_report[{D2}]"}
     assert steps[f"dbt_clicks_daily[{D1}]"].deps == {"dbt_clicks"}
     assert steps["dbt_clicks_unpartitioned"].deps == {f"dbt_clicks_daily[{D1}]", f"dbt_clicks_daily[{D2}]"}
@@ -103,6 +117,7 @@ def test_status_is_per_partition_with_the_failed_day_and_the_stale_ones(clicks):
     assert fct.statuses[D4].status is MaterializationStatus.MISSING
     why = " ".join(clicks.instance.why(clicks.defs, f"fct_daily_events[{D1}]"))
     assert "stale" in why and "stg_events" in why and "raw/events" in why, why
+    assert clicks.relanded.success
     # the Python asset downstream: the days whose dbt window was built; the failed day's skipped
     report = statuses[K("events_report")].partitions
     assert report.materialized == 2 and report.statuses[D3].status is not MaterializationStatus.MATERIALIZED
@@ -148,8 +163,8 @@ def test_a_single_run_backfill_configured_in_pyproject_is_one_dbt_build_for_the_
     assert (parts.materialized, parts.missing) == (2, 2)
 
 
-def _load(clicks, partitions):
-    return hw.dbt.load(clicks.root, parse="never", translator=hw.dbt.DbtTranslator(partitions=partitions))
+def _load(project, partitions):
+    return hw.dbt.load(project.project_dir, parse="never", translator=hw.dbt.DbtTranslator(partitions=partitions))
 
 
 @pytest.mark.parametrize("partitions, message", [
@@ -164,9 +179,9 @@ def _load(clicks, partitions):
      "asset daily_summary (static: eu, us) reads fct_daily_events (daily from 2026-01-01 (UTC)), and no partition "
      "mapping fits"),
 ])
-def test_bad_partitions_are_a_one_line_error_naming_the_culprit(clicks, partitions, message):
+def test_bad_partitions_are_a_one_line_error_naming_the_culprit(clicks_project, partitions, message):
     with pytest.raises(hw.HeadwaterError) as info:
-        _load(clicks, partitions() if callable(partitions) else partitions).definitions()
+        _load(clicks_project, partitions() if callable(partitions) else partitions).definitions()
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
@@ -180,10 +195,11 @@ def test_bad_partitions_are_a_one_line_error_naming_the_culprit(clicks, partitio
     ({"daily": "2026-01-01", "backfill": "chunks"}, 'backfill must be "single_run" or "multi_run"'),
     ({"static": "eu"}, "static must be a list of keys"),
 ])
-def test_a_bad_partitions_table_in_pyproject_names_the_file_and_selection(clicks, rule, message):
-    table = {"project_dir": str(clicks.root), "parse": "never", "partitions": {"fct_daily_events": rule}}
+def test_a_bad_partitions_table_in_pyproject_names_the_file_and_selection(clicks_project, rule, message):
+    root = clicks_project.project_dir
+    table = {"project_dir": str(root), "parse": "never", "partitions": {"fct_daily_events": rule}}
     with pytest.raises(hw.DefinitionError) as info:
-        load_from_config(table, clicks.root, "[tool.headwater.dbt] in pyproject.toml")
+        load_from_config(table, root, "[tool.headwater.dbt] in pyproject.toml")
     text = str(info.value)
     assert text.startswith("[tool.headwater.dbt] in pyproject.toml: partitions['fct_daily_events']")
     assert message in text and "\n" not in text
