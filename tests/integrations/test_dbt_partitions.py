@@ -176,8 +176,8 @@ def _load(project, partitions):
     ({"fct_daily_events": DAILY, "fct_*": hw.HourlyPartitions(start="2026-01-01-00:00")},
      "dbt model fct_daily_events is partitioned by two selections that disagree"),
     ({"daily_summary": hw.StaticPartitions(["eu", "us"]), "fct_daily_events": DAILY},
-     "asset daily_summary (static: eu, us) reads fct_daily_events (daily from 2026-01-01 (UTC)), and no partition "
-     "mapping fits"),
+     "dbt model daily_summary (static: eu, us) reads fct_daily_events (daily from 2026-01-01 (UTC)): no partition "
+     "mapping fits; partition it like fct_daily_events, or return a mapping from DbtTranslator.partition_mapping"),
 ])
 def test_bad_partitions_are_a_one_line_error_naming_the_culprit(clicks_project, partitions, message):
     with pytest.raises(hw.HeadwaterError) as info:
@@ -203,3 +203,34 @@ def test_a_bad_partitions_table_in_pyproject_names_the_file_and_selection(clicks
     text = str(info.value)
     assert text.startswith("[tool.headwater.dbt] in pyproject.toml: partitions['fct_daily_events']")
     assert message in text and "\n" not in text
+
+
+class RollingSummary(hw.dbt.DbtTranslator):
+    """Two daily models; the summary reads a rolling week of the daily model."""
+
+    def partitions(self, node):
+        if node.name == "fct_daily_events":
+            return hw.dbt.DbtPartitions(DAILY, start_var="min_date", end_var="max_date", max_partitions_per_run=7)
+        return hw.dbt.DbtPartitions(DAILY, max_partitions_per_run=7) if node.name == "daily_summary" else None
+
+    def partition_mapping(self, node, parent):
+        return hw.TimeWindowMapping(start_offset=-6) if node.name == "daily_summary" else None
+
+
+def test_the_translator_partitions_models_and_maps_their_partitions(clicks_project):
+    project = hw.dbt.load(clicks_project.project_dir, parse="never",
+                          translator=RollingSummary(produced_elsewhere=["raw/events"]))
+    defs = project.definitions(assets=[land_events, events_report])
+    summary, fct = K("daily_summary"), K("fct_daily_events")
+    assert defs.graph.mapping(summary, fct) == hw.TimeWindowMapping(start_offset=-6)
+    assert defs.graph.spec(fct).max_partitions_per_run == 7
+    # same partitions, one after the other: one multi-asset, so one dbt build per window builds both
+    assert {str(k) for k in defs.definition_for(fct).keys} == {"fct_daily_events", "daily_summary"}
+    assert defs.definition_for(K("stg_events")).name == "dbt_clicks"
+    assert project.partitioning[fct].start_var == "min_date"
+    with hw.Instance.ephemeral() as instance:
+        plan, _view, _sel = instance.plan(defs, "fct_daily_events+",
+                                          partitions=instance.partition_targets(defs, None, D1, D4))
+    # up to 7 days per dbt build: the four days are one step; the Python asset is one step per day
+    assert sorted(s.key for s in plan.steps) == [f"dbt_clicks_daily[{D1}...{D4}]",
+                                                 *(f"events_report[{d}]" for d in dp.DAYS)]

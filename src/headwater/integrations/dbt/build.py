@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -271,28 +272,29 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
     eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
     waves = build_waves(project, uids)
     inv = None
-    try:
-        for i, wave in enumerate(waves):
-            if i:
-                wave = list(_drop_blocked(project, build, wave))
-                yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
-                            for u in wave if u in build.skipped)
-                wave = [u for u in wave if u not in build.skipped]
-                if not wave:
-                    continue
-            args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
-            with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
-                for event in inv.events():
-                    yield from build.on_event(event, context)
-                yield from build.flush()
-            if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
-                break
-        missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
-        if build.failed or build.skipped or missing:
-            fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
-            raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
-    finally:
-        project.results.close(results_key)
+    with project.window_lock() if window_vars else nullcontext():  # windows take turns (window_lock)
+        try:
+            for i, wave in enumerate(waves):
+                if i:
+                    wave = list(_drop_blocked(project, build, wave))
+                    yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
+                                for u in wave if u in build.skipped)
+                    wave = [u for u in wave if u not in build.skipped]
+                    if not wave:
+                        continue
+                args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
+                with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
+                    for event in inv.events():
+                        yield from build.on_event(event, context)
+                    yield from build.flush()
+                if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
+                    break
+            missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
+            if build.failed or build.skipped or missing:
+                fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
+                raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
+        finally:
+            project.results.close(results_key)
 
 
 def _partition_vars(project: DbtProject, context: AssetContext) -> dict[str, Any]:

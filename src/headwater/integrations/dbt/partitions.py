@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.keys import AssetKey
+from headwater.core.partition_mappings import default_mapping
 from headwater.core.partitions import (
     CronPartitions,
     DailyPartitions,
@@ -267,7 +268,31 @@ def partition_specs(specs: Sequence[AssetSpec], others: Sequence[AssetSpec], tra
             chosen[spec.key] = rule
             changes.update(partitions=rule.partitions, max_partitions_per_run=rule.max_partitions_per_run)
         out.append(replace(spec, **changes))
+    if chosen:
+        _check_mappings(out)
     return out, chosen
+
+
+def _check_mappings(specs: Sequence[AssetSpec]) -> None:
+    """A model reading a model whose partitions do not fit it is an error now, with the dbt way
+    out (``hw.Dep`` is not how a dbt model declares a mapping)."""
+    by_key = {s.key: s for s in specs}
+    for spec in specs:
+        for dep in spec.deps:
+            parent = by_key.get(dep)
+            if parent is None or (spec.partitions is None and parent.partitions is None):
+                continue
+            declared = spec.dep_mappings.get(dep)
+            mapping = declared if declared is not None else default_mapping(spec.partitions, parent.partitions)
+            problem = "no partition mapping fits" if mapping is None else mapping.validate(spec.partitions,
+                                                                                            parent.partitions)
+            if problem:
+                def what(s: AssetSpec) -> str:
+                    return s.partitions.describe() if s.partitions is not None else "unpartitioned"
+
+                raise DefinitionError(
+                    f"dbt model {spec.key} ({what(spec)}) reads {dep} ({what(parent)}): {problem}; partition it "
+                    f"like {dep}, or return a mapping from DbtTranslator.partition_mapping(node, parent)")
 
 
 __all__ = ["DbtPartitions", "as_dbt_partitions", "from_config", "layers", "partition_specs", "resolve_rules",

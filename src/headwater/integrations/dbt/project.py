@@ -180,10 +180,11 @@ def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manif
 
 
 LOCK_FILE = ".headwater.lock"
+WINDOW_LOCK_FILE = ".headwater.windows.lock"
 
 
 @contextmanager
-def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
+def _target_lock(target_dir: Path, exclusive: bool, name: str = LOCK_FILE) -> Iterator[None]:
     """An advisory lock on ``target_dir`` between processes (none where fcntl is missing, or
     the folder is read-only, e.g. a manifest built in CI: nobody parses there)."""
     try:
@@ -193,7 +194,7 @@ def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
         return
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(target_dir / LOCK_FILE, "a+b")  # held across the yield
+        handle = open(target_dir / name, "a+b")  # held across the yield
     except OSError:
         yield
         return
@@ -334,6 +335,12 @@ class DbtProject:
     def invocation(self, args: list[str], options: DbtOptions, wanted: Iterable[str] = ()) -> DbtInvocation:
         """A dbt command on this project (``args`` start with the subcommand), not yet started."""
         return DbtInvocation([*args, *self.paths.args()], self.project_dir, env=options.env, wanted=wanted)
+
+    def window_lock(self) -> Any:
+        """Held while a step builds partitions: the windows of one run may be steps on several
+        workers at once, and two dbt builds in one target folder (and, on duckdb, one database
+        file) overwrite each other's artifacts; they take turns instead."""
+        return _target_lock(self.paths.target_dir, exclusive=True, name=WINDOW_LOCK_FILE)
 
     def run_options(self, resources: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> DbtOptions:
         return effective(self.options, resources, [from_tags(tags)] if tags else [])
