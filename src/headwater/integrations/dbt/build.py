@@ -79,24 +79,25 @@ class DbtTestOutcome:
 
 
 class DbtTestResults:
-    """Test results by run (filled while a build runs) and from stand-alone ``dbt test`` runs."""
+    """Test results by build — ``run_id/step_key``, as a run builds one window per step —
+    (filled while it runs) and from stand-alone ``dbt test`` runs."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, dict[str, DbtTestOutcome]] = {}
         self._standalone: dict[str, DbtTestOutcome] = {}
 
-    def open(self, run_id: str) -> dict[str, DbtTestOutcome]:
+    def open(self, build: str) -> dict[str, DbtTestOutcome]:
         with self._lock:
-            return self._runs.setdefault(run_id, {})
+            return self._runs.setdefault(build, {})
 
-    def close(self, run_id: str) -> None:
+    def close(self, build: str) -> None:
         with self._lock:
-            self._runs.pop(run_id, None)
+            self._runs.pop(build, None)
 
-    def of_run(self, run_id: str | None) -> dict[str, DbtTestOutcome] | None:
+    def of_run(self, build: str | None) -> dict[str, DbtTestOutcome] | None:
         with self._lock:
-            return self._runs.get(run_id) if run_id else None
+            return self._runs.get(build) if build else None
 
     def put_standalone(self, outcomes: Mapping[str, DbtTestOutcome]) -> None:
         with self._lock:
