@@ -278,6 +278,11 @@ def _stop_resource_tracker_at_exit() -> None:
     atexit.register(_stop_resource_tracker)
 
 
+def workers_started() -> bool:
+    """Whether this process started worker processes (whose clean-up runs at exit)."""
+    return _TRACKER_STOP_REGISTERED
+
+
 def _stop_resource_tracker() -> None:
     from multiprocessing import resource_tracker
 

@@ -25,6 +25,7 @@ from headwater.integrations.dbt.manifest import (
     read_manifest,
 )
 from headwater.integrations.dbt.options import DbtOptions
+from headwater.integrations.dbt.partitions import DbtPartitions
 from headwater.integrations.dbt.project import DbtProject, load
 from headwater.integrations.dbt.translator import DbtTranslator
 
@@ -38,6 +39,7 @@ __all__ = [
     "DbtInvocation",
     "DbtNode",
     "DbtOptions",
+    "DbtPartitions",
     "DbtProject",
     "DbtSource",
     "DbtTest",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from headwater.definitions.context import AssetContext
 from headwater.definitions.outputs import AssetFailure, AssetSkip, CheckReport, MaterializeResult
 from headwater.errors import HeadwaterError
 from headwater.integrations.dbt.invocation import DbtCommandError, DbtEvent
+from headwater.integrations.dbt.options import DbtOptions
+from headwater.integrations.dbt.partitions import step_vars
 from headwater.integrations.dbt.source_links import build_waves
 
 if TYPE_CHECKING:
@@ -76,24 +79,25 @@ class DbtTestOutcome:
 
 
 class DbtTestResults:
-    """Test results by run (filled while a build runs) and from stand-alone ``dbt test`` runs."""
+    """Test results by build — ``run_id/step_key``, as a run builds one window per step —
+    (filled while it runs) and from stand-alone ``dbt test`` runs."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[str, dict[str, DbtTestOutcome]] = {}
         self._standalone: dict[str, DbtTestOutcome] = {}
 
-    def open(self, run_id: str) -> dict[str, DbtTestOutcome]:
+    def open(self, build: str) -> dict[str, DbtTestOutcome]:
         with self._lock:
-            return self._runs.setdefault(run_id, {})
+            return self._runs.setdefault(build, {})
 
-    def close(self, run_id: str) -> None:
+    def close(self, build: str) -> None:
         with self._lock:
-            self._runs.pop(run_id, None)
+            self._runs.pop(build, None)
 
-    def of_run(self, run_id: str | None) -> dict[str, DbtTestOutcome] | None:
+    def of_run(self, build: str | None) -> dict[str, DbtTestOutcome] | None:
         with self._lock:
-            return self._runs.get(run_id) if run_id else None
+            return self._runs.get(build) if build else None
 
     def put_standalone(self, outcomes: Mapping[str, DbtTestOutcome]) -> None:
         with self._lock:
@@ -110,7 +114,7 @@ def test_check(project: DbtProject, test_uid: str) -> Callable[[CheckContext], C
 
     def dbt_test(context: CheckContext) -> CheckResult:
         mat = context.materialization
-        in_build = project.results.of_run(mat.run_id if mat is not None else None)
+        in_build = project.results.of_run(f"{mat.run_id}/{mat.step_key}" if mat is not None else None)
         if in_build is not None:
             outcome = in_build.get(test_uid)
             if outcome is None:
@@ -166,8 +170,10 @@ def _selection(project: DbtProject, uids: list[str], everything: bool) -> list[s
 class _Build:
     """The state of one step's ``dbt build`` (one or more dbt invocations, see ``build_waves``)."""
 
-    def __init__(self, project: DbtProject, uids: list[str], results: dict[str, DbtTestOutcome]) -> None:
+    def __init__(self, project: DbtProject, uids: list[str], results: dict[str, DbtTestOutcome],
+                 window_vars: Mapping[str, Any] | None = None) -> None:
         self.project = project
+        self.window_vars = dict(window_vars or {})
         self.uids = uids
         self.wanted = set(uids)
         self.results = results
@@ -210,7 +216,7 @@ class _Build:
             status = _status(event)
             name = project.manifest.nodes[uid].name
             if status in _OK:
-                self.pending[uid] = _materialization(project, uid, event)
+                self.pending[uid] = _materialization(project, uid, event, self.window_vars)
                 yield from self.ready(uid)
             elif status == "skipped":
                 self.skipped[uid] = _skip_reason(project, uid, self.failed, self.skipped, self.results,
@@ -258,33 +264,47 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
     opts = project.run_options(context.resources, context.tags)
     uids = [project.unique_id_for(k) for k in context.selected_keys]
     everything = len(uids) == sum(1 for n in project.manifest.nodes.values() if not n.is_ephemeral)
-    build = _Build(project, uids, project.results.open(context.run_id))
+    window_vars = _partition_vars(project, context)
+    if window_vars:  # the window this step builds wins over any other layer's vars of the same name
+        opts = DbtOptions(vars=window_vars).over(opts)
+    results_key = f"{context.run_id}/{context.step_key}"  # one run builds several windows
+    build = _Build(project, uids, project.results.open(results_key), window_vars)
     # Eager indirect selection: every test of a selected model runs, so every check has a result.
     eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
     waves = build_waves(project, uids)
     inv = None
-    try:
-        for i, wave in enumerate(waves):
-            if i:
-                wave = list(_drop_blocked(project, build, wave))
-                yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
-                            for u in wave if u in build.skipped)
-                wave = [u for u in wave if u not in build.skipped]
-                if not wave:
-                    continue
-            args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
-            with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
-                for event in inv.events():
-                    yield from build.on_event(event, context)
-                yield from build.flush()
-            if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
-                break
-        missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
-        if build.failed or build.skipped or missing:
-            fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
-            raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
-    finally:
-        project.results.close(context.run_id)
+    with project.window_lock() if window_vars else nullcontext():  # windows take turns (window_lock)
+        try:
+            for i, wave in enumerate(waves):
+                if i:
+                    wave = list(_drop_blocked(project, build, wave))
+                    yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
+                                for u in wave if u in build.skipped)
+                    wave = [u for u in wave if u not in build.skipped]
+                    if not wave:
+                        continue
+                args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
+                with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
+                    for event in inv.events():
+                        yield from build.on_event(event, context)
+                    yield from build.flush()
+                if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
+                    break
+            missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
+            if build.failed or build.skipped or missing:
+                fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
+                raise _build_error(project, inv.returncode if inv else None, build, missing, fallback)
+        finally:
+            project.results.close(results_key)
+
+
+def _partition_vars(project: DbtProject, context: AssetContext) -> dict[str, Any]:
+    """The dbt vars naming the partitions of this step (``{}`` when it builds none)."""
+    rules = [project.partitioning[k] for k in context.selected_keys if k in project.partitioning]
+    keys = context.partition_keys or ((context.partition,) if context.partition else ())
+    if not rules or not keys:
+        return {}
+    return step_vars(rules, keys, context.time_window)
 
 
 def _drop_blocked(project: DbtProject, build: _Build, wave: list[str]) -> Iterator[str]:
@@ -370,7 +390,8 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _materialization(project: DbtProject, uid: str, event: DbtEvent) -> MaterializeResult:
+def _materialization(project: DbtProject, uid: str, event: DbtEvent,
+                     window_vars: Mapping[str, Any] | None = None) -> MaterializeResult:
     info = event.node_info
     rr = event.data.get("run_result") or {}
     adapter = dict(rr.get("adapter_response") or {})
@@ -389,6 +410,8 @@ def _materialization(project: DbtProject, uid: str, event: DbtEvent) -> Material
     meta["dbt/unique_id"] = uid
     meta["dbt/materialized"] = info.get("materialized") or project.manifest.nodes[uid].materialized
     meta["dbt/invocation_id"] = event.invocation_id
+    if window_vars:
+        meta["dbt/vars"] = dict(window_vars)  # the window dbt was told to build
     return MaterializeResult(key=project.asset_key_of(uid), metadata=meta, duration=seconds)
 
 

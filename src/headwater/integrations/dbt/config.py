@@ -10,8 +10,10 @@ orchestrated::
 
 The other keys are those of ``hw.dbt.load`` (``target_path``, ``parse``, ``name``, ``vars``)
 and of ``DbtTranslator`` (``key_prefix``, ``source_key_prefix``, ``produced_elsewhere``,
-``link_sources``, and ``source_assets``: a table from ``source_name.table`` to the asset key
-that produces it, e.g. ``source_assets = { "ecom.raw_orders" = "raw_orders" }``).
+``link_sources``, ``source_assets``: a table from ``source_name.table`` to the asset key
+that produces it, e.g. ``source_assets = { "ecom.raw_orders" = "raw_orders" }``, and
+``partitions``: a table from a selection to how its models are partitioned, e.g.
+``partitions = { fct_events = { daily = "2026-01-01" } }``, see ``partitions.py``).
 Several projects: ``[[tool.headwater.dbt]]`` tables. With ``file``/``module`` in
 ``[tool.headwater]`` as well, the module's assets join the dbt project's (see
 ``definitions/loader.py``).
@@ -24,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from headwater.errors import DefinitionError, KeySyntaxError
+from headwater.integrations.dbt.partitions import from_config
 from headwater.integrations.dbt.project import DbtProject, load
 from headwater.integrations.dbt.translator import DbtTranslator
 
 _TEXT = ("project_dir", "profiles_dir", "target", "target_path", "parse", "name")
 _PREFIXES = ("key_prefix", "source_key_prefix")
-_KNOWN = (*_TEXT, "vars", *_PREFIXES, "produced_elsewhere", "source_assets", "link_sources")
+_KNOWN = (*_TEXT, "vars", *_PREFIXES, "produced_elsewhere", "source_assets", "link_sources", "partitions")
 
 
 def load_from_config(table: Any, base_dir: Path, where: str) -> list[DbtProject]:
@@ -73,9 +76,11 @@ def _one(table: Any, base_dir: Path, where: str) -> DbtProject:
     link = table.get("link_sources", True)
     if not isinstance(link, bool):
         raise DefinitionError(f"{where}: link_sources must be true or false, not {link!r}")
+    partitions = from_config(table["partitions"], where) if "partitions" in table else None
     try:
         translator = DbtTranslator(key_prefix=table.get("key_prefix"), source_key_prefix=table.get("source_key_prefix"),
-                                   produced_elsewhere=elsewhere, source_assets=mapping, link_sources=link)
+                                   produced_elsewhere=elsewhere, source_assets=mapping, link_sources=link,
+                                   partitions=partitions)
     except KeySyntaxError as exc:
         raise DefinitionError(f"{where}: {exc}") from None
 

@@ -38,6 +38,7 @@ from headwater.integrations.dbt.manifest import (
     read_manifest,
 )
 from headwater.integrations.dbt.options import DbtOptions, effective, from_tags
+from headwater.integrations.dbt.partitions import label, layers, partition_specs
 from headwater.integrations.dbt.seed_versions import SeedVersions, has_path_checksum
 from headwater.integrations.dbt.source_links import SourceLinks
 from headwater.integrations.dbt.source_probe import SourceProbe
@@ -179,10 +180,11 @@ def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manif
 
 
 LOCK_FILE = ".headwater.lock"
+WINDOW_LOCK_FILE = ".headwater.windows.lock"
 
 
 @contextmanager
-def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
+def _target_lock(target_dir: Path, exclusive: bool, name: str = LOCK_FILE) -> Iterator[None]:
     """An advisory lock on ``target_dir`` between processes (none where fcntl is missing, or
     the folder is read-only, e.g. a manifest built in CI: nobody parses there)."""
     try:
@@ -192,7 +194,7 @@ def _target_lock(target_dir: Path, exclusive: bool) -> Iterator[None]:
         return
     try:
         target_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(target_dir / LOCK_FILE, "a+b")  # held across the yield
+        handle = open(target_dir / name, "a+b")  # held across the yield
     except OSError:
         yield
         return
@@ -276,10 +278,15 @@ class DbtProject:
         self.specs = self._specs()
         self.sources = self._sources()
         self.exposures = self._exposures()
+        # Partitioned models (partitions.py): their specs carry the partitions, and each model's
+        # DbtPartitions says which dbt vars tell it its window.
+        self.specs, self.partitioning = partition_specs(
+            self.specs, [d.spec for d in (*self.sources, *self.exposures)], translator,
+            lambda k: self.manifest.nodes[self._uid[k]], manifest.project_name)
         self.checks: list[CheckDefinition] = self._checks()
-        self.multi_asset = self._multi_asset() if self.specs else None
-        self.assets: list[AssetsDefinition | SourceDefinition] = [
-            *([self.multi_asset] if self.multi_asset is not None else []), *self.sources, *self.exposures]
+        self.multi_assets = self._multi_assets()
+        self.multi_asset = self.multi_assets[0] if self.multi_assets else None
+        self.assets: list[AssetsDefinition | SourceDefinition] = [*self.multi_assets, *self.sources, *self.exposures]
 
     # -- public --------------------------------------------------------------------------------
 
@@ -328,6 +335,12 @@ class DbtProject:
     def invocation(self, args: list[str], options: DbtOptions, wanted: Iterable[str] = ()) -> DbtInvocation:
         """A dbt command on this project (``args`` start with the subcommand), not yet started."""
         return DbtInvocation([*args, *self.paths.args()], self.project_dir, env=options.env, wanted=wanted)
+
+    def window_lock(self) -> Any:
+        """Held while a step builds partitions: the windows of one run may be steps on several
+        workers at once, and two dbt builds in one target folder (and, on duckdb, one database
+        file) overwrite each other's artifacts; they take turns instead."""
+        return _target_lock(self.paths.target_dir, exclusive=True, name=WINDOW_LOCK_FILE)
 
     def run_options(self, resources: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> DbtOptions:
         return effective(self.options, resources, [from_tags(tags)] if tags else [])
@@ -563,8 +576,29 @@ class DbtProject:
             checks.append(CheckDefinition(spec, test_check(self, uid), value_param=None, context_param=True))
         return checks
 
-    def _multi_asset(self) -> AssetsDefinition:
-        """One subsettable multi-asset over every model, seed and snapshot: one step, one dbt build."""
+    def _multi_assets(self) -> list[AssetsDefinition]:
+        """One multi-asset (one step, one ``dbt build``) per partitions and layer: a project
+        without partitioned models is one, named after the project (see ``partitions.py``)."""
+        if not self.specs:
+            return []
+        if not self.partitioning and not any(s.partitions for s in self.specs):
+            return [self._multi_asset(self.name, self.specs)]
+        by_key = {s.key: s for s in self.specs}
+        groups = layers([s.key for s in self.specs], {s.key: s.deps for s in self.specs},
+                        {s.key: s.partitions for s in self.specs})
+        out, names = [], set()
+        for i, keys in enumerate(groups):
+            d = by_key[keys[0]].partitions
+            name = self.name if i == 0 and d is None else f"{self.name}_{label(d)}"
+            n = 2
+            while name in names:
+                name, n = f"{self.name}_{label(d)}_{n}", n + 1
+            names.add(name)
+            out.append(self._multi_asset(name, [by_key[k] for k in keys]))
+        return out
+
+    def _multi_asset(self, name: str, specs: list[AssetSpec]) -> AssetsDefinition:
+        """A subsettable multi-asset over models, seeds and snapshots: one step, one dbt build."""
         project = self
 
         def dbt_build(context: AssetContext) -> Iterator[MaterializeResult | AssetFailure | AssetSkip]:
@@ -575,8 +609,8 @@ class DbtProject:
         # dbt runs in a child process of its own (invocation.py): no worker process is needed
         # around it, so a run of dbt steps only skips a worker's start-up (Instance.materialize).
         dbt_build.runs_in_child_process = True  # type: ignore[attr-defined]
-        if len(self.specs) < 50:
-            return multi_asset(specs=self.specs, name=self.name, can_subset=True)(dbt_build)
+        if len(specs) < 50:
+            return multi_asset(specs=specs, name=name, can_subset=True)(dbt_build)
         # What @multi_asset builds, without copying thousands of specs that already carry their location.
-        return AssetsDefinition(name=self.name, specs=tuple(self.specs), fn=dbt_build,
+        return AssetsDefinition(name=name, specs=tuple(specs), fn=dbt_build,
                                 params=signature_params(dbt_build, {}), is_multi=True, can_subset=True)

@@ -24,7 +24,10 @@ from typing import Any
 
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
+from headwater.core.partition_mappings import PartitionMapping
+from headwater.core.partitions import PartitionsDefinition
 from headwater.integrations.dbt.manifest import DbtExposure, DbtGroup, DbtNode, DbtSource, DbtTest
+from headwater.integrations.dbt.partitions import DbtPartitions, as_dbt_partitions
 
 
 def _prefix(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -42,12 +45,16 @@ class DbtTranslator:
                  source_key_prefix: str | Iterable[str] | None = None,
                  produced_elsewhere: Iterable[CoercibleToKey] = (),
                  source_assets: Mapping[str, CoercibleToKey] | None = None,
-                 link_sources: bool = True) -> None:
+                 link_sources: bool = True,
+                 partitions: Mapping[str, PartitionsDefinition | DbtPartitions] | None = None) -> None:
         self.key_prefix = _prefix(key_prefix)
         self.source_key_prefix = _prefix(source_key_prefix)
         self.produced_elsewhere = frozenset(to_key(k) for k in produced_elsewhere)
         self.source_assets = {name: to_key(k) for name, k in (source_assets or {}).items()}
         self.link_sources = link_sources
+        # selection -> how the models it selects are partitioned (resolved by the project).
+        self.partition_rules = {str(sel): as_dbt_partitions(p, f"DbtTranslator(partitions={{{sel!r}: ...}})")
+                                for sel, p in (partitions or {}).items()}
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -146,6 +153,19 @@ class DbtTranslator:
             return FreshnessPolicy.within(rule.warn_after or 0.0)
         warn = rule.warn_after if rule.warn_after is not None and rule.warn_after < rule.error_after else None
         return FreshnessPolicy.within(rule.error_after, warn)
+
+    # -- partitions --------------------------------------------------------------------------
+
+    def partitions(self, node: DbtNode) -> PartitionsDefinition | DbtPartitions | None:
+        """How a model is partitioned; None leaves it to the ``partitions`` selections given to
+        the constructor (or ``[tool.headwater.dbt.partitions]``). A bare definition gets the
+        default var names (``start``, ``end``, ``partition_key``); ``DbtPartitions`` names them."""
+        return None
+
+    def partition_mapping(self, node: DbtNode, parent: AssetKey) -> PartitionMapping | None:
+        """Which partitions of ``parent`` a partition of ``node`` reads (None: the default, as for
+        a Python asset: the same window, the windows it overlaps, or all of them)."""
+        return None
 
     # -- exposures ---------------------------------------------------------------------------
 
