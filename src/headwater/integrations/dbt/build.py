@@ -17,7 +17,7 @@ result dbt reported in that build; on their own (``headwater check``), they run
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -155,16 +155,21 @@ def run_tests(project: DbtProject, target_uid: str, resources: Mapping[str, Any]
     return out
 
 
-def _selection(project: DbtProject, uids: list[str], everything: bool) -> list[str]:
-    """``--select`` terms for ``uids``, plus the sources they stand for (source_links.py), so
-    the tests declared on those sources run with them, as checks of the producer."""
+def _linked_sources(project: DbtProject, producers: Iterable[str]) -> list[str]:
+    """``--select`` terms of the sources ``producers`` write (source_links.py): their tests are
+    checks of the producer."""
+    wanted = set(producers)
+    return [project.manifest.sources[s].selector for s, p in project.source_producer.items() if p in wanted]
+
+
+def _selection(project: DbtProject, uids: list[str], everything: bool, sources: list[str]) -> list[str]:
+    """``--select`` terms for ``uids``, plus ``sources`` whose tests run in this invocation."""
     nodes = project.manifest.nodes
-    linked = [project.manifest.sources[s].selector for s, p in project.source_producer.items() if p in set(uids)]
-    if everything and not linked:
+    if everything and not sources:
         # Everything: a short command line and a fast selection in dbt, with the same tests
         # (those of the models, by dbt's indirect selection) as naming each model would give.
         return ["--select", "resource_type:model", "resource_type:seed", "resource_type:snapshot"]
-    return ["--select", *(nodes[u].selector for u in sorted(uids, key=project.topo_index.__getitem__)), *linked]
+    return ["--select", *(nodes[u].selector for u in sorted(uids, key=project.topo_index.__getitem__)), *sources]
 
 
 class _Build:
@@ -200,9 +205,13 @@ class _Build:
                 yield self.pending.pop(u)
                 stack.extend(c for c in self.children[u] if c in self.pending)
 
-    def flush(self) -> Iterator[MaterializeResult]:
-        """Tests dbt did not run (its indirect selection left them out) hold nothing back now."""
+    def flush(self, hold: Iterable[str] = ()) -> Iterator[MaterializeResult]:
+        """Tests dbt did not run (its indirect selection left them out) hold nothing back now,
+        except those of ``hold``: their sources' tests run in the next invocation."""
+        held = set(hold)
         for uid in sorted(self.pending, key=self.project.topo_index.__getitem__):
+            if uid in held:
+                continue
             self.done.add(uid)
             yield self.pending.pop(uid)
 
@@ -272,24 +281,35 @@ def run_build(project: DbtProject, context: AssetContext) -> Iterator[Report]:
     # Eager indirect selection: every test of a selected model runs, so every check has a result.
     eager = [] if "--indirect-selection" in opts.extra_args else ["--indirect-selection", "eager"]
     waves = build_waves(project, uids)
+    # A source's tests read the table its producer writes, but dbt draws no edge between them:
+    # in the producer's own invocation they could run before it (on an empty database, fail).
+    # They run in the next invocation instead, where dbt runs them before the models that read
+    # the source and skips those models if they fail.
+    if _linked_sources(project, waves[-1]):
+        waves.append([])
     inv = None
     with project.window_lock() if window_vars else nullcontext():  # windows take turns (window_lock)
         try:
             for i, wave in enumerate(waves):
+                sources: list[str] = []
                 if i:
                     wave = list(_drop_blocked(project, build, wave))
                     yield from (AssetSkip(project.asset_key_of(u), build.skipped[u], {"dbt/unique_id": u})
                                 for u in wave if u in build.skipped)
                     wave = [u for u in wave if u not in build.skipped]
-                    if not wave:
+                    sources = _linked_sources(project, (u for u in waves[i - 1] if u in build.pending))
+                    if not wave and not sources:
                         continue
-                args = ["build", *_selection(project, wave, everything and len(waves) == 1), *eager, *opts.build_args()]
+                args = ["build", *_selection(project, wave, everything and len(waves) == 1, sources),
+                        *eager, *opts.build_args()]
                 with project.invocation(args, opts, wanted=("NodeFinished",)) as inv:
                     for event in inv.events():
                         yield from build.on_event(event, context)
-                    yield from build.flush()
+                    later = i + 1 < len(waves)
+                    yield from build.flush(hold=[u for u in wave if later and _linked_sources(project, [u])])
                 if inv.returncode not in (0, 1):  # dbt itself failed: later waves would fail alike
                     break
+            yield from build.flush()
             missing = [u for u in uids if u not in build.done and u not in build.failed and u not in build.skipped]
             if build.failed or build.skipped or missing:
                 fallback = inv.failure("dbt build failed") if inv is not None else DbtCommandError("dbt did not run")
