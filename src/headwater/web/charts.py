@@ -3,7 +3,7 @@
 Each chart is a Vega-Lite spec (altair builds it) rendered to SVG by vl-convert (no
 browser, no JavaScript on the page), inlined in the asset page. What a reader needs is
 decided here: the unit follows the magnitude (1–9 ms durations read "4 ms", not "0.00 s"),
-axes ask for five ticks over a padded domain (so a flat series still has four or more),
+axes carry four or more round ticks over a padded domain (a flat series too),
 dates read "Dec 04 10:30", failed and skipped attempts are marked on every chart (on the
 duration chart at the time they took), and every point carries its values as an SVG
 ``<title>``, which the browser shows on hover. Every numeric metadata entry gets a chart
@@ -79,6 +79,23 @@ def _domain(values: Sequence[float]) -> list[float]:
     return [max(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad]
 
 
+def value_ticks(domain: Sequence[float], least: int = 4) -> list[float]:
+    """Round tick values inside ``domain``, at least ``least`` of them: the renderer's own
+    ticks are only a hint (a domain of 33–47 gets 35, 40, 45)."""
+    lo, hi = domain
+    span = hi - lo
+    if not span > 0:
+        return [lo]
+    exp = 10.0 ** math.ceil(math.log10(span))
+    for k in range(12):
+        for m in (1.0, 0.5, 0.25, 0.2):
+            step = exp * m / 10.0 ** k
+            ticks = [i * step for i in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+            if len(ticks) >= least:
+                return [round(t, 12) for t in ticks]
+    return [lo, hi]
+
+
 def line_chart(name: str, title: str, unit: str, points: Sequence[tuple[float, float]],
                marks: Sequence[tuple[float, float | None, str, str]] = (),
                rules: Sequence[tuple[float, str]] = ()) -> Chart | None:
@@ -112,7 +129,7 @@ def line_chart(name: str, title: str, unit: str, points: Sequence[tuple[float, f
               axis=alt.Axis(values=ticks, labelExpr=f"utcFormat(datum.value, '{fmt}')", labelAngle=0,
                             labelFontSize=10, titleFontSize=10, grid=False, labelOverlap=False))
     y = alt.Y("v:Q", title=unit or None, scale=alt.Scale(domain=domain, nice=False, zero=False),
-              axis=alt.Axis(tickCount=5, format="~s" if not unit else ",.3~r", labelFontSize=10, titleFontSize=10))
+              axis=alt.Axis(values=value_ticks(domain), format="~s" if not unit else ",.3~r", labelFontSize=10, titleFontSize=10))
     color = alt.Color("state:N", scale=alt.Scale(domain=list(COLORS), range=list(COLORS.values())),
                       legend=alt.Legend(orient="bottom", title=None, labelFontSize=10) if marks else None)
     ok = alt.Chart(data).transform_filter("datum.state == 'materialized'")
