@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 import threading
@@ -14,6 +15,15 @@ from typing import Any
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def images_dir() -> Path:
+    """Where the browser tests save their screenshots: the README's ``docs/images`` only when
+    asked (``HEADWATER_REFRESH_SCREENSHOTS=1``), so that running the tests leaves the checkout
+    as it was; otherwise a temporary folder (the screenshots are still taken)."""
+    if os.environ.get("HEADWATER_REFRESH_SCREENSHOTS") == "1":
+        return Path(__file__).resolve().parents[2] / "docs" / "images"
+    return Path(tempfile.mkdtemp(prefix="hw-screenshots-"))
 
 
 def free_port() -> int:

@@ -3,17 +3,16 @@ Materialize, watch the run finish and the badge turn healthy. The screenshots it
 the ones the README shows (docs/images/)."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, chromium, serving
+from .browser import CHROMIUM, chromium, images_dir, serving
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
                                                                "(apt-get install chromium; .ci/run does it)")]
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+IMAGES = images_dir()
 
 
 def test_graph_click_materialize_turns_healthy(web, make_web):

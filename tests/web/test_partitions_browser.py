@@ -3,17 +3,16 @@ the partition), "Materialize missing" building exactly the missing days, the par
 and its own launch, and the day × region heat-map. Its screenshots are the ones docs/web.md
 shows (docs/images/partition-strip.png, partition.png, partitions.png)."""
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, chromium, serving
+from .browser import CHROMIUM, chromium, images_dir, serving
 from .partitioned import partitioned_web, seed
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")]
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+IMAGES = images_dir()
 
 
 @pytest.fixture
