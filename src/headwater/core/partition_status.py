@@ -12,12 +12,18 @@ worst materialization state, stale when any partition is, and the data time of i
 time window (a time-partitioned asset is as fresh as the latest slice it has; a static or
 dynamic one as its oldest slice). Its ``partitions`` holds every partition's own status.
 
+A partition's own ``AssetStatus`` is built when first asked for if it is *settled* —
+materialized (or missing) with nothing stale, failed or running — which the pass can tell
+from the stored row alone (``core.partition_rows``): a cold roll-up of 365,000 partitions
+then builds almost no per-partition object. ``PartitionStatuses`` holds, per partition,
+either its built status or what it is built from; anything else is derived at once.
+
 Pure: (specs, facts, parents' statuses, a ``PartitionContext`` with the clock) -> statuses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +32,17 @@ from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
 from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.partition_mappings import IdentityMapping
+from headwater.core.partition_rows import (
+    ROW_ATTEMPT_STATUS,
+    ROW_CODE_VERSION,
+    ROW_DATA_TIME,
+    ROW_DATA_VERSION,
+    ROW_DEPS,
+    ROW_INPUTS,
+    ROW_MAT_AT,
+    ROW_MAT_ID,
+    PartitionRows,
+)
 from headwater.core.partitions import PartitionContext, TimeWindowPartitions, format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
@@ -51,7 +68,7 @@ class PartitionSet:
     """Every partition of one asset with its own status, in the definition's order."""
 
     keys: tuple[str, ...]
-    statuses: dict[str, AssetStatus]
+    statuses: PartitionStatuses
     materialized: int = 0
     time_ordered: bool = False  # the last key is the newest time window
     missing: int = 0
@@ -79,12 +96,79 @@ class PartitionSet:
     def with_state(self, *states: str) -> list[str]:
         """Keys whose state is one of ``states`` (missing, failed, running, materialized, stale)."""
         wanted = set(states)
+        state = self.statuses.state
         out = []
         for k in self.keys:
-            st = self.statuses[k]
-            if st.status.value in wanted or ("stale" in wanted and st.stale):
+            status, stale = state(k)
+            if status.value in wanted or ("stale" in wanted and stale):
                 out.append(k)
         return out
+
+
+_ABSENT: Any = object()
+
+
+class PartitionStatuses(Mapping[str, AssetStatus]):
+    """Every partition's status of one asset, in the definition's order (see the module
+    docstring). A cell holds the partition's ``AssetStatus``, or, for a settled partition
+    not asked for yet, its stored row (``None``: nothing stored, missing). Asking builds the
+    status from the row exactly as the pass would have and keeps it. Treat it as a read-only
+    ``dict``: it compares, copies and pickles as one."""
+
+    __slots__ = ("cells", "_spec", "_facts", "_ctx")
+
+    def __init__(self, spec: AssetSpec, facts: Mapping[str, AssetFacts], ctx: PartitionContext) -> None:
+        self.cells: dict[str, Any] = {}
+        self._spec = spec
+        self._facts = facts
+        self._ctx = ctx
+
+    def __getitem__(self, partition: str) -> AssetStatus:
+        cell = self.cells[partition]
+        if type(cell) is AssetStatus:
+            return cell
+        st = self.cells[partition] = self._settled(partition)
+        return st
+
+    def get(self, partition: str, default: Any = None) -> Any:  # type: ignore[override]
+        cell = self.cells.get(partition, _ABSENT)
+        if cell is _ABSENT:
+            return default
+        if type(cell) is AssetStatus:
+            return cell
+        st = self.cells[partition] = self._settled(partition)
+        return st
+
+    def __contains__(self, partition: object) -> bool:
+        return partition in self.cells
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cells)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def state(self, partition: str) -> tuple[MaterializationStatus, bool]:
+        """The partition's materialization status and whether it is stale, building nothing."""
+        cell = self.cells[partition]
+        if type(cell) is AssetStatus:
+            return cell.status, cell.stale
+        return (MISSING if cell is None or cell[ROW_MAT_ID] is None else MATERIALIZED), False
+
+    def _settled(self, partition: str) -> AssetStatus:
+        st = _derive_one(self._spec, partition, self._facts.get(partition), None, self._ctx)
+        d = self._spec.partitions
+        if isinstance(d, TimeWindowPartitions) and st.data_time is not None:
+            end = d.windows(self._ctx)[self._ctx.index(d)[partition] + 1]
+            if st.data_time > end:
+                st.data_time = end  # as the pass does: see derive_partitioned
+        return st
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> Any:
+        return dict, (list(self.items()),)
 
 
 @dataclass(slots=True)
@@ -94,10 +178,10 @@ class _Dep:
     key: AssetKey
     parent: AssetStatus | None
     mapping: Any  # PartitionMapping | None
-    statuses: dict[str, AssetStatus] | None  # the parent's partitions (None: unpartitioned parent)
+    statuses: PartitionStatuses | None  # the parent's partitions (None: unpartitioned parent)
     same_key: bool  # child partition p reads parent partition p (identity)
     unchanged: bool  # the parent's roll-up is the very object of the previous pass
-    old_statuses: dict[str, AssetStatus] | None
+    old_statuses: PartitionStatuses | None
     parent_def: Any  # the parent's PartitionsDefinition
 
 
@@ -139,46 +223,149 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
         prev = None
     if prev is not None and prev.facts is facts and all(d.unchanged for d in deps):
         return prev.result  # nothing it depends on changed: not one partition to look at
-    old_statuses = prev.result.partitions.statuses if prev is not None else None
-    old_get = prev.facts.get if prev is not None else None
-    statuses: dict[str, AssetStatus] = {}
+    old_cells = prev.result.partitions.statuses.cells if prev is not None else None
+    old_raw = _raw(prev.facts) if prev is not None else None
+    statuses = PartitionStatuses(spec, facts, ctx)
+    cells = statuses.cells
     counts = PartitionSet(keys, statuses, time_ordered=isinstance(spec.partitions, TimeWindowPartitions))
-    get = facts.get
+    raw = _raw(facts)
+    # Settled partitions can be told from their rows when the facts are rows and every
+    # partitioned parent's statuses say which of theirs are settled.
+    settle = _Settle(spec, deps, facts, ctx) if type(facts) is PartitionRows or not facts else None
     ends = _window_ends(spec, keys, ctx)
     all_kept = prev is not None
-    changed = [d for d in deps if not d.unchanged]
+    changed = [(d.statuses.cells, d.old_statuses.cells) if d.same_key and d.statuses is not None
+               and d.old_statuses is not None else None for d in deps if not d.unchanged]
+    built: list[AssetStatus] = []  # the statuses of this pass that are built, in key order
+    materialized = missing = 0
     for i, p in enumerate(keys):
-        fact = get(p)
-        st = None
-        if old_statuses is not None and fact is old_get(p):  # type: ignore[misc]
-            st = old_statuses.get(p)
-            if st is not None and changed:
-                for d in changed:
-                    if not (d.same_key and d.statuses is not None and d.old_statuses is not None
-                            and d.statuses.get(p) is d.old_statuses.get(p)):
-                        st = None
-                        break
-        if st is None:
+        row = raw(p)
+        cell: Any = _ABSENT
+        if old_cells is not None and row is old_raw(p):  # type: ignore[misc]
+            cell = old_cells.get(p, _ABSENT)
+            for c in changed:
+                if c is None or c[0].get(p, _ABSENT) is not c[1].get(p, _ABSENT):
+                    cell = _ABSENT
+                    break
+        if cell is _ABSENT:
             all_kept = False
-            st = _derive_one(spec, p, fact, deps, ctx)
-            if ends is not None and st.data_time is not None and st.data_time > ends[i]:
-                st.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
-        statuses[p] = st
-        state = st.status
-        if state is MATERIALIZED:
-            counts.materialized += 1
-        elif state is MISSING:
-            counts.missing += 1
-        elif state is FAILED:
-            counts.failed += 1
-        elif state is RUNNING:
-            counts.running += 1
-        if st.stale:
-            counts.stale += 1
-    result = prev.result if all_kept and prev is not None else _roll_up(spec, key, counts)
+            if settle is not None and settle.settled(p, row):
+                cell = row
+            else:
+                cell = _derive_one(spec, p, facts.get(p), deps, ctx)
+                if ends is not None and cell.data_time is not None and cell.data_time > ends[i]:
+                    cell.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
+        cells[p] = cell
+        if type(cell) is AssetStatus:
+            built.append(cell)
+            state = cell.status
+            if state is MATERIALIZED:
+                materialized += 1
+            elif state is MISSING:
+                missing += 1
+            elif state is FAILED:
+                counts.failed += 1
+            elif state is RUNNING:
+                counts.running += 1
+            if cell.stale:
+                counts.stale += 1
+        elif cell is None or cell[ROW_MAT_ID] is None:
+            missing += 1
+        else:
+            materialized += 1
+    counts.materialized = materialized
+    counts.missing = missing
+    result = prev.result if all_kept and prev is not None else _roll_up(spec, key, counts, built)
     if memo is not None:
         memo[key] = _Memo(spec, keys, facts, {d.key: d.parent for d in deps}, result)
     return result
+
+
+def _raw(facts: Mapping[str, AssetFacts]) -> Any:
+    """What tells whether a partition's facts changed: its row, or its ``AssetFacts``."""
+    return facts.rows.get if type(facts) is PartitionRows else facts.get
+
+
+class _Settle:
+    """Tells from a partition's stored row whether its status is settled (see the module
+    docstring): exactly when ``_derive_one`` would find it materialized or missing, with no
+    stale cause — the same comparisons as ``_causes``, on the row's columns and on the
+    parents' cells. Anything it cannot tell from the row (a failure, a run, an old row
+    without summary columns) is left to ``_derive_one``."""
+
+    __slots__ = ("code_version", "deps", "decoder", "reads", "_deps_seen", "partitions", "ctx")
+
+    def __init__(self, spec: AssetSpec, deps: list[_Dep], facts: Mapping[str, AssetFacts],
+                 ctx: PartitionContext) -> None:
+        self.code_version = spec.code_version
+        self.deps = spec.deps
+        self.decoder = facts.decoder if type(facts) is PartitionRows else None
+        self._deps_seen: str | None = None  # a deps text found equal to the declared deps
+        # Per dependency read: (key text, how: 0 the parent as a whole, 1 the same key, 2 mapped;
+        # the parent's roll-up, its cells, the mapping, the parent's definition).
+        self.reads: list[tuple[str, int, AssetStatus, Any, Any, Any]] | None = []
+        for d in deps:
+            parent = d.parent
+            if parent is None:
+                continue
+            if d.statuses is None or d.mapping is None:
+                self.reads.append((d.key._str, 0, parent, None, None, None))
+            elif type(d.statuses) is not PartitionStatuses:
+                self.reads = None  # pragma: no cover - every partitioned parent's statuses are
+                break
+            else:
+                self.reads.append((d.key._str, 1 if d.same_key else 2, parent, d.statuses.cells, d.mapping,
+                                   d.parent_def))
+        self.partitions = spec.partitions
+        self.ctx = ctx
+
+    def settled(self, partition: str, row: Any) -> bool:
+        if row is None:
+            return True  # nothing stored: missing
+        reads = self.reads
+        if reads is None:
+            return False
+        attempt = row[ROW_ATTEMPT_STATUS]
+        if attempt is not None and attempt != "succeeded" and attempt != "canceled":
+            return False  # running, failed or skipped: derived in full
+        if row[ROW_MAT_ID] is None:
+            return True  # missing
+        if row[ROW_INPUTS] is None or row[ROW_CODE_VERSION] != self.code_version:
+            return False
+        text = row[ROW_DEPS]
+        if text is not self._deps_seen and text != self._deps_seen:
+            if self.decoder.deps(text) != self.deps:  # type: ignore[union-attr]
+                return False
+            self._deps_seen = text
+        versions: Any = None
+        recorded: Any = None
+        for dep_text, how, parent, cells, mapping, parent_def in reads:
+            if how == 0:
+                pairs: Any = (("", parent),)
+            elif how == 1:
+                cell = cells.get(partition, _ABSENT)
+                pairs = ((partition, cell),) if cell is not _ABSENT else ()
+            else:
+                pairs = [(q, cells[q]) for q in mapping.upstream(partition, self.partitions, parent_def, self.ctx)
+                         if q in cells]
+            for q, cell in pairs:
+                if cell is None:
+                    continue  # missing: no version, not stale
+                if type(cell) is AssetStatus:
+                    if cell.stale:
+                        return False
+                    version = cell.data_version
+                else:
+                    version = cell[ROW_DATA_VERSION] if cell[ROW_MAT_ID] is not None else None
+                if version is None:
+                    continue
+                if versions is None:
+                    versions = self.decoder.input_versions(row[ROW_INPUTS])  # type: ignore[union-attr]
+                    recorded = {(i[0], i[1]): i[2] for i in versions} if len(versions) > 8 else None
+                seen = recorded.get((dep_text, q), _NEVER) if recorded is not None else _recorded(versions, dep_text, q)
+                if version != seen:
+                    return False
+        return True
 
 
 UNPARTITIONED_KEYS = ("",)
@@ -199,8 +386,9 @@ def _deps(graph: AssetGraph, spec: AssetSpec, parents: Mapping[AssetKey, AssetSt
     return out
 
 
-def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep],
+def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep] | None,
                 ctx: PartitionContext) -> AssetStatus:
+    """One partition's status (``deps`` None: known to be settled, no cause to look for)."""
     key = spec.key
     if fact is None:
         return AssetStatus(key, MISSING, False, (), False, spec.code_version, None, None, None, None, None, None,
@@ -218,7 +406,7 @@ def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: 
     if mat is None:
         return AssetStatus(key, status, False, (), False, spec.code_version, None, None, None, None, None, run,
                            failure, (), None, partition)
-    causes, sources = _causes(spec, partition, mat, deps, ctx)
+    causes, sources = _causes(spec, partition, mat, deps, ctx) if deps is not None else ((), ())
     return AssetStatus(key, status, bool(causes), causes, False, spec.code_version, mat, mat.data_version,
                        mat.data_time, mat.timestamp, mat.run_id, run, failure,
                        _LazyRoots(sources) if causes else (), None, partition)
@@ -334,8 +522,11 @@ def _v(version: str | None) -> str:
     return repr(version) if version is not None else "none"
 
 
-def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatus:
+def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet, built: list[AssetStatus]) -> AssetStatus:
+    """``built``: the partitions' statuses the pass built, in key order; every other partition
+    is settled (no failure, not stale)."""
     statuses = counts.statuses
+    cells = statuses.cells
     if counts.running:
         status = RUNNING
     elif counts.failed:
@@ -346,22 +537,44 @@ def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatu
         status = MATERIALIZED if counts.materialized else MISSING
     # The partition that speaks for the asset: the newest time window built, or else the
     # latest materialized slice.
-    newest = None
-    if isinstance(spec.partitions, TimeWindowPartitions):
-        newest = next((statuses[p] for p in reversed(counts.keys) if statuses[p].last_materialization is not None),
-                      None)
+    newest: AssetStatus | None = None
+    time_ordered = isinstance(spec.partitions, TimeWindowPartitions)
+    if time_ordered:
+        for p in reversed(counts.keys):
+            c = cells[p]
+            if c is not None and ((c.last_materialization is not None) if type(c) is AssetStatus
+                                  else c[ROW_MAT_ID] is not None):
+                newest = statuses[p]
+                break
     else:
-        for st in statuses.values():
-            m = st.last_materialization
-            if m is not None and (newest is None or m.timestamp > newest.last_materialization.timestamp):  # type: ignore[union-attr]
-                newest = st
-    failure = next((st.failure for st in statuses.values() if st.failure is not None), None)
-    stale = [st for st in statuses.values() if st.stale]
+        chosen: str | None = None
+        best: Any = None
+        for p, c in cells.items():
+            if c is None:
+                continue
+            if type(c) is AssetStatus:
+                if c.last_materialization is None:
+                    continue
+                at = c.last_materialization.timestamp
+            elif c[ROW_MAT_ID] is None:
+                continue
+            else:
+                at = c[ROW_MAT_AT]
+            if chosen is None or at > best:
+                chosen, best = p, at
+        newest = statuses[chosen] if chosen is not None else None
+    failure = next((st.failure for st in built if st.failure is not None), None)
+    stale = [st for st in built if st.stale]
     # The newest stale partition's causes speak for the asset; ``explain_partitions`` names the rest.
     causes: tuple[StaleCause, ...] = tuple(
         StaleCause(c.kind, c.key, c.dep, f"[{stale[-1].partition}] {c.detail}", c.children)
         for c in stale[-1].causes) if stale else ()
-    data_time = _data_time(spec, counts)
+    # A time-partitioned asset is as current as its newest materialized window (its end, or
+    # the data time it read if older); any other as its oldest materialized slice.
+    if time_ordered and counts.keys:
+        data_time = newest.data_time if newest is not None else None
+    else:
+        data_time = _oldest_data_time(cells)
     mat = newest.last_materialization if newest is not None else None
     return AssetStatus(
         key, status, bool(stale), causes, False, spec.code_version, mat,
@@ -379,17 +592,14 @@ def _window_ends(spec: AssetSpec, keys: tuple[str, ...], ctx: PartitionContext) 
     return list(b[1:len(keys) + 1])
 
 
-def _data_time(spec: AssetSpec, counts: PartitionSet) -> float | None:
-    """A time-partitioned asset is as current as its newest materialized window (its end, or
-    the data time it read if older); any other as its oldest materialized slice."""
-    statuses = counts.statuses
-    if isinstance(spec.partitions, TimeWindowPartitions) and counts.keys:
-        for p in reversed(counts.keys):
-            st = statuses[p]
-            if st.last_materialization is not None:
-                return st.data_time
-        return None
-    times = [st.data_time for st in statuses.values() if st.data_time is not None]
+def _oldest_data_time(cells: Mapping[str, Any]) -> float | None:
+    times = []
+    for c in cells.values():
+        if c is None:
+            continue
+        t = c.data_time if type(c) is AssetStatus else (c[ROW_DATA_TIME] if c[ROW_MAT_ID] is not None else None)
+        if t is not None:
+            times.append(t)
     return min(times) if times else None
 
 
