@@ -340,11 +340,37 @@ class _Settle:
         versions: Any = None
         recorded: Any = None
         for dep_text, how, parent, cells, mapping, parent_def in reads:
+            if how == 1:  # the same key: most reads, kept short
+                cell = cells.get(partition)  # None: no such key upstream, or missing there
+                if cell is None:
+                    continue
+                if type(cell) is AssetStatus:
+                    if cell.stale:
+                        return False
+                    version = cell.data_version
+                elif cell[ROW_MAT_ID] is None:
+                    continue
+                else:
+                    version = cell[ROW_DATA_VERSION]
+                if version is None:
+                    continue
+                if versions is None:
+                    versions = self.decoder.input_versions(row[ROW_INPUTS])  # type: ignore[union-attr]
+                    recorded = {(i[0], i[1]): i[2] for i in versions} if len(versions) > 8 else None
+                if recorded is not None:
+                    if recorded.get((dep_text, partition), _NEVER) != version:
+                        return False
+                    continue
+                for i in versions:  # as ``_recorded``: the first input read from there
+                    if i[0] == dep_text and i[1] == partition:
+                        if i[2] != version:
+                            return False
+                        break
+                else:
+                    return False  # not read at all
+                continue
             if how == 0:
                 pairs: Any = (("", parent),)
-            elif how == 1:
-                cell = cells.get(partition, _ABSENT)
-                pairs = ((partition, cell),) if cell is not _ABSENT else ()
             else:
                 pairs = [(q, cells[q]) for q in mapping.upstream(partition, self.partitions, parent_def, self.ctx)
                          if q in cells]

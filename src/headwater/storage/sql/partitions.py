@@ -13,6 +13,8 @@ the rows as fetched, an ``AssetFacts`` built from one (its materialization a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -67,6 +69,7 @@ if (_COLUMNS.index("last_materialization_id"), _COLUMNS.index("last_observation_
     raise ImportError("the partition row's columns no longer match core.partition_rows")
 _SELECT = ", ".join(f'"{c}"' for c in _COLUMNS)
 _ATTEMPT = {s.value: s for s in AttemptStatus}
+_ASSET_KEY, _PARTITION, _UPDATED_ID = itemgetter(0), itemgetter(1), itemgetter(ROW_UPDATED_ID)
 Read = Callable[[Callable[[Connection], Any]], Any]
 
 
@@ -172,17 +175,10 @@ class PartitionFactsReader:
         rows = db.fetch(f'SELECT {_SELECT} FROM asset_latest WHERE asset_key IN ({", ".join([mark] * len(texts))}) '
                         f'AND "partition" <> {mark}', [*texts, ""])
         grouped: dict[str, dict[str, Row]] = {text: {} for text in texts}
-        top = self._mark
-        current = None
-        per: dict[str, Row] = {}
-        for row in rows:
-            if row[0] != current:
-                current = row[0]
-                per = grouped[current]
-            per[row[1]] = row
-            updated = row[ROW_UPDATED_ID]
-            if updated is not None and updated > top:
-                top = updated
+        for text, group in groupby(rows, _ASSET_KEY):  # in key order, but nothing relies on it
+            same = list(group)
+            grouped[text].update(zip(map(_PARTITION, same), same))
+        top = max(self._mark, max(filter(None, map(_UPDATED_ID, rows)), default=0))
         decoder = self._decoder
         for text, per in grouped.items():
             self._assets[text] = PartitionRows(per, decoder)
