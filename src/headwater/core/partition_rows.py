@@ -87,6 +87,11 @@ class PartitionRows(Mapping[str, AssetFacts]):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def built(self, partition: str) -> AssetFacts | None:
+        """The ``AssetFacts`` of ``partition`` if it was built already (a copy of this mapping
+        into a ``dict`` holds these very objects), without building it."""
+        return self._built.get(partition)
+
     def replaced(self, rows: Mapping[str, Row]) -> PartitionRows:
         """A copy with ``rows`` put in place (same partition, new row); facts already built for
         the other partitions are kept, so they keep their identity."""

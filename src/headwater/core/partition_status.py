@@ -224,11 +224,10 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     if prev is not None and prev.facts is facts and all(d.unchanged for d in deps):
         return prev.result  # nothing it depends on changed: not one partition to look at
     old_cells = prev.result.partitions.statuses.cells if prev is not None else None
-    old_raw = _raw(prev.facts) if prev is not None else None
+    raw, old_raw = _raw(facts, prev.facts if prev is not None else None)
     statuses = PartitionStatuses(spec, facts, ctx)
     cells = statuses.cells
     counts = PartitionSet(keys, statuses, time_ordered=isinstance(spec.partitions, TimeWindowPartitions))
-    raw = _raw(facts)
     # Settled partitions can be told from their rows when the facts are rows and every
     # partitioned parent's statuses say which of theirs are settled.
     settle = _Settle(spec, deps, facts, ctx) if type(facts) is PartitionRows or not facts else None
@@ -281,8 +280,18 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     return result
 
 
-def _raw(facts: Mapping[str, AssetFacts]) -> Any:
-    """What tells whether a partition's facts changed: its row, or its ``AssetFacts``."""
+def _raw(facts: Mapping[str, AssetFacts], old: Mapping[str, AssetFacts] | None) -> tuple[Any, Any]:
+    """What tells whether a partition's facts changed since the previous pass, now and then:
+    its row, or its ``AssetFacts`` (a run's status view copies the store's rows into a dict
+    of the facts they built, and those keep their identity)."""
+    if old is None:
+        return _raw_of(facts), None
+    if type(old) is PartitionRows and type(facts) is not PartitionRows:
+        return facts.get, old.built
+    return _raw_of(facts), _raw_of(old)
+
+
+def _raw_of(facts: Mapping[str, AssetFacts]) -> Any:
     return facts.rows.get if type(facts) is PartitionRows else facts.get
 
 
