@@ -12,19 +12,19 @@ worst materialization state, stale when any partition is, and the data time of i
 time window (a time-partitioned asset is as fresh as the latest slice it has; a static or
 dynamic one as its oldest slice). Its ``partitions`` holds every partition's own status.
 
-A partition's own ``AssetStatus`` is built when first asked for if it is *settled* —
-materialized (or missing) with nothing stale, failed or running — which the pass can tell
-from the stored row alone (``core.partition_rows``): a cold roll-up of 365,000 partitions
-then builds almost no per-partition object. ``PartitionStatuses`` holds, per partition,
-either its built status or what it is built from; anything else is derived at once.
+A partition whose status is *settled* (materialized or missing, nothing stale, failed or
+running) is told from its stored row and its ``AssetStatus`` built only when asked
+(``core.settled_partitions``): a cold roll-up of 365,000 partitions builds almost no
+per-partition object.
 
 Pure: (specs, facts, parents' statuses, a ``PartitionContext`` with the clock) -> statuses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress, repeat
 from operator import and_, is_, not_
 from typing import Any
@@ -34,23 +34,24 @@ from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
 from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.partition_mappings import IdentityMapping
-from headwater.core.partition_rows import (
-    ROW_ATTEMPT_STATUS,
-    ROW_CODE_VERSION,
-    ROW_DATA_TIME,
-    ROW_DATA_VERSION,
-    ROW_DEPS,
-    ROW_INPUTS,
-    ROW_MAT_AT,
-    ROW_MAT_ID,
-    PartitionRows,
-)
+from headwater.core.partition_rows import ROW_DATA_TIME, ROW_MAT_AT, ROW_MAT_ID, PartitionRows
 from headwater.core.partitions import PartitionContext, TimeWindowPartitions, format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
+from headwater.core.settled_partitions import (
+    ABSENT,
+    FAILED,
+    MATERIALIZED,
+    MISSING,
+    NEVER,
+    RUNNING,
+    PartitionStatuses,
+    SettledRows,
+    recorded_version,
+    tally,
+)
 from headwater.core.specs import AssetSpec
 from headwater.core.status import (
     AssetStatus,
-    MaterializationStatus,
     StaleCause,
     StaleCauseKind,
     _attempt_after,
@@ -58,10 +59,6 @@ from headwater.core.status import (
     own_causes,
 )
 
-MATERIALIZED = MaterializationStatus.MATERIALIZED
-MISSING = MaterializationStatus.MISSING
-FAILED = MaterializationStatus.FAILED
-RUNNING = MaterializationStatus.RUNNING
 SHOWN = 3  # partitions named in one cause's words; the count says how many more
 
 
@@ -105,72 +102,6 @@ class PartitionSet:
             if status.value in wanted or ("stale" in wanted and stale):
                 out.append(k)
         return out
-
-
-_ABSENT: Any = object()
-
-
-class PartitionStatuses(Mapping[str, AssetStatus]):
-    """Every partition's status of one asset, in the definition's order (see the module
-    docstring). A cell holds the partition's ``AssetStatus``, or, for a settled partition
-    not asked for yet, its stored row (``None``: nothing stored, missing). Asking builds the
-    status from the row exactly as the pass would have and keeps it. Treat it as a read-only
-    ``dict``: it compares, copies and pickles as one."""
-
-    __slots__ = ("cells", "_spec", "_facts", "_ctx")
-
-    def __init__(self, spec: AssetSpec, facts: Mapping[str, AssetFacts], ctx: PartitionContext) -> None:
-        self.cells: dict[str, Any] = {}
-        self._spec = spec
-        self._facts = facts
-        self._ctx = ctx
-
-    def __getitem__(self, partition: str) -> AssetStatus:
-        cell = self.cells[partition]
-        if type(cell) is AssetStatus:
-            return cell
-        st = self.cells[partition] = self._settled(partition)
-        return st
-
-    def get(self, partition: str, default: Any = None) -> Any:  # type: ignore[override]
-        cell = self.cells.get(partition, _ABSENT)
-        if cell is _ABSENT:
-            return default
-        if type(cell) is AssetStatus:
-            return cell
-        st = self.cells[partition] = self._settled(partition)
-        return st
-
-    def __contains__(self, partition: object) -> bool:
-        return partition in self.cells
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.cells)
-
-    def __len__(self) -> int:
-        return len(self.cells)
-
-    def state(self, partition: str) -> tuple[MaterializationStatus, bool]:
-        """The partition's materialization status and whether it is stale, building nothing."""
-        cell = self.cells[partition]
-        if type(cell) is AssetStatus:
-            return cell.status, cell.stale
-        return (MISSING if cell is None or cell[ROW_MAT_ID] is None else MATERIALIZED), False
-
-    def _settled(self, partition: str) -> AssetStatus:
-        st = _derive_one(self._spec, partition, self._facts.get(partition), None, self._ctx)
-        d = self._spec.partitions
-        if isinstance(d, TimeWindowPartitions) and st.data_time is not None:
-            end = d.windows(self._ctx)[self._ctx.index(d)[partition] + 1]
-            if st.data_time > end:
-                st.data_time = end  # as the pass does: see derive_partitioned
-        return st
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
-
-    def __reduce__(self) -> Any:
-        return dict, (list(self.items()),)
 
 
 @dataclass(slots=True)
@@ -227,12 +158,12 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
         return prev.result  # nothing it depends on changed: not one partition to look at
     old_cells = prev.result.partitions.statuses.cells if prev is not None else None
     raw, old_raw = _raw(facts, prev.facts if prev is not None else None)
-    statuses = PartitionStatuses(spec, facts, ctx)
+    statuses = PartitionStatuses(partial(_settled_status, spec, facts, ctx))
     cells = statuses.cells
     counts = PartitionSet(keys, statuses, time_ordered=isinstance(spec.partitions, TimeWindowPartitions))
     # Settled partitions can be told from their rows when the facts are rows and every
     # partitioned parent's statuses say which of theirs are settled.
-    settle = _Settle(spec, deps, facts, ctx) if type(facts) is PartitionRows or not facts else None
+    settle = SettledRows(spec, deps, facts, ctx) if type(facts) is PartitionRows or not facts else None
     ends = _window_ends(spec, keys, ctx)
     all_kept = prev is not None
     changed = [(d.statuses.cells, d.old_statuses.cells) if d.same_key and d.statuses is not None
@@ -242,7 +173,7 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
         # they read (told apart at C speed): a run records one partition at a time.
         kept: Any = map(is_, map(raw, keys), map(old_raw, keys))
         for now, then in changed:
-            kept = map(and_, kept, map(is_, map(now.get, keys, repeat(_ABSENT)), map(then.get, keys, repeat(_ABSENT))))
+            kept = map(and_, kept, map(is_, map(now.get, keys, repeat(ABSENT)), map(then.get, keys, repeat(ABSENT))))
         todo = list(compress(range(len(keys)), map(not_, kept)))
         if todo:
             old_set = prev.result.partitions  # type: ignore[union-attr]
@@ -251,7 +182,7 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
                 old_set.materialized, old_set.missing, old_set.failed, old_set.running, old_set.stale)
             for i in todo:
                 p = keys[i]
-                _tally(counts, cells[p], -1)
+                tally(counts, cells[p], -1)
                 row = raw(p)
                 if settle is not None and settle.settled(p, row):
                     cell = row
@@ -260,7 +191,7 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
                     if ends is not None and cell.data_time is not None and cell.data_time > ends[i]:
                         cell.data_time = ends[i]
                 cells[p] = cell
-                _tally(counts, cell, 1)
+                tally(counts, cell, 1)
             result = _roll_up(spec, key, counts, [c for c in cells.values() if type(c) is AssetStatus])
         else:
             result = prev.result  # type: ignore[union-attr]
@@ -271,14 +202,14 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     materialized = missing = 0
     for i, p in enumerate(keys):
         row = raw(p)
-        cell: Any = _ABSENT
+        cell: Any = ABSENT
         if old_cells is not None and row is old_raw(p):  # type: ignore[misc]
-            cell = old_cells.get(p, _ABSENT)
+            cell = old_cells.get(p, ABSENT)
             for c in changed:
-                if c is None or c[0].get(p, _ABSENT) is not c[1].get(p, _ABSENT):
-                    cell = _ABSENT
+                if c is None or c[0].get(p, ABSENT) is not c[1].get(p, ABSENT):
+                    cell = ABSENT
                     break
-        if cell is _ABSENT:
+        if cell is ABSENT:
             all_kept = False
             if settle is not None and settle.settled(p, row):
                 cell = row
@@ -312,24 +243,6 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
     return result
 
 
-def _tally(counts: PartitionSet, cell: Any, sign: int) -> None:
-    """Count ``cell`` in (``sign`` 1) or out (-1) of ``counts``, as the pass counts it."""
-    if type(cell) is AssetStatus:
-        state, stale = cell.status, cell.stale
-    else:
-        state, stale = (MISSING if cell is None or cell[ROW_MAT_ID] is None else MATERIALIZED), False
-    if state is MATERIALIZED:
-        counts.materialized += sign
-    elif state is MISSING:
-        counts.missing += sign
-    elif state is FAILED:
-        counts.failed += sign
-    elif state is RUNNING:
-        counts.running += sign
-    if stale:
-        counts.stale += sign
-
-
 def _raw(facts: Mapping[str, AssetFacts], old: Mapping[str, AssetFacts] | None) -> tuple[Any, Any]:
     """What tells whether a partition's facts changed since the previous pass, now and then:
     its row, or its ``AssetFacts`` (a run's status view copies the store's rows into a dict
@@ -343,114 +256,6 @@ def _raw(facts: Mapping[str, AssetFacts], old: Mapping[str, AssetFacts] | None) 
 
 def _raw_of(facts: Mapping[str, AssetFacts]) -> Any:
     return facts.rows.get if type(facts) is PartitionRows else facts.get
-
-
-class _Settle:
-    """Tells from a partition's stored row whether its status is settled (see the module
-    docstring): exactly when ``_derive_one`` would find it materialized or missing, with no
-    stale cause — the same comparisons as ``_causes``, on the row's columns and on the
-    parents' cells. Anything it cannot tell from the row (a failure, a run, an old row
-    without summary columns) is left to ``_derive_one``."""
-
-    __slots__ = ("code_version", "deps", "decoder", "reads", "_deps_seen", "partitions", "ctx")
-
-    def __init__(self, spec: AssetSpec, deps: list[_Dep], facts: Mapping[str, AssetFacts],
-                 ctx: PartitionContext) -> None:
-        self.code_version = spec.code_version
-        self.deps = spec.deps
-        self.decoder = facts.decoder if type(facts) is PartitionRows else None
-        self._deps_seen: str | None = None  # a deps text found equal to the declared deps
-        # Per dependency read: (key text, how: 0 the parent as a whole, 1 the same key, 2 mapped;
-        # the parent's roll-up, its cells, the mapping, the parent's definition).
-        self.reads: list[tuple[str, int, AssetStatus, Any, Any, Any]] | None = []
-        for d in deps:
-            parent = d.parent
-            if parent is None:
-                continue
-            if d.statuses is None or d.mapping is None:
-                self.reads.append((d.key._str, 0, parent, None, None, None))
-            elif type(d.statuses) is not PartitionStatuses:
-                self.reads = None  # pragma: no cover - every partitioned parent's statuses are
-                break
-            else:
-                self.reads.append((d.key._str, 1 if d.same_key else 2, parent, d.statuses.cells, d.mapping,
-                                   d.parent_def))
-        self.partitions = spec.partitions
-        self.ctx = ctx
-
-    def settled(self, partition: str, row: Any) -> bool:
-        if row is None:
-            return True  # nothing stored: missing
-        reads = self.reads
-        if reads is None:
-            return False
-        attempt = row[ROW_ATTEMPT_STATUS]
-        if attempt is not None and attempt != "succeeded" and attempt != "canceled":
-            return False  # running, failed or skipped: derived in full
-        if row[ROW_MAT_ID] is None:
-            return True  # missing
-        if row[ROW_INPUTS] is None or row[ROW_CODE_VERSION] != self.code_version:
-            return False
-        text = row[ROW_DEPS]
-        if text is not self._deps_seen and text != self._deps_seen:
-            if self.decoder.deps(text) != self.deps:  # type: ignore[union-attr]
-                return False
-            self._deps_seen = text
-        versions: Any = None
-        recorded: Any = None
-        for dep_text, how, parent, cells, mapping, parent_def in reads:
-            if how == 1:  # the same key: most reads, kept short
-                cell = cells.get(partition)  # None: no such key upstream, or missing there
-                if cell is None:
-                    continue
-                if type(cell) is AssetStatus:
-                    if cell.stale:
-                        return False
-                    version = cell.data_version
-                elif cell[ROW_MAT_ID] is None:
-                    continue
-                else:
-                    version = cell[ROW_DATA_VERSION]
-                if version is None:
-                    continue
-                if versions is None:
-                    versions = self.decoder.input_versions(row[ROW_INPUTS])  # type: ignore[union-attr]
-                    recorded = {(i[0], i[1]): i[2] for i in versions} if len(versions) > 8 else None
-                if recorded is not None:
-                    if recorded.get((dep_text, partition), _NEVER) != version:
-                        return False
-                    continue
-                for i in versions:  # as ``_recorded``: the first input read from there
-                    if i[0] == dep_text and i[1] == partition:
-                        if i[2] != version:
-                            return False
-                        break
-                else:
-                    return False  # not read at all
-                continue
-            if how == 0:
-                pairs: Any = (("", parent),)
-            else:
-                pairs = [(q, cells[q]) for q in mapping.upstream(partition, self.partitions, parent_def, self.ctx)
-                         if q in cells]
-            for q, cell in pairs:
-                if cell is None:
-                    continue  # missing: no version, not stale
-                if type(cell) is AssetStatus:
-                    if cell.stale:
-                        return False
-                    version = cell.data_version
-                else:
-                    version = cell[ROW_DATA_VERSION] if cell[ROW_MAT_ID] is not None else None
-                if version is None:
-                    continue
-                if versions is None:
-                    versions = self.decoder.input_versions(row[ROW_INPUTS])  # type: ignore[union-attr]
-                    recorded = {(i[0], i[1]): i[2] for i in versions} if len(versions) > 8 else None
-                seen = recorded.get((dep_text, q), _NEVER) if recorded is not None else _recorded(versions, dep_text, q)
-                if version != seen:
-                    return False
-        return True
 
 
 UNPARTITIONED_KEYS = ("",)
@@ -469,6 +274,18 @@ def _deps(graph: AssetGraph, spec: AssetSpec, parents: Mapping[AssetKey, AssetSt
                         before.partitions.statuses if before is not None and before.partitions is not None else None,
                         graph.spec(dep).partitions))
     return out
+
+
+def _settled_status(spec: AssetSpec, facts: Mapping[str, AssetFacts], ctx: PartitionContext,
+                    partition: str) -> AssetStatus:
+    """A settled partition's status, as ``derive_partitioned`` would have derived it."""
+    st = _derive_one(spec, partition, facts.get(partition), None, ctx)
+    d = spec.partitions
+    if isinstance(d, TimeWindowPartitions) and st.data_time is not None:
+        end = d.windows(ctx)[ctx.index(d)[partition] + 1]
+        if st.data_time > end:
+            st.data_time = end  # as the pass does: see derive_partitioned
+    return st
 
 
 def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep] | None,
@@ -505,14 +322,6 @@ def _input_versions(mat: AssetMaterialized) -> Sequence[Sequence[Any]]:
     return [(i.key._str, i.partition, i.data_version) for i in mat.inputs]
 
 
-def _recorded(versions: Sequence[Sequence[Any]], dep: str, q: str):  # type: ignore[no-untyped-def]
-    """The version recorded for ``dep[q]`` (``_NEVER`` if it was not read)."""
-    for i in versions:
-        if i[0] == dep and i[1] == q:
-            return i[2]
-    return _NEVER
-
-
 def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ignore[no-untyped-def]
             ctx: PartitionContext) -> tuple[tuple[StaleCause, ...], tuple[StaleCause | AssetStatus, ...]]:
     if spec.code_version != mat.code_version or spec.deps != mat.deps:
@@ -543,7 +352,7 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
         for q, st in read:
             version = st.data_version
             if version is not None:
-                seen = recorded.get((dep_text, q), _NEVER) if recorded is not None else _recorded(versions, dep_text, q)
+                seen = recorded.get((dep_text, q), NEVER) if recorded is not None else recorded_version(versions, dep_text, q)
                 if version != seen:
                     updated.append(q)
             if st.stale:
@@ -556,10 +365,10 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
             first = read_status(read, updated[0])
             if len(updated) == 1:
                 q = updated[0]
-                seen = recorded.get((dep_text, q), None) if recorded is not None else _recorded(versions, dep_text, q)
+                seen = recorded.get((dep_text, q), None) if recorded is not None else recorded_version(versions, dep_text, q)
                 detail = (f"{format_partitioned_key(dep, q)} has a new data version {first.data_version} "
                           f"({'observed' if first.is_source else 'materialized'} in run {first.last_run_id or '-'}); "
-                          f"{me} read {_v(None if seen is _NEVER else seen)}")
+                          f"{me} read {_v(None if seen is NEVER else seen)}")
             else:
                 named = ", ".join(format_partitioned_key(dep, q) for q in updated[:SHOWN])
                 more = f" and {len(updated) - SHOWN} more" if len(updated) > SHOWN else ""
@@ -591,9 +400,6 @@ def _stale_read(spec: AssetSpec, partition: str, d: _Dep, ctx: PartitionContext)
         return [st] if st is not None and st.stale else []
     return [d.statuses[q] for q in d.mapping.upstream(partition, spec.partitions, d.parent_def, ctx)
             if q in d.statuses and d.statuses[q].stale]
-
-
-_NEVER = object()
 
 
 def read_status(read: Sequence[tuple[str, AssetStatus]], q: str) -> AssetStatus:
