@@ -125,6 +125,36 @@ def test_a_changed_day_makes_exactly_the_rolling_windows_that_read_it_stale(inst
     assert inst.statuses(DEFS)[K(("events_3d",))].partitions.stale == 0
 
 
+def test_one_run_over_days_and_what_reads_them_leaves_no_day_stale(inst):
+    """Each window day records the versions of the event days the same run built before it:
+    the run's view of status sees every partition it records, not only the first."""
+    result = inst.materialize(DEFS, "events or events_3d", partition_range=("2026-01-01", "2026-01-09"))
+    assert result.success
+    statuses = inst.statuses(DEFS)
+    assert statuses[K(("events_3d",))].partitions.with_state("stale") == []
+    built = statuses[K(("events",))].partitions.statuses
+    for day, st in statuses[K(("events_3d",))].partitions.statuses.items():
+        read = {i.partition: i.data_version for i in st.last_materialization.inputs}
+        assert read and read == {p: built[p].data_version for p in read}, day
+
+
+def test_a_runs_status_view_sees_each_partition_it_records():
+    from headwater.core.events import AssetMaterialized
+    from headwater.core.partitions import PartitionContext
+    from headwater.core.status import PartitionInputs
+    from headwater.execution.status_view import StatusView
+
+    view = StatusView(DEFS.graph, {}, PartitionInputs({}, PartitionContext(NOW)))
+    for n, day in enumerate(("2026-01-02", "2026-01-05", "2026-01-06")):
+        view.record(AssetMaterialized(run_id="r", timestamp=NOW, key=K(("events",)), partition=day,
+                                      data_version=f"v{n}"))
+        assert view.partition_status(K(("events",)), day).data_version == f"v{n}"
+        assert view.status(K(("events",))).partitions.materialized == n + 1
+    view.record_failure(K(("events",)), "r2", NOW + 1, ("2026-01-06",))
+    assert view.partition_status(K(("events",)), "2026-01-06").status.value == "failed"
+    assert view.partition_status(K(("events",)), "2026-01-05").data_version == "v1"
+
+
 def test_a_single_run_asset_builds_a_range_in_one_step_and_retries_it(inst):
     FLAKY["bulk"] = 1
     result = inst.materialize(DEFS, "bulk", partition_range=("2026-01-02", "2026-01-05"))

@@ -12,6 +12,11 @@ worst materialization state, stale when any partition is, and the data time of i
 time window (a time-partitioned asset is as fresh as the latest slice it has; a static or
 dynamic one as its oldest slice). Its ``partitions`` holds every partition's own status.
 
+A partition whose status is *settled* (materialized or missing, nothing stale, failed or
+running) is told from its stored row and its ``AssetStatus`` built only when asked
+(``core.settled_partitions``): a cold roll-up of 365,000 partitions builds almost no
+per-partition object.
+
 Pure: (specs, facts, parents' statuses, a ``PartitionContext`` with the clock) -> statuses.
 """
 
@@ -19,6 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import compress, repeat
+from operator import and_, is_, not_
 from typing import Any
 
 from headwater.core.asset_graph import AssetGraph
@@ -26,12 +34,24 @@ from headwater.core.events import AssetMaterialized
 from headwater.core.keys import AssetKey
 from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.partition_mappings import IdentityMapping
+from headwater.core.partition_rows import ROW_DATA_TIME, ROW_MAT_AT, ROW_MAT_ID, PartitionRows
 from headwater.core.partitions import PartitionContext, TimeWindowPartitions, format_partitioned_key
 from headwater.core.records import AssetFacts, AttemptStatus
+from headwater.core.settled_partitions import (
+    ABSENT,
+    FAILED,
+    MATERIALIZED,
+    MISSING,
+    NEVER,
+    RUNNING,
+    PartitionStatuses,
+    SettledRows,
+    recorded_version,
+    tally,
+)
 from headwater.core.specs import AssetSpec
 from headwater.core.status import (
     AssetStatus,
-    MaterializationStatus,
     StaleCause,
     StaleCauseKind,
     _attempt_after,
@@ -39,10 +59,6 @@ from headwater.core.status import (
     own_causes,
 )
 
-MATERIALIZED = MaterializationStatus.MATERIALIZED
-MISSING = MaterializationStatus.MISSING
-FAILED = MaterializationStatus.FAILED
-RUNNING = MaterializationStatus.RUNNING
 SHOWN = 3  # partitions named in one cause's words; the count says how many more
 
 
@@ -51,7 +67,7 @@ class PartitionSet:
     """Every partition of one asset with its own status, in the definition's order."""
 
     keys: tuple[str, ...]
-    statuses: dict[str, AssetStatus]
+    statuses: PartitionStatuses
     materialized: int = 0
     time_ordered: bool = False  # the last key is the newest time window
     missing: int = 0
@@ -79,10 +95,11 @@ class PartitionSet:
     def with_state(self, *states: str) -> list[str]:
         """Keys whose state is one of ``states`` (missing, failed, running, materialized, stale)."""
         wanted = set(states)
+        state = self.statuses.state
         out = []
         for k in self.keys:
-            st = self.statuses[k]
-            if st.status.value in wanted or ("stale" in wanted and st.stale):
+            status, stale = state(k)
+            if status.value in wanted or ("stale" in wanted and stale):
                 out.append(k)
         return out
 
@@ -94,10 +111,10 @@ class _Dep:
     key: AssetKey
     parent: AssetStatus | None
     mapping: Any  # PartitionMapping | None
-    statuses: dict[str, AssetStatus] | None  # the parent's partitions (None: unpartitioned parent)
+    statuses: PartitionStatuses | None  # the parent's partitions (None: unpartitioned parent)
     same_key: bool  # child partition p reads parent partition p (identity)
     unchanged: bool  # the parent's roll-up is the very object of the previous pass
-    old_statuses: dict[str, AssetStatus] | None
+    old_statuses: PartitionStatuses | None
     parent_def: Any  # the parent's PartitionsDefinition
 
 
@@ -139,46 +156,106 @@ def derive_partitioned(graph: AssetGraph, spec: AssetSpec, facts: Mapping[str, A
         prev = None
     if prev is not None and prev.facts is facts and all(d.unchanged for d in deps):
         return prev.result  # nothing it depends on changed: not one partition to look at
-    old_statuses = prev.result.partitions.statuses if prev is not None else None
-    old_get = prev.facts.get if prev is not None else None
-    statuses: dict[str, AssetStatus] = {}
+    old_cells = prev.result.partitions.statuses.cells if prev is not None else None
+    raw, old_raw = _raw(facts, prev.facts if prev is not None else None)
+    statuses = PartitionStatuses(partial(_settled_status, spec, facts, ctx))
+    cells = statuses.cells
     counts = PartitionSet(keys, statuses, time_ordered=isinstance(spec.partitions, TimeWindowPartitions))
-    get = facts.get
+    # Settled partitions can be told from their rows when the facts are rows and every
+    # partitioned parent's statuses say which of theirs are settled.
+    settle = SettledRows(spec, deps, facts, ctx) if type(facts) is PartitionRows or not facts else None
     ends = _window_ends(spec, keys, ctx)
     all_kept = prev is not None
-    changed = [d for d in deps if not d.unchanged]
+    changed = [(d.statuses.cells, d.old_statuses.cells) if d.same_key and d.statuses is not None
+               and d.old_statuses is not None else None for d in deps if not d.unchanged]
+    if old_cells is not None and None not in changed:
+        # Derive again only the partitions whose facts changed, or a same-key parent partition
+        # they read (told apart at C speed): a run records one partition at a time.
+        kept: Any = map(is_, map(raw, keys), map(old_raw, keys))
+        for now, then in changed:
+            kept = map(and_, kept, map(is_, map(now.get, keys, repeat(ABSENT)), map(then.get, keys, repeat(ABSENT))))
+        todo = list(compress(range(len(keys)), map(not_, kept)))
+        if todo:
+            old_set = prev.result.partitions  # type: ignore[union-attr]
+            cells.update(old_cells)
+            counts.materialized, counts.missing, counts.failed, counts.running, counts.stale = (
+                old_set.materialized, old_set.missing, old_set.failed, old_set.running, old_set.stale)
+            for i in todo:
+                p = keys[i]
+                tally(counts, cells[p], -1)
+                row = raw(p)
+                if settle is not None and settle.settled(p, row):
+                    cell = row
+                else:
+                    cell = _derive_one(spec, p, facts.get(p), deps, ctx)
+                    if ends is not None and cell.data_time is not None and cell.data_time > ends[i]:
+                        cell.data_time = ends[i]
+                cells[p] = cell
+                tally(counts, cell, 1)
+            result = _roll_up(spec, key, counts, [c for c in cells.values() if type(c) is AssetStatus])
+        else:
+            result = prev.result  # type: ignore[union-attr]
+        if memo is not None:
+            memo[key] = _Memo(spec, keys, facts, {d.key: d.parent for d in deps}, result)
+        return result
+    built: list[AssetStatus] = []  # the statuses of this pass that are built, in key order
+    materialized = missing = 0
     for i, p in enumerate(keys):
-        fact = get(p)
-        st = None
-        if old_statuses is not None and fact is old_get(p):  # type: ignore[misc]
-            st = old_statuses.get(p)
-            if st is not None and changed:
-                for d in changed:
-                    if not (d.same_key and d.statuses is not None and d.old_statuses is not None
-                            and d.statuses.get(p) is d.old_statuses.get(p)):
-                        st = None
-                        break
-        if st is None:
+        row = raw(p)
+        cell: Any = ABSENT
+        if old_cells is not None and row is old_raw(p):  # type: ignore[misc]
+            cell = old_cells.get(p, ABSENT)
+            for c in changed:
+                if c is None or c[0].get(p, ABSENT) is not c[1].get(p, ABSENT):
+                    cell = ABSENT
+                    break
+        if cell is ABSENT:
             all_kept = False
-            st = _derive_one(spec, p, fact, deps, ctx)
-            if ends is not None and st.data_time is not None and st.data_time > ends[i]:
-                st.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
-        statuses[p] = st
-        state = st.status
-        if state is MATERIALIZED:
-            counts.materialized += 1
-        elif state is MISSING:
-            counts.missing += 1
-        elif state is FAILED:
-            counts.failed += 1
-        elif state is RUNNING:
-            counts.running += 1
-        if st.stale:
-            counts.stale += 1
-    result = prev.result if all_kept and prev is not None else _roll_up(spec, key, counts)
+            if settle is not None and settle.settled(p, row):
+                cell = row
+            else:
+                cell = _derive_one(spec, p, facts.get(p), deps, ctx)
+                if ends is not None and cell.data_time is not None and cell.data_time > ends[i]:
+                    cell.data_time = ends[i]  # a day's slice holds data as of the day's end, whenever it was built
+        cells[p] = cell
+        if type(cell) is AssetStatus:
+            built.append(cell)
+            state = cell.status
+            if state is MATERIALIZED:
+                materialized += 1
+            elif state is MISSING:
+                missing += 1
+            elif state is FAILED:
+                counts.failed += 1
+            elif state is RUNNING:
+                counts.running += 1
+            if cell.stale:
+                counts.stale += 1
+        elif cell is None or cell[ROW_MAT_ID] is None:
+            missing += 1
+        else:
+            materialized += 1
+    counts.materialized = materialized
+    counts.missing = missing
+    result = prev.result if all_kept and prev is not None else _roll_up(spec, key, counts, built)
     if memo is not None:
         memo[key] = _Memo(spec, keys, facts, {d.key: d.parent for d in deps}, result)
     return result
+
+
+def _raw(facts: Mapping[str, AssetFacts], old: Mapping[str, AssetFacts] | None) -> tuple[Any, Any]:
+    """What tells whether a partition's facts changed since the previous pass, now and then:
+    its row, or its ``AssetFacts`` (a run's status view copies the store's rows into a dict
+    of the facts they built, and those keep their identity)."""
+    if old is None:
+        return _raw_of(facts), None
+    if type(old) is PartitionRows and type(facts) is not PartitionRows:
+        return facts.get, old.built
+    return _raw_of(facts), _raw_of(old)
+
+
+def _raw_of(facts: Mapping[str, AssetFacts]) -> Any:
+    return facts.rows.get if type(facts) is PartitionRows else facts.get
 
 
 UNPARTITIONED_KEYS = ("",)
@@ -199,8 +276,21 @@ def _deps(graph: AssetGraph, spec: AssetSpec, parents: Mapping[AssetKey, AssetSt
     return out
 
 
-def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep],
+def _settled_status(spec: AssetSpec, facts: Mapping[str, AssetFacts], ctx: PartitionContext,
+                    partition: str) -> AssetStatus:
+    """A settled partition's status, as ``derive_partitioned`` would have derived it."""
+    st = _derive_one(spec, partition, facts.get(partition), None, ctx)
+    d = spec.partitions
+    if isinstance(d, TimeWindowPartitions) and st.data_time is not None:
+        end = d.windows(ctx)[ctx.index(d)[partition] + 1]
+        if st.data_time > end:
+            st.data_time = end  # as the pass does: see derive_partitioned
+    return st
+
+
+def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: list[_Dep] | None,
                 ctx: PartitionContext) -> AssetStatus:
+    """One partition's status (``deps`` None: known to be settled, no cause to look for)."""
     key = spec.key
     if fact is None:
         return AssetStatus(key, MISSING, False, (), False, spec.code_version, None, None, None, None, None, None,
@@ -218,7 +308,7 @@ def _derive_one(spec: AssetSpec, partition: str, fact: AssetFacts | None, deps: 
     if mat is None:
         return AssetStatus(key, status, False, (), False, spec.code_version, None, None, None, None, None, run,
                            failure, (), None, partition)
-    causes, sources = _causes(spec, partition, mat, deps, ctx)
+    causes, sources = _causes(spec, partition, mat, deps, ctx) if deps is not None else ((), ())
     return AssetStatus(key, status, bool(causes), causes, False, spec.code_version, mat, mat.data_version,
                        mat.data_time, mat.timestamp, mat.run_id, run, failure,
                        _LazyRoots(sources) if causes else (), None, partition)
@@ -230,14 +320,6 @@ def _input_versions(mat: AssetMaterialized) -> Sequence[Sequence[Any]]:
     if type(mat) is SummarizedMaterialization:
         return mat.input_versions()
     return [(i.key._str, i.partition, i.data_version) for i in mat.inputs]
-
-
-def _recorded(versions: Sequence[Sequence[Any]], dep: str, q: str):  # type: ignore[no-untyped-def]
-    """The version recorded for ``dep[q]`` (``_NEVER`` if it was not read)."""
-    for i in versions:
-        if i[0] == dep and i[1] == q:
-            return i[2]
-    return _NEVER
 
 
 def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ignore[no-untyped-def]
@@ -270,7 +352,7 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
         for q, st in read:
             version = st.data_version
             if version is not None:
-                seen = recorded.get((dep_text, q), _NEVER) if recorded is not None else _recorded(versions, dep_text, q)
+                seen = recorded.get((dep_text, q), NEVER) if recorded is not None else recorded_version(versions, dep_text, q)
                 if version != seen:
                     updated.append(q)
             if st.stale:
@@ -283,10 +365,10 @@ def _causes(spec: AssetSpec, partition: str, mat, deps: list[_Dep],  # type: ign
             first = read_status(read, updated[0])
             if len(updated) == 1:
                 q = updated[0]
-                seen = recorded.get((dep_text, q), None) if recorded is not None else _recorded(versions, dep_text, q)
+                seen = recorded.get((dep_text, q), None) if recorded is not None else recorded_version(versions, dep_text, q)
                 detail = (f"{format_partitioned_key(dep, q)} has a new data version {first.data_version} "
                           f"({'observed' if first.is_source else 'materialized'} in run {first.last_run_id or '-'}); "
-                          f"{me} read {_v(None if seen is _NEVER else seen)}")
+                          f"{me} read {_v(None if seen is NEVER else seen)}")
             else:
                 named = ", ".join(format_partitioned_key(dep, q) for q in updated[:SHOWN])
                 more = f" and {len(updated) - SHOWN} more" if len(updated) > SHOWN else ""
@@ -320,9 +402,6 @@ def _stale_read(spec: AssetSpec, partition: str, d: _Dep, ctx: PartitionContext)
             if q in d.statuses and d.statuses[q].stale]
 
 
-_NEVER = object()
-
-
 def read_status(read: Sequence[tuple[str, AssetStatus]], q: str) -> AssetStatus:
     for k, st in read:
         if k == q:
@@ -334,8 +413,11 @@ def _v(version: str | None) -> str:
     return repr(version) if version is not None else "none"
 
 
-def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatus:
+def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet, built: list[AssetStatus]) -> AssetStatus:
+    """``built``: the partitions' statuses the pass built, in key order; every other partition
+    is settled (no failure, not stale)."""
     statuses = counts.statuses
+    cells = statuses.cells
     if counts.running:
         status = RUNNING
     elif counts.failed:
@@ -346,22 +428,44 @@ def _roll_up(spec: AssetSpec, key: AssetKey, counts: PartitionSet) -> AssetStatu
         status = MATERIALIZED if counts.materialized else MISSING
     # The partition that speaks for the asset: the newest time window built, or else the
     # latest materialized slice.
-    newest = None
-    if isinstance(spec.partitions, TimeWindowPartitions):
-        newest = next((statuses[p] for p in reversed(counts.keys) if statuses[p].last_materialization is not None),
-                      None)
+    newest: AssetStatus | None = None
+    time_ordered = isinstance(spec.partitions, TimeWindowPartitions)
+    if time_ordered:
+        for p in reversed(counts.keys):
+            c = cells[p]
+            if c is not None and ((c.last_materialization is not None) if type(c) is AssetStatus
+                                  else c[ROW_MAT_ID] is not None):
+                newest = statuses[p]
+                break
     else:
-        for st in statuses.values():
-            m = st.last_materialization
-            if m is not None and (newest is None or m.timestamp > newest.last_materialization.timestamp):  # type: ignore[union-attr]
-                newest = st
-    failure = next((st.failure for st in statuses.values() if st.failure is not None), None)
-    stale = [st for st in statuses.values() if st.stale]
+        chosen: str | None = None
+        best: Any = None
+        for p, c in cells.items():
+            if c is None:
+                continue
+            if type(c) is AssetStatus:
+                if c.last_materialization is None:
+                    continue
+                at = c.last_materialization.timestamp
+            elif c[ROW_MAT_ID] is None:
+                continue
+            else:
+                at = c[ROW_MAT_AT]
+            if chosen is None or at > best:
+                chosen, best = p, at
+        newest = statuses[chosen] if chosen is not None else None
+    failure = next((st.failure for st in built if st.failure is not None), None)
+    stale = [st for st in built if st.stale]
     # The newest stale partition's causes speak for the asset; ``explain_partitions`` names the rest.
     causes: tuple[StaleCause, ...] = tuple(
         StaleCause(c.kind, c.key, c.dep, f"[{stale[-1].partition}] {c.detail}", c.children)
         for c in stale[-1].causes) if stale else ()
-    data_time = _data_time(spec, counts)
+    # A time-partitioned asset is as current as its newest materialized window (its end, or
+    # the data time it read if older); any other as its oldest materialized slice.
+    if time_ordered and counts.keys:
+        data_time = newest.data_time if newest is not None else None
+    else:
+        data_time = _oldest_data_time(cells)
     mat = newest.last_materialization if newest is not None else None
     return AssetStatus(
         key, status, bool(stale), causes, False, spec.code_version, mat,
@@ -379,17 +483,14 @@ def _window_ends(spec: AssetSpec, keys: tuple[str, ...], ctx: PartitionContext) 
     return list(b[1:len(keys) + 1])
 
 
-def _data_time(spec: AssetSpec, counts: PartitionSet) -> float | None:
-    """A time-partitioned asset is as current as its newest materialized window (its end, or
-    the data time it read if older); any other as its oldest materialized slice."""
-    statuses = counts.statuses
-    if isinstance(spec.partitions, TimeWindowPartitions) and counts.keys:
-        for p in reversed(counts.keys):
-            st = statuses[p]
-            if st.last_materialization is not None:
-                return st.data_time
-        return None
-    times = [st.data_time for st in statuses.values() if st.data_time is not None]
+def _oldest_data_time(cells: Mapping[str, Any]) -> float | None:
+    times = []
+    for c in cells.values():
+        if c is None:
+            continue
+        t = c.data_time if type(c) is AssetStatus else (c[ROW_DATA_TIME] if c[ROW_MAT_ID] is not None else None)
+        if t is not None:
+            times.append(t)
     return min(times) if times else None
 
 

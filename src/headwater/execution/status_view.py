@@ -99,8 +99,14 @@ class StatusView:
         merged = {**self._partitions.facts, **self._pfacts}
         return PartitionInputs(merged, self._partitions.ctx)
 
+    def _changing_partition_facts(self, key: AssetKey) -> dict[str, AssetFacts]:
+        """A new mapping of ``key``'s partition facts, to record into: the previous derivation
+        keeps the one it read, and a mapping that is the same object means unchanged facts."""
+        own = self._pfacts[key] = dict(self._partition_facts(key))
+        return own
+
     def record(self, mat: AssetMaterialized) -> None:
-        facts = self._partition_facts(mat.key) if mat.partition else self._facts
+        facts = self._changing_partition_facts(mat.key) if mat.partition else self._facts
         at = mat.partition if mat.partition else mat.key
         prior = facts.get(at) or AssetFacts(key=mat.key, partition=mat.partition)  # type: ignore[call-overload]
         facts[at] = replace(prior, last_materialization=mat, last_attempt_run_id=mat.run_id,  # type: ignore[index]
@@ -110,7 +116,7 @@ class StatusView:
 
     def record_failure(self, key: AssetKey, run_id: str, at: float, partitions: tuple[str, ...] = ()) -> None:
         for partition in partitions or ("",):
-            facts = self._partition_facts(key) if partition else self._facts
+            facts = self._changing_partition_facts(key) if partition else self._facts
             slot = partition if partition else key
             prior = facts.get(slot) or AssetFacts(key=key, partition=partition)  # type: ignore[call-overload]
             facts[slot] = replace(prior, last_attempt_run_id=run_id,  # type: ignore[index]

@@ -61,8 +61,9 @@ class AssetStateReader(Protocol):
 
 
 class PartitionStateReader(Protocol):
-    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
-        """Latest facts of every stored partition of ``keys``, in one read."""
+    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, Mapping[str, AssetFacts]]:
+        """Latest facts of every stored partition of ``keys``, in one read (a mapping per asset
+        that may build each ``AssetFacts`` when first asked: ``core.partition_rows``)."""
 
     def dynamic_partitions(self) -> dict[str, tuple[str, ...]]:
         """The keys of every dynamic partitions definition, in the order they were added."""

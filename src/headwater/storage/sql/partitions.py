@@ -2,17 +2,19 @@
 dynamic partitions definitions, and backfills.
 
 Partition facts come from the same ``asset_latest`` rows as unpartitioned ones (one row per
-(asset, partition)), built once and kept while their identity is unchanged, as ``latest.py``
-does for the partition ``''``: a status of 365,000 partitions rebuilds only the rows a write
-touched since the previous read. Unlike ``latest.py`` it reads no payload: a partition's
-materialization is built from the ``mat_*`` columns (migration 0005) as a
-``SummarizedMaterialization`` that decodes its stored event only if asked for more.
+(asset, partition)), read once and kept while their identity is unchanged, as ``latest.py``
+does for the partition ``''``: a status of 365,000 partitions reads again only the rows a
+write touched since the previous read. Unlike ``latest.py`` it reads no payload and builds
+nothing per row: an asset's partitions come back as ``PartitionRows`` (``core.partition_rows``),
+the rows as fetched, an ``AssetFacts`` built from one (its materialization a
+``SummarizedMaterialization`` from the ``mat_*`` columns of migration 0005) only when asked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,6 +22,26 @@ from sqlalchemy import Connection
 from headwater.core.events import AssetMaterialized, AssetObserved
 from headwater.core.keys import AssetKey
 from headwater.core.materialization_summary import SummarizedMaterialization, summarize
+from headwater.core.partition_rows import (
+    IDENTITY,
+    ROW_ATTEMPT_AT,
+    ROW_ATTEMPT_RUN_ID,
+    ROW_ATTEMPT_STATUS,
+    ROW_CHECKED_AT,
+    ROW_CODE_VERSION,
+    ROW_DATA_TIME,
+    ROW_DATA_VERSION,
+    ROW_DEPS,
+    ROW_FAILURE,
+    ROW_INPUTS,
+    ROW_MAT_AT,
+    ROW_MAT_ID,
+    ROW_MAT_RUN_ID,
+    ROW_OBSERVATION,
+    ROW_UPDATED_ID,
+    PartitionRows,
+    Row,
+)
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.errors import StorageError
 from headwater.storage.sql.codec import (
@@ -36,19 +58,18 @@ from headwater.storage.sql.driver import Driver
 from headwater.storage.sql.latest import _IDENTITY
 from headwater.storage.sql.writer import CHUNK
 
-# The row: key, partition, its identity (what a kept decode is compared with), the summary
-# columns of its materialization, the observation's payload, and which batch last changed it.
+# The row, in the order ``core.partition_rows`` fixes: key, partition, its identity (what a
+# kept row is compared with), the summary columns of its materialization, the observation's
+# payload, and which batch last changed it.
 _COLUMNS = ("asset_key", "partition", *_IDENTITY, "last_materialized_at", "mat_run_id", "mat_code_version",
             "mat_data_version", "mat_data_time", "mat_deps", "mat_inputs", "last_observation", "updated_id")
+if (_COLUMNS.index("last_materialization_id"), _COLUMNS.index("last_observation_checked_at"), _COLUMNS.index(
+        "last_materialized_at"), _COLUMNS.index("mat_inputs"), len(_COLUMNS) - 1) != (
+        IDENTITY.start, IDENTITY.stop - 1, ROW_MAT_AT, ROW_INPUTS, ROW_UPDATED_ID):  # pragma: no cover
+    raise ImportError("the partition row's columns no longer match core.partition_rows")
 _SELECT = ", ".join(f'"{c}"' for c in _COLUMNS)
 _ATTEMPT = {s.value: s for s in AttemptStatus}
-# An ``AssetFacts`` per stored partition, built by its slots' setters: its frozen ``__init__``
-# costs twice as much, and a cold status builds 365,000 of them.
-_FACT_SETTERS = tuple(getattr(AssetFacts, f.name).__set__ for f in fields(AssetFacts))
-if tuple(f.name for f in fields(AssetFacts)) != (
-        "key", "partition", "last_materialization", "last_observation", "last_attempt_run_id", "last_attempt_status",
-        "last_attempt_at", "last_failure", "last_observation_checked_at"):  # pragma: no cover
-    raise ImportError("AssetFacts changed its fields: update PartitionFactsReader._apply")
+_ASSET_KEY, _PARTITION, _UPDATED_ID = itemgetter(0), itemgetter(1), itemgetter(ROW_UPDATED_ID)
 Read = Callable[[Callable[[Connection], Any]], Any]
 
 
@@ -78,24 +99,53 @@ class StoredMaterializations:
     input_versions = staticmethod(input_versions_from_json)
 
 
-class PartitionFactsReader:
-    """Reads the partitioned rows of ``asset_latest``; one per store, holding what it built.
+class StoredRows:
+    """The ``RowDecoder`` of this store's partition rows."""
 
-    The first read of an asset builds all its partitions' facts, from columns only: a
-    materialization comes back summarized (``SummarizedMaterialization``), its payload
-    decoded when something asks for more than status reads. Later reads ask only for the
-    rows changed since (``updated_id`` above the highest one seen) and hand back, for an
-    asset none of whose rows changed, the very same mapping as before: the status pass then
-    keeps its previous result for that asset without looking at its partitions one by one.
+    def __init__(self, source: StoredMaterializations) -> None:
+        self.source = source
+
+    def facts(self, row: Row) -> AssetFacts:
+        key = key_of(row[0])
+        partition = row[1]
+        mat_id = row[ROW_MAT_ID]
+        mat: AssetMaterialized | None
+        if mat_id is None:
+            mat = None
+        elif row[ROW_INPUTS] is None:  # no summary columns (never, past migration 0005): the whole event
+            mat = self.source.event(mat_id)
+        else:
+            mat = summarize(self.source, mat_id, row[ROW_MAT_RUN_ID], row[ROW_MAT_AT], key, partition,
+                            row[ROW_CODE_VERSION], row[ROW_DATA_VERSION], row[ROW_DATA_TIME],
+                            deps_from_json(row[ROW_DEPS]), row[ROW_INPUTS])
+        obs = decode_event(AssetObserved.type_name, row[ROW_OBSERVATION]) if row[ROW_OBSERVATION] else None
+        status = row[ROW_ATTEMPT_STATUS]
+        failure = row[ROW_FAILURE]
+        return AssetFacts(key, partition, mat, obs, row[ROW_ATTEMPT_RUN_ID],  # type: ignore[arg-type]
+                          _ATTEMPT[status] if status else None, row[ROW_ATTEMPT_AT],
+                          error_from_json(failure) if failure else None, row[ROW_CHECKED_AT])
+
+    deps = staticmethod(deps_from_json)
+    input_versions = staticmethod(input_versions_from_json)
+
+
+class PartitionFactsReader:
+    """Reads the partitioned rows of ``asset_latest``; one per store, holding what it read.
+
+    The first read of an asset fetches all its partitions' rows and keeps them as they came
+    (``PartitionRows``). Later reads ask only for the rows changed since (``updated_id``
+    above the highest one seen) and hand back, for an asset none of whose rows changed, the
+    very same mapping as before: the status pass then keeps its previous result for that
+    asset without looking at its partitions one by one.
     """
 
     def __init__(self, read: Read) -> None:
-        self._assets: dict[str, dict[str, AssetFacts]] = {}
-        self._signatures: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._assets: dict[str, PartitionRows] = {}
         self._mark = 0  # the highest updated_id seen
         self.source = StoredMaterializations(read)
+        self._decoder = StoredRows(self.source)
 
-    def read(self, conn: Connection, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
+    def read(self, conn: Connection, keys: Iterable[AssetKey]) -> dict[AssetKey, PartitionRows]:
         texts = sorted({str(k) for k in keys})
         if conn.dialect.name == "sqlite" and not conn.in_transaction():
             conn.begin()  # one snapshot for every query of this read
@@ -110,7 +160,7 @@ class PartitionFactsReader:
                     self._load(db, new[i:i + CHUNK], advance=first)
         finally:
             db.close()
-        out: dict[AssetKey, dict[str, AssetFacts]] = {}
+        out: dict[AssetKey, PartitionRows] = {}
         for text in texts:
             per = self._assets.get(text)
             if per:
@@ -118,85 +168,41 @@ class PartitionFactsReader:
         return out
 
     def _load(self, db: Driver, texts: list[str], advance: bool) -> None:
-        """Build every partition of ``texts``. Only the first load moves the mark: on PostgreSQL
-        two statements may see two snapshots, and a later load's newer rows must not hide a
-        change to an asset loaded before that this read's refresh did not see."""
+        """Keep every partition row of ``texts``. Only the first load moves the mark: on
+        PostgreSQL two statements may see two snapshots, and a later load's newer rows must not
+        hide a change to an asset loaded before that this read's refresh did not see."""
         mark = db.sql.mark
         rows = db.fetch(f'SELECT {_SELECT} FROM asset_latest WHERE asset_key IN ({", ".join([mark] * len(texts))}) '
                         f'AND "partition" <> {mark}', [*texts, ""])
-        for text in texts:
-            self._assets[text] = {}
-        mark = self._mark
-        self._apply(db, rows, copy=False)
-        if not advance:
-            self._mark = mark
+        grouped: dict[str, dict[str, Row]] = {text: {} for text in texts}
+        for text, group in groupby(rows, _ASSET_KEY):  # in key order, but nothing relies on it
+            same = list(group)
+            grouped[text].update(zip(map(_PARTITION, same), same))
+        top = max(self._mark, max(filter(None, map(_UPDATED_ID, rows)), default=0))
+        decoder = self._decoder
+        for text, per in grouped.items():
+            self._assets[text] = PartitionRows(per, decoder)
+        if advance:
+            self._mark = top
 
     def _refresh(self, db: Driver) -> None:
         mark = db.sql.mark
         rows = db.fetch(f'SELECT {_SELECT} FROM asset_latest WHERE updated_id > {mark} AND "partition" <> {mark}',
                         [self._mark, ""])
-        self._apply(db, [r for r in rows if r[0] in self._assets], copy=True)
-        for r in rows:
-            if r[-1] is not None and r[-1] > self._mark:
-                self._mark = r[-1]
-
-    def _apply(self, db: Driver, rows: list[Any], copy: bool) -> None:
-        """Build ``rows`` into the kept mappings; with ``copy``, an asset that changes gets a
-        new mapping (the old one may still be in a caller's hands, and identity means unchanged)."""
-        copied: set[str] = set()
-        new = object.__new__
-        f_key, f_partition, f_mat, f_obs, f_run, f_status, f_at, f_failure, f_checked = _FACT_SETTERS
-        signatures = self._signatures
+        changed: dict[str, dict[str, Row]] = {}
         assets = self._assets
-        source = self.source
-        attempts = _ATTEMPT
-        top = self._mark
-        per: dict[str, AssetFacts] = {}
-        current = None
-        key = None
         for row in rows:
-            text, partition = row[0], row[1]
-            signature = row[2:9]
-            ident = (text, partition)
-            if text != current:
-                current = text
-                key = key_of(text)
-                per = assets[text]
-                if copy and text not in copied:
-                    per = assets[text] = dict(per)
-                    copied.add(text)
-            old = per.get(partition)
-            before = signatures.get(ident) if old is not None else None
-            if before is not None and before == signature:
-                continue
-            mat_id, obs_id, run_id, status, at, failure, checked_at = signature
-            if before is not None and before[0] == mat_id:
-                mat: Any = old.last_materialization  # type: ignore[union-attr]
-            elif mat_id is None:
-                mat = None
-            elif row[15] is None:  # no summary columns (never, past migration 0005): the whole event
-                mat = source.event(mat_id)
-            else:
-                mat = summarize(source, mat_id, row[10], row[9], key, partition,  # type: ignore[arg-type]
-                                row[11], row[12], row[13], deps_from_json(row[14]), row[15])
-            if before is not None and before[1] == obs_id:
-                obs: Any = old.last_observation  # type: ignore[union-attr]
-            else:
-                obs = decode_event(AssetObserved.type_name, row[16]) if row[16] else None
-            per[partition] = facts = new(AssetFacts)
-            f_key(facts, key)
-            f_partition(facts, partition)
-            f_mat(facts, mat)
-            f_obs(facts, obs)
-            f_run(facts, run_id)
-            f_status(facts, attempts[status] if status else None)
-            f_at(facts, at)
-            f_failure(facts, error_from_json(failure) if failure else None)
-            f_checked(facts, checked_at)
-            signatures[ident] = signature
-            if row[17] is not None and row[17] > top:
-                top = row[17]
-        self._mark = top
+            text = row[0]
+            kept = assets.get(text)
+            if kept is not None:
+                old = kept.rows.get(row[1])
+                if old is None or old[IDENTITY] != row[IDENTITY]:
+                    changed.setdefault(text, {})[row[1]] = row
+            updated = row[ROW_UPDATED_ID]
+            if updated is not None and updated > self._mark:
+                self._mark = updated
+        for text, new in changed.items():
+            assets[text] = assets[text].replaced(new)
 
 
 def dynamic_partition_keys(conn: Connection) -> dict[str, tuple[str, ...]]:

@@ -250,7 +250,7 @@ class SqlEventStore:
         """Latest facts per asset, in one query. Assets with nothing stored are absent."""
         return self._read(lambda conn: self._latest.read(conn, keys, partition))
 
-    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, dict[str, AssetFacts]]:
+    def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, Mapping[str, AssetFacts]]:
         """Latest facts of every stored partition of ``keys`` (partition ``''`` left out)."""
         keys = list(keys)
         if not keys:
