@@ -59,6 +59,10 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
            full: Annotated[bool, Query(description="exactly `status --json`, unbounded")] = False) -> Response:
     """Every asset (or the selected ones), upstream first: the rows of ``headwater status --json``."""
     query = GraphQuery.parse(select, health, None, None)
+    stored = c.stored_assets.body() if not full and query.select is None and query.health is None \
+        and c.cache.peek() is None else None
+    if stored is not None:  # a UI just started over an unchanged store: its first snapshot is on the way
+        return Response(stored[0], media_type="application/json", headers={"X-Headwater-As-Of": iso(stored[1]) or ""})
     snap = c.cache.get()
     if full:
         keys = visible_keys(c.graph, snap.healths, query)

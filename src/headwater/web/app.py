@@ -6,7 +6,7 @@ pages are built on the same views. No third-party JS or CSS: ``/static`` holds o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -40,10 +40,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocation | None = None,
-               config: UiConfig | None = None) -> FastAPI:
-    """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes."""
+               config: UiConfig | None = None, on_start: Callable[[], object] | None = None) -> FastAPI:
+    """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes.
+    ``on_start`` runs as the server starts to listen (``headwater ui`` warms its caches then)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start()
         yield
         app.state.ctx.launcher.close()
 

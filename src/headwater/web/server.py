@@ -19,11 +19,23 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
              say: Any = print, daemon_interval: float | None = None) -> None:
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
     on its own connection to the store (as it would in its own process)."""
-    app = create_app(defs, instance, location, config)
-    app.state.ctx.cache.prefetch()  # while Uvicorn starts
-    threading.Thread(target=app.state.ctx.layouts.get, args=(defs.graph, defs.graph.keys), daemon=True,
-                     name="headwater-ui-layout").start()  # the whole graph's layout, if not on disk yet
-    threading.Thread(target=charts.warm, daemon=True, name="headwater-ui-charts").start()  # vl-convert's engine
+    def warm() -> None:
+        """Once the server listens (the first page waits for none of this): the first health
+        snapshot (the graph's state; ``/`` is a frame and a restarted UI's first
+        ``/api/assets`` is read from disk, ``stored_assets.py``), the whole graph's layout if
+        not on disk yet, then, once the first snapshot is there, vl-convert's engine (about a
+        second of CPU, for the asset pages' charts)."""
+        ctx = app.state.ctx
+        ctx.cache.prefetch()
+
+        def later() -> None:
+            ctx.layouts.get(defs.graph, defs.graph.keys)
+            ctx.cache.wait_first()
+            charts.warm()
+
+        threading.Thread(target=later, daemon=True, name="headwater-ui-warm").start()
+
+    app = create_app(defs, instance, location, config, on_start=warm)
     stop = threading.Event()
     thread = None
     daemon_instance = None
