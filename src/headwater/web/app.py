@@ -71,6 +71,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
         if not app.state.ctx.guard.host_allowed(request):
             return JSONResponse({"detail": "this UI listens on loopback; the Host header must name it"}, 400)
         response = await call_next(request)
+        app.state.ctx.answered.set()
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

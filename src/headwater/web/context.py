@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,7 @@ class WebContext:
                                  mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
         self.stored_assets = StoredAssets(instance, defs, instance.home / "ui-cache")
+        self.answered = threading.Event()  # set once the server has sent its first response
 
     def _warm(self, snapshot: Any) -> None:
         """Prepare a snapshot refreshed in the background: the API's body, what changed since the

@@ -14,26 +14,30 @@ from headwater.web import charts
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 
+FIRST_PAGE_GRACE = 1.0  # seconds the warm-up waits for the first request to be answered
+
 
 def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocation | None, config: UiConfig,
              say: Any = print, daemon_interval: float | None = None) -> None:
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
     on its own connection to the store (as it would in its own process)."""
     def warm() -> None:
-        """Once the server listens (the first page waits for none of this): the first health
-        snapshot (the graph's state; ``/`` is a frame and a restarted UI's first
-        ``/api/assets`` is read from disk, ``stored_assets.py``), the whole graph's layout if
-        not on disk yet, then, once the first snapshot is there, vl-convert's engine (about a
-        second of CPU, for the asset pages' charts)."""
+        """Once the server has answered its first request, or has listened for
+        ``FIRST_PAGE_GRACE`` seconds with none (so the first page shares the CPU with none of
+        this; ``/`` is a frame, and a restarted UI's first ``/api/assets`` is read from disk,
+        ``stored_assets.py``): the first health snapshot (the graph's state), the whole graph's
+        layout if not on disk yet, then, once the first snapshot is there, vl-convert's engine
+        (about a second of CPU, for the asset pages' charts)."""
         ctx = app.state.ctx
-        ctx.cache.prefetch()
 
-        def later() -> None:
+        def work() -> None:
+            ctx.answered.wait(FIRST_PAGE_GRACE)
+            ctx.cache.prefetch()
             ctx.layouts.get(defs.graph, defs.graph.keys)
             ctx.cache.wait_first()
             charts.warm()
 
-        threading.Thread(target=later, daemon=True, name="headwater-ui-warm").start()
+        threading.Thread(target=work, daemon=True, name="headwater-ui-warm").start()
 
     app = create_app(defs, instance, location, config, on_start=warm)
     stop = threading.Event()
