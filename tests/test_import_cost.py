@@ -34,6 +34,21 @@ defs = hw.Definitions(assets=[raw, clean], checks=[hw.check("clean", name="posit
 '''
 
 
+PLAIN_FILE = """
+import headwater as hw
+
+@hw.asset
+def raw():
+    return 1
+
+@hw.asset
+def clean(raw):
+    return raw + 1
+
+defs = hw.Definitions(assets=[raw, clean])
+"""
+
+
 def imported_after(code: str, cwd: Path | None = None) -> set[str]:
     """The top-level packages ``code`` imported in a fresh interpreter (beyond Python's own start)."""
     probe = code + "\nimport json, sys\nprint('MODULES ' + json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
@@ -94,3 +109,24 @@ def test_the_service_package_is_lazy_too():
     assert "headwater" in found and not found & set(HEAVY)
     code = "from headwater.service import EXECUTORS, Instance; assert 'in_process' in EXECUTORS and Instance"
     imported_after(code)
+
+
+def test_status_json_read_from_its_snapshot_imports_no_store_server_dbt_or_dask(tmp_path):
+    (tmp_path / "defs.py").write_text(PLAIN_FILE)
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HEADWATER_HOME": str(tmp_path / "home")}
+    for args in (["materialize", "*", "--executor", "in_process"], ["status", "--json"]):  # the second stores it
+        done = subprocess.run([sys.executable, "-m", "headwater", *args, "-f", "defs.py"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    code = textwrap.dedent("""
+        import contextlib, json, os
+        os.environ["HEADWATER_HOME"] = "home"
+        from headwater.cli.app import app
+        with open("out.json", "w") as out, contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+            app(["status", "--json", "-f", "defs.py"])
+        text = open("out.json").read()
+        assert [r["key"] for r in json.loads(text)] == ["raw", "clean"], text
+    """)
+    found = imported_after(code, cwd=tmp_path)
+    assert not found & {"sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "jinja2", "pydantic", "dask",
+                        "distributed", "dbt", "altair", "vl_convert"}, sorted(found)
