@@ -35,6 +35,15 @@ def test_a_restarted_ui_serves_the_stored_body_without_computing(web):
         assert {r["key"] for r in filtered.json()} < {r["key"] for r in first.json()}
 
 
+def test_a_body_computed_for_a_request_is_stored_once_sent(web):
+    computed = web.client.get("/api/assets")  # no warm-up: computed while the request waited
+    assert len(list((web.instance.home / "ui-cache").glob("assets-*.json"))) == 1
+    app, client = restarted(web)
+    with client:
+        assert client.get("/api/assets").content == computed.content
+        assert app.state.ctx.cache.peek() is None
+
+
 def test_a_write_since_means_the_body_is_computed_again(web):
     stored = warmed(web)
     web.instance.materialize(web.defs, "flaky")  # it succeeds now: its row and downstream change

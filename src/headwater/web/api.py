@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.background import BackgroundTask
 
 from headwater.reports import iso, run_to_dict, step_to_dict
 from headwater.web import actions, models
@@ -69,6 +70,8 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
         body = json.dumps([asset_row(snap.healths[k], c.graph, True) for k in keys], default=str).encode()
     elif query.select is None and query.health is None:
         body = snap.body(c.rows, c.graph.keys)
+        return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""},
+                        background=BackgroundTask(c.stored_assets.keep, snap, body))  # once sent: for the next UI
     else:
         body = json_list(snap.rows(c.rows), visible_keys(c.graph, snap.healths, query))
     return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})

@@ -22,12 +22,14 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from headwater.service import status_snapshot
 
 FORMAT = 1
+STALE_TMP = 60.0  # seconds: an older half-written file was left by a UI stopped while writing it
 KEEP = 3  # bodies of the newest definitions versions kept (each tens of MB at 10,000 assets)
 _WEB = Path(__file__).resolve().parent
 _CODE = ("rows.py", "shapes.py", "state.py", "stored_assets.py")
@@ -102,7 +104,7 @@ class StoredAssets:
 
     def keep(self, snapshot: Any, body: bytes) -> None:
         """Store ``body`` (the whole graph's ``/api/assets`` of ``snapshot``) when it qualifies;
-        once per store mark. Called from the background refresh, never by a request."""
+        once per store mark. Called after a response was sent or from the background refresh."""
         if snapshot.mark is None or snapshot.mark == self._written_mark or not self._ready():
             return
         from headwater.core.events import RunStatus
@@ -111,9 +113,12 @@ class StoredAssets:
             if self._instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
                 return  # a run in progress: its state moves without an event if its process died
             self._folder.mkdir(parents=True, exist_ok=True)
+            for left in self._folder.glob("assets-*.tmp"):  # a UI stopped while writing
+                if time.time() - left.stat().st_mtime > STALE_TMP:
+                    left.unlink(missing_ok=True)
             header = json.dumps({"format": FORMAT, "key": self._key, "mark": snapshot.mark,
                                  "taken_at": snapshot.taken_at, "pid": os.getpid()}).encode()
-            tmp = self._path().with_suffix(f".{os.getpid()}.tmp")
+            tmp = self._path().with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             with open(tmp, "wb") as f:
                 f.write(header + b"\n")
                 f.write(body)
