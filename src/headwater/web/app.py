@@ -70,8 +70,12 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
     async def guard_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         if not app.state.ctx.guard.host_allowed(request):
             return JSONResponse({"detail": "this UI listens on loopback; the Host header must name it"}, 400)
-        response = await call_next(request)
-        app.state.ctx.answered.set()
+        activity = app.state.ctx.activity
+        activity.begin()
+        try:
+            response = await call_next(request)
+        finally:
+            activity.end()
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

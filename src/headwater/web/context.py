@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
+from headwater.web.activity import Activity
 from headwater.web.canvas_graph import LayoutCache
 from headwater.web.changes import ChangeFeed
 from headwater.web.graph_view import ViewCache
@@ -59,7 +59,7 @@ class WebContext:
                                  mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
         self.stored_assets = StoredAssets(instance, defs, instance.home / "ui-cache")
-        self.answered = threading.Event()  # set once the server has sent its first response
+        self.activity = Activity()  # requests in flight: background warm-ups wait for a quiet moment
 
     def _warm(self, snapshot: Any) -> None:
         """Prepare a snapshot refreshed in the background: the API's body, what changed since the

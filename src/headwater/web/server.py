@@ -14,7 +14,8 @@ from headwater.web import charts
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 
-FIRST_PAGE_GRACE = 1.0  # seconds the warm-up waits for the first request to be answered
+QUIET = 0.2             # seconds without a request before the caches warm (``activity.py``)
+FIRST_PAGE_GRACE = 1.0  # ... or this long after the start when no request came
 
 
 def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocation | None, config: UiConfig,
@@ -22,16 +23,17 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
     on its own connection to the store (as it would in its own process)."""
     def warm() -> None:
-        """Once the server has answered its first request, or has listened for
-        ``FIRST_PAGE_GRACE`` seconds with none (so the first page shares the CPU with none of
-        this; ``/`` is a frame, and a restarted UI's first ``/api/assets`` is read from disk,
-        ``stored_assets.py``): the first health snapshot (the graph's state), the whole graph's
-        layout if not on disk yet, then, once the first snapshot is there, vl-convert's engine
-        (about a second of CPU, for the asset pages' charts)."""
+        """Once the server is quiet after its first answers, or has listened for
+        ``FIRST_PAGE_GRACE`` seconds with no request (so the first pages share the interpreter
+        with none of this; ``/`` is a frame, a restarted UI's first ``/api/assets`` is read from
+        disk, ``stored_assets.py``, and a request that needs the state computes it itself):
+        the first health snapshot, the whole graph's layout if not on disk yet, then, once
+        the first snapshot is there, vl-convert's engine (about a second of CPU, for the
+        asset pages' charts)."""
         ctx = app.state.ctx
 
         def work() -> None:
-            ctx.answered.wait(FIRST_PAGE_GRACE)
+            ctx.activity.wait_quiet(QUIET, FIRST_PAGE_GRACE)
             ctx.cache.prefetch()
             ctx.layouts.get(defs.graph, defs.graph.keys)
             ctx.cache.wait_first()
