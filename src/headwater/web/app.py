@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +54,9 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
                   description="The JSON API of the Headwater UI. Asset rows are `headwater status --json` rows.",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
+    # "/" first: FastAPI prepares each route it tries on a first request (~1 ms of pydantic
+    # work each), so the first page should not try the other fifty on its way.
+    app.add_api_route("/", pages.graph_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
     app.include_router(partition_api.router)  # before api.router: /api/assets/{key:path} would take its paths
     app.include_router(graph_api.router)
     app.include_router(api.router)

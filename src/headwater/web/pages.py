@@ -91,8 +91,7 @@ def back(url: str) -> RedirectResponse:
 # -- pages ------------------------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
-@router.get("/graph", response_class=HTMLResponse)
+@router.get("/graph", response_class=HTMLResponse)  # and "/": the app's first route (app.py)
 def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = None, status: Text = None) -> Response:
     """The page is a frame: graph.js fetches the layout and state (``/api/graph/canvas``) and
     follows changes from that answer's cursor. So the frame waits for no health snapshot (a
