@@ -37,6 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,28 @@ def warm_up(folder: Path) -> None:
     run_timed([sys.executable, "-m", "headwater", "status", "--json", "--limit", "1", "-f",
                str(folder / "project.py"), "--home", str(folder / "home")], env, folder)
     run_timed([sys.executable, "-c", "import headwater.web.app, headwater.web.server"], env, folder)
+    prime_ui(folder, env)
+
+
+def prime_ui(folder: Path, env: dict[str, str]) -> None:
+    """A UI that stays until it has kept its ``/api/assets`` body for the next one (unless it
+    answered from a kept body already: its as-of time is then older than its start)."""
+    cache = folder / "home" / "ui-cache"
+    port = free_port()
+    started = time.time()
+    url = f"http://127.0.0.1:{port}/api/assets"
+    fresh: list[bool] = []
+
+    def kept() -> bool:
+        if not fresh:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                as_of = response.headers.get("X-Headwater-As-Of") or ""
+            fresh.append(not as_of or datetime.fromisoformat(as_of).timestamp() >= started)
+        return not fresh[0] or any(f.stat().st_mtime >= started for f in cache.glob("assets-*.json"))
+
+    server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
+                          str(folder / "project.py"), "--home", str(folder / "home")], env, folder,
+                         [(url, None)], until=kept)
 
 
 def child_json(args: list[str], timeout: float | None = None) -> dict[str, Any]:
@@ -252,9 +275,10 @@ def _answers(url: str, body: bytes | None = None) -> bool:
 
 
 def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: list[tuple[str, bytes | None]],
-                         timeout: float = 300) -> tuple[float, float, int, float]:
+                         timeout: float = 300, until: Callable[[], bool] | None = None
+                         ) -> tuple[float, float, int, float]:
     """Start a server; the time until every URL answered 200 in turn (polled, no fixed wait);
-    then stop it and wait for it, so no process is left behind."""
+    then (once ``until()`` holds, if given) stop it and wait for it, so no process is left behind."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -268,6 +292,8 @@ def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: l
                     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
                 time.sleep(0.02)
         wall = time.perf_counter() - t0
+        while until is not None and not until() and time.perf_counter() - t0 < timeout:
+            time.sleep(0.05)
     finally:
         try:
             os.killpg(proc.pid, 15)
