@@ -5,6 +5,7 @@
     python bench/cli_bench.py --policies             # + a freshness policy and two checks with results per asset
     python bench/cli_bench.py --dagster /opt/dagster-venv/bin/python --only ui   # + dagster-webserver in the rounds
     python bench/cli_bench.py growth --sizes 1000 10000 100000                  # the growth table
+    python bench/cli_bench.py --only ui_first_page --baseline ../main/src       # beside another checkout
 
 A child process builds a project file (``project.py``: ``n`` no-op assets of
 ``dag_gen.layered_dag``, the code versions of the ``status_10k`` workload, optionally a
@@ -36,6 +37,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,28 @@ def warm_up(folder: Path) -> None:
     run_timed([sys.executable, "-m", "headwater", "status", "--json", "--limit", "1", "-f",
                str(folder / "project.py"), "--home", str(folder / "home")], env, folder)
     run_timed([sys.executable, "-c", "import headwater.web.app, headwater.web.server"], env, folder)
+    prime_ui(folder, env)
+
+
+def prime_ui(folder: Path, env: dict[str, str]) -> None:
+    """A UI that stays until it has kept its ``/api/assets`` body for the next one (unless it
+    answered from a kept body already: its as-of time is then older than its start)."""
+    cache = folder / "home" / "ui-cache"
+    port = free_port()
+    started = time.time()
+    url = f"http://127.0.0.1:{port}/api/assets"
+    fresh: list[bool] = []
+
+    def kept() -> bool:
+        if not fresh:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                as_of = response.headers.get("X-Headwater-As-Of") or ""
+            fresh.append(not as_of or datetime.fromisoformat(as_of).timestamp() >= started)
+        return not fresh[0] or any(f.stat().st_mtime >= started for f in cache.glob("assets-*.json"))
+
+    server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
+                          str(folder / "project.py"), "--home", str(folder / "home")], env, folder,
+                         [(url, None)], until=kept)
 
 
 def child_json(args: list[str], timeout: float | None = None) -> dict[str, Any]:
@@ -251,9 +275,10 @@ def _answers(url: str, body: bytes | None = None) -> bool:
 
 
 def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: list[tuple[str, bytes | None]],
-                         timeout: float = 300) -> tuple[float, float, int, float]:
+                         timeout: float = 300, until: Callable[[], bool] | None = None
+                         ) -> tuple[float, float, int, float]:
     """Start a server; the time until every URL answered 200 in turn (polled, no fixed wait);
-    then stop it and wait for it, so no process is left behind."""
+    then (once ``until()`` holds, if given) stop it and wait for it, so no process is left behind."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -267,6 +292,8 @@ def server_until_answers(cmd: list[str], env: dict[str, str], cwd: Path, urls: l
                     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
                 time.sleep(0.02)
         wall = time.perf_counter() - t0
+        while until is not None and not until() and time.perf_counter() - t0 < timeout:
+            time.sleep(0.05)
     finally:
         try:
             os.killpg(proc.pid, 15)
@@ -286,10 +313,11 @@ Run = tuple[float, float, int, float]
 Command = Callable[[], Run]
 
 
-def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
+def commands(folder: Path, dagster: str | None, src: Path | None = None) -> dict[str, Command]:
+    """Every command, run with this checkout's package (or ``src``'s: ``--baseline``)."""
     hw = [sys.executable, "-m", "headwater"]
     project, home = str(folder / "project.py"), str(folder / "home")
-    env = _env()
+    env = _env() if src is None else _env({"PYTHONPATH": str(src)})
     counter = iter(range(1_000_000))
 
     def cli(*args: str) -> Command:
@@ -305,11 +333,24 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
                 shutil.rmtree(fresh, ignore_errors=True)
         return go
 
-    def ui() -> Run:
+    def ui(forget_stored: bool = False) -> Run:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        return server_until_answers([*hw, "ui", "--port", str(port), "--read-only", "-f", project, "--home", home],
-                                    env, folder, [(base + "/", None), (base + "/api/assets", None)])
+        cmd = [*hw, "ui", "--port", str(port), "--read-only", "-f", project, "--home", home]
+        urls: list[tuple[str, bytes | None]] = [(base + "/", None), (base + "/api/assets", None)]
+        if not forget_stored:
+            return server_until_answers(cmd, env, folder, urls)
+        # As after a write: the body a UI keeps for the next one is set aside for this run
+        # (and put back, so that the other commands find what they would).
+        cache = folder / "home" / "ui-cache"
+        aside = [(b, b.with_suffix(".aside")) for b in cache.glob("assets-*.json")]
+        for body, moved in aside:
+            body.replace(moved)
+        try:
+            return server_until_answers(cmd, env, folder, urls)
+        finally:
+            for body, moved in aside:
+                moved.replace(body)
 
     out: dict[str, Command] = {
         "status_json": cli("status", "--json"),
@@ -318,6 +359,7 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
         "materialize_in_process": materialize("in_process"),
         "materialize_multiprocess_2w": materialize("multiprocess"),
         "ui_first_page": ui,
+        "ui_first_page_computed": lambda: ui(forget_stored=True),
         "python_startup": lambda: run_timed([sys.executable, "-c", "pass"], env, folder),
     }
     if dagster:
@@ -344,8 +386,13 @@ def commands(folder: Path, dagster: str | None) -> dict[str, Command]:
 PAIRED = {"dagster_ui_first_page": "ui_first_page"}
 
 
-def rounds(folder: Path, names: list[str], n_rounds: int, dagster: str | None) -> dict[str, list[Run]]:
+def rounds(folder: Path, names: list[str], n_rounds: int, dagster: str | None,
+           baseline: Path | None = None) -> dict[str, list[Run]]:
     available = commands(folder, dagster)
+    if baseline is not None:  # each command also run by the other tree, in the same rounds
+        theirs = commands(folder, None, baseline)
+        available = {**available, **{f"{k}@baseline": theirs[k] for k in names if k in theirs}}
+        names = [n for k in names for n in (k, f"{k}@baseline")]
     chosen = {k: available[k] for k in names if k in available}
     warm_up(folder)
     results: dict[str, list[Run]] = {k: [] for k in chosen}
@@ -366,7 +413,7 @@ def report(results: dict[str, list[Run]], n: int) -> list[dict[str, Any]]:
                 f"CPU {row['cpu_median_s']:.2f} s)  peak RSS {row['peak_rss_mib']:5.0f} MiB")
         if row["output_bytes"]:
             line += f"  output {row['output_bytes'] / 1e6:.2f} MB ({row['output_bytes'] / n:.0f} B/asset)"
-        ours = PAIRED.get(name)
+        ours = PAIRED.get(name) or (name.removesuffix("@baseline") if name.endswith("@baseline") else None)
         if ours in results:
             ratios = [p[0] / h[0] for p, h in zip(runs, results[ours])]
             row["ratios"] = ratios
@@ -398,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=Path, help="folder to build (or reuse) the project and home in")
     p.add_argument("--policies", action="store_true", help="a freshness policy and two checks per asset")
     p.add_argument("--dagster", help="python of a Dagster virtualenv: add dagster-webserver to the rounds")
+    p.add_argument("--baseline", type=Path, help="another checkout's src/: each command also runs with it, "
+                                                  "interleaved (NAME@baseline lines, with the ratio per round)")
     a = p.parse_args(argv)
     events = a.events or 10 * a.n
     folder = a.keep or Path(tempfile.mkdtemp(prefix="hw-cli-bench-"))
@@ -409,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{a.rounds} interleaved rounds; {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}",
               flush=True)
         names = a.only or [*commands(folder, None), *(["dagster_ui_first_page"] if a.dagster else [])]
-        report(rounds(folder, names, a.rounds, a.dagster), a.n)
+        report(rounds(folder, names, a.rounds, a.dagster, a.baseline), a.n)
     finally:
         if a.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

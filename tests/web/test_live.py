@@ -11,6 +11,11 @@ def cursor_of(html: str) -> str:
     return re.search(r'<meta name="hw-cursor" content="([^"]+)">', html).group(1)
 
 
+def graph_cursor(web) -> str:
+    """The graph page follows changes from the cursor of the state it drew (its canvas answer)."""
+    return web.client.get("/api/graph/canvas").json()["cursor"]
+
+
 def fix_flaky(web):
     """What a worker or the CLI does: flaky materializes (it is no longer failing)."""
     assert web.instance.materialize(web.defs, "flaky").success
@@ -46,14 +51,18 @@ def test_a_cursor_from_elsewhere_gets_everything(web):
 
 
 def test_pages_carry_the_cursor_of_the_snapshot_they_were_drawn_from(web):
-    for url in ("/graph", "/assets", "/assets/revenue"):
-        cursor = cursor_of(web.client.get(url).text)
+    assert 'name="hw-cursor"' not in web.client.get("/graph").text  # a frame: no state computed for it
+    assert web.app.state.ctx.cache.peek() is None
+    cursors = {url: cursor_of(web.client.get(url).text) for url in ("/assets", "/assets/revenue")}
+    cursors["/api/graph/canvas"] = graph_cursor(web)
+    cursors["/graph"] = cursor_of(web.client.get("/graph").text)  # a state at hand: the frame says which
+    for url, cursor in cursors.items():
         assert web.client.get("/api/changes", params={"since": cursor}).json()["changed"] == 0, url
     assert 'name="hw-cursor"' not in web.client.get("/runs").text
 
 
 def test_graph_changes_redraw_the_changed_nodes(web):
-    cursor = cursor_of(web.client.get("/graph").text)
+    cursor = graph_cursor(web)
     shape = web.client.get("/api/graph/changes").json()["shape"]
     assert web.client.get("/api/graph/changes", params={"since": cursor}).json()["nodes"] == []
 
@@ -72,7 +81,7 @@ def test_graph_changes_redraw_the_changed_nodes(web):
 
 
 def test_a_collapsed_group_is_redrawn_when_a_member_changes(web):
-    cursor = cursor_of(web.client.get("/graph").text)
+    cursor = graph_cursor(web)
     fix_flaky(web)
     answer = web.client.get("/api/graph/changes", params={"since": cursor, "collapse": "marts"}).json()
     group = next(n for n in answer["nodes"] if n["id"] == "group:marts")
@@ -80,7 +89,7 @@ def test_a_collapsed_group_is_redrawn_when_a_member_changes(web):
 
 
 def test_a_health_filter_that_now_matches_others_says_the_layout_moved(web):
-    cursor = cursor_of(web.client.get("/graph?health=degraded").text)
+    cursor = web.client.get("/api/graph/canvas", params={"health": "degraded"}).json()["cursor"]
     shape = web.client.get("/api/graph/changes", params={"health": "degraded"}).json()["shape"]
     fix_flaky(web)
     answer = web.client.get("/api/graph/changes", params={"since": cursor, "health": "degraded"}).json()

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from croniter import CroniterError, croniter
-
 from headwater.automation.run_requests import RunRequest
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.cron import Cron, latest_fire_times
@@ -106,6 +104,8 @@ def schedule(
         parsed = Cron(cron.strip(), timezone)
     except DefinitionError as exc:
         raise DefinitionError(f"{where}: {exc}") from exc
+    from croniter import CroniterError, croniter  # imported by the first schedule declared
+
     try:
         croniter(parsed.expression, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterError as exc:

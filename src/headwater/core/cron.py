@@ -17,8 +17,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
-
 from headwater.errors import DefinitionError
 
 
@@ -32,6 +30,8 @@ class Cron:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise DefinitionError(f"unknown time zone {self.timezone!r}") from exc
+        from croniter import croniter  # imported when a cron is first declared: most projects have none
+
         if not isinstance(self.expression, str) or not croniter.is_valid(self.expression):
             from headwater.core.cron_diagnosis import diagnose
 
@@ -71,6 +71,8 @@ def _next(cron: Cron, now: float) -> float:
 
 def _forward(cron: Cron, after: float) -> Iterator[float]:
     """Fire times strictly after ``after``, increasing and unique, without end."""
+    from croniter import CroniterError, croniter
+
     tz = ZoneInfo(cron.timezone)
     # Walls before the wall time of `after` map to instants at or before it (the mapping
     # is non-decreasing), so iteration can start there; later walls may still map to
@@ -92,6 +94,8 @@ def _forward(cron: Cron, after: float) -> Iterator[float]:
 def latest_fire_times(cron: Cron, after: float | None, until: float, limit: int) -> list[float]:
     """Up to ``limit`` newest fire times in ``(after, until]``, increasing; walks backwards so
     that catching up after a long outage costs ``limit`` steps, not one per missed fire."""
+    from croniter import CroniterError, croniter
+
     tz = ZoneInfo(cron.timezone)
     local = datetime.fromtimestamp(until, tz)
     start = local.replace(tzinfo=None)

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from headwater.core.events import AssetMaterialized
 from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.specs import CheckSpec
 from headwater.definitions.assets import CONTEXT_PARAM, location_of, parameter_names
 from headwater.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from headwater.core.events import AssetMaterialized  # the events' module is not needed to declare checks
 
 
 @dataclass(frozen=True, slots=True)

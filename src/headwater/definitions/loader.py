@@ -29,6 +29,7 @@ from headwater.definitions.error_sites import annotate
 from headwater.definitions.project_settings import KEYS as SETTINGS_KEYS
 from headwater.definitions.project_settings import find_settings
 from headwater.errors import DefinitionError, HeadwaterError, LoadError
+from headwater.gc_pause import paused_gc
 
 # Integrations configurable in [tool.headwater] live in layers above this one: they are
 # found by name, like plugins, and imported only when a project's pyproject.toml names them
@@ -132,7 +133,11 @@ def _tool_config(pyproject: Path) -> dict[str, Any]:
 
 
 def load_definitions(location: DefinitionsLocation) -> Definitions:
-    defs = _load(location)
+    # A project's definitions are hundreds of thousands of small objects that all stay
+    # alive: the cyclic collector rescanning them while they are built freed nothing and
+    # was more than half the load of 100,000 assets (3 of 5.3 s of CPU).
+    with paused_gc():
+        defs = _load(location)
     if defs.step_timeout is None:  # the project's default for assets that set no timeout
         near = Path(location.file).parent if location.file else Path(location.working_dir)
         defs.step_timeout = find_settings(near).step_timeout

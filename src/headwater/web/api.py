@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.background import BackgroundTask
 
 from headwater.reports import iso, run_to_dict, step_to_dict
 from headwater.web import actions, models
@@ -59,12 +60,18 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
            full: Annotated[bool, Query(description="exactly `status --json`, unbounded")] = False) -> Response:
     """Every asset (or the selected ones), upstream first: the rows of ``headwater status --json``."""
     query = GraphQuery.parse(select, health, None, None)
+    stored = c.stored_assets.body() if not full and query.select is None and query.health is None \
+        and c.cache.peek() is None else None
+    if stored is not None:  # a UI just started over an unchanged store: its first snapshot is on the way
+        return Response(stored[0], media_type="application/json", headers={"X-Headwater-As-Of": iso(stored[1]) or ""})
     snap = c.cache.get()
     if full:
         keys = visible_keys(c.graph, snap.healths, query)
         body = json.dumps([asset_row(snap.healths[k], c.graph, True) for k in keys], default=str).encode()
     elif query.select is None and query.health is None:
         body = snap.body(c.rows, c.graph.keys)
+        return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""},
+                        background=BackgroundTask(c.stored_assets.keep, snap, body))  # once sent: for the next UI
     else:
         body = json_list(snap.rows(c.rows), visible_keys(c.graph, snap.healths, query))
     return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})

@@ -6,13 +6,13 @@ pages are built on the same views. No third-party JS or CSS: ``/static`` holds o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,10 +40,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocation | None = None,
-               config: UiConfig | None = None) -> FastAPI:
-    """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes."""
+               config: UiConfig | None = None, on_start: Callable[[], object] | None = None) -> FastAPI:
+    """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes.
+    ``on_start`` runs as the server starts to listen (``headwater ui`` warms its caches then)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start()
         yield
         app.state.ctx.launcher.close()
 
@@ -51,6 +54,9 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
                   description="The JSON API of the Headwater UI. Asset rows are `headwater status --json` rows.",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
+    # "/" first: FastAPI prepares each route it tries on a first request (~1 ms of pydantic
+    # work each), so the first page should not try the other fifty on its way.
+    app.add_api_route("/", pages.graph_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
     app.include_router(partition_api.router)  # before api.router: /api/assets/{key:path} would take its paths
     app.include_router(graph_api.router)
     app.include_router(api.router)
@@ -67,7 +73,12 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
     async def guard_and_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         if not app.state.ctx.guard.host_allowed(request):
             return JSONResponse({"detail": "this UI listens on loopback; the Host header must name it"}, 400)
-        response = await call_next(request)
+        activity = app.state.ctx.activity
+        activity.begin()
+        try:
+            response = await call_next(request)
+        finally:
+            activity.end()
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"

@@ -10,6 +10,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import HeadwaterError
 from headwater.service import Instance
+from headwater.web.activity import Activity
 from headwater.web.canvas_graph import LayoutCache
 from headwater.web.changes import ChangeFeed
 from headwater.web.graph_view import ViewCache
@@ -17,6 +18,7 @@ from headwater.web.launching import RunLauncher
 from headwater.web.rows import RowWriter
 from headwater.web.security import Guard, is_loopback
 from headwater.web.state import HealthCache
+from headwater.web.stored_assets import StoredAssets
 
 TOKEN_ENV = "HEADWATER_UI_TOKEN"
 
@@ -56,11 +58,14 @@ class WebContext:
         self.cache = HealthCache(lambda: instance.healths(self.defs), warm=self._warm,
                                  mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
+        self.stored_assets = StoredAssets(instance, defs, instance.home / "ui-cache")
+        self.activity = Activity()  # requests in flight: background warm-ups wait for a quiet moment
 
     def _warm(self, snapshot: Any) -> None:
         """Prepare a snapshot refreshed in the background: the API's body, what changed since the
         last one, the recent graph views."""
-        snapshot.body(self.rows, self.defs.graph.keys)
+        body = snapshot.body(self.rows, self.defs.graph.keys)
+        self.stored_assets.keep(snapshot, body)  # for the next UI started over the same state
         self.feed.observe(snapshot)
         self.views.rewarm(self.defs.graph, snapshot)
 
@@ -69,6 +74,7 @@ class WebContext:
         self.defs = defs
         self.rows = RowWriter(defs.graph)
         self.key_names = {str(k) for k in defs.graph.keys}
+        self.stored_assets = StoredAssets(self.instance, defs, self.instance.home / "ui-cache")
         self.cache.drop()
 
     @property

@@ -91,20 +91,23 @@ def back(url: str) -> RedirectResponse:
 # -- pages ------------------------------------------------------------------------------------
 
 
-@router.get("/", response_class=HTMLResponse)
-@router.get("/graph", response_class=HTMLResponse)
+@router.get("/graph", response_class=HTMLResponse)  # and "/": the app's first route (app.py)
 def graph_page(request: Request, c: Ctx, select: Text = None, health: Text = None, status: Text = None) -> Response:
-    """The page is a frame: graph.js fetches the layout and state (``/api/graph/canvas``)."""
-    snap = c.cache.get()
-    values = dict(select=select or "", health=health or "", status=status or "", as_of=snap.taken_at,
-                  executors=EXECUTORS)
+    """The page is a frame: graph.js fetches the layout and state (``/api/graph/canvas``) and
+    follows changes from that answer's cursor. So the frame waits for no health snapshot (a
+    UI just started answers it while its first one is computed); only a selection that
+    names a state (``status:failed+``) reads one to be checked."""
+    snap = c.cache.peek()
+    values = dict(select=select or "", health=health or "", status=status or "",
+                  as_of=snap.taken_at if snap is not None else None, executors=EXECUTORS)
     try:
         GraphQuery.parse(select, health, None, None, status)
         if select:
-            select_keys(c.graph, select, lambda: state_index(snap.healths.values()))
+            select_keys(c.graph, select, lambda: state_index(c.cache.get().healths.values()))
     except HeadwaterError as exc:
         return render(request, "graph.html", 400, error=str(exc), **values)
-    return render(request, "graph.html", error=None, cursor=c.feed.cursor(snap), **values)
+    return render(request, "graph.html", error=None, cursor=c.feed.cursor(snap) if snap is not None else None,
+                  **values)
 
 
 @router.get("/assets", response_class=HTMLResponse)

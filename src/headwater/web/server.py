@@ -14,16 +14,34 @@ from headwater.web import charts
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 
+QUIET = 0.2             # seconds without a request before the caches warm (``activity.py``)
+FIRST_PAGE_GRACE = 1.0  # ... or this long after the start when no request came
+
 
 def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocation | None, config: UiConfig,
              say: Any = print, daemon_interval: float | None = None) -> None:
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
     on its own connection to the store (as it would in its own process)."""
-    app = create_app(defs, instance, location, config)
-    app.state.ctx.cache.prefetch()  # while Uvicorn starts
-    threading.Thread(target=app.state.ctx.layouts.get, args=(defs.graph, defs.graph.keys), daemon=True,
-                     name="headwater-ui-layout").start()  # the whole graph's layout, if not on disk yet
-    threading.Thread(target=charts.warm, daemon=True, name="headwater-ui-charts").start()  # vl-convert's engine
+    def warm() -> None:
+        """Once the server is quiet after its first answers, or has listened for
+        ``FIRST_PAGE_GRACE`` seconds with no request (so the first pages share the interpreter
+        with none of this; ``/`` is a frame, a restarted UI's first ``/api/assets`` is read from
+        disk, ``stored_assets.py``, and a request that needs the state computes it itself):
+        the first health snapshot, the whole graph's layout if not on disk yet, then, once
+        the first snapshot is there, vl-convert's engine (about a second of CPU, for the
+        asset pages' charts)."""
+        ctx = app.state.ctx
+
+        def work() -> None:
+            ctx.activity.wait_quiet(QUIET, FIRST_PAGE_GRACE)
+            ctx.cache.prefetch()
+            ctx.layouts.get(defs.graph, defs.graph.keys)
+            ctx.cache.wait_first()
+            charts.warm()
+
+        threading.Thread(target=work, daemon=True, name="headwater-ui-warm").start()
+
+    app = create_app(defs, instance, location, config, on_start=warm)
     stop = threading.Event()
     thread = None
     daemon_instance = None

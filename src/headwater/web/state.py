@@ -83,6 +83,7 @@ class HealthCache:
         self._lock = threading.Lock()
         self._refreshing = False
         self._valid = False
+        self._tried = threading.Event()  # a first computation ended (with a snapshot or an error)
 
     @staticmethod
     def ttl(compute_s: float) -> float:
@@ -106,6 +107,14 @@ class HealthCache:
                 return current  # another request computed it while this one waited
             return self._take()
 
+    def peek(self) -> Snapshot | None:
+        """The snapshot at hand, however old, without computing one (None before the first)."""
+        return self._snapshot
+
+    def wait_first(self, timeout: float | None = None) -> bool:
+        """Wait until a first computation has ended, without starting one."""
+        return self._tried.wait(timeout)
+
     def prefetch(self) -> None:
         """Compute the first snapshot in the background now (a server just started): decoding
         a big store's state the first time takes most of a second, which the first page
@@ -124,9 +133,12 @@ class HealthCache:
             self._snapshot = None
 
     def _take(self) -> Snapshot:
-        snap = self._compute_snapshot()
-        self._snapshot = snap
-        return snap
+        try:
+            snap = self._compute_snapshot()
+            self._snapshot = snap
+            return snap
+        finally:
+            self._tried.set()
 
     def _read_mark(self) -> int | None:
         try:
@@ -159,5 +171,6 @@ class HealthCache:
                 self._valid = False
             finally:
                 self._refreshing = False
+                self._tried.set()
 
         threading.Thread(target=work, name="headwater-ui-refresh", daemon=True).start()

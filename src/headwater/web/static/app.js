@@ -49,13 +49,13 @@ const hw = {
 
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 
-  // Follow the change feed from the cursor of the snapshot the page was drawn from: every
-  // poll asks what changed since the last cursor, and `apply` gets each answer that has
-  // changes. An answer with nothing new is a few hundred bytes.
-  async follow(feed, apply) {
+  // Follow the change feed from the cursor of the snapshot the page was drawn from (`since`,
+  // else the page's own): every poll asks what changed since the last cursor, and `apply`
+  // gets each answer that has changes. An answer with nothing new is a few hundred bytes.
+  async follow(feed, apply, since) {
     const meta = document.querySelector('meta[name="hw-cursor"]');
-    if (!meta) return;
-    let cursor = meta.content;
+    let cursor = since || (meta && meta.content);
+    if (!cursor) return;
     for (;;) {
       await hw.sleep(hw.pollMs());
       if (document.hidden) continue;

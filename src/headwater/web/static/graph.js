@@ -579,7 +579,7 @@ const hwGraph = (function () {
   window.addEventListener("resize", () => { resize(); miniDirty = true; redraw(); });
 
   // -- live: the assets whose state changed ----------------------------------------------------
-  function follow() {
+  function follow(since) {  // from the cursor of the state drawn (the canvas answer's)
     hw.follow("/api/changes", (answer) => {
       let moved = false;
       for (const a of answer.assets) {
@@ -598,7 +598,7 @@ const hwGraph = (function () {
       count();
       showCounts();
       redraw();
-    });
+    }, since);
   }
 
   function showCounts() {
@@ -630,7 +630,7 @@ const hwGraph = (function () {
       stats.firstDraw = performance.now() - t0;
       document.body.dataset.graphReady = "1";
     }));
-    follow();
+    follow(data.cursor);
   }
   start().catch((err) => {
     const box = document.getElementById("graph-error");
