@@ -207,6 +207,15 @@ class SqlEventStore:
 
         return self._read(query)
 
+    def run_stop_state(self, run_id: str) -> tuple[RunStatus, float | None, str] | None:
+        stmt = select(runs.c.status, runs.c.cancel_requested_at, runs.c.cancel_reason).where(runs.c.run_id == run_id)
+
+        def query(conn: Connection) -> tuple[RunStatus, float | None, str] | None:
+            row = conn.execute(stmt).first()
+            return None if row is None else (RunStatus(row[0]), row[1], row[2] or "")
+
+        return self._read(query)
+
     def list_runs(self, limit: int = 50, statuses: Iterable[RunStatus] | None = None,
                   before_created_at: float | None = None) -> list[RunRecord]:
         """Newest first; page with ``before_created_at`` = the last run's ``created_at``."""
