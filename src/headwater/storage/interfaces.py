@@ -29,8 +29,9 @@ class EventWriter(Protocol):
 
         Either all of them are stored or none is (then a ``StorageError`` is raised). A
         ``RunFinished`` for a run that has already finished is dropped: the first end wins;
-        so is what a step reports (start, outcome, materialization, check) once its run has
-        ended, and a ``RunCancelRequested`` for an unknown or ended run.
+        so is a ``RunCancelRequested`` for an unknown or ended run, and, by the store of a
+        worker that may outlive its run's end (``drop_late_reports``), what a step reports
+        (start, outcome, materialization, check) once its run has ended.
         """
 
 

@@ -9,9 +9,11 @@ small in-memory copy of the derived rows the batch touches, in event order:
 1. load the derived rows the batch's rules will read (a handful of queries whatever its
    size, none at all for most batches a run writes: see ``_Batch._load``);
 2. apply each event to them; drop a ``RunFinished`` for a run that already ended, and a
-   ``RunQueued`` for a run id or a run key that is already known (first one wins); drop
-   what a step reports for a run that has already ended (``_LATE``: a canceled step whose
-   worker finished anyway must not record a success after the run's end);
+   ``RunQueued`` for a run id or a run key that is already known (first one wins); with
+   ``drop_late``, drop what a step reports for a run that has already ended (``_LATE``: a
+   canceled step whose worker finished anyway must not record a success after the run's
+   end; it costs a read of the run's row per batch, so only the stores of workers that can
+   outlive their run's end ask for it — Dask workers, whose tasks cannot be killed);
 3. write the event rows and the changed derived rows with one ``executemany`` per
    table and shape of change, using ``INSERT ... ON CONFLICT DO UPDATE``.
 
@@ -105,14 +107,15 @@ _NEXT_ID_SQL = {
 
 
 def append(conn: Connection, events: Sequence[Event], locked: bool = False,
-           server_ids: bool = False) -> list[int | None]:
+           server_ids: bool = False, drop_late: bool = False) -> list[int | None]:
     """Store ``events`` and their derived state; return each event's id (None if dropped).
 
     ``server_ids`` (PostgreSQL): the server numbers the events — the next id is read into a
     transaction setting under the lock, and every event id sent is an offset from it — so
     nothing is read back before the rows are sent and a pipelined write reaches the server
     once (``pg_writes.py``); the ids returned are then those offsets. ``locked``: the caller
-    already holds the writers' lock in this transaction."""
+    already holds the writers' lock in this transaction. ``drop_late``: drop what a step
+    reports for a run that has already ended (see the module's docstring)."""
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
@@ -129,7 +132,7 @@ def append(conn: Connection, events: Sequence[Event], locked: bool = False,
             next_id = 1
         else:
             next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
-        batch = _Batch(db, events)
+        batch = _Batch(db, events, drop_late)
         ids: list[int | None] = []
         for event, payload in encoded:
             if not batch.apply(event, payload, next_id):
@@ -163,9 +166,10 @@ def take_write_lock(conn: Connection) -> None:
 
 _NEEDS_RUN = (RunQueued, RunStarted, RunFinished, RunCancelRequested, StepStarted, StepSucceeded, StepFailed,
               StepSkipped)
-# What a step reports. Once its run has ended (canceled, failed by a reaper) these are
-# dropped: the run's end already decided what became of its steps, and a worker that went on
-# regardless (a Dask task cannot be killed) must not turn a canceled step into a success.
+# What a step reports. With ``drop_late``, once its run has ended (canceled, failed by a
+# reaper) these are dropped: the run's end already decided what became of its steps, and a
+# worker that went on regardless (a Dask task cannot be killed) must not turn a canceled
+# step into a success.
 _LATE = (StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetMaterialized, AssetFailed, AssetSkipped,
          CheckEvaluated)
 _NEEDS_INSTIGATOR = (TickRecorded, InstigatorToggled)
@@ -276,8 +280,9 @@ def _latest_pk(key: AssetKey, partition: str = "") -> tuple[str, str]:
 class _Batch:
     """The derived rules, applied in event order to the rows a batch touches."""
 
-    def __init__(self, db: Driver, events: Sequence[Event]) -> None:
+    def __init__(self, db: Driver, events: Sequence[Event], drop_late: bool = False) -> None:
         self.db = db
+        self.drop_late = drop_late
         self.runs = _Rows(runs, ("run_id",))
         self.steps = _Rows(steps, ("run_id", "step_key"))
         self.latest = _Rows(asset_latest, ("asset_key", "partition"))
@@ -308,7 +313,7 @@ class _Batch:
         canceled_steps: dict[str, set[str]] = {}  # run id -> steps a cancel skips (maybe running)
         for event in events:
             kind = type(event)
-            if kind in _LATE and event.run_id is not None:
+            if self.drop_late and kind in _LATE and event.run_id is not None:
                 run_ids.add(event.run_id)
             if kind is StepStarted or kind is AssetMaterialized:
                 if kind is StepStarted:
@@ -345,7 +350,7 @@ class _Batch:
     def apply(self, event: Event, payload: str, event_id: int) -> bool:
         """Apply one event's rules; False means the event is dropped (not stored)."""
         kind = type(event)
-        if kind in _LATE and event.run_id is not None and self._ended(event.run_id):
+        if self.drop_late and kind in _LATE and event.run_id is not None and self._ended(event.run_id):
             return False
         rule = _RULES.get(kind)
         if rule is None:
