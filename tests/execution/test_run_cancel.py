@@ -144,7 +144,10 @@ def test_a_run_started_elsewhere_on_the_multiprocess_executor_is_canceled_from_t
 def test_a_run_on_dask_is_canceled_from_the_cli_and_its_late_step_records_nothing(on_cluster, project, tmp_path):
     """~8 s: a real scheduler and workers, the coordinator and the canceler as CLI processes."""
     cluster, url = on_cluster
-    env = {**os.environ, "HEADWATER_DATABASE_URL": url, "HEADWATER_HOME": str(tmp_path / "home")}
+    # A long step lease: the worker never renews it during the test, so it never learns by
+    # itself that the step was given up, and reports its success — which its store drops.
+    env = {**os.environ, "HEADWATER_DATABASE_URL": url, "HEADWATER_HOME": str(tmp_path / "home"),
+           "HEADWATER_STEP_LEASE_TTL": "600"}
     run_id, _, answer = start_and_cancel(project, env, "dask")
     assert answer["status"] == "canceled"
     with cluster.client() as client:
