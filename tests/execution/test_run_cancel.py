@@ -163,3 +163,35 @@ def test_a_run_on_dask_is_canceled_from_the_cli_and_its_late_step_records_nothin
         wait_for(lambda: (project / "returned").exists(), "the canceled task returns")
         wait_for(lambda: not instance.store.leases(f"step:{run_id}:"), "the late step is over", timeout=30)
         assert_canceled(instance, run_id)
+
+
+def test_a_claim_nobody_took_up_is_canceled_at_once_and_a_coordinated_run_gets_a_request(tmp_path):
+    """Where the run stands decides: claimed by the daemon with no worker yet (no pid, no
+    heartbeat) -> ended here; taken up by a process -> a request it reads (``run show`` says so)."""
+    from typer.testing import CliRunner
+
+    from headwater.cli.app import app
+    from headwater.core.events import RunStarted
+
+    @hw.asset
+    def one() -> int:
+        return 1
+
+    defs = hw.Definitions(assets=[one])
+    home = ["--home", str(tmp_path / "home")]
+    with hw.Instance(home=tmp_path / "home") as instance:
+        claimed, _ = instance.enqueue(defs, "one")
+        instance.claim(claimed)
+        done = instance.cancel_run(claimed.run_id, requested_by="test")
+        assert not done.requested and done.run.status is RunStatus.CANCELED and done.run.cancel_requested_at is None
+        with pytest.raises(hw.HeadwaterError, match="already canceled; nothing to execute"):
+            instance.execute_queued(defs, claimed.run_id)  # the worker launched for it refuses
+
+        taken, _ = instance.enqueue(defs, "one")
+        instance.store.write([RunStarted(run_id=taken.run_id, timestamp=time.time(), executor="in_process",
+                                         pid=os.getpid(), host=os.uname().nodename)])
+        result = CliRunner().invoke(app, ["run", "cancel", taken.run_id[:8], *home])
+        assert result.exit_code == 0 and "cancel requested: run" in result.output, result.output
+        shown = CliRunner().invoke(app, ["run", "show", taken.run_id, *home])
+        assert "cancel requested" in shown.output and "canceled on request" in shown.output, shown.output
+        assert instance.run(taken.run_id).status is RunStatus.STARTED  # until its coordinator ends it
