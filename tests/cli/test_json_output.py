@@ -190,3 +190,20 @@ def test_backfill_json_matches_its_documented_schemas(tmp_path) -> None:  # type
     assert conforms(listed, SCHEMAS["backfills"]) == []
     assert {b["backfill_id"]: b["status"] for b in listed} == {data["backfill_id"]: "failed",
                                                                queued["backfill_id"]: "canceled"}
+
+
+def test_run_cancel_json_matches_its_documented_schema(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pipeline.py").write_text(PARTITIONED)
+    common = ["-f", str(tmp_path / "pipeline.py"), "--home", str(tmp_path / ".headwater")]
+    queued = json.loads(runner.invoke(app, ["materialize", "days", "--partition", "2026-01-01", "--queue", "--json",
+                                            *common]).stdout)
+    result = runner.invoke(app, ["run", "cancel", queued["run_id"][:8], "--json", *common[2:]])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert conforms(data, SCHEMAS["run cancel"]) == []
+    assert (data["run_id"], data["status"], data["canceled"], data["cancel_requested_at"]) == (
+        queued["run_id"], "canceled", True, None)
+    again = runner.invoke(app, ["run", "cancel", queued["run_id"], "--json", *common[2:]])
+    assert again.exit_code == 2 and "already canceled; nothing to cancel" in again.output
+    unknown = runner.invoke(app, ["run", "cancel", "nosuchrun", *common[2:]])
+    assert unknown.exit_code == 2 and "no run with id 'nosuchrun'" in unknown.output

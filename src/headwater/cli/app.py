@@ -38,7 +38,7 @@ from headwater.execution.plan import PlanMode
 from headwater.reports import run_to_dict, step_to_dict
 from headwater.service import EXECUTORS, Instance, ObservationError
 
-run_app = HeadwaterTyper(help="Inspect one run.")
+run_app = HeadwaterTyper(help="Inspect or cancel one run.")
 app.add_typer(run_app, name="run")
 
 
@@ -138,6 +138,9 @@ def materialize(
     elif skipped:
         summary += f", {skipped} skipped"
     out.print(summary, style="green" if result.success else "red", highlight=False)
+    if result.status is RunStatus.CANCELED:
+        reason = p.instance.run(result.run_id).reason
+        out.print(f"  canceled: {reason}", style="yellow", markup=False, highlight=False)
     for step, error in result.errors.items():
         out.print(f"  {step}: {error.message}", style="red", markup=False, highlight=False)
     if not result.success:
@@ -410,6 +413,7 @@ from headwater.cli import (  # noqa: E402, F401
     lineage_cmd,
     ops_cmds,
     partition_cmds,
+    run_cancel_cmd,
     status_cmd,
     workspace_cmds,
 )

@@ -148,22 +148,27 @@ def show(
 @backfill_app.command("cancel")
 def cancel(
     backfill_id: Annotated[str, typer.Argument(help="Backfill id (or a unique prefix).")],
+    running: Annotated[bool, typer.Option("--running", help="Also cancel the runs already started.")] = False,
     as_json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Stop launching runs and cancel the backfill's queued runs (started runs finish)."""
+    """Stop launching runs and cancel the backfill's queued runs (started runs finish unless --running)."""
     from headwater.service import Instance
 
     try:
         with Instance(home=home) as instance:
-            record, canceled = instance.cancel_backfill(backfill_id)
+            record, canceled = instance.cancel_backfill(backfill_id, cancel_started=running)
     except HeadwaterError as exc:
         _fail(exc)
     if as_json:
         _print_json({**backfill_to_dict(record), "canceled_runs": canceled})
         return
+    if running:
+        out.print(f"backfill {record.backfill_id[:8]} canceled; {len(canceled)} queued or started run(s) "
+                  "canceled", highlight=False)
+        return
     out.print(f"backfill {record.backfill_id[:8]} canceled; {len(canceled)} queued run(s) canceled "
-              "(runs already started finish)", highlight=False)
+              "(runs already started finish; --running cancels them too)", highlight=False)
 
 
 @app.command("backfills")

@@ -107,6 +107,9 @@ def run_detail(console: Console, run: RunRecord, steps: list[StepRecord], events
         console.print(f"waiting: {waiting}", markup=False, highlight=False)
     if run.reason:
         console.print(f"reason: {run.reason}", markup=False, highlight=False)
+    if run.cancel_requested_at is not None and not run.status.is_terminal:
+        console.print(f"cancel requested {iso(run.cancel_requested_at)}: {run.cancel_reason}; its coordinator is "
+                      "stopping it", markup=False, highlight=False)
     table = Table(title="Steps", title_justify="left")
     for col in ("step", "status", "attempt", "duration", "detail"):
         table.add_column(col)

@@ -117,6 +117,20 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RunCancelRequested(Event):
+    """Someone asked to stop a started run (``headwater run cancel``, the UI, the API).
+
+    A request, not an end: the process coordinating the run reads it from the store, stops
+    launching steps, stops those in flight, and then ends the run ``canceled`` itself, so
+    that a run reads canceled only once nothing of it runs any more. Dropped for a run that
+    has already ended; a second request for the same run keeps the first one's time."""
+
+    type_name: ClassVar[str] = "run_cancel_requested"
+    reason: str = ""
+    requested_by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StepStarted(Event):
     type_name: ClassVar[str] = "step_started"
     step_key: str = ""
@@ -398,7 +412,7 @@ RUN_EVENT_TYPES: tuple[type[Event], ...] = (
     RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetFailed, AssetSkipped,
     LogMessage,
     ObservationUnchanged, AlertTransition, AlertDeliveryAttempt, RunQueued, TickRecorded, InstigatorToggled,
-    DynamicPartitionsChanged, BackfillRequested, BackfillUpdated,
+    DynamicPartitionsChanged, BackfillRequested, BackfillUpdated, RunCancelRequested,
 )
 ASSET_EVENT_TYPES: tuple[type[Event], ...] = (AssetMaterialized, AssetObserved, CheckEvaluated)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name: cls for cls in RUN_EVENT_TYPES + ASSET_EVENT_TYPES}

@@ -60,6 +60,9 @@ class RunRecord:
     run_key: str | None = None
     origin: str = ""
     mode: str = "all"
+    # Someone asked to cancel the run while it ran (``run_cancel``); its coordinator ends it.
+    cancel_requested_at: float | None = None
+    cancel_reason: str = ""
 
     @property
     def duration(self) -> float | None:

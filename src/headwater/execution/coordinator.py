@@ -1,5 +1,11 @@
 """Drives one run: dispatches ready steps, retries, skips what reads a failed asset, cancels.
 
+A cancel comes from Ctrl-C in this process, or from anywhere through the store: the
+coordinator asks ``should_stop`` (``run_cancel_watch.CancelWatch``) between waits of at most
+``STOP_POLL`` seconds, and on a request stops launching, stops what is in flight (the
+executor's ``cancel``: worker processes terminated, Dask futures canceled; an in-process step
+is not interrupted, the run stops after it) and ends the run canceled.
+
 The coordinator owns the run's lifecycle events (start, skips, retries it decides,
 failures a worker could not report, the end); workers record their own step events.
 It keeps statuses in memory (``StatusView``) so that each step is told, at dispatch,
@@ -35,6 +41,8 @@ from headwater.definitions.definitions import Definitions
 from headwater.execution.executor import Executor
 from headwater.execution.plan import ExecutionPlan, Step
 from headwater.execution.requests import InputSnapshot, StepOutcome, StepRequest
+from headwater.execution.run_cancel_watch import EVERY as STOP_POLL
+from headwater.execution.run_cancel_watch import StopRequest
 from headwater.execution.status_view import StatusView
 from headwater.storage.interfaces import EventWriter
 
@@ -67,13 +75,22 @@ class RunOutcome:
 
 
 ProgressHook = Callable[[str, Step, str], None]
+StopCheck = Callable[[], StopRequest | None]
+
+
+class _Stop(Exception):
+    def __init__(self, request: StopRequest) -> None:
+        super().__init__(request.reason)
+        self.request = request
 
 
 class RunCoordinator:
     def __init__(self, *, run_id: str, plan: ExecutionPlan, defs: Definitions, writer: EventWriter,
                  executor: Executor, view: StatusView, options: RunOptions,
-                 progress: ProgressHook | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock  # timestamps of recorded events; waiting for retries uses real time
+                 progress: ProgressHook | None = None, clock: Callable[[], float] = time.time,
+                 should_stop: StopCheck | None = None) -> None:
+        self.clock = clock
+        self.should_stop = should_stop  # timestamps of recorded events; waiting for retries uses real time
         self.run_id = run_id
         self.plan = plan
         self.defs = defs
@@ -117,6 +134,10 @@ class RunCoordinator:
         ready = [s.key for s in self.plan.steps if not s.deps]
         try:
             self._loop(ready)
+        except _Stop as stop:
+            self._cancel(stop.request.reason)
+            self.outcome.status = stop.request.status  # an end written elsewhere stands
+            return self.outcome
         except KeyboardInterrupt:
             self._cancel("interrupted by the user (Ctrl-C)")
             raise
@@ -138,6 +159,10 @@ class RunCoordinator:
 
     def _loop(self, ready: list[str]) -> None:
         while True:
+            if self.should_stop is not None:
+                stop = self.should_stop()
+                if stop is not None:
+                    raise _Stop(stop)
             now = time.time()
             while self._retries and self._retries[0][0] <= now:
                 ready.append(heapq.heappop(self._retries)[1])
@@ -147,6 +172,8 @@ class RunCoordinator:
             if not self._in_flight and not self._retries:
                 return
             timeout = max(0.0, self._retries[0][0] - now) if self._retries else None
+            if self.should_stop is not None:
+                timeout = STOP_POLL if timeout is None else min(timeout, STOP_POLL)
             if not self._in_flight:
                 time.sleep(timeout or 0)
                 continue
@@ -338,17 +365,21 @@ class RunCoordinator:
         return None
 
     def _cancel(self, reason: str, status: RunStatus = RunStatus.CANCELED) -> None:
+        """Stop what runs, then record every step not done as skipped for ``reason`` (the
+        store makes those that had started canceled) and the run's end, in one write: a
+        worker's late report can only come after it, and is dropped (``writer.py``)."""
         self.executor.cancel()
         now = self.clock()
         events: list[Event] = []
         for key, step in self._steps.items():
-            if key in self.outcome.step_status or key in self._in_flight:
+            if key in self.outcome.step_status:
                 continue
             self.outcome.step_status[key] = "canceled"
+            if key in self._in_flight and status is not RunStatus.CANCELED:
+                continue  # an aborted run fails what it was running (the run's end does it)
             events.append(StepSkipped(run_id=self.run_id, timestamp=now, step_key=key, asset_keys=step.asset_keys,
                                       partitions=step.partitions, reason=SkipReason.CANCELED, detail=reason))
-        for key in self._in_flight:
-            self.outcome.step_status[key] = "canceled"
+        self._in_flight.clear()
         events.append(RunFinished(run_id=self.run_id, timestamp=now, status=status, reason=reason))
         self.writer.write(events)
         self.outcome.status = status

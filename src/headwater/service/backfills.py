@@ -13,7 +13,7 @@ reaches the store, the clock and the run machinery through the instance.
   renewing its lease; the daemon, or ``resume``, takes over and launches only what is
   neither done nor in flight.
 * ``cancel_backfill`` stops launching and cancels the backfill's queued runs; runs already
-  started finish. ``resume_backfill`` launches again what failed, was skipped or canceled.
+  started finish, unless asked to cancel them too (``service/run_cancel.py``). ``resume_backfill`` launches again what failed, was skipped or canceled.
 """
 
 from __future__ import annotations
@@ -170,20 +170,33 @@ class BackfillViews:
 
     # -- cancel / resume -------------------------------------------------------------------
 
-    def cancel_backfill(self, backfill_id: str, reason: str = "") -> tuple[BackfillRecord, list[str]]:
-        """Stop launching; cancel the backfill's queued runs (started ones finish)."""
+    def cancel_backfill(self, backfill_id: str, reason: str = "", cancel_started: bool = False,
+                        ) -> tuple[BackfillRecord, list[str]]:
+        """Stop launching; cancel the backfill's queued runs, and with ``cancel_started`` its
+        started ones (their coordinators stop them); otherwise started ones finish. Returns the
+        backfill and the ids of the runs canceled (or asked to stop)."""
         record = self.backfill(backfill_id)
         if record.status.is_terminal:
             raise HeadwaterError(f"backfill {record.backfill_id[:8]} is already {record.status.value}; "
                                  "nothing to cancel")
         now = self.clock()
         why = reason or "canceled by a person"
-        queued = [r for r in self.backfill_runs(record.backfill_id) if r.status is RunStatus.QUEUED]
+        runs = self.backfill_runs(record.backfill_id)
+        queued = [r for r in runs if r.status is RunStatus.QUEUED]
+        run_reason = f"backfill {record.backfill_id[:8]} canceled"
         self.store.write([BackfillUpdated(run_id=None, timestamp=now, backfill_id=record.backfill_id,
                                           status=BackfillStatus.CANCELED.value, reason=why)]
                          + [RunFinished(run_id=r.run_id, timestamp=now, status=RunStatus.CANCELED,
-                                        reason=f"backfill {record.backfill_id[:8]} canceled") for r in queued])
-        return self.backfill(record.backfill_id), [r.run_id for r in queued]
+                                        reason=run_reason) for r in queued])
+        canceled = [r.run_id for r in queued]
+        for r in runs if cancel_started else ():
+            if r.status is RunStatus.STARTED:
+                try:
+                    self.cancel_run(r.run_id, reason=run_reason, requested_by="backfill")  # type: ignore[attr-defined]
+                except HeadwaterError:
+                    continue  # it ended meanwhile
+                canceled.append(r.run_id)
+        return self.backfill(record.backfill_id), canceled
 
     def resume_backfill(self, backfill_id: str) -> BackfillRecord:
         """Make a backfill active again (failed, canceled, or requested with no live driver):

@@ -35,7 +35,10 @@ def build_dask_executor(defs: Definitions, store: EventStore, database_url: str,
     check_store_reachable(database_url, settings)  # before any connection: nothing is recorded
     from headwater.storage.sql.store import open_store
 
-    boot = WorkerBootstrap(functools.partial(load_definitions, location), functools.partial(open_store, database_url),
+    # A canceled step's task runs on (Dask cannot kill it): its worker's store drops what the
+    # step reports once the run has ended (storage/sql/writer.py).
+    boot = WorkerBootstrap(functools.partial(load_definitions, location),
+                           functools.partial(open_store, database_url, drop_late_reports=True),
                            functools.partial(value_store_from_config, values_config))
     loc = location.to_json()
     values = json.dumps(values_config, sort_keys=True)

@@ -50,6 +50,7 @@ from headwater.execution.executor import Executor
 from headwater.execution.observation import observe_source
 from headwater.execution.partition_plan import PartitionTargets
 from headwater.execution.plan import ExecutionPlan, PlanMode, build_plan
+from headwater.execution.run_cancel_watch import CancelWatch
 from headwater.execution.run_heartbeat import RunHeartbeat
 from headwater.execution.status_view import StatusView
 from headwater.gc_pause import paused_gc
@@ -64,6 +65,7 @@ from headwater.service.partition_views import (
     PartitionViews,
     partition_tags,
 )
+from headwater.service.run_cancel import RunCancels
 from headwater.service.run_queue import RunQueueViews
 from headwater.service.run_reaper import CLAIM_TIMEOUT, alive, reap
 from headwater.storage.interfaces import EventStore
@@ -120,7 +122,7 @@ class RunResult:
         return store.load(mat.key, mat.partition, mat.value_ref)
 
 
-class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
+class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, RunCancels):
     """A Headwater home: its event store and its value store.
 
     ``home`` defaults to ``$HEADWATER_HOME`` or ``./.headwater``; the database to
@@ -470,7 +472,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
                 run_id=run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
                 options=RunOptions(selection=selection, tags=dict(tags or {}), parent_run_id=_parent(from_failure, self),
                                    location=str(location) if location else None),
-                progress=progress, clock=self.clock)
+                progress=progress, clock=self.clock, should_stop=CancelWatch(self.store, run_id))
             with RunHeartbeat(self.store, run_id):
                 outcome = coordinator.run()
         finally:
@@ -511,7 +513,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
                 run_id=run.run_id, plan=plan, defs=defs, writer=self.store, executor=ex, view=view,
                 options=RunOptions(selection=run.selection, tags=dict(run.tags), parent_run_id=run.parent_run_id,
                                    location=run.location),
-                clock=self.clock)
+                clock=self.clock, should_stop=CancelWatch(self.store, run.run_id))
             with RunHeartbeat(self.store, run.run_id):
                 outcome = coordinator.run()
         finally:

@@ -28,12 +28,19 @@ class EventWriter(Protocol):
         """Append ``events`` and update every derived table in ONE transaction.
 
         Either all of them are stored or none is (then a ``StorageError`` is raised). A
-        ``RunFinished`` for a run that has already finished is dropped: the first end wins.
+        ``RunFinished`` for a run that has already finished is dropped: the first end wins;
+        so is a ``RunCancelRequested`` for an unknown or ended run, and, by the store of a
+        worker that may outlive its run's end (``drop_late_reports``), what a step reports
+        (start, outcome, materialization, check) once its run has ended.
         """
 
 
 class RunReader(Protocol):
     def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def run_stop_state(self, run_id: str) -> tuple[RunStatus, float | None, str] | None:
+        """(status, when a cancel was requested, its reason) of a run, None if unknown: what
+        the coordinator of a running run polls, so one primary-key read of three columns."""
 
     def list_runs(self, limit: int = 50, statuses: Iterable[RunStatus] | None = None,
                   before_created_at: float | None = None) -> list[RunRecord]: ...

@@ -115,6 +115,13 @@ def reexecute(ctx: WebContext, run_id: str) -> RunRecord:
     return record
 
 
+def cancel_run(ctx: WebContext, run_id: str) -> Any:
+    """Cancel a queued run at once, or ask a started run's coordinator to stop it."""
+    done = ctx.instance.cancel_run(run_id, reason="canceled from the UI", requested_by="ui")
+    ctx.cache.invalidate()
+    return done
+
+
 def toggle(ctx: WebContext, kind: str, name: str, enabled: bool) -> None:
     if kind not in ("schedule", "sensor"):
         raise HeadwaterError(f"unknown kind {kind!r}; schedule or sensor")

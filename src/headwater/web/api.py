@@ -195,6 +195,15 @@ def reexecute(c: ActionCtx, run_id: str) -> dict[str, Any]:
     return {"run": run_to_dict(actions.reexecute(c, run_id))}
 
 
+@router.post("/runs/{run_id}/cancel", response_model=models.CancelResponse, responses=ACTION_ERRORS)
+def cancel(c: ActionCtx, run_id: str) -> dict[str, Any]:
+    """Cancel a run (``headwater run cancel``): a queued one ends at once; a started one is
+    stopped by its coordinator within a second (``requested``: follow the run to see it end).
+    An unknown run is a 404, a run that has already ended a 400."""
+    done = actions.cancel_run(c, run_id)
+    return {"run": run_to_dict(done.run), "requested": done.requested}
+
+
 @router.post("/automation/{kind}/{name}", response_model=models.ToggleResponse, responses=ACTION_ERRORS)
 def toggle(c: ActionCtx, kind: str, name: str, body: models.ToggleRequest) -> dict[str, Any]:
     """Turn a schedule or sensor on or off."""

@@ -85,9 +85,12 @@ def launch_backfill(c: ActionCtx, body: BackfillRequest) -> dict[str, Any]:
 
 
 @api.post("/backfills/{backfill_id}/cancel", response_model=dict[str, Any], responses=ACTION_ERRORS)
-def cancel_backfill(c: ActionCtx, backfill_id: str) -> dict[str, Any]:
-    """Stop launching runs and cancel the backfill's queued runs (started ones finish)."""
-    record, canceled = c.instance.cancel_backfill(_known(c, backfill_id).backfill_id)
+def cancel_backfill(c: ActionCtx, backfill_id: str,
+                    running: Annotated[bool, Query(description="also cancel the runs already started")] = False,
+                    ) -> dict[str, Any]:
+    """Stop launching runs and cancel the backfill's queued runs (started ones finish, unless
+    ``running``: then their coordinators stop them too)."""
+    record, canceled = c.instance.cancel_backfill(_known(c, backfill_id).backfill_id, cancel_started=running)
     return {"backfill": backfill_to_dict(record), "canceled_runs": canceled}
 
 

@@ -370,6 +370,11 @@ class RunResponse(BaseModel):
     run: Run
 
 
+class CancelResponse(BaseModel):
+    run: Run
+    requested: bool  # the run was started: its coordinator stops it (follow the run); else it ended here
+
+
 class ObserveResponse(BaseModel):
     observed: list[Event]
     failures: list[str]

@@ -240,6 +240,12 @@ def reexecute_form(request: Request, run_id: str, form: Form) -> Response:
     return back(f"/runs/{actions.reexecute(c, run_id).run_id}")
 
 
+@router.post("/runs/{run_id}/cancel")
+def cancel_form(request: Request, run_id: str, form: Form) -> Response:
+    c = act(request, form)
+    return back(f"/runs/{actions.cancel_run(c, run_id).run.run_id}")
+
+
 @router.post("/automation/{kind}/{name}/toggle")
 def toggle_form(request: Request, kind: str, name: str, form: Form) -> Response:
     c = act(request, form)

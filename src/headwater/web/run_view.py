@@ -13,6 +13,7 @@ from headwater.core.events import (
     CheckEvaluated,
     Event,
     LogMessage,
+    RunCancelRequested,
     RunFinished,
     RunQueued,
     RunStarted,
@@ -121,6 +122,10 @@ def describe(stored: StoredEvent) -> EventLine:
         line.text = f"run started ({e.executor or 'queued'}) for {len(e.asset_keys)} asset(s)"
     elif isinstance(e, RunQueued):
         line.text = f"run queued by {e.origin or 'someone'}: {e.selection}"
+    elif isinstance(e, RunCancelRequested):
+        line.text = "cancel requested" + (f" by {e.requested_by}" if e.requested_by else "") + (
+            f": {e.reason}" if e.reason else "")
+        line.level = "warn"
     elif isinstance(e, RunFinished):
         line.text = f"run {e.status.value}" + (f": {e.reason}" if e.reason else "")
         line.level = "error" if e.status is RunStatus.FAILED else ""
@@ -140,6 +145,10 @@ class RunPage:
     errors: list[EventLine]
     can_reexecute: bool
     waiting: str | None = None  # a queued run: its place in the queue and what holds it back
+
+    @property
+    def can_cancel(self) -> bool:
+        return not self.run.status.is_terminal
 
 
 def run_page(ctx: WebContext, run_id: str, now: float) -> RunPage:

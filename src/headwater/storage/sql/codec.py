@@ -316,6 +316,7 @@ def run_from_row(row: Any) -> RunRecord:
         executor=row.executor or "", created_at=row.created_at, started_at=row.started_at,
         ended_at=row.ended_at, pid=row.pid, host=row.host or "", location=row.location,
         reason=row.reason or "", run_key=row.run_key, origin=row.origin or "", mode=row.mode or "all",
+        cancel_requested_at=row.cancel_requested_at, cancel_reason=row.cancel_reason or "",
     )
 
 

@@ -80,12 +80,12 @@ class PgWriteSession:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
 
-    def append(self, events: Sequence[Event], relaxed: bool) -> None:
+    def append(self, events: Sequence[Event], relaxed: bool, drop_late: bool = False) -> None:
         """Append ``events`` (``writer.append``) in one pipelined transaction, ids numbered by
         the server."""
         queued = any(isinstance(e, RunQueued) for e in events)
-        self.run(lambda conn: append(conn, events, locked=True, server_ids=True), relaxed=relaxed, notify=True,
-                 queued=queued)
+        self.run(lambda conn: append(conn, events, locked=True, server_ids=True, drop_late=drop_late),
+                 relaxed=relaxed, notify=True, queued=queued)
 
     def run(self, action: Callable[[Connection], T], *, relaxed: bool = False, notify: bool = False,
             queued: bool = False) -> T:

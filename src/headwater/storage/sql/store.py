@@ -52,11 +52,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def open_store(url: str) -> SqlEventStore:
+def open_store(url: str, drop_late_reports: bool = False) -> SqlEventStore:
     """Open (creating or upgrading if needed) the store at ``url``.
 
     ``sqlite:///path/to/headwater.db`` (optionally ``?busy_timeout=SECONDS``) or
-    ``postgresql://user@host:port/database``.
+    ``postgresql://user@host:port/database``. ``drop_late_reports``: the store of a worker
+    whose step may outlive its run's end (a Dask task) drops what the step reports once the
+    run has ended, at the cost of one read of the run's row per write (``writer.py``).
     """
     engines = create_engines(url)
     try:
@@ -68,18 +70,19 @@ def open_store(url: str) -> SqlEventStore:
             if full_disk.is_io_failure(exc) and full_disk.disk_full(engines):
                 raise StorageError(full_disk.full_message(engines)) from exc
             raise
-        return SqlEventStore(url, readable)  # a full disk: reads work, writes say why they cannot
+        return SqlEventStore(url, readable, drop_late_reports)  # a full disk: reads work, writes say why not
     except BaseException:
         engines.dispose()
         raise
-    return SqlEventStore(url, engines)
+    return SqlEventStore(url, engines, drop_late_reports)
 
 
 class SqlEventStore:
     """``EventStore`` over SQLAlchemy Core (see ``storage/interfaces.py`` for the contract)."""
 
-    def __init__(self, url: str, engines: Engines) -> None:
+    def __init__(self, url: str, engines: Engines, drop_late_reports: bool = False) -> None:
         self.url = url
+        self.drop_late_reports = drop_late_reports
         self._engines = engines
         self._latest = LatestFactsReader()
         self._partitions = PartitionFactsReader(self._read)
@@ -156,10 +159,10 @@ class SqlEventStore:
 
         def attempt() -> None:
             if self._pg_writes is not None:  # one reused connection, pipelined: see pg_writes.py
-                self._pg_writes.append(batch, relaxed=commit_may_wait(batch))
+                self._pg_writes.append(batch, relaxed=commit_may_wait(batch), drop_late=self.drop_late_reports)
                 return
             with self._engines.write.begin() as conn:
-                append(conn, batch)
+                append(conn, batch, drop_late=self.drop_late_reports)
 
         try:
             with_retry(self._engines, attempt)
@@ -204,6 +207,15 @@ class SqlEventStore:
         def query(conn: Connection) -> RunRecord | None:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
             return run_from_row(row) if row is not None else None
+
+        return self._read(query)
+
+    def run_stop_state(self, run_id: str) -> tuple[RunStatus, float | None, str] | None:
+        stmt = select(runs.c.status, runs.c.cancel_requested_at, runs.c.cancel_reason).where(runs.c.run_id == run_id)
+
+        def query(conn: Connection) -> tuple[RunStatus, float | None, str] | None:
+            row = conn.execute(stmt).first()
+            return None if row is None else (RunStatus(row[0]), row[1], row[2] or "")
 
         return self._read(query)
 

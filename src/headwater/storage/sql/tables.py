@@ -71,6 +71,9 @@ runs = Table(
     Column("origin", String),  # who asked: "schedule:NAME", "sensor:NAME", "automation", "cli", ...
     Column("mode", String),  # the plan mode the run was requested with
     Column("queued_event_id", EventId),  # its run_queued event: the queue is FIFO in commit order
+    # a cancel asked of the started run (run_cancel_requested), until its coordinator ends it
+    Column("cancel_requested_at", Time),
+    Column("cancel_reason", Text),
     Index("ix_runs_status", "status"),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_run_key", "run_key", unique=True),  # NULLs never collide, on both backends

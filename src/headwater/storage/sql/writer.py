@@ -9,7 +9,11 @@ small in-memory copy of the derived rows the batch touches, in event order:
 1. load the derived rows the batch's rules will read (a handful of queries whatever its
    size, none at all for most batches a run writes: see ``_Batch._load``);
 2. apply each event to them; drop a ``RunFinished`` for a run that already ended, and a
-   ``RunQueued`` for a run id or a run key that is already known (first one wins);
+   ``RunQueued`` for a run id or a run key that is already known (first one wins); with
+   ``drop_late``, drop what a step reports for a run that has already ended (``_LATE``: a
+   canceled step whose worker finished anyway must not record a success after the run's
+   end; it costs a read of the run's row per batch, so only the stores of workers that can
+   outlive their run's end ask for it — Dask workers, whose tasks cannot be killed);
 3. write the event rows and the changed derived rows with one ``executemany`` per
    table and shape of change, using ``INSERT ... ON CONFLICT DO UPDATE``.
 
@@ -55,6 +59,7 @@ from headwater.core.events import (
     Event,
     InstigatorToggled,
     ObservationUnchanged,
+    RunCancelRequested,
     RunFinished,
     RunQueued,
     RunStarted,
@@ -102,14 +107,15 @@ _NEXT_ID_SQL = {
 
 
 def append(conn: Connection, events: Sequence[Event], locked: bool = False,
-           server_ids: bool = False) -> list[int | None]:
+           server_ids: bool = False, drop_late: bool = False) -> list[int | None]:
     """Store ``events`` and their derived state; return each event's id (None if dropped).
 
     ``server_ids`` (PostgreSQL): the server numbers the events — the next id is read into a
     transaction setting under the lock, and every event id sent is an offset from it — so
     nothing is read back before the rows are sent and a pipelined write reaches the server
     once (``pg_writes.py``); the ids returned are then those offsets. ``locked``: the caller
-    already holds the writers' lock in this transaction."""
+    already holds the writers' lock in this transaction. ``drop_late``: drop what a step
+    reports for a run that has already ended (see the module's docstring)."""
     encoded = [(event, _encode(event)) for event in events]
     if not encoded:
         return []
@@ -126,7 +132,7 @@ def append(conn: Connection, events: Sequence[Event], locked: bool = False,
             next_id = 1
         else:
             next_id = int(db.fetch(_NEXT_ID_SQL[conn.dialect.name], ())[0][0] or 0) + 1
-        batch = _Batch(db, events)
+        batch = _Batch(db, events, drop_late)
         ids: list[int | None] = []
         for event, payload in encoded:
             if not batch.apply(event, payload, next_id):
@@ -158,7 +164,14 @@ def take_write_lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
 
 
-_NEEDS_RUN = (RunQueued, RunStarted, RunFinished, StepStarted, StepSucceeded, StepFailed, StepSkipped)
+_NEEDS_RUN = (RunQueued, RunStarted, RunFinished, RunCancelRequested, StepStarted, StepSucceeded, StepFailed,
+              StepSkipped)
+# What a step reports. With ``drop_late``, once its run has ended (canceled, failed by a
+# reaper) these are dropped: the run's end already decided what became of its steps, and a
+# worker that went on regardless (a Dask task cannot be killed) must not turn a canceled
+# step into a success.
+_LATE = (StepStarted, StepSucceeded, StepFailed, StepSkipped, AssetMaterialized, AssetFailed, AssetSkipped,
+         CheckEvaluated)
 _NEEDS_INSTIGATOR = (TickRecorded, InstigatorToggled)
 
 
@@ -267,8 +280,9 @@ def _latest_pk(key: AssetKey, partition: str = "") -> tuple[str, str]:
 class _Batch:
     """The derived rules, applied in event order to the rows a batch touches."""
 
-    def __init__(self, db: Driver, events: Sequence[Event]) -> None:
+    def __init__(self, db: Driver, events: Sequence[Event], drop_late: bool = False) -> None:
         self.db = db
+        self.drop_late = drop_late
         self.runs = _Rows(runs, ("run_id",))
         self.steps = _Rows(steps, ("run_id", "step_key"))
         self.latest = _Rows(asset_latest, ("asset_key", "partition"))
@@ -296,8 +310,11 @@ class _Batch:
         succeeded: set[str] = set()
         attempted: set[str] = set()  # unpartitioned latest rows whose attempt columns the batch set
         backfill_ids: set[str] = set()
+        canceled_steps: dict[str, set[str]] = {}  # run id -> steps a cancel skips (maybe running)
         for event in events:
             kind = type(event)
+            if self.drop_late and kind in _LATE and event.run_id is not None:
+                run_ids.add(event.run_id)
             if kind is StepStarted or kind is AssetMaterialized:
                 if kind is StepStarted:
                     attempted.update(map(str, event.asset_keys))  # type: ignore[attr-defined]
@@ -308,11 +325,13 @@ class _Batch:
                                  if k not in attempted)
             elif kind is BackfillUpdated:
                 backfill_ids.add(event.backfill_id)  # type: ignore[attr-defined]
-            elif kind is RunQueued or kind is RunStarted or kind is RunFinished:
+            elif kind is StepSkipped and event.reason is SkipReason.CANCELED:  # type: ignore[attr-defined]
+                canceled_steps.setdefault(event.run_id, set()).add(event.step_key)  # type: ignore[arg-type, attr-defined]
+            elif kind is RunQueued or kind is RunStarted or kind is RunFinished or kind is RunCancelRequested:
                 run_ids.add(event.run_id)  # type: ignore[arg-type]
                 if kind is RunQueued and event.run_key:  # type: ignore[attr-defined]
                     run_keys.add(event.run_key)  # type: ignore[attr-defined]
-        run_columns = ("status", "created_at", "tags", "run_key")
+        run_columns = ("status", "created_at", "tags", "run_key", "cancel_requested_at")
         if run_ids:
             self.runs.load_keys(self.db, (), "run_id", run_ids, run_columns)
         if run_keys:
@@ -320,6 +339,8 @@ class _Batch:
             self.run_keys = {row["run_key"]: pk[0] for pk, row in self.runs.rows.items() if row.get("run_key")}
         if backfill_ids:
             self.backfills.load_keys(self.db, (), "backfill_id", backfill_ids, ("status",))
+        for run_id, step_keys in canceled_steps.items():
+            self.steps.load_keys(self.db, (("run_id", run_id),), "step_key", step_keys, ("status",))
         if succeeded:
             self.latest.load_keys(self.db, (("partition", ""),), "asset_key", succeeded,
                                   ("last_attempt_run_id", "last_attempt_status"))
@@ -328,10 +349,17 @@ class _Batch:
 
     def apply(self, event: Event, payload: str, event_id: int) -> bool:
         """Apply one event's rules; False means the event is dropped (not stored)."""
-        rule = _RULES.get(type(event))
+        kind = type(event)
+        if self.drop_late and kind in _LATE and event.run_id is not None and self._ended(event.run_id):
+            return False
+        rule = _RULES.get(kind)
         if rule is None:
             return True
         return rule(self, event, event_id, payload) is not False
+
+    def _ended(self, run_id: str) -> bool:
+        row = self.runs.rows.get((run_id,))
+        return row is not None and row.get("status") in _TERMINAL
 
     def _known_run(self, pk: tuple[str | None]) -> bool:
         return pk in self.runs.exists or pk in self.runs.dirty
@@ -351,6 +379,18 @@ class _Batch:
                       asset_keys=dumps([str(k) for k in e.asset_keys]), tags=dumps(dict(e.tags)),
                       run_key=run_key, origin=e.origin, mode=e.mode, location=e.location,
                       parent_run_id=e.parent_run_id, queued_event_id=event_id)
+        return True
+
+    def _run_cancel_requested(self, e: RunCancelRequested, _id: int, _payload: str) -> bool:
+        """Records the request on a run that has not ended (queued or started); the first
+        request's time and reason stand. Dropped for an unknown run or one that has ended."""
+        pk = (e.run_id,)
+        row = self.runs.rows.get(pk)
+        if row is None or not self._known_run(pk) or row.get("status") in _TERMINAL:
+            return False
+        if row.get("cancel_requested_at") is None:
+            # status unchanged, but every upsert of a run row names it (the insert half needs it)
+            self.runs.set(pk, status=row["status"], cancel_requested_at=e.timestamp, cancel_reason=e.reason)
         return True
 
     def _run_started(self, e: RunStarted, _id: int, _payload: str) -> None:
@@ -453,6 +493,10 @@ class _Batch:
                                 last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=error)
 
     def _step_skipped(self, e: StepSkipped, _id: int, _payload: str) -> None:
+        stored = self.steps.rows.get((e.run_id, e.step_key))
+        if e.reason is SkipReason.CANCELED and stored is not None and stored.get("status") in _STEP_OPEN:
+            self._step_canceled(e)
+            return
         self.steps.set((e.run_id, e.step_key), status=StepStatus.SKIPPED.value,
                        asset_keys=dumps([str(k) for k in e.asset_keys]), detail=e.detail,
                        ended_at=e.timestamp)
@@ -463,6 +507,13 @@ class _Batch:
             for partition in e.partitions or _UNPARTITIONED:
                 self.latest.set(_latest_pk(key, partition), last_attempt_status=AttemptStatus.SKIPPED.value,
                                 last_attempt_run_id=e.run_id, last_attempt_at=e.timestamp, last_failure=why)
+
+    def _step_canceled(self, e: StepSkipped) -> None:
+        """A cancel skips a step that had started (or was waiting to retry): it was stopped
+        midway, so it reads canceled, as the open steps of a canceled run do."""
+        self.steps.set((e.run_id, e.step_key), status=StepStatus.CANCELED.value, ended_at=e.timestamp,
+                       error=error_to_json(ErrorInfo(e.detail or "canceled")), detail=e.detail)
+        # Its assets' attempts end with the run (``RunFinished`` follows in the same batch).
 
     def _asset_skipped(self, e: AssetSkipped, _id: int, _payload: str) -> None:
         self.latest.set(_latest_pk(e.key, e.partition), last_attempt_status=AttemptStatus.SKIPPED.value,
@@ -584,6 +635,7 @@ _RULES: dict[type, Any] = {
     RunQueued: _Batch._run_queued,
     RunStarted: _Batch._run_started,
     RunFinished: _Batch._run_finished,
+    RunCancelRequested: _Batch._run_cancel_requested,
     StepStarted: _Batch._step_started,
     StepSucceeded: _Batch._step_succeeded,
     StepFailed: _Batch._step_failed,
