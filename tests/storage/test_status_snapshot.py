@@ -69,14 +69,20 @@ def test_a_write_invalidates_the_snapshot_and_what_it_keeps_is_a_fresh_read(tmp_
     rows = first.rows()
     assert again.some == first.some == (rows[1:], rows[:1], [])  # read back in stretches
 
-    with _instance(tmp_path, store_url) as inst:  # another process writes: b and c go stale
-        assert inst.materialize(defs, "a", executor="in_process").success
+    with _instance(tmp_path, store_url) as inst:  # another process writes (not a run): a check result
+        assert [e.passed for e in inst.check(defs, "b")] == [True]
     after = _read(tmp_path, store_url, defs)
     assert not after.from_snapshot
     assert after.rows() != first.rows()
     assert after.rows() == _fresh(tmp_path, store_url, defs)
-    assert [s[5] for s in after.summaries] == [None, ["upstream_updated"], ["upstream_stale"]]
     assert _read(tmp_path, store_url, defs).from_snapshot
+
+    with _instance(tmp_path, store_url) as inst:  # a run: b and c go stale; its process stores their rows
+        assert inst.materialize(defs, "a", executor="in_process").success
+    run_after = _read(tmp_path, store_url, defs)
+    assert run_after.from_snapshot
+    assert run_after.rows() == _fresh(tmp_path, store_url, defs)
+    assert [s[5] for s in run_after.summaries] == [None, ["upstream_updated"], ["upstream_stale"]]
 
 
 def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store_url):
@@ -100,15 +106,9 @@ def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store
     assert len(list((tmp_path / "home" / status_snapshot.FOLDER).glob("*"))) == status_snapshot.KEEP
 
 
-def test_clock_dependent_rows_and_runs_in_progress_are_never_kept(tmp_path, store_url):
+def test_runs_in_progress_are_never_kept(tmp_path, store_url):
     with _instance(tmp_path, store_url) as inst:
         assert inst.materialize(_defs(), "*", executor="in_process").success
-    with_policy = _defs(policy=True)
-    assert not status_snapshot.eligible(with_policy)
-    _read(tmp_path, store_url, with_policy)
-    assert not _read(tmp_path, store_url, with_policy).from_snapshot  # freshness moves with the clock
-    assert not (tmp_path / "home" / status_snapshot.FOLDER).exists()
-
     with _instance(tmp_path, store_url) as inst:  # a run in progress, its process alive (this one)
         inst.store.write([RunStarted(run_id="r-live", timestamp=1.0, pid=os.getpid(), host=os.uname().nodename)])
     _read(tmp_path, store_url, _defs())

@@ -211,6 +211,13 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
 
         return status_rows(self, defs)
 
+    def _refresh_status_snapshot(self, defs: Definitions) -> None:
+        """A run this process ran has ended: keep ``headwater status``'s stored rows current
+        for the next process (``status_snapshot.refresh``)."""
+        from headwater.service.status_snapshot import refresh
+
+        refresh(self, defs)
+
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
         healths = self.healths(defs)
         if selection is None:
@@ -476,6 +483,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
         finally:
             ex.close()
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return RunResult(outcome, plan, self, defs)
 
     # -- the run queue: enqueue and claim in run_queue.py; executing a queued run here -----------
@@ -517,6 +525,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
         finally:
             ex.close()
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return RunResult(outcome, plan, self, defs)
 
     def _executor(self, defs: Definitions, name: str, workers: int | None,

@@ -16,10 +16,24 @@ were computed from, and the next process prints them when that has not changed.
   format, and Headwater's own code (the modules that derive and write the rows: an upgrade
   or an edit recomputes);
 
-and only kept where the rows depend on nothing else: no freshness policy (its state moves
-with the clock), no partitioned asset (time windows grow with the clock), no run in
-progress (a run whose process died is only marked failed by the next full read). Anything
-outside that computes afresh, which is always right; so does a missing or damaged snapshot.
+and only kept where the rows depend on nothing else: no partitioned asset (time windows grow
+with the clock), no run in progress (a run whose process died is only marked failed by the
+next full read). Anything outside that computes afresh, which is always right; so does a
+missing or damaged snapshot.
+
+**Freshness moves with the clock; the rest does not.** A row of an asset with a freshness
+policy is stored without its health, reasons and freshness (``reports.HEALTH_FIELDS``): a
+NUL byte (never in JSON text) marks their place, and the index keeps the asset's data time
+and the clock-free part of its health (``core.health.HealthBasis``). A reader evaluates
+the policy at its own ``now`` and puts the fields back: the same bytes a full computation
+at that moment gives (``health_at`` is what ``derive_health`` is made of).
+
+**Kept current by the writer of a run.** The process that ran a run (``Instance.materialize``,
+``execute_queued``) holds the definitions and a warm store; when a snapshot of these
+definitions exists (someone reads ``status``), it computes the rows again as the run ends
+(``refresh``), so the ``status`` typed next prints stored rows. Any other write (an
+observation, a check, a run in another process) still moves the store past the snapshot's
+mark and the next ``status`` computes afresh.
 
 The rows are ``reports.health_to_dict``'s, encoded one by one; beside each, the short
 summary (``reports.row_summary``) that the table and the filters read. One file per
@@ -40,7 +54,7 @@ if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
     from headwater.service.instance import Instance
 
-FORMAT = 2
+FORMAT = 3
 FOLDER = "snapshots"
 KEEP = 3  # snapshots of the newest definitions versions kept (switching branches back and forth)
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -55,11 +69,13 @@ class StatusRows:
     answer. Read back from a snapshot, the rows stay on disk until asked for."""
 
     def __init__(self, summaries: list[list[Any]], rows: list[bytes] | None = None,
-                 stored: OpenSnapshot | None = None, starts: list[int] | None = None) -> None:
+                 stored: OpenSnapshot | None = None, starts: list[int] | None = None,
+                 timed: dict[int, _Timed] | None = None) -> None:
         self.summaries = summaries
         self._rows = rows
         self._stored = stored
         self._starts = starts  # where each row begins in a stored document, and where it ends
+        self._timed = timed or {}  # stored rows whose clock-bound fields are evaluated now, by position
 
     @property
     def from_snapshot(self) -> bool:
@@ -68,7 +84,10 @@ class StatusRows:
     def rows(self) -> list[bytes]:
         if self._rows is None:
             assert self._stored is not None
-            self._rows = document_rows(self._stored.body())
+            rows = document_rows(self._stored.body())
+            for i, timed in self._timed.items():
+                rows[i] = _completed(rows[i], timed)
+            self._rows = rows
         return self._rows
 
     def picked(self, positions: list[int]) -> list[bytes]:
@@ -81,11 +100,13 @@ class StatusRows:
         starts = self._starts
         base = starts[positions[0]]
         stretch = self._stored.read_range(base, starts[positions[-1] + 1] - 2)
-        return [stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
+        timed = self._timed
+        return [_completed(stretch[starts[i] - base:starts[i + 1] - 2 - base], timed[i]) if i in timed
+                else stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
 
     def write_document(self, out: IO[bytes]) -> None:
         """The JSON array of every row, one a line (``document``), to ``out``."""
-        if self._stored is not None and self._rows is None:
+        if self._stored is not None and self._rows is None and not self._timed:
             self._stored.copy_body(out)
         else:
             pieces = document_pieces(self.rows())
@@ -95,6 +116,32 @@ class StatusRows:
     def close(self) -> None:
         if self._stored is not None:
             self._stored.close()
+
+
+_Timed = tuple[str, tuple[str, ...], Any]  # health, reasons, FreshnessStatus: evaluated now
+_GAP = b"\x00"  # where a stored row's clock-bound fields go (JSON text never holds a raw NUL)
+
+
+def _completed(stored: bytes, timed: _Timed) -> bytes:
+    """A stored row with its clock-bound fields put back, as ``orjson.dumps`` of the whole
+    row would write them: the fields are compact JSON members, in their place."""
+    import orjson
+
+    from headwater.reports import health_fields
+
+    head, _, tail = stored.partition(_GAP)
+    return head + b"," + orjson.dumps(health_fields(*timed))[1:-1] + tail
+
+
+def _split(row: dict[str, Any]) -> bytes:
+    """``row`` as stored when its clock-bound fields are evaluated by the reader: without
+    them, a NUL in their place (before ``checks``, the last field)."""
+    import orjson
+
+    from headwater.reports import HEALTH_FIELDS
+
+    fixed = {k: v for k, v in row.items() if k not in HEALTH_FIELDS and k != "checks"}
+    return (orjson.dumps(fixed)[:-1] + _GAP + b',"checks":' + orjson.dumps(row["checks"]) + b"}")
 
 
 def document(rows: list[bytes]) -> bytes:
@@ -135,12 +182,19 @@ def document_rows(body: bytes) -> list[bytes]:
 
 
 def eligible(defs: Definitions) -> bool:
-    """Whether the rows depend on the definitions and the stored events alone (see above)."""
+    """Whether the rows depend on the definitions, the stored events and the clock's effect
+    on freshness alone (see above)."""
     graph = defs.graph
-    if graph.partitioned or getattr(defs, "location_of", None) is not None:
-        return False  # a workspace's rows also depend on which locations are loaded now
-    spec = graph.spec
-    return all(spec(k).freshness is None for k in graph.keys)
+    return not graph.partitioned and getattr(defs, "location_of", None) is None
+    # a workspace's rows also depend on which locations are loaded now
+
+
+def _policy_text(policy: Any) -> str:
+    if policy is None:
+        return ""
+    deadline = policy.deadline
+    return (f"{policy.max_lag!r},{policy.warn_lag!r},{policy.lag!r},"
+            f"{(deadline.expression, deadline.timezone) if deadline is not None else None}")
 
 
 def fingerprint(defs: Definitions) -> str:
@@ -154,8 +208,9 @@ def fingerprint(defs: Definitions) -> str:
         s = spec_of(key)
         # most specs have no kinds, owners or tags: one test instead of three sorts
         labels = f"{sorted(s.kinds)}{s.owners}{sorted(s.tags.items())}" if s.kinds or s.owners or s.tags else ""
+        policy = _policy_text(s.freshness) if s.freshness is not None else ""
         add(f"{key._str}\t{','.join([d._str for d in s.deps])}\t{s.group}\t{labels}\t{s.code_version!r}\t"
-            f"{s.is_source}\n")
+            f"{s.is_source}\t{policy}\n")
     for c in defs.check_specs:
         parts.append(f"check\t{c.asset._str}\t{c.name}\t{c.severity}\t{c.blocking}\n")
     digest.update("".join(parts).encode())
@@ -193,7 +248,7 @@ def last_event_id(instance: Instance) -> int:
 
 
 def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> StatusRows | None:
-    """The stored rows when they still hold, else None."""
+    """The stored rows when they still hold, else None; clock-bound fields evaluated now."""
     if not instance.exists():
         return None
     fp = defs_fingerprint or fingerprint(defs)
@@ -204,14 +259,41 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
     try:
         if (header.get("format") == FORMAT and header.get("fingerprint") == fp
                 and header.get("mark") == last_event_id(instance)):
-            summaries, starts = stored.index()
+            summaries, starts, timed = stored.index()
             count = header.get("count")
             if isinstance(summaries, list) and len(summaries) == count and len(starts) == count + 1:
-                return StatusRows(summaries, stored=stored, starts=starts)
-    except (ValueError, TypeError, OSError):  # damaged: computed afresh
+                return StatusRows(summaries, stored=stored, starts=starts,
+                                  timed=_evaluate(defs, summaries, timed, instance.clock()))
+    except (ValueError, TypeError, OSError, KeyError, IndexError):  # damaged: computed afresh
         pass
     stored.close()
     return None
+
+
+def _evaluate(defs: Definitions, summaries: list[list[Any]], timed: list[list[Any]], now: float
+              ) -> dict[int, _Timed]:
+    """Each policy evaluated at ``now``; the health it makes with the stored clock-free part,
+    written into the summaries (``reports.SUMMARY_FIELDS``: health 2, freshness state 6)."""
+    if not timed:
+        return {}
+    from headwater.core.health import HealthBasis, health_at
+
+    graph = defs.graph
+    keys = graph.keys
+    spec_of = graph.spec
+    out: dict[int, _Timed] = {}
+    for i, data_time, basis in timed:
+        key = keys[i]
+        summary = summaries[i]
+        policy = spec_of(key).freshness
+        if summary[0] != key._str or policy is None:
+            raise ValueError("a snapshot of other definitions")
+        fresh = policy.evaluate(data_time, now)
+        health, reasons = health_at(HealthBasis.from_data(basis), fresh)
+        summary[2] = health.value
+        summary[6] = fresh.state.value
+        out[i] = (health.value, reasons, fresh)
+    return out
 
 
 def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None, keep: bool = True) -> StatusRows:
@@ -219,6 +301,7 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     the rows are snapshot material (``eligible``, no run in progress)."""
     import orjson
 
+    from headwater.core.health import health_basis
     from headwater.core.root_counts import root_cause_counts
     from headwater.reports import health_to_dict, row_summary
 
@@ -228,19 +311,46 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     statuses = {k: h.status for k, h in healths.items()}
     counts = root_cause_counts(statuses, [k for k, st in statuses.items() if st.stale])
     graph = defs.graph
+    spec_of = graph.spec
+    store = keep and not running and eligible(defs)
     summaries: list[list[Any]] = []
     rows: list[bytes] = []
-    for key, h in healths.items():
+    stored_rows: list[bytes] = []
+    timed: list[list[Any]] = []
+    for i, (key, h) in enumerate(healths.items()):
         row = health_to_dict(h, graph, counts.get(key, 0))
         summaries.append(row_summary(row))
-        rows.append(orjson.dumps(row))
-    if keep and not running and eligible(defs):
+        whole = orjson.dumps(row)
+        rows.append(whole)
+        if store:
+            if spec_of(key).freshness is not None:
+                stored_rows.append(_split(row))
+                timed.append([i, h.status.data_time, health_basis(h.status, h.checks).to_data()])
+            else:
+                stored_rows.append(whole)
+    if store:
         fp = defs_fingerprint or fingerprint(defs)
         write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
                                                "count": len(rows), "pid": os.getpid()},
-                       [summaries, starts_of(rows)], document_pieces(rows))
+                       [summaries, starts_of(stored_rows), timed], document_pieces(stored_rows))
         prune(instance.home / FOLDER, "status-*.snap", KEEP)
     return StatusRows(summaries, rows)
+
+
+def refresh(instance: Instance, defs: Definitions) -> bool:
+    """After a write by this process (a run that ended): compute and store the rows again when
+    a snapshot of these definitions is there to keep current; whether it did. Never fails the
+    caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
+    if not eligible(defs):
+        return False
+    fp = fingerprint(defs)
+    if not path_of(instance, fp).exists():
+        return False  # nobody reads `status` of these definitions (yet): no work for them
+    try:
+        compute(instance, defs, fp)
+    except Exception:  # noqa: BLE001 - see the docstring
+        return False
+    return True
 
 
 def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
