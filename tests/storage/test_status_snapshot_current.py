@@ -118,6 +118,20 @@ def test_after_a_run_the_stored_rows_are_a_full_computation(tmp_path, store_url)
     ]
     assert rows != first[1]
 
+    clock.now += 60
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        assert [e.passed for e in inst.check(broken, "c")] == [False]  # a write that is not a run
+        fp = status_snapshot.fingerprint(broken)
+        previous = status_snapshot.open_snapshot(status_snapshot.path_of(inst, fp))
+        try:  # what a refresh would derive again now: c (a new check result) and its downstream
+            reuse = status_snapshot._reusable(inst, broken, previous, fp, inst.store.last_event_id())
+        finally:
+            previous.close()
+        assert reuse is not None and sorted(k._str for k in reuse.changed) == ["c", "f"]
+        assert not inst.materialize(broken, "d").success  # d fails again: c, d, e, f re-derived, a, b reused
+    from_snapshot, rows, summaries = _snapshot(tmp_path, store_url, broken, clock)
+    assert from_snapshot and rows == _full(tmp_path, store_url, broken, clock)
+
     with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
         assert inst.materialize(ok, "*").success  # repaired: everything current again
     from_snapshot, rows, summaries = _snapshot(tmp_path, store_url, ok, clock)

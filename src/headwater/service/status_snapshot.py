@@ -299,58 +299,135 @@ def _evaluate(defs: Definitions, summaries: list[list[Any]], timed: list[list[An
 def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None, keep: bool = True) -> StatusRows:
     """Every row computed from the store; stored for the next process when ``keep`` and
     the rows are snapshot material (``eligible``, no run in progress)."""
+    mark, running, healths = _read_state(instance, defs)
+    store = keep and not running and eligible(defs)
+    summaries, rows, stored_rows, timed = _build_rows(defs, healths, store, None)
+    if store:
+        _write(instance, defs_fingerprint or fingerprint(defs), mark, summaries, stored_rows, timed)
+    return StatusRows(summaries, rows)
+
+
+def refresh(instance: Instance, defs: Definitions) -> bool:
+    """After a write by this process (a run that ended): store the rows again when a snapshot
+    of these definitions is there to keep current (someone reads ``status``); whether it did.
+
+    Rows are reused from that snapshot, and only those that can differ are derived again:
+    the assets whose latest facts or check results changed since its mark (whoever wrote
+    them: ``assets_changed_since``) and everything downstream of them (staleness and root
+    causes flow down). The rest depends on nothing that changed: not its own facts, not its
+    checks, not an ancestor's status (its freshness is evaluated by the reader). Never fails
+    the caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
+    if not eligible(defs):
+        return False
+    fp = fingerprint(defs)
+    previous = open_snapshot(path_of(instance, fp))
+    if previous is None:
+        return False  # nobody reads `status` of these definitions (yet): no work for them
+    try:
+        mark, running, healths = _read_state(instance, defs)
+        if running:
+            return False
+        reuse = _reusable(instance, defs, previous, fp, mark)
+        summaries, _, stored_rows, timed = _build_rows(defs, healths, True, reuse)
+        _write(instance, fp, mark, summaries, stored_rows, timed)
+        return True
+    except Exception:  # noqa: BLE001 - see the docstring
+        return False
+    finally:
+        previous.close()
+
+
+class _Reuse:
+    """What a refresh takes from the previous snapshot: every asset's stored row, summary and
+    clock-bound entry by position, and which assets must be derived again."""
+
+    __slots__ = ("changed", "summaries", "rows", "timed")
+
+    def __init__(self, changed: set[Any], summaries: list[list[Any]], rows: list[bytes],
+                 timed: dict[int, list[Any]]) -> None:
+        self.changed = changed
+        self.summaries = summaries
+        self.rows = rows
+        self.timed = timed
+
+
+def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp: str, mark: int) -> _Reuse | None:
+    """The previous snapshot's parts, when it is of these definitions and not newer than
+    ``mark`` (the state just read); else None (everything is derived)."""
+    header = previous.header
+    graph = defs.graph
+    keys = graph.keys
+    old_mark = header.get("mark")
+    if (header.get("format") != FORMAT or header.get("fingerprint") != fp or header.get("count") != len(keys)
+            or not isinstance(old_mark, int) or old_mark > mark):
+        return None
+    try:
+        summaries, _starts, timed = previous.index()
+        rows = document_rows(previous.body())
+    except (ValueError, TypeError, OSError):
+        return None
+    if len(summaries) != len(keys) or len(rows) != len(keys) or any(
+            s[0] != k._str for s, k in zip(summaries, keys)):
+        return None
+    changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
+    return _Reuse(changed | graph.downstream(changed), summaries, rows, {t[0]: t for t in timed})
+
+
+def _read_state(instance: Instance, defs: Definitions) -> tuple[int, bool, dict[Any, Any]]:
+    mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
+    running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
+    return mark, running, instance.healths(defs)
+
+
+def _build_rows(defs: Definitions, healths: dict[Any, Any], store: bool, reuse: _Reuse | None
+                ) -> tuple[list[list[Any]], list[bytes], list[bytes], list[list[Any]]]:
+    """Summaries, whole rows (none when reusing: only what is stored is needed), the rows as
+    stored (``_split`` where a freshness policy makes fields clock-bound), and the clock-bound
+    entries ``[position, data time, health basis]``."""
     import orjson
 
     from headwater.core.health import health_basis
     from headwater.core.root_counts import root_cause_counts
     from headwater.reports import health_to_dict, row_summary
 
-    mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
-    running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
-    healths = instance.healths(defs)
     statuses = {k: h.status for k, h in healths.items()}
-    counts = root_cause_counts(statuses, [k for k, st in statuses.items() if st.stale])
+    counts = root_cause_counts(statuses, [k for k, st in statuses.items()
+                                          if st.stale and (reuse is None or k in reuse.changed)])
     graph = defs.graph
     spec_of = graph.spec
-    store = keep and not running and eligible(defs)
     summaries: list[list[Any]] = []
     rows: list[bytes] = []
     stored_rows: list[bytes] = []
     timed: list[list[Any]] = []
     for i, (key, h) in enumerate(healths.items()):
+        if reuse is not None and key not in reuse.changed:
+            summaries.append(reuse.summaries[i])
+            stored_rows.append(reuse.rows[i])
+            entry = reuse.timed.get(i)
+            if entry is not None:
+                timed.append(entry)
+            continue
         row = health_to_dict(h, graph, counts.get(key, 0))
         summaries.append(row_summary(row))
-        whole = orjson.dumps(row)
-        rows.append(whole)
+        clocked = store and spec_of(key).freshness is not None
+        whole = orjson.dumps(row) if reuse is None or not clocked else b""
+        if reuse is None:
+            rows.append(whole)
         if store:
-            if spec_of(key).freshness is not None:
+            if clocked:
                 stored_rows.append(_split(row))
                 timed.append([i, h.status.data_time, health_basis(h.status, h.checks).to_data()])
             else:
                 stored_rows.append(whole)
-    if store:
-        fp = defs_fingerprint or fingerprint(defs)
-        write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
-                                               "count": len(rows), "pid": os.getpid()},
-                       [summaries, starts_of(stored_rows), timed], document_pieces(stored_rows))
-        prune(instance.home / FOLDER, "status-*.snap", KEEP)
-    return StatusRows(summaries, rows)
+    return summaries, rows, stored_rows, timed
 
 
-def refresh(instance: Instance, defs: Definitions) -> bool:
-    """After a write by this process (a run that ended): compute and store the rows again when
-    a snapshot of these definitions is there to keep current; whether it did. Never fails the
-    caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
-    if not eligible(defs):
-        return False
-    fp = fingerprint(defs)
-    if not path_of(instance, fp).exists():
-        return False  # nobody reads `status` of these definitions (yet): no work for them
-    try:
-        compute(instance, defs, fp)
-    except Exception:  # noqa: BLE001 - see the docstring
-        return False
-    return True
+def _write(instance: Instance, fp: str, mark: int, summaries: list[list[Any]], stored_rows: list[bytes],
+           timed: list[list[Any]]) -> None:
+    write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
+                                           "count": len(stored_rows), "pid": os.getpid()},
+                   [summaries, starts_of(stored_rows), timed], document_pieces(stored_rows))
+    prune(instance.home / FOLDER, "status-*.snap", KEEP)
 
 
 def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
