@@ -323,13 +323,16 @@ def refresh(instance: Instance, defs: Definitions) -> bool:
     previous = open_snapshot(path_of(instance, fp))
     if previous is None:
         return False  # nobody reads `status` of these definitions (yet): no work for them
+    from headwater.gc_pause import paused_gc
+
     try:
-        mark, running, healths = _read_state(instance, defs)
-        if running:
-            return False
-        reuse = _reusable(instance, defs, previous, fp, mark)
-        summaries, _, stored_rows, timed = _build_rows(defs, healths, True, reuse)
-        _write(instance, fp, mark, summaries, stored_rows, timed)
+        with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
+            mark, running, healths = _read_state(instance, defs)
+            if running:
+                return False
+            reuse = _reusable(instance, defs, previous, fp, mark)
+            summaries, _, stored_rows, timed = _build_rows(defs, healths, True, reuse)
+            _write(instance, fp, mark, summaries, stored_rows, timed)
         return True
     except Exception:  # noqa: BLE001 - see the docstring
         return False
@@ -343,7 +346,7 @@ class _Reuse:
 
     __slots__ = ("changed", "summaries", "rows", "timed")
 
-    def __init__(self, changed: set[Any], summaries: list[list[Any]], rows: list[bytes],
+    def __init__(self, changed: set[Any], summaries: list[list[Any]], rows: list[Any],
                  timed: dict[int, list[Any]]) -> None:
         self.changed = changed
         self.summaries = summaries
@@ -362,13 +365,14 @@ def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp:
             or not isinstance(old_mark, int) or old_mark > mark):
         return None
     try:
-        summaries, _starts, timed = previous.index()
-        rows = document_rows(previous.body())
+        summaries, starts, timed = previous.index()
+        body = memoryview(previous.body())  # each row a slice of it, none copied
     except (ValueError, TypeError, OSError):
         return None
-    if len(summaries) != len(keys) or len(rows) != len(keys) or any(
-            s[0] != k._str for s, k in zip(summaries, keys)):
+    if (len(summaries) != len(keys) or len(starts) != len(keys) + 1 or starts[-1] != len(body) - 1
+            or any(s[0] != k._str for s, k in zip(summaries, keys))):
         return None
+    rows = [body[starts[i]:starts[i + 1] - 2] for i in range(len(keys))]
     changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
     return _Reuse(changed | graph.downstream(changed), summaries, rows, {t[0]: t for t in timed})
 
@@ -391,8 +395,8 @@ def _build_rows(defs: Definitions, healths: dict[Any, Any], store: bool, reuse: 
     from headwater.reports import health_to_dict, row_summary
 
     statuses = {k: h.status for k, h in healths.items()}
-    counts = root_cause_counts(statuses, [k for k, st in statuses.items()
-                                          if st.stale and (reuse is None or k in reuse.changed)])
+    wanted = [k for k, st in statuses.items() if st.stale and (reuse is None or k in reuse.changed)]
+    counts = root_cause_counts(statuses, wanted) if wanted else {}
     graph = defs.graph
     spec_of = graph.spec
     summaries: list[list[Any]] = []
