@@ -301,7 +301,8 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     the rows are snapshot material (``eligible``, no run in progress)."""
     mark, running, healths = _read_state(instance, defs)
     store = keep and not running and eligible(defs)
-    summaries, rows, stored_rows, timed = _build_rows(defs, healths, store, None)
+    statuses = {k: h.status for k, h in healths.items()}
+    summaries, rows, stored_rows, timed = _build_rows(defs, statuses, healths, store, None)
     if store:
         _write(instance, defs_fingerprint or fingerprint(defs), mark, summaries, stored_rows, timed)
     return StatusRows(summaries, rows)
@@ -327,11 +328,13 @@ def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
 
     try:
         with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
-            mark, running, healths = _read_state(instance, defs)
-            if running:
+            mark = instance.store.last_event_id()  # before reading, as in ``_read_state``
+            if instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
                 return False
+            statuses = instance.statuses(defs)  # every one: root causes flow down from anywhere above
             reuse = _reusable(instance, defs, previous, fp, mark)
-            summaries, _, stored_rows, timed = _build_rows(defs, healths, True, reuse)
+            healths = _healths(instance, defs, statuses, None if reuse is None else reuse.changed)
+            summaries, _, stored_rows, timed = _build_rows(defs, statuses, healths, True, reuse)
             _write(instance, fp, mark, summaries, stored_rows, timed)
         return True
     except Exception:  # noqa: BLE001 - see the docstring
@@ -383,18 +386,27 @@ def _read_state(instance: Instance, defs: Definitions) -> tuple[int, bool, dict[
     return mark, running, instance.healths(defs)
 
 
-def _build_rows(defs: Definitions, healths: dict[Any, Any], store: bool, reuse: _Reuse | None
-                ) -> tuple[list[list[Any]], list[bytes], list[bytes], list[list[Any]]]:
+def _healths(instance: Instance, defs: Definitions, statuses: dict[Any, Any], only: set[Any] | None
+             ) -> dict[Any, Any]:
+    """The health of the assets in ``only`` (all when None), as ``Instance.healths`` derives it."""
+    from headwater.core.health import assess
+
+    chosen = statuses if only is None else {k: st for k, st in statuses.items() if k in only}
+    results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+    return assess(defs.graph, chosen, defs.check_specs, results, instance.clock())
+
+
+def _build_rows(defs: Definitions, statuses: dict[Any, Any], healths: dict[Any, Any], store: bool,
+                reuse: _Reuse | None) -> tuple[list[list[Any]], list[bytes], list[bytes], list[list[Any]]]:
     """Summaries, whole rows (none when reusing: only what is stored is needed), the rows as
     stored (``_split`` where a freshness policy makes fields clock-bound), and the clock-bound
-    entries ``[position, data time, health basis]``."""
+    entries ``[position, data time, health basis]``. ``healths`` of every asset not reused."""
     import orjson
 
     from headwater.core.health import health_basis
     from headwater.core.root_counts import root_cause_counts
     from headwater.reports import health_to_dict, row_summary
 
-    statuses = {k: h.status for k, h in healths.items()}
     wanted = [k for k, st in statuses.items() if st.stale and (reuse is None or k in reuse.changed)]
     counts = root_cause_counts(statuses, wanted) if wanted else {}
     graph = defs.graph
@@ -403,7 +415,7 @@ def _build_rows(defs: Definitions, healths: dict[Any, Any], store: bool, reuse: 
     rows: list[bytes] = []
     stored_rows: list[bytes] = []
     timed: list[list[Any]] = []
-    for i, (key, h) in enumerate(healths.items()):
+    for i, key in enumerate(statuses):
         if reuse is not None and key not in reuse.changed:
             summaries.append(reuse.summaries[i])
             stored_rows.append(reuse.rows[i])
@@ -411,6 +423,7 @@ def _build_rows(defs: Definitions, healths: dict[Any, Any], store: bool, reuse: 
             if entry is not None:
                 timed.append(entry)
             continue
+        h = healths[key]
         row = health_to_dict(h, graph, counts.get(key, 0))
         summaries.append(row_summary(row))
         clocked = store and spec_of(key).freshness is not None
