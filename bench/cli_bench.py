@@ -4,6 +4,7 @@
     python bench/cli_bench.py --only status_json --only status_table --rounds 5
     python bench/cli_bench.py --policies             # + a freshness policy and two checks with results per asset
     python bench/cli_bench.py --only status_json_after_write --only status_table_after_write \
+        --only status_json_after_other_write --only status_json_after_other_write_no_snapshot \
         --only materialize_4_with_snapshot --only materialize_4_without_snapshot --rounds 5   # after a run wrote
     python bench/cli_bench.py --dagster /opt/dagster-venv/bin/python --only ui   # + dagster-webserver in the rounds
     python bench/cli_bench.py growth --sizes 1000 10000 100000                  # the growth table
@@ -399,7 +400,33 @@ def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:
         shutil.rmtree(home / "snapshots", ignore_errors=True)
         return materialize()
 
+    def status_after_other_write(keep: bool) -> Command:
+        def go() -> Run:
+            return _status_after_other_write(keep)
+        return go
+
+    def _status_after_other_write(keep: bool) -> Run:
+        """The same, when the writer did not keep the snapshot current (an observation, a
+        check, a run of another tool): the snapshot is set aside during the run, so ``status``
+        finds it older than the store and brings it up to date itself; or (``keep`` False)
+        removed, so ``status`` computes every row, as it did before snapshots were refreshed."""
+        ensure_home()
+        snapshot_taken()
+        aside = folder / "snapshots-aside"
+        shutil.rmtree(aside, ignore_errors=True)
+        (home / "snapshots").rename(aside)
+        try:
+            materialize()
+        finally:
+            shutil.rmtree(home / "snapshots", ignore_errors=True)
+            aside.rename(home / "snapshots")
+            if not keep:
+                shutil.rmtree(home / "snapshots")
+        return run_timed([*hw, "status", "--json", "-f", project, "--home", str(home)], env, folder)
+
     return {"status_json_after_write": status_after("--json"),
+            "status_json_after_other_write": status_after_other_write(True),
+            "status_json_after_other_write_no_snapshot": status_after_other_write(False),
             "status_table_after_write": status_after("--no-pager"),
             "materialize_4_with_snapshot": materialize_with_snapshot,
             "materialize_4_without_snapshot": materialize_without_snapshot}
