@@ -85,8 +85,13 @@ class StatusRows:
         if self._rows is None:
             assert self._stored is not None
             rows = document_rows(self._stored.body())
-            for i, timed in self._timed.items():
-                rows[i] = _completed(rows[i], timed)
+            if self._timed:
+                import orjson
+
+                from headwater.reports import health_fields
+
+                for i, timed in self._timed.items():
+                    rows[i] = _completed(rows[i], timed, orjson.dumps, health_fields)
             self._rows = rows
         return self._rows
 
@@ -122,15 +127,17 @@ _Timed = tuple[str, tuple[str, ...], Any]  # health, reasons, FreshnessStatus: e
 _GAP = b"\x00"  # where a stored row's clock-bound fields go (JSON text never holds a raw NUL)
 
 
-def _completed(stored: bytes, timed: _Timed) -> bytes:
+def _completed(stored: bytes, timed: _Timed, _dumps: Any = None, _fields: Any = None) -> bytes:
     """A stored row with its clock-bound fields put back, as ``orjson.dumps`` of the whole
     row would write them: the fields are compact JSON members, in their place."""
-    import orjson
+    if _dumps is None:
+        import orjson
 
-    from headwater.reports import health_fields
+        from headwater.reports import health_fields
 
+        _dumps, _fields = orjson.dumps, health_fields
     head, _, tail = stored.partition(_GAP)
-    return head + b"," + orjson.dumps(health_fields(*timed))[1:-1] + tail
+    return head + b"," + _dumps(_fields(*timed))[1:-1] + tail
 
 
 def _split(row: dict[str, Any]) -> bytes:
@@ -320,6 +327,8 @@ def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     the caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
     if not eligible(defs):
         return False
+    if defs_fingerprint is None and not any((instance.home / FOLDER).glob("status-*.snap")):
+        return False  # no status read in this home: not even the fingerprint is worth taking
     fp = defs_fingerprint or fingerprint(defs)
     previous = open_snapshot(path_of(instance, fp))
     if previous is None:
