@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import orjson
+from storage_events import checked
 
 import headwater as hw
+from headwater.core.events import CheckSeverity
 from headwater.core.root_counts import root_cause_counts
 from headwater.reports import health_to_dict
 from headwater.service import status_snapshot
@@ -85,6 +87,15 @@ def _snapshot(tmp_path, url: str, defs: hw.Definitions, clock: Clock) -> tuple[b
             found.close()
 
 
+def _held(tmp_path, url: str, defs: hw.Definitions, clock: Clock) -> bool:
+    """Whether the stored rows hold as they are (nothing to bring up to date)."""
+    with hw.Instance(home=tmp_path / "home", database_url=url, clock=clock) as inst:
+        found = status_snapshot.load(inst, defs)
+        if found is not None:
+            found.close()
+        return found is not None
+
+
 def _summary(summaries: list, key: str) -> list:
     return next(s for s in summaries if s[0] == key)
 
@@ -105,8 +116,9 @@ def test_after_a_run_the_stored_rows_are_a_full_computation(tmp_path, store_url)
         result = inst.materialize(broken, "a, d, e")  # d fails, e is skipped; b, c, f go stale
         assert not result.success
     clock.now += 60
+    assert _held(tmp_path, store_url, broken, clock)  # stored by the run's process as it ended
     from_snapshot, rows, summaries = _snapshot(tmp_path, store_url, broken, clock)
-    assert from_snapshot  # stored by the run's process
+    assert from_snapshot
     assert rows == _full(tmp_path, store_url, broken, clock)
     assert sorted((s[0], s[2], s[3], s[5]) for s in summaries) == [
         ("a", "healthy", "materialized", None),
@@ -120,7 +132,8 @@ def test_after_a_run_the_stored_rows_are_a_full_computation(tmp_path, store_url)
 
     clock.now += 60
     with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
-        assert [e.passed for e in inst.check(broken, "c")] == [False]  # a write that is not a run
+        inst.store.write([checked("c", "c_small", passed=False, run_id=None, at=clock.now,
+                                  severity=CheckSeverity.WARN)])  # by a process that does not refresh
         fp = status_snapshot.fingerprint(broken)
         previous = status_snapshot.open_snapshot(status_snapshot.path_of(inst, fp))
         try:  # what a refresh would derive again now: c (a new check result) and its downstream
@@ -129,12 +142,29 @@ def test_after_a_run_the_stored_rows_are_a_full_computation(tmp_path, store_url)
             previous.close()
         assert reuse is not None and sorted(k._str for k in reuse.changed) == ["c", "f"]
         assert not inst.materialize(broken, "d").success  # d fails again: c, d, e, f re-derived, a, b reused
+    assert _held(tmp_path, store_url, broken, clock)
     from_snapshot, rows, summaries = _snapshot(tmp_path, store_url, broken, clock)
     assert from_snapshot and rows == _full(tmp_path, store_url, broken, clock)
+
+    clock.now += 60
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        assert [e.passed for e in inst.check(broken, "c")] == [False]  # Headwater's own checks keep it too
+    assert _held(tmp_path, store_url, broken, clock)
+    assert _snapshot(tmp_path, store_url, broken, clock)[1] == _full(tmp_path, store_url, broken, clock)
+
+    clock.now += 60
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        inst.store.write([checked("c", "c_small", passed=True, run_id=None, at=clock.now,
+                                  severity=CheckSeverity.WARN)])  # again by a process that does not refresh
+    assert not _held(tmp_path, store_url, broken, clock)
+    from_snapshot, rows, _ = _snapshot(tmp_path, store_url, broken, clock)  # brought up to date by the reader
+    assert from_snapshot and rows == _full(tmp_path, store_url, broken, clock)
+    assert _held(tmp_path, store_url, broken, clock)
 
     with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
         assert inst.materialize(ok, "*").success  # repaired: everything current again
     from_snapshot, rows, summaries = _snapshot(tmp_path, store_url, ok, clock)
+    assert _held(tmp_path, store_url, ok, clock)
     assert from_snapshot and rows == _full(tmp_path, store_url, ok, clock)
     assert [s[3] for s in summaries] == ["materialized"] * 6 and not any(s[5] for s in summaries)
 

@@ -212,8 +212,9 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
         return status_rows(self, defs)
 
     def _refresh_status_snapshot(self, defs: Definitions) -> None:
-        """A run this process ran has ended: keep ``headwater status``'s stored rows current
-        for the next process (``status_snapshot.refresh``)."""
+        """This process wrote (a run ended, checks ran, sources were observed): keep
+        ``headwater status``'s stored rows current for the next process
+        (``status_snapshot.refresh``)."""
         from headwater.service.status_snapshot import refresh
 
         refresh(self, defs)
@@ -275,6 +276,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
                 lambda event: None))
         self.store.write(out)
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return out
 
     def _load_current(self, defs: Definitions, key: AssetKey, mat: AssetMaterialized | None) -> Any:
@@ -324,6 +326,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews):
         if events:
             self.store.write(events)
         self.evaluate_alerts(defs)
+        if events:
+            self._refresh_status_snapshot(defs)
         if failures:
             raise ObservationError(observed, failures)
         return observed
