@@ -11,9 +11,9 @@ from datetime import timedelta
 from storage_events import checked
 
 import headwater as hw
-from headwater.core.events import RunStarted
+from headwater.core.events import RunFinished, RunStarted, RunStatus
 from headwater.service import status_snapshot
-from headwater.storage.sql.mark_probe import sqlite_last_event_id
+from headwater.storage.sql.mark_probe import sqlite_last_event_id, sqlite_state_since
 
 _VALUES = itertools.count()
 
@@ -51,6 +51,13 @@ def _read(tmp_path, store_url: str, defs: hw.Definitions) -> status_snapshot.Sta
         found.rows()
         found.close()
         return found
+
+
+def _holds(inst: hw.Instance, defs: hw.Definitions) -> bool:
+    found = status_snapshot.load(inst, defs)
+    if found is not None:
+        found.close()
+    return found is not None
 
 
 def _fresh(tmp_path, store_url: str, defs: hw.Definitions) -> list[bytes]:
@@ -117,10 +124,40 @@ def test_runs_in_progress_are_never_kept(tmp_path, store_url):
     assert not _read(tmp_path, store_url, _defs()).from_snapshot
 
 
+def test_events_that_change_no_asset_leave_the_snapshot_holding(tmp_path, store_url):
+    defs = _defs()
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(defs, "*", executor="in_process").success
+    first = _read(tmp_path, store_url, defs)
+    with _instance(tmp_path, store_url) as inst:  # a run that touched no asset (a daemon's, say)
+        inst.store.write([RunStarted(run_id="r-empty", timestamp=1.0, pid=os.getpid(), host=os.uname().nodename)])
+        inst.store.write([RunFinished(run_id="r-empty", timestamp=2.0, status=RunStatus.SUCCEEDED)])
+        assert inst.store.last_event_id() > 0 and _holds(inst, defs)
+    held = _read(tmp_path, store_url, defs)
+    assert held.from_snapshot and held.rows() == first.rows() == _fresh(tmp_path, store_url, defs)
+
+    with _instance(tmp_path, store_url) as inst:  # in progress: the full read (which reaps the dead) decides
+        inst.store.write([RunStarted(run_id="r-open", timestamp=3.0, pid=os.getpid(), host=os.uname().nodename)])
+        assert not _holds(inst, defs)
+        inst.store.write([RunFinished(run_id="r-open", timestamp=4.0, status=RunStatus.CANCELED)])
+        assert _holds(inst, defs)
+        inst.store.write([checked("b", "positive", passed=False, run_id=None)])  # a check result: it changed
+        assert not _holds(inst, defs)
+
+
 def test_the_sqlite_probe_reads_the_stores_last_event_id(tmp_path):
     url = f"sqlite:///{tmp_path / 'home' / 'headwater.db'}"
     assert sqlite_last_event_id(url) is None  # no database yet
     with hw.Instance(home=tmp_path / "home", database_url=url) as inst:
         assert inst.materialize(_defs(), "*", executor="in_process").success
         assert sqlite_last_event_id(url) == inst.store.last_event_id() > 0
+        mark = inst.store.last_event_id()
+        assert sqlite_state_since(url, mark) == (mark, False, False)
+        inst.store.write([RunStarted(run_id="r-open", timestamp=3.0, pid=os.getpid(), host=os.uname().nodename)])
+        assert sqlite_state_since(url, mark) == (mark + 1, False, True)
+        assert inst.materialize(_defs(), "a", executor="in_process").success
+        last, changed, running = sqlite_state_since(url, mark)
+        assert (last, changed, running) == (inst.store.last_event_id(), True, True)
+        assert sqlite_state_since(url, last)[1] is False
     assert sqlite_last_event_id("postgresql://nowhere/db") is None
+    assert sqlite_state_since("postgresql://nowhere/db", 0) is None

@@ -243,15 +243,24 @@ def path_of(instance: Instance, defs_fingerprint: str) -> Path:
     return instance.home / FOLDER / f"status-{defs_fingerprint[:24]}.snap"
 
 
-def last_event_id(instance: Instance) -> int:
-    """The store's last event id; on SQLite without opening the store (no SQLAlchemy)."""
+def holds_since(instance: Instance, mark: int) -> bool:
+    """Whether the state the rows derive from is what it was at event ``mark``: nothing written
+    since, or only events that change no latest fact or check result (a daemon's ticks, a run
+    queued or ended without touching an asset) and no run in progress. On SQLite without
+    opening the store."""
     if instance._store is None and instance.exists():
-        from headwater.storage.sql.mark_probe import sqlite_last_event_id
+        from headwater.storage.sql.mark_probe import sqlite_state_since
 
-        found = sqlite_last_event_id(instance.database_url)
+        found = sqlite_state_since(instance.database_url, mark)
         if found is not None:
-            return found
-    return instance.store.last_event_id()
+            last, changed, running = found
+            return last == mark or (last > mark and not changed and not running)
+    store = instance.store
+    last = store.last_event_id()
+    if last == mark:
+        return True
+    return (last > mark and not store.list_runs(limit=1, statuses=[RunStatus.STARTED])
+            and not store.assets_changed_since(mark))
 
 
 def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> StatusRows | None:
@@ -264,8 +273,9 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
         return None
     header = stored.header
     try:
-        if (header.get("format") == FORMAT and header.get("fingerprint") == fp
-                and header.get("mark") == last_event_id(instance)):
+        mark = header.get("mark")
+        if (header.get("format") == FORMAT and header.get("fingerprint") == fp and isinstance(mark, int)
+                and holds_since(instance, mark)):
             summaries, starts, timed = stored.index()
             count = header.get("count")
             if isinstance(summaries, list) and len(summaries) == count and len(starts) == count + 1:
