@@ -10,11 +10,13 @@ were computed from, and the next process prints them when that has not changed.
 
 - the store's last event id, read *before* the state is read: a write landing during the
   computation moves the id past the key, so the snapshot is never taken for newer than it
-  is (every write to the store is an event with a new, higher id);
+  is (every write to the store is an event with a new, higher id). It still holds at a later
+  id when no latest fact or check result changed since and no run is in progress
+  (``holds_since``: a daemon's ticks, a run that touched no asset);
 - a fingerprint of everything in the definitions the rows are derived from (keys, deps,
-  group, kinds, owners, tags, code version, source or not; the check specs), the snapshot
-  format, and Headwater's own code (the modules that derive and write the rows: an upgrade
-  or an edit recomputes);
+  group, kinds, owners, tags, code version, source or not, freshness policy; the check
+  specs), the snapshot format, and Headwater's own code (the modules that derive and write
+  the rows: an upgrade or an edit recomputes);
 
 and only kept where the rows depend on nothing else: no partitioned asset (time windows grow
 with the clock), no run in progress (a run whose process died is only marked failed by the
@@ -28,12 +30,14 @@ and the clock-free part of its health (``core.health.HealthBasis``). A reader ev
 the policy at its own ``now`` and puts the fields back: the same bytes a full computation
 at that moment gives (``health_at`` is what ``derive_health`` is made of).
 
-**Kept current by the writer of a run.** The process that ran a run (``Instance.materialize``,
-``execute_queued``) holds the definitions and a warm store; when a snapshot of these
-definitions exists (someone reads ``status``), it computes the rows again as the run ends
-(``refresh``), so the ``status`` typed next prints stored rows. Any other write (an
-observation, a check, a run in another process) still moves the store past the snapshot's
-mark and the next ``status`` computes afresh.
+**Kept current by whoever writes, row by row.** The process that wrote (a run that ended in
+``Instance.materialize`` or ``execute_queued``, ``Instance.check``, ``Instance.observe``)
+holds the definitions and a warm store; when a snapshot of these definitions exists
+(someone reads ``status``), it brings it up to date (``refresh``), so the ``status`` typed
+next prints stored rows. A ``status`` that finds the snapshot older than the store (a write
+by any other process) does the same before printing. Either way only the rows of the assets
+whose latest facts or check results changed since the snapshot's mark, and of everything
+downstream of them, are derived again; the others are copied.
 
 The rows are ``reports.health_to_dict``'s, encoded one by one; beside each, the short
 summary (``reports.row_summary``) that the table and the filters read. One file per
