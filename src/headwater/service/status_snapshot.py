@@ -330,8 +330,9 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
 
 
 def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> bool:
-    """After a write by this process (a run that ended): store the rows again when a snapshot
-    of these definitions is there to keep current (someone reads ``status``); whether it did.
+    """After a write (by this process: a run that ended, checks, observations; or found by a
+    ``status`` whose snapshot no longer holds): store the rows again when a snapshot of these
+    definitions is there to keep current (someone reads ``status``); whether it did.
 
     Rows are reused from that snapshot, and only those that can differ are derived again:
     the assets whose latest facts or check results changed since its mark (whoever wrote
