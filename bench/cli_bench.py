@@ -3,6 +3,9 @@
     python bench/cli_bench.py                        # 10,000 assets / 100,000 events, every command, 3 rounds
     python bench/cli_bench.py --only status_json --only status_table --rounds 5
     python bench/cli_bench.py --policies             # + a freshness policy and two checks with results per asset
+    python bench/cli_bench.py --only status_json_after_write --only status_table_after_write \
+        --only status_json_after_other_write --only status_json_after_other_write_no_snapshot \
+        --only materialize_4_with_snapshot --only materialize_4_without_snapshot --rounds 5   # after a run wrote
     python bench/cli_bench.py --dagster /opt/dagster-venv/bin/python --only ui   # + dagster-webserver in the rounds
     python bench/cli_bench.py growth --sizes 1000 10000 100000                  # the growth table
     python bench/cli_bench.py --only ui_first_page --baseline ../main/src       # beside another checkout
@@ -112,6 +115,7 @@ def prepare(folder: Path, n: int, events: int, runs: int, policies: bool) -> dic
 
     home = folder / "home"
     shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(folder / "home-write", ignore_errors=True)  # after_write's copy of the old one
     nodes = layered_dag(n)
     plan = history_plan(nodes, events, runs)
     pairs = [(nd.name, nd.parents) for nd in nodes]
@@ -361,6 +365,7 @@ def commands(folder: Path, dagster: str | None, src: Path | None = None) -> dict
         "ui_first_page": ui,
         "ui_first_page_computed": lambda: ui(forget_stored=True),
         "python_startup": lambda: run_timed([sys.executable, "-c", "pass"], env, folder),
+        **after_write(folder, env),
     }
     if dagster:
         webserver = str(Path(dagster).parent / "dagster-webserver")
@@ -381,6 +386,92 @@ def commands(folder: Path, dagster: str | None, src: Path | None = None) -> dict
 
         out["dagster_ui_first_page"] = dagster_ui
     return out
+
+
+def write_selection(folder: Path) -> str:
+    """What a small run writes in the ``*_after_write`` commands: the first three assets of
+    ``dag_gen.layered_dag`` (roots) and the one a quarter of the way down (its downstream
+    re-derived)."""
+    import ast
+    import re
+
+    found = re.search(r"^NODES = (\[.*?\])$", (folder / "project.py").read_text(), re.S | re.M)
+    assert found, "project.py without NODES"
+    names = [name for name, _ in ast.literal_eval(found.group(1))]
+    return ", ".join([*names[:3], names[len(names) // 4]])
+
+
+def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:
+    """``status`` as typed right after ``headwater materialize`` wrote (issue 16 point 7): each
+    round first runs a small ``materialize`` (untimed) on ``home-write`` (a copy of the seeded
+    home, so the other commands keep reading the seeded one), then times the ``status``. And
+    the ``materialize`` itself, timed, with a status snapshot to keep current (the run's process
+    refreshes it) and without one (none was ever taken: no refresh)."""
+    hw = [sys.executable, "-m", "headwater"]
+    project, home = str(folder / "project.py"), folder / "home-write"
+    selection = write_selection(folder)
+
+    def ensure_home() -> None:
+        if not home.exists():
+            shutil.copytree(folder / "home", home)
+
+    def snapshot_taken() -> None:
+        """A ``status`` read once, so a snapshot exists for the run to keep current."""
+        if not list((home / "snapshots").glob("status-*.snap")):
+            run_timed([*hw, "status", "--limit", "1", "-f", project, "--home", str(home)], env, folder)
+
+    def materialize() -> Run:
+        return run_timed([*hw, "materialize", selection, "--executor", "in_process", "-f", project,
+                          "--home", str(home)], env, folder)
+
+    def status_after(*args: str) -> Command:
+        def go() -> Run:
+            ensure_home()
+            snapshot_taken()
+            materialize()
+            return run_timed([*hw, "status", *args, "-f", project, "--home", str(home)], env, folder)
+        return go
+
+    def materialize_with_snapshot() -> Run:
+        ensure_home()
+        snapshot_taken()
+        return materialize()
+
+    def materialize_without_snapshot() -> Run:
+        ensure_home()
+        shutil.rmtree(home / "snapshots", ignore_errors=True)
+        return materialize()
+
+    def status_after_other_write(keep: bool) -> Command:
+        def go() -> Run:
+            return _status_after_other_write(keep)
+        return go
+
+    def _status_after_other_write(keep: bool) -> Run:
+        """The same, when the writer did not keep the snapshot current (an observation, a
+        check, a run of another tool): the snapshot is set aside during the run, so ``status``
+        finds it older than the store and brings it up to date itself; or (``keep`` False)
+        removed, so ``status`` computes every row, as it did before snapshots were refreshed."""
+        ensure_home()
+        snapshot_taken()
+        aside = folder / "snapshots-aside"
+        shutil.rmtree(aside, ignore_errors=True)
+        (home / "snapshots").rename(aside)
+        try:
+            materialize()
+        finally:
+            shutil.rmtree(home / "snapshots", ignore_errors=True)
+            aside.rename(home / "snapshots")
+            if not keep:
+                shutil.rmtree(home / "snapshots")
+        return run_timed([*hw, "status", "--json", "-f", project, "--home", str(home)], env, folder)
+
+    return {"status_json_after_write": status_after("--json"),
+            "status_json_after_other_write": status_after_other_write(True),
+            "status_json_after_other_write_no_snapshot": status_after_other_write(False),
+            "status_table_after_write": status_after("--no-pager"),
+            "materialize_4_with_snapshot": materialize_with_snapshot,
+            "materialize_4_without_snapshot": materialize_without_snapshot}
 
 
 PAIRED = {"dagster_ui_first_page": "ui_first_page"}

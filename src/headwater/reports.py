@@ -122,15 +122,21 @@ def check_to_dict(c: CheckStatus) -> dict[str, Any]:
 def health_to_dict(h: AssetHealth, graph: AssetGraph, root_count: int | None = None) -> dict[str, Any]:
     """``status --json`` and the web API: the status fields plus health, freshness and checks."""
     out = status_to_dict(h.status, graph, root_count)
-    fresh = freshness_to_dict(h.freshness)
-    out.update({
-        "health": h.health.value,
-        "health_reasons": list(h.reasons),
-        "freshness": fresh,
-        "overdue_since": fresh["overdue_since"] if fresh else None,
-        "checks": [check_to_dict(c) for c in h.checks],
-    })
+    out.update(health_fields(h.health.value, h.reasons, h.freshness))
+    out["checks"] = [check_to_dict(c) for c in h.checks]
     return out
+
+
+HEALTH_FIELDS = ("health", "health_reasons", "freshness", "overdue_since")
+"""The fields of a ``health_to_dict`` row that move with the clock (freshness, and the badge
+and reasons it is part of), in their place: after the status fields, before ``checks``."""
+
+
+def health_fields(health: str, reasons: tuple[str, ...], freshness: FreshnessStatus | None) -> dict[str, Any]:
+    """``HEALTH_FIELDS`` of a row: a stored snapshot recomputes just these when read."""
+    fresh = freshness_to_dict(freshness)
+    return {"health": health, "health_reasons": list(reasons), "freshness": fresh,
+            "overdue_since": fresh["overdue_since"] if fresh else None}
 
 
 def row_summary(row: dict[str, Any]) -> list[Any]:

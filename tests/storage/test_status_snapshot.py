@@ -1,6 +1,6 @@
 """The stored snapshot of ``headwater status``'s rows (``service/status_snapshot.py``): the
-next process reads it back only while nothing was written and the definitions are the same,
-and what it reads back is what a fresh computation gives. On SQLite and PostgreSQL."""
+next process reads it back as it is only while nothing was written and the definitions are
+the same, and what it reads back is what a fresh computation gives. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import itertools
 import os
 from datetime import timedelta
 
+from storage_events import checked
+
 import headwater as hw
-from headwater.core.events import RunStarted
+from headwater.core.events import RunFinished, RunStarted, RunStatus
 from headwater.service import status_snapshot
-from headwater.storage.sql.mark_probe import sqlite_last_event_id
+from headwater.storage.sql.mark_probe import sqlite_last_event_id, sqlite_state_since
 
 _VALUES = itertools.count()
 
@@ -51,6 +53,13 @@ def _read(tmp_path, store_url: str, defs: hw.Definitions) -> status_snapshot.Sta
         return found
 
 
+def _holds(inst: hw.Instance, defs: hw.Definitions) -> bool:
+    found = status_snapshot.load(inst, defs)
+    if found is not None:
+        found.close()
+    return found is not None
+
+
 def _fresh(tmp_path, store_url: str, defs: hw.Definitions) -> list[bytes]:
     with _instance(tmp_path, store_url) as inst:
         return status_snapshot.compute(inst, defs, keep=False).rows()
@@ -69,14 +78,20 @@ def test_a_write_invalidates_the_snapshot_and_what_it_keeps_is_a_fresh_read(tmp_
     rows = first.rows()
     assert again.some == first.some == (rows[1:], rows[:1], [])  # read back in stretches
 
-    with _instance(tmp_path, store_url) as inst:  # another process writes: b and c go stale
-        assert inst.materialize(defs, "a", executor="in_process").success
-    after = _read(tmp_path, store_url, defs)
-    assert not after.from_snapshot
+    with _instance(tmp_path, store_url) as inst:  # a process that does not refresh writes a check result
+        inst.store.write([checked("b", "positive", passed=False, run_id=None)])
+        assert status_snapshot.load(inst, defs) is None  # the snapshot no longer holds as it is
+    after = _read(tmp_path, store_url, defs)  # brought up to date (b and c derived again) and stored
     assert after.rows() != first.rows()
     assert after.rows() == _fresh(tmp_path, store_url, defs)
-    assert [s[5] for s in after.summaries] == [None, ["upstream_updated"], ["upstream_stale"]]
     assert _read(tmp_path, store_url, defs).from_snapshot
+
+    with _instance(tmp_path, store_url) as inst:  # a run: b and c go stale; its process stores their rows
+        assert inst.materialize(defs, "a", executor="in_process").success
+    run_after = _read(tmp_path, store_url, defs)
+    assert run_after.from_snapshot
+    assert run_after.rows() == _fresh(tmp_path, store_url, defs)
+    assert [s[5] for s in run_after.summaries] == [None, ["upstream_updated"], ["upstream_stale"]]
 
 
 def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store_url):
@@ -92,7 +107,7 @@ def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store
     whole = path.read_bytes()
     path.write_bytes(whole[:-10])  # truncated
     damaged = _read(tmp_path, store_url, _defs())
-    assert not damaged.from_snapshot and damaged.rows() == _fresh(tmp_path, store_url, _defs())
+    assert damaged.rows() == _fresh(tmp_path, store_url, _defs())  # derived whole again, not from the damaged one
     path.write_bytes(b"not a snapshot")
     assert not _read(tmp_path, store_url, _defs()).from_snapshot
     for code in "3456":  # only the newest few definitions versions keep theirs
@@ -100,19 +115,34 @@ def test_other_definitions_or_a_damaged_file_are_computed_afresh(tmp_path, store
     assert len(list((tmp_path / "home" / status_snapshot.FOLDER).glob("*"))) == status_snapshot.KEEP
 
 
-def test_clock_dependent_rows_and_runs_in_progress_are_never_kept(tmp_path, store_url):
+def test_runs_in_progress_are_never_kept(tmp_path, store_url):
     with _instance(tmp_path, store_url) as inst:
         assert inst.materialize(_defs(), "*", executor="in_process").success
-    with_policy = _defs(policy=True)
-    assert not status_snapshot.eligible(with_policy)
-    _read(tmp_path, store_url, with_policy)
-    assert not _read(tmp_path, store_url, with_policy).from_snapshot  # freshness moves with the clock
-    assert not (tmp_path / "home" / status_snapshot.FOLDER).exists()
-
     with _instance(tmp_path, store_url) as inst:  # a run in progress, its process alive (this one)
         inst.store.write([RunStarted(run_id="r-live", timestamp=1.0, pid=os.getpid(), host=os.uname().nodename)])
     _read(tmp_path, store_url, _defs())
     assert not _read(tmp_path, store_url, _defs()).from_snapshot
+
+
+def test_events_that_change_no_asset_leave_the_snapshot_holding(tmp_path, store_url):
+    defs = _defs()
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(defs, "*", executor="in_process").success
+    first = _read(tmp_path, store_url, defs)
+    with _instance(tmp_path, store_url) as inst:  # a run that touched no asset (a daemon's, say)
+        inst.store.write([RunStarted(run_id="r-empty", timestamp=1.0, pid=os.getpid(), host=os.uname().nodename)])
+        inst.store.write([RunFinished(run_id="r-empty", timestamp=2.0, status=RunStatus.SUCCEEDED)])
+        assert inst.store.last_event_id() > 0 and _holds(inst, defs)
+    held = _read(tmp_path, store_url, defs)
+    assert held.from_snapshot and held.rows() == first.rows() == _fresh(tmp_path, store_url, defs)
+
+    with _instance(tmp_path, store_url) as inst:  # in progress: the full read (which reaps the dead) decides
+        inst.store.write([RunStarted(run_id="r-open", timestamp=3.0, pid=os.getpid(), host=os.uname().nodename)])
+        assert not _holds(inst, defs)
+        inst.store.write([RunFinished(run_id="r-open", timestamp=4.0, status=RunStatus.CANCELED)])
+        assert _holds(inst, defs)
+        inst.store.write([checked("b", "positive", passed=False, run_id=None)])  # a check result: it changed
+        assert not _holds(inst, defs)
 
 
 def test_the_sqlite_probe_reads_the_stores_last_event_id(tmp_path):
@@ -121,4 +151,13 @@ def test_the_sqlite_probe_reads_the_stores_last_event_id(tmp_path):
     with hw.Instance(home=tmp_path / "home", database_url=url) as inst:
         assert inst.materialize(_defs(), "*", executor="in_process").success
         assert sqlite_last_event_id(url) == inst.store.last_event_id() > 0
+        mark = inst.store.last_event_id()
+        assert sqlite_state_since(url, mark) == (mark, False, False)
+        inst.store.write([RunStarted(run_id="r-open", timestamp=3.0, pid=os.getpid(), host=os.uname().nodename)])
+        assert sqlite_state_since(url, mark) == (mark + 1, False, True)
+        assert inst.materialize(_defs(), "a", executor="in_process").success
+        last, changed, running = sqlite_state_since(url, mark)
+        assert (last, changed, running) == (inst.store.last_event_id(), True, True)
+        assert sqlite_state_since(url, last)[1] is False
     assert sqlite_last_event_id("postgresql://nowhere/db") is None
+    assert sqlite_state_since("postgresql://nowhere/db", 0) is None

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import event as sa_event
 from storage_events import (
     T0,
+    checked,
     finished,
     key,
     materialized,
@@ -444,6 +445,24 @@ def test_last_event_id_moves_with_every_write_of_either_family(store):
     assert store.last_event_id() == after_asset + 1
     store.write([finished("r1", T0 + 4)])                 # dropped whole: nothing was written
     assert store.last_event_id() == after_asset + 1
+
+
+def test_assets_changed_since_names_every_asset_a_later_write_changed(store):
+    store.write([started("r1"), step_started("r1", "a"), materialized("r1", "a", T0 + 1)])
+    mark = store.last_event_id()
+    assert store.assets_changed_since(mark) == set()
+    store.write([step_started("r1", "b")])  # b running: its latest row changed
+    assert store.assets_changed_since(mark) == {key("b")}
+    store.write([checked("c", "ok", run_id=None)])  # a check result only
+    store.write([materialized("r1", "d", T0 + 2, partition="p1")])  # another partition: not ''
+    assert store.assets_changed_since(mark) == {key("b"), key("c")}
+    assert store.assets_changed_since(mark, "p1") == {key("d")}
+    before_end = store.last_event_id()
+    store.write([finished("r1", T0 + 3, status=RunStatus.FAILED)])  # a run event that fails b, left running
+    assert store.assets_changed_since(before_end) == {key("b")}
+    later = store.last_event_id()
+    assert store.assets_changed_since(later) == set()
+    assert store.assets_changed_since(0) == {key("a"), key("b"), key("c")}
 
 
 # --- failures change nothing --------------------------------------------------------------

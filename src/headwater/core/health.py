@@ -50,7 +50,45 @@ class AssetHealth:
 
 def derive_health(status: AssetStatus, freshness: FreshnessStatus | None,
                   checks: tuple[CheckStatus, ...] = ()) -> AssetHealth:
-    fstate = freshness.state if freshness is not None else None
+    health, reasons = health_at(health_basis(status, checks), freshness)
+    return AssetHealth(status.key, health, reasons, status, freshness, checks)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthBasis:
+    """Everything health is derived from but freshness: the part that does not move with the
+    clock. A stored snapshot of ``status`` keeps it, so a project with freshness policies
+    re-evaluates only freshness when read later (``health_at``), and gets the very badge and
+    words a full derivation gives: ``derive_health`` is ``health_at`` of this.
+
+    ``troubled`` is whether status or checks alone make the asset degraded or warning; the
+    reasons are listed around where freshness's own go (the worst first): ``degraded`` before
+    and after an overdue reason, ``warning`` before and after a freshness warning. When not
+    troubled: ``unknown``, the reason there is nothing to judge yet (or ""), else the good
+    words before and after a fresh reason."""
+
+    troubled: bool
+    unknown: str
+    degraded: tuple[tuple[str, ...], tuple[str, ...]]
+    warning: tuple[tuple[str, ...], tuple[str, ...]]
+    good: tuple[str, tuple[str, ...]]
+
+    def to_data(self) -> list[object]:
+        """Plain JSON-able data (a snapshot's index); ``from_data`` reads it back."""
+        return [self.troubled, self.unknown, self.degraded, self.warning, self.good]
+
+    @staticmethod
+    def from_data(data: list[object]) -> HealthBasis:
+        troubled, unknown, (d1, d2), (w1, w2), (head, tail) = data  # type: ignore[misc]
+        return HealthBasis(bool(troubled), str(unknown), (tuple(d1), tuple(d2)), (tuple(w1), tuple(w2)),
+                           (str(head), tuple(tail)))
+
+
+_NONE: tuple[str, ...] = ()
+
+
+def health_basis(status: AssetStatus, checks: tuple[CheckStatus, ...] = ()) -> HealthBasis:
+    """The clock-free part of an asset's health (see ``HealthBasis``)."""
     mat = status.last_materialization
     bad_check = False
     for c in checks:
@@ -58,33 +96,53 @@ def derive_health(status: AssetStatus, freshness: FreshnessStatus | None,
             bad_check = True
             break
     parts = status.partitions
-    if (status.status is MaterializationStatus.FAILED or status.status is MaterializationStatus.SKIPPED
-            or status.stale or bad_check
-            or fstate is FreshnessState.OVERDUE or fstate is FreshnessState.WARN
-            or (mat is not None and mat.ran_on_stale_inputs)
-            or (parts is not None and parts.missing and parts.materialized)):
-        return _troubled(status, freshness, checks)
+    troubled = bool(status.status is MaterializationStatus.FAILED or status.status is MaterializationStatus.SKIPPED
+                    or status.stale or bad_check
+                    or (mat is not None and mat.ran_on_stale_inputs)
+                    or (parts is not None and parts.missing and parts.materialized))
+    degraded, warning = _trouble_reasons(status, checks, bad_check)
+    unknown = ""
     if status.status in (MaterializationStatus.MISSING, MaterializationStatus.UNOBSERVED):
-        what = "never observed" if status.is_source else "never materialized"
-        return AssetHealth(status.key, Health.UNKNOWN, (what,), status, freshness, checks)
-    if status.status is MaterializationStatus.RUNNING and mat is None:
-        return AssetHealth(status.key, Health.UNKNOWN, ("first materialization in progress",), status,
-                           freshness, checks)
-    good = ["observed" if status.is_source else "materialized and up to date"]
+        unknown = "never observed" if status.is_source else "never materialized"
+    elif status.status is MaterializationStatus.RUNNING and mat is None:
+        unknown = "first materialization in progress"
+    head = "observed" if status.is_source else "materialized and up to date"
+    tail: tuple[str, ...] = _NONE
+    if checks:
+        good = []
+        passed = sum(1 for c in checks if c.state is CheckState.PASSED)
+        if passed:
+            good.append(f"{passed} check(s) passed")
+        not_run = [c.name for c in checks if c.state is CheckState.NOT_RUN]
+        if not_run:
+            good.append("not yet run: " + ", ".join(not_run))
+        tail = tuple(good)
+    return HealthBasis(troubled, unknown, degraded, warning, (head, tail))
+
+
+def health_at(basis: HealthBasis, freshness: FreshnessStatus | None) -> tuple[Health, tuple[str, ...]]:
+    """The badge and its reasons, given freshness as evaluated now."""
+    fstate = freshness.state if freshness is not None else None
+    overdue = fstate is FreshnessState.OVERDUE
+    late = fstate is FreshnessState.WARN
+    if basis.troubled or overdue or late:
+        (d1, d2), (w1, w2) = basis.degraded, basis.warning
+        degraded = (*d1, f"overdue: {freshness.reason}", *d2) if overdue else d1 + d2  # type: ignore[union-attr]
+        warning = (*w1, f"freshness warning: {freshness.reason}", *w2) if late else w1 + w2  # type: ignore[union-attr]
+        if degraded:
+            return Health.DEGRADED, degraded + warning
+        return Health.WARNING, warning
+    if basis.unknown:
+        return Health.UNKNOWN, (basis.unknown,)
+    head, tail = basis.good
     if fstate is FreshnessState.FRESH:
-        good.append("fresh: " + freshness.reason)  # type: ignore[union-attr]
-    passed = sum(1 for c in checks if c.state is CheckState.PASSED)
-    if passed:
-        good.append(f"{passed} check(s) passed")
-    not_run = [c.name for c in checks if c.state is CheckState.NOT_RUN]
-    if not_run:
-        good.append("not yet run: " + ", ".join(not_run))
-    return AssetHealth(status.key, Health.HEALTHY, tuple(good), status, freshness, checks)
+        return Health.HEALTHY, (head, "fresh: " + freshness.reason, *tail)  # type: ignore[union-attr]
+    return Health.HEALTHY, (head, *tail)
 
 
-def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
-              checks: tuple[CheckStatus, ...]) -> AssetHealth:
-    """Degraded or warning, with every reason: the worst first."""
+def _trouble_reasons(status: AssetStatus, checks: tuple[CheckStatus, ...], bad_check: bool
+                     ) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Degraded and warning reasons but freshness's, each as (before, after) its place."""
     degraded: list[str] = []
     warning: list[str] = []
     parts = status.partitions
@@ -99,13 +157,13 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
         missing = parts.with_state("missing")
         warning.append(f"{parts.missing} of {parts.total} partitions missing: " + ", ".join(missing[:3])
                        + (" …" if len(missing) > 3 else ""))
-    if freshness is not None and freshness.state is FreshnessState.OVERDUE:
-        degraded.append(f"overdue: {freshness.reason}")
-    for c in checks:
-        if c.state is CheckState.FAILED:
-            degraded.append(f"check {c.name} failed" + (f": {c.detail}" if c.detail else ""))
-        elif c.state is CheckState.WARN:
-            warning.append(f"check {c.name} failed (warn)" + (f": {c.detail}" if c.detail else ""))
+    degraded_after: list[str] = []
+    if bad_check:
+        for c in checks:
+            if c.state is CheckState.FAILED:
+                degraded_after.append(f"check {c.name} failed" + (f": {c.detail}" if c.detail else ""))
+            elif c.state is CheckState.WARN:
+                warning.append(f"check {c.name} failed (warn)" + (f": {c.detail}" if c.detail else ""))
     if status.status is MaterializationStatus.SKIPPED:
         why = status.failure.message if status.failure else "something upstream of it failed"
         warning.append(f"skipped: {why}" + ("" if status.last_materialization else "; never materialized"))
@@ -116,14 +174,11 @@ def _troubled(status: AssetStatus, freshness: FreshnessStatus | None,
         if parts is not None:
             text = f"{parts.stale} of {parts.total} partitions: {text}"
         warning.append(f"stale: {text}")
-    if freshness is not None and freshness.state is FreshnessState.WARN:
-        warning.append(f"freshness warning: {freshness.reason}")
     mat = status.last_materialization
+    after: tuple[str, ...] = _NONE
     if mat is not None and mat.ran_on_stale_inputs:
-        warning.append("last materialization ran on stale inputs: " + "; ".join(bad_inputs(mat)))
-    if degraded:
-        return AssetHealth(status.key, Health.DEGRADED, tuple(degraded + warning), status, freshness, checks)
-    return AssetHealth(status.key, Health.WARNING, tuple(warning), status, freshness, checks)
+        after = ("last materialization ran on stale inputs: " + "; ".join(bad_inputs(mat)),)
+    return ((tuple(degraded), tuple(degraded_after)), (tuple(warning), after))
 
 
 def assess(graph: AssetGraph, statuses: Mapping[AssetKey, AssetStatus], check_specs: Iterable[CheckSpec],

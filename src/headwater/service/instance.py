@@ -213,6 +213,14 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
 
         return status_rows(self, defs)
 
+    def _refresh_status_snapshot(self, defs: Definitions) -> None:
+        """This process wrote (a run ended, checks ran, sources were observed): keep
+        ``headwater status``'s stored rows current for the next process
+        (``status_snapshot.refresh``)."""
+        from headwater.service.status_snapshot import refresh
+
+        refresh(self, defs)
+
     def health(self, defs: Definitions, selection: str | None = None) -> list[AssetHealth]:
         healths = self.healths(defs)
         if selection is None:
@@ -270,6 +278,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
                 lambda event: None))
         self.store.write(out)
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return out
 
     def _load_current(self, defs: Definitions, key: AssetKey, mat: AssetMaterialized | None) -> Any:
@@ -319,6 +328,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         if events:
             self.store.write(events)
         self.evaluate_alerts(defs)
+        if events:
+            self._refresh_status_snapshot(defs)
         if failures:
             raise ObservationError(observed, failures)
         return observed
@@ -478,6 +489,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         finally:
             ex.close()
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return RunResult(outcome, plan, self, defs)
 
     # -- the run queue: enqueue and claim in run_queue.py; executing a queued run here -----------
@@ -519,6 +531,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         finally:
             ex.close()
         self.evaluate_alerts(defs)
+        self._refresh_status_snapshot(defs)
         return RunResult(outcome, plan, self, defs)
 
     def _executor(self, defs: Definitions, name: str, workers: int | None,

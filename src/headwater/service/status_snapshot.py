@@ -10,16 +10,34 @@ were computed from, and the next process prints them when that has not changed.
 
 - the store's last event id, read *before* the state is read: a write landing during the
   computation moves the id past the key, so the snapshot is never taken for newer than it
-  is (every write to the store is an event with a new, higher id);
+  is (every write to the store is an event with a new, higher id). It still holds at a later
+  id when no latest fact or check result changed since and no run is in progress
+  (``holds_since``: a daemon's ticks, a run that touched no asset);
 - a fingerprint of everything in the definitions the rows are derived from (keys, deps,
-  group, kinds, owners, tags, code version, source or not; the check specs), the snapshot
-  format, and Headwater's own code (the modules that derive and write the rows: an upgrade
-  or an edit recomputes);
+  group, kinds, owners, tags, code version, source or not, freshness policy; the check
+  specs), the snapshot format, and Headwater's own code (the modules that derive and write
+  the rows: an upgrade or an edit recomputes);
 
-and only kept where the rows depend on nothing else: no freshness policy (its state moves
-with the clock), no partitioned asset (time windows grow with the clock), no run in
-progress (a run whose process died is only marked failed by the next full read). Anything
-outside that computes afresh, which is always right; so does a missing or damaged snapshot.
+and only kept where the rows depend on nothing else: no partitioned asset (time windows grow
+with the clock), no run in progress (a run whose process died is only marked failed by the
+next full read). Anything outside that computes afresh, which is always right; so does a
+missing or damaged snapshot.
+
+**Freshness moves with the clock; the rest does not.** A row of an asset with a freshness
+policy is stored without its health, reasons and freshness (``reports.HEALTH_FIELDS``): a
+NUL byte (never in JSON text) marks their place, and the index keeps the asset's data time
+and the clock-free part of its health (``core.health.HealthBasis``). A reader evaluates
+the policy at its own ``now`` and puts the fields back: the same bytes a full computation
+at that moment gives (``health_at`` is what ``derive_health`` is made of).
+
+**Kept current by whoever writes, row by row.** The process that wrote (a run that ended in
+``Instance.materialize`` or ``execute_queued``, ``Instance.check``, ``Instance.observe``)
+holds the definitions and a warm store; when a snapshot of these definitions exists
+(someone reads ``status``), it brings it up to date (``refresh``), so the ``status`` typed
+next prints stored rows. A ``status`` that finds the snapshot older than the store (a write
+by any other process) does the same before printing. Either way only the rows of the assets
+whose latest facts or check results changed since the snapshot's mark, and of everything
+downstream of them, are derived again; the others are copied.
 
 The rows are ``reports.health_to_dict``'s, encoded one by one; beside each, the short
 summary (``reports.row_summary``) that the table and the filters read. One file per
@@ -40,7 +58,7 @@ if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
     from headwater.service.instance import Instance
 
-FORMAT = 2
+FORMAT = 3
 FOLDER = "snapshots"
 KEEP = 3  # snapshots of the newest definitions versions kept (switching branches back and forth)
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -55,11 +73,13 @@ class StatusRows:
     answer. Read back from a snapshot, the rows stay on disk until asked for."""
 
     def __init__(self, summaries: list[list[Any]], rows: list[bytes] | None = None,
-                 stored: OpenSnapshot | None = None, starts: list[int] | None = None) -> None:
+                 stored: OpenSnapshot | None = None, starts: list[int] | None = None,
+                 timed: dict[int, _Timed] | None = None) -> None:
         self.summaries = summaries
         self._rows = rows
         self._stored = stored
         self._starts = starts  # where each row begins in a stored document, and where it ends
+        self._timed = timed or {}  # stored rows whose clock-bound fields are evaluated now, by position
 
     @property
     def from_snapshot(self) -> bool:
@@ -68,7 +88,15 @@ class StatusRows:
     def rows(self) -> list[bytes]:
         if self._rows is None:
             assert self._stored is not None
-            self._rows = document_rows(self._stored.body())
+            rows = document_rows(self._stored.body())
+            if self._timed:
+                import orjson
+
+                from headwater.reports import health_fields
+
+                for i, timed in self._timed.items():
+                    rows[i] = _completed(rows[i], timed, orjson.dumps, health_fields)
+            self._rows = rows
         return self._rows
 
     def picked(self, positions: list[int]) -> list[bytes]:
@@ -81,11 +109,13 @@ class StatusRows:
         starts = self._starts
         base = starts[positions[0]]
         stretch = self._stored.read_range(base, starts[positions[-1] + 1] - 2)
-        return [stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
+        timed = self._timed
+        return [_completed(stretch[starts[i] - base:starts[i + 1] - 2 - base], timed[i]) if i in timed
+                else stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
 
     def write_document(self, out: IO[bytes]) -> None:
         """The JSON array of every row, one a line (``document``), to ``out``."""
-        if self._stored is not None and self._rows is None:
+        if self._stored is not None and self._rows is None and not self._timed:
             self._stored.copy_body(out)
         else:
             pieces = document_pieces(self.rows())
@@ -95,6 +125,34 @@ class StatusRows:
     def close(self) -> None:
         if self._stored is not None:
             self._stored.close()
+
+
+_Timed = tuple[str, tuple[str, ...], Any]  # health, reasons, FreshnessStatus: evaluated now
+_GAP = b"\x00"  # where a stored row's clock-bound fields go (JSON text never holds a raw NUL)
+
+
+def _completed(stored: bytes, timed: _Timed, _dumps: Any = None, _fields: Any = None) -> bytes:
+    """A stored row with its clock-bound fields put back, as ``orjson.dumps`` of the whole
+    row would write them: the fields are compact JSON members, in their place."""
+    if _dumps is None:
+        import orjson
+
+        from headwater.reports import health_fields
+
+        _dumps, _fields = orjson.dumps, health_fields
+    head, _, tail = stored.partition(_GAP)
+    return head + b"," + _dumps(_fields(*timed))[1:-1] + tail
+
+
+def _split(row: dict[str, Any]) -> bytes:
+    """``row`` as stored when its clock-bound fields are evaluated by the reader: without
+    them, a NUL in their place (before ``checks``, the last field)."""
+    import orjson
+
+    from headwater.reports import HEALTH_FIELDS
+
+    fixed = {k: v for k, v in row.items() if k not in HEALTH_FIELDS and k != "checks"}
+    return (orjson.dumps(fixed)[:-1] + _GAP + b',"checks":' + orjson.dumps(row["checks"]) + b"}")
 
 
 def document(rows: list[bytes]) -> bytes:
@@ -135,12 +193,19 @@ def document_rows(body: bytes) -> list[bytes]:
 
 
 def eligible(defs: Definitions) -> bool:
-    """Whether the rows depend on the definitions and the stored events alone (see above)."""
+    """Whether the rows depend on the definitions, the stored events and the clock's effect
+    on freshness alone (see above)."""
     graph = defs.graph
-    if graph.partitioned or getattr(defs, "location_of", None) is not None:
-        return False  # a workspace's rows also depend on which locations are loaded now
-    spec = graph.spec
-    return all(spec(k).freshness is None for k in graph.keys)
+    return not graph.partitioned and getattr(defs, "location_of", None) is None
+    # a workspace's rows also depend on which locations are loaded now
+
+
+def _policy_text(policy: Any) -> str:
+    if policy is None:
+        return ""
+    deadline = policy.deadline
+    return (f"{policy.max_lag!r},{policy.warn_lag!r},{policy.lag!r},"
+            f"{(deadline.expression, deadline.timezone) if deadline is not None else None}")
 
 
 def fingerprint(defs: Definitions) -> str:
@@ -154,8 +219,9 @@ def fingerprint(defs: Definitions) -> str:
         s = spec_of(key)
         # most specs have no kinds, owners or tags: one test instead of three sorts
         labels = f"{sorted(s.kinds)}{s.owners}{sorted(s.tags.items())}" if s.kinds or s.owners or s.tags else ""
+        policy = _policy_text(s.freshness) if s.freshness is not None else ""
         add(f"{key._str}\t{','.join([d._str for d in s.deps])}\t{s.group}\t{labels}\t{s.code_version!r}\t"
-            f"{s.is_source}\n")
+            f"{s.is_source}\t{policy}\n")
     for c in defs.check_specs:
         parts.append(f"check\t{c.asset._str}\t{c.name}\t{c.severity}\t{c.blocking}\n")
     digest.update("".join(parts).encode())
@@ -181,19 +247,28 @@ def path_of(instance: Instance, defs_fingerprint: str) -> Path:
     return instance.home / FOLDER / f"status-{defs_fingerprint[:24]}.snap"
 
 
-def last_event_id(instance: Instance) -> int:
-    """The store's last event id; on SQLite without opening the store (no SQLAlchemy)."""
+def holds_since(instance: Instance, mark: int) -> bool:
+    """Whether the state the rows derive from is what it was at event ``mark``: nothing written
+    since, or only events that change no latest fact or check result (a daemon's ticks, a run
+    queued or ended without touching an asset) and no run in progress. On SQLite without
+    opening the store."""
     if instance._store is None and instance.exists():
-        from headwater.storage.sql.mark_probe import sqlite_last_event_id
+        from headwater.storage.sql.mark_probe import sqlite_state_since
 
-        found = sqlite_last_event_id(instance.database_url)
+        found = sqlite_state_since(instance.database_url, mark)
         if found is not None:
-            return found
-    return instance.store.last_event_id()
+            last, changed, running = found
+            return last == mark or (last > mark and not changed and not running)
+    store = instance.store
+    last = store.last_event_id()
+    if last == mark:
+        return True
+    return (last > mark and not store.list_runs(limit=1, statuses=[RunStatus.STARTED])
+            and not store.assets_changed_since(mark))
 
 
 def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> StatusRows | None:
-    """The stored rows when they still hold, else None."""
+    """The stored rows when they still hold, else None; clock-bound fields evaluated now."""
     if not instance.exists():
         return None
     fp = defs_fingerprint or fingerprint(defs)
@@ -202,45 +277,198 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
         return None
     header = stored.header
     try:
-        if (header.get("format") == FORMAT and header.get("fingerprint") == fp
-                and header.get("mark") == last_event_id(instance)):
-            summaries, starts = stored.index()
+        mark = header.get("mark")
+        if (header.get("format") == FORMAT and header.get("fingerprint") == fp and isinstance(mark, int)
+                and holds_since(instance, mark)):
+            summaries, starts, timed = stored.index()
             count = header.get("count")
             if isinstance(summaries, list) and len(summaries) == count and len(starts) == count + 1:
-                return StatusRows(summaries, stored=stored, starts=starts)
-    except (ValueError, TypeError, OSError):  # damaged: computed afresh
+                return StatusRows(summaries, stored=stored, starts=starts,
+                                  timed=_evaluate(defs, summaries, timed, instance.clock()))
+    except (ValueError, TypeError, OSError, KeyError, IndexError):  # damaged: computed afresh
         pass
     stored.close()
     return None
 
 
+def _evaluate(defs: Definitions, summaries: list[list[Any]], timed: list[list[Any]], now: float
+              ) -> dict[int, _Timed]:
+    """Each policy evaluated at ``now``; the health it makes with the stored clock-free part,
+    written into the summaries (``reports.SUMMARY_FIELDS``: health 2, freshness state 6)."""
+    if not timed:
+        return {}
+    from headwater.core.health import HealthBasis, health_at
+
+    graph = defs.graph
+    keys = graph.keys
+    spec_of = graph.spec
+    out: dict[int, _Timed] = {}
+    for i, data_time, basis in timed:
+        key = keys[i]
+        summary = summaries[i]
+        policy = spec_of(key).freshness
+        if summary[0] != key._str or policy is None:
+            raise ValueError("a snapshot of other definitions")
+        fresh = policy.evaluate(data_time, now)
+        health, reasons = health_at(HealthBasis.from_data(basis), fresh)
+        summary[2] = health.value
+        summary[6] = fresh.state.value
+        out[i] = (health.value, reasons, fresh)
+    return out
+
+
 def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None, keep: bool = True) -> StatusRows:
     """Every row computed from the store; stored for the next process when ``keep`` and
     the rows are snapshot material (``eligible``, no run in progress)."""
+    mark, running, healths = _read_state(instance, defs)
+    store = keep and not running and eligible(defs)
+    statuses = {k: h.status for k, h in healths.items()}
+    summaries, rows, stored_rows, timed = _build_rows(defs, statuses, healths, store, None)
+    if store:
+        _write(instance, defs_fingerprint or fingerprint(defs), mark, summaries, stored_rows, timed)
+    return StatusRows(summaries, rows)
+
+
+def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> bool:
+    """After a write (by this process: a run that ended, checks, observations; or found by a
+    ``status`` whose snapshot no longer holds): store the rows again when a snapshot of these
+    definitions is there to keep current (someone reads ``status``); whether it did.
+
+    Rows are reused from that snapshot, and only those that can differ are derived again:
+    the assets whose latest facts or check results changed since its mark (whoever wrote
+    them: ``assets_changed_since``) and everything downstream of them (staleness and root
+    causes flow down). The rest depends on nothing that changed: not its own facts, not its
+    checks, not an ancestor's status (its freshness is evaluated by the reader). Never fails
+    the caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
+    if not eligible(defs):
+        return False
+    if defs_fingerprint is None and not any((instance.home / FOLDER).glob("status-*.snap")):
+        return False  # no status read in this home: not even the fingerprint is worth taking
+    fp = defs_fingerprint or fingerprint(defs)
+    previous = open_snapshot(path_of(instance, fp))
+    if previous is None:
+        return False  # nobody reads `status` of these definitions (yet): no work for them
+    from headwater.gc_pause import paused_gc
+
+    try:
+        with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
+            mark = instance.store.last_event_id()  # before reading, as in ``_read_state``
+            if instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
+                return False
+            statuses = instance.statuses(defs)  # every one: root causes flow down from anywhere above
+            reuse = _reusable(instance, defs, previous, fp, mark)
+            healths = _healths(instance, defs, statuses, None if reuse is None else reuse.changed)
+            summaries, _, stored_rows, timed = _build_rows(defs, statuses, healths, True, reuse)
+            _write(instance, fp, mark, summaries, stored_rows, timed)
+        return True
+    except Exception:  # noqa: BLE001 - see the docstring
+        return False
+    finally:
+        previous.close()
+
+
+class _Reuse:
+    """What a refresh takes from the previous snapshot: every asset's stored row, summary and
+    clock-bound entry by position, and which assets must be derived again."""
+
+    __slots__ = ("changed", "summaries", "rows", "timed")
+
+    def __init__(self, changed: set[Any], summaries: list[list[Any]], rows: list[Any],
+                 timed: dict[int, list[Any]]) -> None:
+        self.changed = changed
+        self.summaries = summaries
+        self.rows = rows
+        self.timed = timed
+
+
+def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp: str, mark: int) -> _Reuse | None:
+    """The previous snapshot's parts, when it is of these definitions and not newer than
+    ``mark`` (the state just read); else None (everything is derived)."""
+    header = previous.header
+    graph = defs.graph
+    keys = graph.keys
+    old_mark = header.get("mark")
+    if (header.get("format") != FORMAT or header.get("fingerprint") != fp or header.get("count") != len(keys)
+            or not isinstance(old_mark, int) or old_mark > mark):
+        return None
+    try:
+        summaries, starts, timed = previous.index()
+        body = memoryview(previous.body())  # each row a slice of it, none copied
+    except (ValueError, TypeError, OSError):
+        return None
+    if (len(summaries) != len(keys) or len(starts) != len(keys) + 1 or starts[-1] != len(body) - 1
+            or any(s[0] != k._str for s, k in zip(summaries, keys))):
+        return None
+    rows = [body[starts[i]:starts[i + 1] - 2] for i in range(len(keys))]
+    changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
+    return _Reuse(changed | graph.downstream(changed), summaries, rows, {t[0]: t for t in timed})
+
+
+def _read_state(instance: Instance, defs: Definitions) -> tuple[int, bool, dict[Any, Any]]:
+    mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
+    running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
+    return mark, running, instance.healths(defs)
+
+
+def _healths(instance: Instance, defs: Definitions, statuses: dict[Any, Any], only: set[Any] | None
+             ) -> dict[Any, Any]:
+    """The health of the assets in ``only`` (all when None), as ``Instance.healths`` derives it."""
+    from headwater.core.health import assess
+
+    chosen = statuses if only is None else {k: st for k, st in statuses.items() if k in only}
+    results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+    return assess(defs.graph, chosen, defs.check_specs, results, instance.clock())
+
+
+def _build_rows(defs: Definitions, statuses: dict[Any, Any], healths: dict[Any, Any], store: bool,
+                reuse: _Reuse | None) -> tuple[list[list[Any]], list[bytes], list[bytes], list[list[Any]]]:
+    """Summaries, whole rows (none when reusing: only what is stored is needed), the rows as
+    stored (``_split`` where a freshness policy makes fields clock-bound), and the clock-bound
+    entries ``[position, data time, health basis]``. ``healths`` of every asset not reused."""
     import orjson
 
+    from headwater.core.health import health_basis
     from headwater.core.root_counts import root_cause_counts
     from headwater.reports import health_to_dict, row_summary
 
-    mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
-    running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
-    healths = instance.healths(defs)
-    statuses = {k: h.status for k, h in healths.items()}
-    counts = root_cause_counts(statuses, [k for k, st in statuses.items() if st.stale])
+    wanted = [k for k, st in statuses.items() if st.stale and (reuse is None or k in reuse.changed)]
+    counts = root_cause_counts(statuses, wanted) if wanted else {}
     graph = defs.graph
+    spec_of = graph.spec
     summaries: list[list[Any]] = []
     rows: list[bytes] = []
-    for key, h in healths.items():
+    stored_rows: list[bytes] = []
+    timed: list[list[Any]] = []
+    for i, key in enumerate(statuses):
+        if reuse is not None and key not in reuse.changed:
+            summaries.append(reuse.summaries[i])
+            stored_rows.append(reuse.rows[i])
+            entry = reuse.timed.get(i)
+            if entry is not None:
+                timed.append(entry)
+            continue
+        h = healths[key]
         row = health_to_dict(h, graph, counts.get(key, 0))
         summaries.append(row_summary(row))
-        rows.append(orjson.dumps(row))
-    if keep and not running and eligible(defs):
-        fp = defs_fingerprint or fingerprint(defs)
-        write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
-                                               "count": len(rows), "pid": os.getpid()},
-                       [summaries, starts_of(rows)], document_pieces(rows))
-        prune(instance.home / FOLDER, "status-*.snap", KEEP)
-    return StatusRows(summaries, rows)
+        clocked = store and spec_of(key).freshness is not None
+        whole = orjson.dumps(row) if reuse is None or not clocked else b""
+        if reuse is None:
+            rows.append(whole)
+        if store:
+            if clocked:
+                stored_rows.append(_split(row))
+                timed.append([i, h.status.data_time, health_basis(h.status, h.checks).to_data()])
+            else:
+                stored_rows.append(whole)
+    return summaries, rows, stored_rows, timed
+
+
+def _write(instance: Instance, fp: str, mark: int, summaries: list[list[Any]], stored_rows: list[bytes],
+           timed: list[list[Any]]) -> None:
+    write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
+                                           "count": len(stored_rows), "pid": os.getpid()},
+                   [summaries, starts_of(stored_rows), timed], document_pieces(stored_rows))
+    prune(instance.home / FOLDER, "status-*.snap", KEEP)
 
 
 def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
@@ -250,5 +478,9 @@ def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
         found = load(instance, defs, fp)
         if found is not None:
             return found
+        if refresh(instance, defs, fp):  # written since: brought up to date, not rebuilt
+            found = load(instance, defs, fp)
+            if found is not None:
+                return found
         return compute(instance, defs, fp)
     return compute(instance, defs, keep=False)

@@ -128,6 +128,12 @@ class EventCursorReader(Protocol):
         a large graph's health only when something happened)."""
 
 
+    def assets_changed_since(self, event_id: int, partition: str = "") -> set[AssetKey]:
+        """The assets whose latest facts or latest check results (of ``partition``) changed
+        with an event after ``event_id``: what a copy of derived state taken at that id must
+        re-derive (with their downstream), the rest being as it was."""
+
+
 class ChangeWaiter(Protocol):
     notifies: bool  # True: waiting costs nothing until a change (PostgreSQL LISTEN/NOTIFY)
 

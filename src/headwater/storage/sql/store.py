@@ -36,14 +36,14 @@ from headwater.storage.sql import automation, backfill_reads, full_disk, leases
 from headwater.storage.sql.alerts import AlertsReader
 from headwater.storage.sql.change_feed import QUEUE, ChangeWaiter
 from headwater.storage.sql.checks import ChecksReader
-from headwater.storage.sql.codec import run_from_row, step_from_row, stored_event
+from headwater.storage.sql.codec import key_of, run_from_row, step_from_row, stored_event
 from headwater.storage.sql.engines import Engines, create_engines
 from headwater.storage.sql.failures import with_retry
 from headwater.storage.sql.latest import LatestFactsReader
 from headwater.storage.sql.partitions import PartitionFactsReader, backfill_rows, dynamic_partition_keys
 from headwater.storage.sql.pg_writes import PgWriteSession, commit_may_wait
 from headwater.storage.sql.schema import HEAD, ensure_schema
-from headwater.storage.sql.tables import asset_events, run_events, runs, steps
+from headwater.storage.sql.tables import asset_events, asset_latest, check_latest, run_events, runs, steps
 from headwater.storage.sql.writer import append
 
 if TYPE_CHECKING:
@@ -176,6 +176,14 @@ class SqlEventStore:
         """The highest id among the stored events of both families: two index lookups."""
         stmt = select(*(select(func.max(t.c.id)).scalar_subquery() for t in (run_events, asset_events)))
         return self._read(lambda conn: max((v or 0) for v in conn.execute(stmt).one()))
+
+    def assets_changed_since(self, event_id: int, partition: str = "") -> set[AssetKey]:
+        """Rows of ``asset_latest`` (by ``updated_id``, indexed) and of ``check_latest`` (by
+        ``event_id``) changed after ``event_id``: every write that changes them stamps them."""
+        a, c = asset_latest.c, check_latest.c
+        stmt = (select(a.asset_key).where(a.updated_id > event_id, a.partition == partition)
+                .union(select(c.asset_key).where(c.event_id > event_id, c.partition == partition)))
+        return self._read(lambda conn: {key_of(k) for (k,) in conn.execute(stmt)})
 
     # -- runs ---------------------------------------------------------------------------
 
