@@ -8,7 +8,7 @@ new process serves it while its own first snapshot is computed in the background
 
 It is kept and served under the same conditions as ``headwater status``'s stored rows
 (``service/status_snapshot.py``, whose public functions decide them): the definitions are
-snapshot material (``eligible``: no freshness policy, no partitioned asset, one location),
+snapshot material (``eligible``: no partitioned asset, one location) with no freshness policy,
 the body was written with no run in progress, and it is served only while the store's last
 event id and the definitions' fingerprint are the ones it was computed at. The fingerprint
 covers Headwater's code that derives the state; ``_CODE`` adds the web's own row writer.
@@ -63,7 +63,11 @@ class StoredAssets:
 
     def _ready(self) -> bool:
         if self._eligible is None:
-            self._eligible = status_snapshot.eligible(self._defs)
+            graph = self._defs.graph
+            # a body written earlier holds freshness as it was then: projects with policies
+            # (whose status snapshot re-evaluates them at read time) are not served from it
+            self._eligible = status_snapshot.eligible(self._defs) and all(
+                graph.spec(k).freshness is None for k in graph.keys)
             if self._eligible:
                 digest = hashlib.blake2b(digest_size=12)
                 digest.update(f"ui-assets-{FORMAT}\n{_code_stamp()}\n{status_snapshot.fingerprint(self._defs)}".encode())
@@ -84,7 +88,7 @@ class StoredAssets:
             return None
         mark, taken_at, body = loaded
         try:
-            if status_snapshot.last_event_id(self._instance) != mark:
+            if not status_snapshot.holds_since(self._instance, mark):
                 self._loaded = None  # written to since: never again in this process
                 return None
         except Exception:  # noqa: BLE001 - the store cannot say: not served (the computed path reports it)
