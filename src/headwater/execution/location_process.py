@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import copyreg
+import io
 import json
 import os
 import pickle
@@ -40,6 +42,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -51,8 +54,21 @@ from headwater.execution.requests import StepOutcome, StepRequest
 SERVER_MODULE = "headwater.service.location_server"
 
 
+def _proxy(data: dict[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(data)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles read-only mappings (the metadata of stored events, which a sensor's context
+    carries) as the dicts they wrap, and rebuilds them read-only."""
+
+    dispatch_table = {**copyreg.dispatch_table, MappingProxyType: lambda m: (_proxy, (dict(m),))}
+
+
 def pack(obj: Any) -> str:
-    return base64.b64encode(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)).decode("ascii")
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def unpack(text: str) -> Any:

@@ -62,6 +62,8 @@ class LocationState:
     def parts(self) -> tuple[Any, Any, Any]:
         if self._parts is None or self._parts_of is not self.data:
             assert self.data is not None
+            if _names_automation(self.data):
+                import headwater.automation.data_types  # noqa: F401 - sensors, schedules, conditions as data
             items, checks = parts_from_data(self.data, self.name)
             self._parts, self._parts_of = (items, checks, automation_from_data(self.data)), self.data
         return self._parts
@@ -346,6 +348,13 @@ def location_fields(defs: Any, key: AssetKey) -> dict[str, Any]:
     if key in defs.unavailable:
         return {"location": where.get(key), "location_status": "unavailable"}
     return {"location": where.get(key), "location_status": "loaded"}
+
+
+def _names_automation(data: dict[str, Any]) -> bool:
+    """Whether ``data`` holds sensors, schedules or automation conditions (decoding them needs
+    the automation layer's types, which a status pass over other projects never loads)."""
+    return bool(data.get("sensors") or data.get("schedules")) or any(
+        "automation" in spec for a in data["assets"] for spec in a["specs"])
 
 
 def _keys(item: Any) -> tuple[AssetKey, ...]:
