@@ -22,6 +22,7 @@ import atexit
 import concurrent.futures
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class LocationStepAddress:
     store_url: str
     values: str  # the value store's config as JSON
     request: StepRequest
+    open_store: Callable[[], Any]  # for the step's lease (a module-level factory, pickled by reference)
     lease_ttl: float
     abandon_event: str
     outcome_topic: str = ""
@@ -65,13 +67,11 @@ _processes: dict[str, LocationProcess] = {}
 _lock = threading.Lock()
 
 
-def _store(url: str) -> Any:
+def _store(address: LocationStepAddress) -> Any:
     with _lock:
-        if url not in _stores:
-            from headwater.storage.sql.store import open_store
-
-            _stores[url] = open_store(url)
-        return _stores[url]
+        if address.store_url not in _stores:
+            _stores[address.store_url] = address.open_store()
+        return _stores[address.store_url]
 
 
 def _process(address: LocationStepAddress) -> LocationProcess:
@@ -101,7 +101,7 @@ def _process(address: LocationStepAddress) -> LocationProcess:
 def run_location_step(address: LocationStepAddress) -> StepOutcome:
     """The Dask task of one step of a code location (raises ``StepLost`` like ``run_step``)."""
     request = address.request
-    store = _store(address.store_url)
+    store = _store(address)
     abandon = abandon_check(address.abandon_event, store, request.run_id)
     lease = StepLease(store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
     lease.take()

@@ -71,14 +71,16 @@ def _location_addresses(defs: Any, database_url: str, values_config: dict[str, A
     """A workspace's steps travel with their location's name and configuration: the task on the
     worker runs each in that location's interpreter (``execution/dask_location.py``)."""
     from headwater.execution.dask_location import LocationStepAddress, run_location_step
+    from headwater.storage.sql.store import open_store
 
+    store = functools.partial(open_store, database_url)
     configs = {c.name: json.dumps(c.to_dict(), sort_keys=True) for c in defs.workspace.config.locations}
     values = json.dumps(values_config, sort_keys=True)
     ttl = lease_ttl()
 
     def address_for(request: StepRequest, abandon_event: str, outcome_topic: str) -> LocationStepAddress:
         name = defs.location_of_step(request.step_key)
-        return LocationStepAddress(name, configs[name], database_url, values, request, ttl, abandon_event,
+        return LocationStepAddress(name, configs[name], database_url, values, request, store, ttl, abandon_event,
                                    outcome_topic)
 
     return address_for, run_location_step
