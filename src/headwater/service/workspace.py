@@ -251,11 +251,21 @@ class Workspace:
         owner: dict[AssetKey, str] = {}
         unavailable: set[AssetKey] = set()
         external: dict[AssetKey, str] = {}
+        # What each location produces: a source another location declares with one of these keys
+        # (a dbt source over the table a Python ingest writes) is that asset, read across locations.
+        produced: dict[AssetKey, str] = {}
+        for cfg in self.config.locations:
+            state = self.states[cfg.name]
+            if state.data is not None:
+                for item in state.parts()[0]:
+                    if not isinstance(item, SourceDefinition):
+                        produced.update(dict.fromkeys(item.keys, cfg.name))
         for cfg in self.config.locations:
             state = self.states[cfg.name]
             if state.data is None:
                 continue
             parts, cs, (s, n) = state.parts()
+            parts = [i for i in parts if not (isinstance(i, SourceDefinition) and produced.get(i.key, cfg.name) != cfg.name)]
             for item in parts:
                 for key in _keys(item):
                     if key in owner:
