@@ -52,7 +52,13 @@ def broken(context):
     raise ValueError("bad feed at " + {ONLY_HERE}.version())
 
 
-defs = hw.Definitions(assets=[landed, orders], sensors=[new_files, broken])
+@hw.run_status_sensor(status="succeeded", interval=1)
+def after_success(context):
+    import {ONLY_HERE}
+    return hw.SkipReason(f"{{context.run.run_id}} seen {{{ONLY_HERE}.version()}}")
+
+
+defs = hw.Definitions(assets=[landed, orders], sensors=[new_files, broken, after_success])
 '''
 
 PLAIN = '''
@@ -118,6 +124,11 @@ def test_sensors_and_observations_run_in_their_locations_interpreter(tmp_path, t
                 worker.wait(120)
             [queued] = [r for r in instance.runs(limit=10) if r.run_id in fired.run_ids]
             assert {str(k) for k in queued.asset_keys} == {"orders"} and queued.status.value == "succeeded"
+            # A run-status sensor sees that run end, in the location's interpreter too.
+            [later] = [t for t in daemon.tick().ticks if t.instigator == "sensor:after_success"
+                        and t.evaluations.get("run_id") == queued.run_id]
+            assert later.status.value == "skipped", later.error
+            assert later.skip_reason == f"{queued.run_id} seen from {team_venv}"
             failed = ticks["sensor:broken"]
             assert failed.status.value == "failed"
             assert failed.error.message == f"sensor 'broken' raised ValueError: bad feed at from {team_venv}"
