@@ -34,7 +34,7 @@ from typing import Any
 from headwater.core.events import ErrorInfo
 from headwater.definitions.definitions import Definitions
 from headwater.errors import HeadwaterError
-from headwater.execution.dask_worker import StepAddress, run_step
+from headwater.execution.dask_worker import run_step
 from headwater.execution.executor import timed_out
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.execution.step_lease import LeaseState, lease_name, read_lease
