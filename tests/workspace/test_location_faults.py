@@ -83,3 +83,19 @@ def test_a_hanging_step_times_out_and_its_location_process_is_replaced(tmp_path,
             assert again.success and again.value("after") == pids["after1"]
     finally:
         ws.close()
+
+
+def test_a_locations_step_timeout_is_carried_by_its_assets_in_the_workspace():
+    from headwater.definitions.definitions_data import definitions_to_data, parts_from_data
+
+    @hw.asset
+    def plain():
+        return 1
+
+    @hw.asset(timeout=2)
+    def own():
+        return 1
+
+    data = definitions_to_data(hw.Definitions(assets=[plain, own], step_timeout=30), "team")
+    items, _ = parts_from_data(data, "team")
+    assert {str(s.key): s.timeout for i in items for s in i.specs} == {"plain": 30, "own": 2}

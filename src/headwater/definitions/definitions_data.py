@@ -105,7 +105,9 @@ def parts_from_data(data: Mapping[str, Any], code_location: str | None = None
                               f"{data.get('format')!r}; this Headwater reads format {FORMAT_VERSION}")
     where = str(data["location"])
     items: list[Any] = []
-    timeout = data.get("step_timeout")
+    # Joined with other locations (``code_location`` given), the location's step_timeout can only
+    # travel on its own assets; ``definitions_from_data`` keeps it on the Definitions instead.
+    timeout = data.get("step_timeout") if code_location is not None else None
     for a in data["assets"]:
         specs = tuple(spec_from_data(s, code_location, timeout) for s in a["specs"])
         fn = RemoteFunction(where, f"asset {a['name']}", bool(a.get("child_process")))

@@ -308,6 +308,7 @@ class Workspace:
             process = self.processes.get(name)
             if process is not None and process.usable():
                 return process
+            self._retired = [p for p in self._retired if p.alive()]
             if process is not None and process.alive():  # retiring: killed once idle, or at close
                 self._retired.append(process)
             state = self.states[name]
