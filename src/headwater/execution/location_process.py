@@ -97,7 +97,6 @@ class RemoteCallError(Exception):
         self.user_traceback = user_traceback
 
 
-
 def remote_error(remote_type: str, message: str, user_traceback: str) -> RemoteCallError:
     """The error of a remote call as an exception whose class bears the remote class's name,
     so that messages built from ``type(exc).__name__`` read as they do for a local call."""
@@ -115,7 +114,7 @@ class LocationProcess:
         self._outcomes: queue.Queue[tuple[int, StepOutcome]] | None = None
         self._pending: dict[int, StepRequest] = {}
         self._calls: dict[int, tuple[concurrent.futures.Future[Any], StepRequest | None]] = {}
-        self._abandoned: set[int] = set()
+        self._exit_code: int | None = None  # set by the reader once the process has ended
         self.retiring = False  # a step was abandoned in it: no new work; killed once idle
         self._lock = threading.Lock()
         self._next = 0
@@ -170,7 +169,13 @@ class LocationProcess:
         with self._lock:
             self._next += 1
             n = self._next
-            self._pending[n] = request
+            ended = self._exit_code
+            if ended is None:
+                self._pending[n] = request
+        if ended is not None:  # the reader has already failed what was pending: fail this one too
+            if self._outcomes is not None:
+                self._outcomes.put((n, self._died(request, ended)))
+            return n
         self._send({"op": "step", "id": n, "store": store_url, "values": values, "request": pack(request)})
         return n
 
@@ -178,25 +183,36 @@ class LocationProcess:
                  ) -> tuple[int, concurrent.futures.Future[Any]]:
         """Send a step whose outcome comes back on the returned future (a Dask worker waits on it)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._lock:
-            self._next += 1
-            n = self._next
-            self._calls[n] = (future, request)
-        self._start_reader()
+        n = self._register(future, request)
         self._send({"op": "step", "id": n, "store": store_url, "values": values, "request": pack(request)})
         return n, future
 
-    def call(self, kind: str, target: str, args: tuple[Any, ...] = (), **extra: Any) -> Any:
+    def call(self, kind: str, target: str, args: tuple[Any, ...] = ()) -> Any:
         """Run a user function of this location in its process and return its result; its
         exception is raised here as a ``RemoteCallError`` carrying its class name and traceback."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        n = self._register(future, None)
+        self._send({"op": "call", "id": n, "kind": kind, "target": target, "args": pack(args)})
+        return future.result()
+
+    def _register(self, future: concurrent.futures.Future[Any], request: StepRequest | None) -> int:
+        self._start_reader()
         with self._lock:
             self._next += 1
             n = self._next
-            self._calls[n] = (future, None)
-        self._start_reader()
-        self._send({"op": "call", "id": n, "kind": kind, "target": target, "args": pack(args), **extra})
-        return future.result()
+            ended = self._exit_code
+            if ended is None:
+                self._calls[n] = (future, request)
+        if ended is not None:
+            self._fail(future, request, ended)
+        return n
+
+    def _fail(self, future: concurrent.futures.Future[Any], request: StepRequest | None, code: int) -> None:
+        if request is not None:
+            future.set_result(self._died(request, code))
+        else:
+            future.set_exception(HeadwaterError(f"the process of code location {self.name!r} ended (exit code "
+                                                f"{code}) before answering"))
 
     def abandon(self, n: int) -> None:
         """The coordinator gave step ``n`` up: the child records nothing more for it, and this
@@ -205,7 +221,6 @@ class LocationProcess:
         with self._lock:
             self._pending.pop(n, None)
             self._calls.pop(n, None)
-            self._abandoned.add(n)
             self.retiring = True
         self._send({"op": "abandon", "id": n})
         self._kill_if_idle()
@@ -238,7 +253,6 @@ class LocationProcess:
             with self._lock:
                 request = self._pending.pop(n, None)
                 call = self._calls.pop(n, None)
-                self._abandoned.discard(n)
             if request is not None and self._outcomes is not None:
                 self._outcomes.put((n, unpack(message["outcome"])))
             elif call is not None:
@@ -254,17 +268,14 @@ class LocationProcess:
         code = self.proc.wait()
         self._close_pipes()  # the process is gone: nothing more to read or to tell it
         with self._lock:
+            self._exit_code = code
             lost, self._pending = list(self._pending.values()), {}
             calls, self._calls = list(self._calls.values()), {}
         for request in lost:  # the process died mid-step: the coordinator records the failure
             if self._outcomes is not None:
                 self._outcomes.put((0, self._died(request, code)))
         for future, step in calls:
-            if step is not None:
-                future.set_result(self._died(step, code))
-            else:
-                future.set_exception(HeadwaterError(f"the process of code location {self.name!r} ended (exit code "
-                                                    f"{code}) before answering"))
+            self._fail(future, step, code)
 
     def _died(self, request: StepRequest, code: int) -> StepOutcome:
         return StepOutcome(
