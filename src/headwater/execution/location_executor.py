@@ -36,8 +36,8 @@ class LocationExecutor:
         self._used: dict[str, LocationProcess] = {}
         self._ready: list[StepOutcome] = []
         self._in_flight = 0
-        # Steps with a timeout, by (step, attempt): their process, id there, request, when sent.
-        self._timed: dict[tuple[str, int], tuple[LocationProcess, int, StepRequest, float]] = {}
+        # Steps with a timeout, by (step, attempt): their process, and their id there.
+        self._timed: dict[tuple[str, int], tuple[LocationProcess, int, StepRequest]] = {}
         self._given_up: set[tuple[str, int]] = set()  # timed out: a late outcome is dropped
 
     def submit(self, request: StepRequest) -> None:
@@ -50,7 +50,7 @@ class LocationExecutor:
                 process.attach(self._inbox)
             n = process.send_step(request, self._store_url, self._values)
             if request.timeout is not None:
-                self._timed[(request.step_key, request.attempt)] = (process, n, request, time.monotonic())
+                self._timed[(request.step_key, request.attempt)] = (process, n, request)
         except HeadwaterError as exc:
             self._ready.append(StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
                                            error=ErrorInfo(str(exc), "LocationUnavailable"), recorded=False))
@@ -66,8 +66,7 @@ class LocationExecutor:
             while not out:
                 now = time.monotonic()
                 wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - now))  # short: Ctrl-C is heard
-                wait = min([wait] + [max(0.0, sent + r.timeout - now) for _p, _n, r, sent in self._timed.values()
-                                     if r.timeout is not None])
+                wait = min([wait] + [max(0.0, began + r.timeout - now) for began, r in self._running()])
                 try:
                     out.append(self._take(self._inbox.get(timeout=wait) if wait > 0 else self._inbox.get_nowait()))
                 except queue.Empty:
@@ -93,16 +92,26 @@ class LocationExecutor:
         self._timed.pop(key, None)
         return outcome
 
+    def _running(self) -> list[tuple[float, StepRequest]]:
+        """The steps with a timeout that a location's thread has taken up, and since when."""
+        out = []
+        for process, n, request in self._timed.values():
+            began = process.began(n)
+            if began is not None and request.timeout is not None:
+                out.append((began, request))
+        return out
+
     def _expired(self) -> list[StepOutcome]:
         """Steps past their timeout: failed now, their processes told to let them go."""
         now = time.monotonic()
         out = []
-        for key, (process, n, request, sent) in list(self._timed.items()):
-            if request.timeout is not None and now - sent >= request.timeout:
+        for key, (process, n, request) in list(self._timed.items()):
+            began = process.began(n)
+            if began is not None and request.timeout is not None and now - began >= request.timeout:
                 del self._timed[key]
                 self._given_up.add(key)
                 process.abandon(n)
-                out.append(timed_out(request, now - sent))
+                out.append(timed_out(request, now - began))
         return out
 
     def cancel(self) -> None:

@@ -15,6 +15,8 @@ The protocol is JSON lines over the child's stdin and stdout, one message a line
   timeout): the child records nothing more for it. Python cannot stop the thread running it,
   so the parent *retires* the process: no new step is sent to it, the workspace starts a
   fresh one, and the old one is killed as soon as the other steps it was running end.
+  A step with a timeout is announced by ``{"op": "started", "id": N}`` when a thread of
+  the child takes it up: its time runs from then (steps may queue for a thread).
 * parent → child: ``{"op": "call", "id": N, "kind": K, "target": T, "args": A, ...}``;
   child → parent: ``{"op": "result", "id": N, "ok": true, "result": R}`` or
   ``{"op": "result", "id": N, "ok": false, "type": ..., "error": ..., "traceback": ...}``:
@@ -115,6 +117,7 @@ class LocationProcess:
         self._pending: dict[int, StepRequest] = {}
         self._calls: dict[int, tuple[concurrent.futures.Future[Any], StepRequest | None]] = {}
         self._exit_code: int | None = None  # set by the reader once the process has ended
+        self._began: dict[int, float] = {}  # steps with a timeout: when a thread took them up (monotonic)
         self.retiring = False  # a step was abandoned in it: no new work; killed once idle
         self._lock = threading.Lock()
         self._next = 0
@@ -214,6 +217,12 @@ class LocationProcess:
             future.set_exception(HeadwaterError(f"the process of code location {self.name!r} ended (exit code "
                                                 f"{code}) before answering"))
 
+    def began(self, n: int) -> float | None:
+        """When a thread of the child took step ``n`` up (``time.monotonic``), or None while it
+        waits for one (only steps with a timeout say so)."""
+        with self._lock:
+            return self._began.get(n)
+
     def abandon(self, n: int) -> None:
         """The coordinator gave step ``n`` up: the child records nothing more for it, and this
         process retires (killed as soon as it runs nothing else: the abandoned thread cannot
@@ -221,6 +230,7 @@ class LocationProcess:
         with self._lock:
             self._pending.pop(n, None)
             self._calls.pop(n, None)
+            self._began.pop(n, None)
             self.retiring = True
         self._send({"op": "abandon", "id": n})
         self._kill_if_idle()
@@ -248,11 +258,16 @@ class LocationProcess:
         for line in self.proc.stdout:
             message = orjson.loads(line)
             op, n = message.get("op"), message.get("id")
+            if op == "started":
+                with self._lock:
+                    self._began[n] = time.monotonic()
+                continue
             if op not in ("outcome", "result"):
                 continue
             with self._lock:
                 request = self._pending.pop(n, None)
                 call = self._calls.pop(n, None)
+                self._began.pop(n, None)
             if request is not None and self._outcomes is not None:
                 self._outcomes.put((n, unpack(message["outcome"])))
             elif call is not None:

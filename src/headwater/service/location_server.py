@@ -125,6 +125,8 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
 
     def run(message: dict[str, Any], given_up: threading.Event) -> None:
         request = unpack(message["request"])
+        if request.timeout is not None:  # its time runs from now, not while it waited for a thread
+            send({"op": "started", "id": message["id"]})
         try:
             store, values = environment(message["store"], message["values"])
             outcome = execute_step(defs, store, values, request, given_up)
