@@ -1,5 +1,6 @@
 """A workspace on Dask: each step runs in its code location's interpreter, started by the
-worker that got the step (real scheduler and worker processes, PostgreSQL, a real virtualenv)."""
+worker that got the step (real scheduler and worker processes, PostgreSQL, a real virtualenv).
+Over 5 s: a virtualenv, location servers started on the workers, and a step that must time out."""
 
 from __future__ import annotations
 
