@@ -265,7 +265,8 @@ class Workspace:
             if state.data is None:
                 continue
             parts, cs, (s, n) = state.parts()
-            parts = [i for i in parts if not (isinstance(i, SourceDefinition) and produced.get(i.key, cfg.name) != cfg.name)]
+            parts = [i for i in parts
+                     if not (isinstance(i, SourceDefinition) and produced.get(i.key, cfg.name) != cfg.name)]
             for item in parts:
                 for key in _keys(item):
                     if key in owner:
