@@ -84,5 +84,17 @@ def test_each_step_runs_in_its_locations_interpreter_on_the_worker(on_cluster, w
         timed = instance.materialize(ws.definitions(), "hangs", executor="dask")
         assert time.monotonic() - started < 60
         assert timed.errors["hangs"].message.startswith("step hangs timed out after 1 s")
+        _wait_until_the_worker_lets_go(url)  # its location process retired, the task ends: the worker is free
         again = instance.materialize(ws.definitions(), "orders", executor="dask")  # the location still works
         assert again.success, again.errors
+
+
+def _wait_until_the_worker_lets_go(url: str) -> None:
+    """The abandoned step's task gives its lease up once it has told the location to stop."""
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    with psycopg.connect(url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM leases WHERE name LIKE 'step:%'").fetchone()[0]:
+            assert time.monotonic() < deadline, "the task of the abandoned step never ended"
+            time.sleep(0.1)

@@ -118,11 +118,19 @@ def abandon_check(name: str, store: Any, run_id: str) -> Any:
     never asks): the coordinator set the step's Dask Event (timeout, Ctrl-C), or the run has
     ended without it (its coordinator died and was reaped, or the run was canceled)."""
 
-    def abandoned() -> bool:
-        from distributed import Event
+    from distributed import Event
 
-        if Event(name).is_set():
-            return True
+    try:  # made here, in the task's thread: the lease's thread has no Dask client of its own
+        event: Any = Event(name)
+    except ValueError:  # not inside a Dask worker (called directly, e.g. in a test)
+        event = None
+
+    def abandoned() -> bool:
+        try:
+            if event is not None and event.is_set():
+                return True
+        except Exception:  # noqa: BLE001 - the scheduler is unreachable: the run's status still tells
+            pass
         run = store.get_run(run_id)
         return run is not None and run.status.is_terminal
 
