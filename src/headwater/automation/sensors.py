@@ -408,7 +408,11 @@ def _scoped(request: RunRequest, name: str) -> RunRequest:
 
 
 def _user_traceback(exc: BaseException) -> str:
-    """The traceback from the user's own frames on (ours are noise to them)."""
+    """The traceback from the user's own frames on (ours are noise to them); for a function run
+    in its code location's process, the traceback as that process saw it."""
+    remote = getattr(exc, "user_traceback", None)
+    if isinstance(remote, str) and remote:
+        return remote
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next

@@ -70,7 +70,7 @@ def materialize(
         if not queue:  # a dbt project loaded here starts importing dbt now, beside our own start-up
             os.environ[PREWARM_ENV] = "1"
         try:
-            p = _Project(file, module, attribute, home)
+            p = _Project(file, module, attribute, home, runs=not queue)
         finally:
             os.environ.pop(PREWARM_ENV, None)  # worker processes must not start one each
         mode = PlanMode.STALE if stale_only else PlanMode.MISSING if missing_only else PlanMode.ALL
@@ -206,7 +206,7 @@ def observe(
 
     failures: list[str] = []
     try:
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, runs=True)
         observed = p.instance.observe(p.defs, selection)
     except ObservationError as exc:
         observed, failures = exc.observed, exc.failures
@@ -322,7 +322,7 @@ def ui(
     from headwater.web.server import serve_ui
 
     try:
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, reuses=True)
         serve_ui(p.defs, p.instance, p.location, UiConfig(host=host, port=port, read_only=read_only, launch=launch),
                  lambda text: out.print(text, markup=False, highlight=False))
     except HeadwaterError as exc:
@@ -341,7 +341,7 @@ def dev(
     from headwater.cli.daemon_runner import run_daemon
 
     try:
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, reuses=True)
         if no_ui:
             run_daemon(p.instance, p.defs, p.location, interval, False, out)
             return

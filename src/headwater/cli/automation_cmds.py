@@ -100,7 +100,7 @@ def daemon(
     from headwater.cli.daemon_runner import run_daemon
 
     try:
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, reuses=True)
         run_daemon(p.instance, p.defs, p.location, interval, once, out, lease_ttl)
     except HeadwaterError as exc:
         _fail(exc)

@@ -77,7 +77,7 @@ def launch(
     try:
         tags = dict(_tag(t) for t in tag or [])
         keys = [k.strip() for k in partition.split(",") if k.strip()] if partition else None
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, reuses=True)
         record = p.instance.launch_backfill(p.defs, selection, partition_range=(start, end), partitions=keys,
                                             only=only, chunk_size=chunk_size, tags=tags)
     except HeadwaterError as exc:
@@ -107,7 +107,7 @@ def resume(
 ) -> None:
     """Go on with a backfill: launch what failed, was skipped, canceled or never launched."""
     try:
-        p = _Project(file, module, attribute, home)
+        p = _Project(file, module, attribute, home, reuses=True)
         record = p.instance.resume_backfill(backfill_id)
     except HeadwaterError as exc:
         _fail(exc)

@@ -127,9 +127,16 @@ HomeOpt = Annotated[Path | None, typer.Option("--home", envvar="HEADWATER_HOME",
 
 
 class _Project:
-    def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
+    """The definitions a command works on. In a workspace, ``runs`` says the command runs user
+    code (steps, observations, sensors): the location processes that loading started (a cold
+    cache) are kept for it, so each starts once; a run's executor stops them when it ends, and
+    whatever is left stops at exit. ``reuses``: the UI, the daemon and a backfill keep them
+    from run to run (stopped at exit). Other commands stop them at once."""
+
+    def __init__(self, file: str | None, module: str | None, attribute: str | None, home: Path | None,
+                 runs: bool = False, reuses: bool = False) -> None:
         try:
-            self._load(file, module, attribute, home)
+            self._load(file, module, attribute, home, runs, reuses)
         finally:
             # The definitions live as long as the command's process: the cyclic collector
             # need never scan them again. Loaded with it held off (``load_definitions``), they
@@ -139,7 +146,8 @@ class _Project:
             if ExitFast.armed:
                 gc.freeze()
 
-    def _load(self, file: str | None, module: str | None, attribute: str | None, home: Path | None) -> None:
+    def _load(self, file: str | None, module: str | None, attribute: str | None, home: Path | None,
+              runs: bool, reuses: bool) -> None:
         self.workspace = None
         if not file and not module:
             from headwater.service.workspace import Workspace
@@ -148,8 +156,13 @@ class _Project:
             self.workspace = Workspace.find(self.instance.home)
             if self.workspace is not None:  # several code locations (docs/workspaces.md)
                 self.defs: Definitions = self.workspace.load().definitions()
-                self.workspace.keep_processes = False
-                self.workspace.close()  # processes started to read definitions; a run starts its own
+                self.workspace.keep_processes = reuses
+                if runs or reuses:
+                    import atexit
+
+                    atexit.register(self.workspace.close)
+                else:
+                    self.workspace.close()
                 self.location: Any = self.workspace.location
                 for state in self.workspace.states.values():
                     if not state.ok:

@@ -59,15 +59,24 @@ def register_data_types(*classes: type, build: Callable[[dict[str, Any]], Any] |
 
 class RemoteFunction:
     """Stands in for a user's function that lives in another interpreter: the graph, status
-    and planning never call it; a step that reaches it is sent to its location instead."""
+    and planning never call it; a step that reaches it is sent to its location instead.
 
-    def __init__(self, location: str, what: str, runs_in_child_process: bool = False, name: str = "") -> None:
+    A sensor's or an observe function's stand-in names what it stands for (``target``:
+    ``("sensor", name)`` or ``("observe", key)``); a workspace binds ``caller`` to it, and
+    calling it then runs the real function in the location's process."""
+
+    def __init__(self, location: str, what: str, runs_in_child_process: bool = False, name: str = "",
+                 target: tuple[str, str] | None = None) -> None:
         self.__qualname__ = name or what  # what encode() records, as it would the real function's
         self.location = location
         self.what = what
         self.runs_in_child_process = runs_in_child_process
+        self.target = target
+        self.caller: Callable[[RemoteFunction, tuple[Any, ...]], Any] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.caller is not None and self.target is not None and not kwargs:
+            return self.caller(self, args)
         from headwater.errors import HeadwaterError
 
         raise HeadwaterError(f"{self.what} runs in code location {self.location!r}, not in this process")

@@ -43,8 +43,11 @@ def spec_to_data(spec: AssetSpec) -> dict[str, Any]:
     return out
 
 
-def spec_from_data(data: Mapping[str, Any], code_location: str | None = None) -> AssetSpec:
+def spec_from_data(data: Mapping[str, Any], code_location: str | None = None,
+                   default_timeout: float | None = None) -> AssetSpec:
     kwargs = {k: decode(v) for k, v in data.items() if k != "key"}
+    if default_timeout is not None and kwargs.get("timeout") is None:
+        kwargs["timeout"] = default_timeout  # the location's step_timeout, carried by each of its assets
     if code_location is not None:
         kwargs["code_location"] = code_location
     return AssetSpec(key=data["key"], **kwargs)
@@ -102,14 +105,18 @@ def parts_from_data(data: Mapping[str, Any], code_location: str | None = None
                               f"{data.get('format')!r}; this Headwater reads format {FORMAT_VERSION}")
     where = str(data["location"])
     items: list[Any] = []
+    # Joined with other locations (``code_location`` given), the location's step_timeout can only
+    # travel on its own assets; ``definitions_from_data`` keeps it on the Definitions instead.
+    timeout = data.get("step_timeout") if code_location is not None else None
     for a in data["assets"]:
-        specs = tuple(spec_from_data(s, code_location) for s in a["specs"])
+        specs = tuple(spec_from_data(s, code_location, timeout) for s in a["specs"])
         fn = RemoteFunction(where, f"asset {a['name']}", bool(a.get("child_process")))
         items.append(AssetsDefinition(a["name"], specs, fn, is_multi=bool(a.get("multi")),
                                       can_subset=bool(a.get("subset"))))
     for s in data["sources"]:
         spec = spec_from_data(s["spec"], code_location)
-        observe = RemoteFunction(where, f"observe of {spec.key}") if s.get("observable") else None
+        observe = RemoteFunction(where, f"observe of {spec.key}", target=("observe", str(spec.key))) \
+            if s.get("observable") else None
         items.append(SourceDefinition(spec, observe))
     checks = []
     for c in data["checks"]:
@@ -120,11 +127,15 @@ def parts_from_data(data: Mapping[str, Any], code_location: str | None = None
 
 
 def automation_from_data(data: Mapping[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """Schedules and sensors; a sensor's function is a stand-in (it is evaluated at home)."""
+    """Schedules and sensors; a sensor's function is a stand-in, evaluated in its location's
+    process when a workspace binds it (``RemoteFunction.caller``)."""
     where = str(data["location"])
     schedules = tuple(decode(s) for s in data.get("schedules", ()))
     sensors = tuple(decode(s, lambda name: RemoteFunction(where, f"sensor function {name}", name=name))
                     for s in data.get("sensors", ()))
+    for sensor in sensors:
+        if isinstance(sensor.fn, RemoteFunction):
+            sensor.fn.target = ("sensor", sensor.name)
     return schedules, sensors
 
 

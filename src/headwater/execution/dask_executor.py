@@ -34,7 +34,7 @@ from typing import Any
 from headwater.core.events import ErrorInfo
 from headwater.definitions.definitions import Definitions
 from headwater.errors import HeadwaterError
-from headwater.execution.dask_worker import StepAddress, run_step
+from headwater.execution.dask_worker import run_step
 from headwater.execution.executor import timed_out
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.execution.step_lease import LeaseState, lease_name, read_lease
@@ -73,13 +73,14 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, client: Any, defs: Definitions, leases: LeaseStore,
-                 address_for: Callable[[StepRequest, str, str], StepAddress], *, cluster: Any = None,
-                 lease_ttl: float, description: str) -> None:
+                 address_for: Callable[[StepRequest, str, str], Any], *, cluster: Any = None,
+                 lease_ttl: float, description: str, task: Callable[[Any], StepOutcome] = run_step) -> None:
         self._client = client
         self._cluster = cluster
         self._defs = defs
         self._leases = leases
         self._address_for = address_for
+        self._task = task  # run_step; a workspace's: dask_location.run_location_step
         self._ttl = lease_ttl
         self.description = description
         self._flights: dict[str, _Flight] = {}  # by Dask key
@@ -134,7 +135,7 @@ class DaskExecutor:
             # The abandon Event of each step is one nobody sets unless the step is given up.
             addresses = [self._address_for(r, f"headwater-abandon-{n}", self.outcome_topic)
                          for r, n in zip(requests, names)]
-            futures = self._client.map(run_step, addresses, key=keys, pure=False, retries=0,
+            futures = self._client.map(self._task, addresses, key=keys, pure=False, retries=0,
                                        resources=dict(resources) or None)
             for request, key, name, future in zip(requests, keys, names, futures):
                 self._flights[key] = _Flight(request, future, now, name)

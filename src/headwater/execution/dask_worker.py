@@ -88,7 +88,7 @@ def run_step(address: StepAddress) -> StepOutcome:
     attempt and died (Dask rescheduled it): the coordinator fails the attempt, naming it."""
     env = _environment(address)
     request = address.request
-    abandon = _abandon_check(address.abandon_event, env.store, request.run_id)
+    abandon = abandon_check(address.abandon_event, env.store, request.run_id)
     lease = StepLease(env.store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
     lease.take()
     try:
@@ -96,11 +96,11 @@ def run_step(address: StepAddress) -> StepOutcome:
     finally:
         lease.release()
     if address.outcome_topic:
-        _push(address.outcome_topic, outcome)
+        push_outcome(address.outcome_topic, outcome)
     return outcome
 
 
-def _push(topic: str, outcome: StepOutcome) -> None:
+def push_outcome(topic: str, outcome: StepOutcome) -> None:
     """Send the outcome to the coordinator now, over the worker's stream to the scheduler
     (which forwards it to the coordinator's client): the coordinator learns it without asking
     for the task's result — a round trip through the scheduler to this worker per step."""
@@ -113,16 +113,24 @@ def _push(topic: str, outcome: StepOutcome) -> None:
     worker.log_event(topic, pickle.dumps((worker.get_current_task(), outcome)))
 
 
-def _abandon_check(name: str, store: Any, run_id: str) -> Any:
+def abandon_check(name: str, store: Any, run_id: str) -> Any:
     """A cheap "was this step given up?", asked only when the lease is renewed (a short step
     never asks): the coordinator set the step's Dask Event (timeout, Ctrl-C), or the run has
     ended without it (its coordinator died and was reaped, or the run was canceled)."""
 
-    def abandoned() -> bool:
-        from distributed import Event
+    from distributed import Event
 
-        if Event(name).is_set():
-            return True
+    try:  # made here, in the task's thread: the lease's thread has no Dask client of its own
+        event: Any = Event(name)
+    except ValueError:  # not inside a Dask worker (called directly, e.g. in a test)
+        event = None
+
+    def abandoned() -> bool:
+        try:
+            if event is not None and event.is_set():
+                return True
+        except Exception:  # noqa: BLE001 - the scheduler is unreachable: the run's status still tells
+            pass
         run = store.get_run(run_id)
         return run is not None and run.status.is_terminal
 

@@ -20,7 +20,7 @@ from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError
 from headwater.execution.dask_cluster import check_store_reachable, connect, dask_settings
 from headwater.execution.dask_executor import DaskExecutor
-from headwater.execution.dask_worker import StepAddress
+from headwater.execution.dask_worker import StepAddress, run_step
 from headwater.execution.multiprocess import WorkerBootstrap
 from headwater.execution.requests import StepRequest
 from headwater.execution.step_lease import lease_ttl
@@ -30,9 +30,29 @@ from headwater.values.filesystem import value_store_from_config
 
 def build_dask_executor(defs: Definitions, store: EventStore, database_url: str, values_config: dict[str, Any],
                         workers: int | None, location: DefinitionsLocation | None) -> DaskExecutor:
-    location = location or infer_location(defs)
-    settings = dask_settings(location.working_dir)
+    workspace = getattr(defs, "workspace", None)
+    if workspace is not None:  # each step runs in its code location's interpreter, on the worker
+        settings = dask_settings(workspace.location.working_dir)
+        address_for, task = _location_addresses(defs, database_url, values_config)
+    else:
+        location = location or infer_location(defs)
+        settings = dask_settings(location.working_dir)
+        address_for, task = _addresses(location, database_url, values_config), run_step
     check_store_reachable(database_url, settings)  # before any connection: nothing is recorded
+    client, cluster = connect(settings, workers)
+    try:
+        description = (f"the Dask scheduler at {settings.address}" if settings.address
+                       else f"a LocalCluster ({len(cluster.workers)} workers)")
+        return DaskExecutor(client, defs, store, address_for, cluster=cluster, lease_ttl=lease_ttl(),
+                            description=description, task=task)
+    except BaseException:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        raise
+
+
+def _addresses(location: DefinitionsLocation, database_url: str, values_config: dict[str, Any]) -> Any:
     from headwater.storage.sql.store import open_store
 
     # A canceled step's task runs on (Dask cannot kill it): its worker's store drops what the
@@ -47,17 +67,26 @@ def build_dask_executor(defs: Definitions, store: EventStore, database_url: str,
     def address_for(request: StepRequest, abandon_event: str, outcome_topic: str) -> StepAddress:
         return StepAddress(loc, database_url, values, request, boot, ttl, abandon_event, outcome_topic)
 
-    client, cluster = connect(settings, workers)
-    try:
-        description = (f"the Dask scheduler at {settings.address}" if settings.address
-                       else f"a LocalCluster ({len(cluster.workers)} workers)")
-        return DaskExecutor(client, defs, store, address_for, cluster=cluster, lease_ttl=ttl,
-                            description=description)
-    except BaseException:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-        raise
+    return address_for
+
+
+def _location_addresses(defs: Any, database_url: str, values_config: dict[str, Any]) -> tuple[Any, Any]:
+    """A workspace's steps travel with their location's name and configuration: the task on the
+    worker runs each in that location's interpreter (``execution/dask_location.py``)."""
+    from headwater.execution.dask_location import LocationStepAddress, run_location_step
+    from headwater.storage.sql.store import open_store
+
+    store = functools.partial(open_store, database_url)
+    configs = {c.name: json.dumps(c.to_dict(), sort_keys=True) for c in defs.workspace.config.locations}
+    values = json.dumps(values_config, sort_keys=True)
+    ttl = lease_ttl()
+
+    def address_for(request: StepRequest, abandon_event: str, outcome_topic: str) -> LocationStepAddress:
+        name = defs.location_of_step(request.step_key)
+        return LocationStepAddress(name, configs[name], database_url, values, request, store, ttl, abandon_event,
+                                   outcome_topic)
+
+    return address_for, run_location_step
 
 
 def infer_location(defs: Definitions) -> DefinitionsLocation:

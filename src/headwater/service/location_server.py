@@ -111,6 +111,7 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
 
     envs: dict[tuple[str, str], tuple[Any, Any]] = {}
     env_lock = threading.Lock()
+    abandoned: dict[int, threading.Event] = {}  # the steps running now, by id
 
     def environment(store_url: str, values: dict[str, Any]) -> tuple[Any, Any]:
         key = (store_url, json.dumps(values, sort_keys=True))
@@ -122,25 +123,48 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
                 envs[key] = (open_store(store_url), value_store_from_config(values))
             return envs[key]
 
-    def run(message: dict[str, Any]) -> None:
+    def run(message: dict[str, Any], given_up: threading.Event) -> None:
         request = unpack(message["request"])
+        if request.timeout is not None:  # its time runs from now, not while it waited for a thread
+            send({"op": "started", "id": message["id"]})
         try:
             store, values = environment(message["store"], message["values"])
-            outcome = execute_step(defs, store, values, request)
+            outcome = execute_step(defs, store, values, request, given_up)
         except Exception as exc:  # noqa: BLE001 - a bug or a store failure: report, keep serving
             outcome = StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
                                   error=ErrorInfo.from_exception(exc, traceback.format_exc()), recorded=False)
+        finally:
+            abandoned.pop(message["id"], None)
         send({"op": "outcome", "id": message["id"], "outcome": pack(outcome)})
+
+    def call(message: dict[str, Any]) -> None:
+        from headwater.service.location_calls import run_call
+
+        try:
+            result = run_call(defs, message["kind"], message["target"], unpack(message["args"]))
+            reply = {"op": "result", "id": message["id"], "ok": True, "result": pack(result)}
+        except BaseException as exc:  # noqa: BLE001 - the user's error goes home as text
+            reply = {"op": "result", "id": message["id"], "ok": False, "type": type(exc).__name__,
+                     "error": str(exc), "traceback": traceback.format_exc()}
+        send(reply)
 
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="location-step")
     try:
         for line in sys.stdin:
             message = json.loads(line)
-            if message.get("op") == "stop":
+            op = message.get("op")
+            if op == "stop":
                 break
-            if message.get("op") == "step":
-                pool.submit(run, message)
-            elif message.get("op") == "ping":
+            if op == "step":
+                abandoned[message["id"]] = given_up = threading.Event()
+                pool.submit(run, message, given_up)
+            elif op == "abandon":
+                event = abandoned.get(message["id"])
+                if event is not None:
+                    event.set()
+            elif op == "call":  # a thread each: a sensor that hangs (abandoned at home) holds no one else up
+                threading.Thread(target=call, args=(message,), name="location-call", daemon=True).start()
+            elif op == "ping":
                 send({"op": "pong", "pid": os.getpid()})
     finally:
         pool.shutdown(wait=True)

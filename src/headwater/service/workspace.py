@@ -29,6 +29,7 @@ from typing import Any
 from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec
 from headwater.definitions.assets import SourceDefinition
+from headwater.definitions.data_codec import RemoteFunction
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.definitions_cache import DefinitionsCache, file_stats
 from headwater.definitions.definitions_data import automation_from_data, parts_from_data
@@ -61,6 +62,8 @@ class LocationState:
     def parts(self) -> tuple[Any, Any, Any]:
         if self._parts is None or self._parts_of is not self.data:
             assert self.data is not None
+            if _names_automation(self.data):
+                import headwater.automation.data_types  # noqa: F401 - sensors, schedules, conditions as data
             items, checks = parts_from_data(self.data, self.name)
             self._parts, self._parts_of = (items, checks, automation_from_data(self.data)), self.data
         return self._parts
@@ -130,6 +133,7 @@ class Workspace:
         self.failures = DefinitionsCache(Path(home) / "locations" / "failed")
         self.states: dict[str, LocationState] = {c.name: LocationState(c) for c in config.locations}
         self.processes: dict[str, LocationProcess] = {}
+        self._retired: list[LocationProcess] = []  # gave up a step (timeout); still running others
         self._defs: WorkspaceDefinitions | None = None
         self._lock = threading.RLock()
         # A command stops the processes it started once its run ends; the UI and the daemon
@@ -247,11 +251,22 @@ class Workspace:
         owner: dict[AssetKey, str] = {}
         unavailable: set[AssetKey] = set()
         external: dict[AssetKey, str] = {}
+        # What each location produces: a source another location declares with one of these keys
+        # (a dbt source over the table a Python ingest writes) is that asset, read across locations.
+        produced: dict[AssetKey, str] = {}
+        for cfg in self.config.locations:
+            state = self.states[cfg.name]
+            if state.data is not None:
+                for item in state.parts()[0]:
+                    if not isinstance(item, SourceDefinition):
+                        produced.update(dict.fromkeys(item.keys, cfg.name))
         for cfg in self.config.locations:
             state = self.states[cfg.name]
             if state.data is None:
                 continue
             parts, cs, (s, n) = state.parts()
+            parts = [i for i in parts
+                     if not (isinstance(i, SourceDefinition) and produced.get(i.key, cfg.name) != cfg.name)]
             for item in parts:
                 for key in _keys(item):
                     if key in owner:
@@ -264,6 +279,9 @@ class Workspace:
             checks.extend(cs)
             schedules.extend(s)
             sensors.extend(n)
+            for fn in [x.fn for x in n] + [i.observe for i in parts if isinstance(i, SourceDefinition)]:
+                if isinstance(fn, RemoteFunction):
+                    fn.caller = self._call  # sensors and observations run in the location's process
             for text in state.data.get("external", ()):
                 external.setdefault(AssetKey.parse(text), cfg.name)
         broken = [s.name for s in self.states.values() if not s.ok and s.data is None]
@@ -289,8 +307,11 @@ class Workspace:
         """The running process of ``name``, started now if the definitions came from the cache."""
         with self._lock:
             process = self.processes.get(name)
-            if process is not None and process.alive():
+            if process is not None and process.usable():
                 return process
+            self._retired = [p for p in self._retired if p.alive()]
+            if process is not None and process.alive():  # retiring: killed once idle, or at close
+                self._retired.append(process)
             state = self.states[name]
             spawned = self._spawn(state.config)
             report = spawned.wait_loaded() if isinstance(spawned, LocationProcess) else spawned
@@ -298,6 +319,18 @@ class Workspace:
             if not state.ok:
                 raise HeadwaterError(f"code location {name!r} is unavailable: {state.error}")
             return self.processes[name]
+
+    def _call(self, fn: RemoteFunction, args: tuple[Any, ...]) -> Any:
+        """A sensor's or an observe function's stand-in, called: run the real one where it lives."""
+        assert fn.target is not None
+        kind, target = fn.target
+        result = self.process_for(fn.location).call(kind, target, args)
+        if kind != "sensor":
+            return result
+        value, cursor, cursor_set = result
+        if cursor_set and args and hasattr(args[0], "update_cursor"):
+            args[0].update_cursor(cursor)  # the function set the cursor of its copy of the context
+        return value
 
     def executor(self, store_url: str, values: dict[str, Any]) -> LocationExecutor:
         defs = self.definitions()
@@ -309,6 +342,10 @@ class Workspace:
             for process in self.processes.values():
                 process.stop()
             self.processes.clear()
+            for process in self._retired:
+                process.kill()
+                process.stop()
+            self._retired.clear()
 
 
 _NONE: dict[str, Any] = {}
@@ -323,6 +360,13 @@ def location_fields(defs: Any, key: AssetKey) -> dict[str, Any]:
     if key in defs.unavailable:
         return {"location": where.get(key), "location_status": "unavailable"}
     return {"location": where.get(key), "location_status": "loaded"}
+
+
+def _names_automation(data: dict[str, Any]) -> bool:
+    """Whether ``data`` holds sensors, schedules or automation conditions (decoding them needs
+    the automation layer's types, which a status pass over other projects never loads)."""
+    return bool(data.get("sensors") or data.get("schedules")) or any(
+        "automation" in spec for a in data["assets"] for spec in a["specs"])
 
 
 def _keys(item: Any) -> tuple[AssetKey, ...]:
