@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from headwater.cli.typer_app import HomeOpt, JsonOpt, _fail, app, out
+from headwater.cli.typer_app import ExitFast, HomeOpt, JsonOpt, _fail, app, out
 from headwater.errors import HeadwaterError
 
 
@@ -41,14 +41,7 @@ def locations(
     as_json: JsonOpt = False, home: HomeOpt = None,
 ) -> None:
     """The code locations of the workspace: loaded or broken, how many assets, which interpreter."""
-    try:
-        ws = _workspace(home)
-        ws.load()
-        ws.definitions()  # duplicate keys across locations are an error here too
-    except HeadwaterError as exc:
-        _fail(exc)
-    states = list(ws.states.values())
-    ws.close()
+    states = _read(home, reload=None)
     if as_json:
         out.print(json.dumps([s.to_dict() for s in states]), markup=False, highlight=False, soft_wrap=True)
     else:
@@ -62,16 +55,34 @@ def reload(
     as_json: JsonOpt = False, home: HomeOpt = None,
 ) -> None:
     """Read a code location's definitions again in a new process of its interpreter."""
-    try:
-        ws = _workspace(home)
-        ws.load()
-        states = ws.reload(location)
-        ws.definitions()
-    except HeadwaterError as exc:
-        _fail(exc)
-    ws.close()
+    states = _read(home, reload=[location] if location is not None else [])
     if as_json:
         out.print(json.dumps([s.to_dict() for s in states]), markup=False, highlight=False, soft_wrap=True)
     else:
         _print(states, show_errors=True)
     raise typer.Exit(0 if all(s.ok for s in states) else 1)
+
+
+def _read(home: Any, reload: list[str] | None) -> list[Any]:
+    """Load the workspace (``reload``: these locations from a new process, every one when
+    empty; None: from the cache where it is fresh) and join it, as one command that only
+    reads: the processes it starts are told to stop as soon as they reported, and end
+    while it joins the definitions (duplicate keys across locations are an error here too).
+    The states of the reloaded locations, or of all."""
+    ws = None
+    try:
+        with ExitFast.gc_off():
+            ws = _workspace(home)
+            names = (reload or [c.name for c in ws.config.locations]) if reload is not None else []
+            ws.load(fresh=names)
+            ws.ask_to_stop()
+            ws.definitions()
+            ws.close()
+            ExitFast.requested = True  # its processes have ended: nothing left to clean up but memory
+    except HeadwaterError as exc:
+        _fail(exc)
+    finally:
+        if ws is not None:
+            ws.close()
+    assert ws is not None
+    return [ws.states[n] for n in names] if names else list(ws.states.values())

@@ -53,7 +53,6 @@ def main() -> None:
 
 
 def _load(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    import headwater.automation.data_types  # noqa: F401 - conditions, schedules and sensors as data
     from headwater.definitions.definitions import Definitions
     from headwater.definitions.definitions_data import definitions_to_data
     from headwater.definitions.external_deps import allow_external_deps
@@ -72,7 +71,19 @@ def _load(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             from headwater.definitions.loader import load_definitions
 
             defs = load_definitions(loc.definitions_location())
+    if _uses_automation(defs):
+        import headwater.automation.data_types  # noqa: F401 - conditions, schedules and sensors as data
     return defs, definitions_to_data(defs, loc.name)
+
+
+def _uses_automation(defs: Any) -> bool:
+    """Whether ``defs`` declares schedules, sensors or automation conditions: describing
+    them as data needs the automation layer's types, which a location without them does not
+    import (a sixth of a small location's start)."""
+    if defs.schedules or defs.sensors:
+        return True
+    specs = [s for d in defs.assets_defs for s in d.specs] + [src.spec for src in defs.sources.values()]
+    return any(spec.automation is not None for spec in specs)
 
 
 def source_files(config: dict[str, Any]) -> list[list[Any]]:
@@ -104,11 +115,8 @@ def _in_skipped(path: Path, roots: list[Path]) -> bool:
 
 
 def _serve(defs: Any, send: Any, threads: int) -> None:
-    from headwater.core.events import ErrorInfo
-    from headwater.execution.location_process import pack, unpack
-    from headwater.execution.requests import StepOutcome
-    from headwater.execution.step_execution import execute_step
-
+    # What running a step needs is imported by the first step (a reload that only reads the
+    # definitions, then stops the process, never pays for it).
     envs: dict[tuple[str, str], tuple[Any, Any]] = {}
     env_lock = threading.Lock()
     abandoned: dict[int, threading.Event] = {}  # the steps running now, by id
@@ -124,6 +132,11 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
             return envs[key]
 
     def run(message: dict[str, Any], given_up: threading.Event) -> None:
+        from headwater.core.events import ErrorInfo
+        from headwater.execution.location_process import pack, unpack
+        from headwater.execution.requests import StepOutcome
+        from headwater.execution.step_execution import execute_step
+
         request = unpack(message["request"])
         if request.timeout is not None:  # its time runs from now, not while it waited for a thread
             send({"op": "started", "id": message["id"]})
@@ -138,6 +151,7 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
         send({"op": "outcome", "id": message["id"], "outcome": pack(outcome)})
 
     def call(message: dict[str, Any]) -> None:
+        from headwater.execution.location_process import pack, unpack
         from headwater.service.location_calls import run_call
 
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
 import sys
 import threading
 import time
@@ -151,11 +152,19 @@ class Workspace:
 
     # -- loading ---------------------------------------------------------------------------
 
-    def load(self, use_cache: bool = True) -> Workspace:
+    def load(self, use_cache: bool = True, fresh: Iterable[str] = ()) -> Workspace:
         """Every location's definitions: from the cache where its files are unchanged, else
-        from its process (started in parallel, kept for running steps)."""
+        from its process (started in parallel, kept for running steps). The locations named in
+        ``fresh`` (a reload) are read from a new process whatever the cache says: they start
+        first, and the others are read from the cache and decoded while they load."""
+        fresh = list(fresh)
+        for n in fresh:
+            self.config.location(n)  # an unknown name is an error naming the workspace's locations
+        started = self._spawn_all(fresh)
         todo = []
         for cfg in self.config.locations:
+            if cfg.name in started:
+                continue
             state = self.states[cfg.name]
             entry = self.cache.fresh(cfg.name, _identity(cfg)) if use_cache else None
             failed = self.failures.fresh(cfg.name, _identity(cfg)) if use_cache and entry is None else None
@@ -165,7 +174,8 @@ class Workspace:
                 self._broken(state, failed.data["error"], failed.data["traceback"])
             else:
                 todo.append(cfg.name)
-        self._start(todo)
+        started.update(self._spawn_all(todo))
+        self._collect(started)
         self._defs = None
         return self
 
@@ -179,7 +189,7 @@ class Workspace:
                 old = self.processes.pop(n, None)
                 if old is not None:
                     old.stop()
-            self._start(names)
+            self._collect(self._spawn_all(names))
             self._defs = None
         return [self.states[n] for n in names]
 
@@ -197,11 +207,38 @@ class Workspace:
     def reload_changed(self) -> list[LocationState]:
         return [s for n in self.changed() for s in self.reload(n)]
 
-    def _start(self, names: Iterable[str]) -> None:
-        started = {n: self._spawn(self.states[n].config) for n in names}
+    def _spawn_all(self, names: Iterable[str]) -> dict[str, LocationProcess | LoadReport]:
+        return {n: self._spawn(self.states[n].config) for n in names}
+
+    def _collect(self, started: dict[str, LocationProcess | LoadReport]) -> None:
+        """Record each started location's report as it arrives, whatever the order. While
+        the processes load (all at once), what is already known — the locations read from
+        the cache, those that have reported — is decoded, so the join that follows finds
+        only the last one left to decode."""
+        waiting: dict[str, LocationProcess] = {}
         for n, process in started.items():
-            report = process.wait_loaded() if isinstance(process, LocationProcess) else process
-            self._record(self.states[n], process, report)
+            if isinstance(process, LocationProcess):
+                waiting[n] = process
+            else:
+                self._record(self.states[n], process, process)
+        if not waiting:
+            return
+        known = [s for s in self.states.values() if s.data is not None and s.name not in waiting]
+        with selectors.DefaultSelector() as selector:
+            for n, process in waiting.items():
+                selector.register(process.fileno(), selectors.EVENT_READ, n)
+            while waiting:
+                ready = selector.select(timeout=0 if known else None)
+                if not ready:
+                    _decode_early(known.pop(0))
+                    continue
+                for key, _events in ready:
+                    selector.unregister(key.fileobj)
+                    process = waiting.pop(key.data)
+                    state = self.states[key.data]
+                    self._record(state, process, process.wait_loaded())
+                    if state.data is not None:
+                        known.append(state)
 
     def _spawn(self, cfg: LocationConfig) -> LocationProcess | LoadReport:
         python = cfg.python or sys.executable
@@ -337,8 +374,17 @@ class Workspace:
         return LocationExecutor(self.process_for, defs.location_of_step, store_url, values,
                                 on_close=None if self.keep_processes else self.close)
 
+    def ask_to_stop(self) -> None:
+        """Tell every location's process to end, without waiting (``close`` reaps them): a
+        command that only read the definitions lets them end while it joins them."""
+        with self._lock:
+            for process in self.processes.values():
+                process.ask_to_stop()
+
     def close(self) -> None:
         with self._lock:
+            for process in self.processes.values():
+                process.ask_to_stop()  # all end at once; then each is waited for
             for process in self.processes.values():
                 process.stop()
             self.processes.clear()
@@ -360,6 +406,15 @@ def location_fields(defs: Any, key: AssetKey) -> dict[str, Any]:
     if key in defs.unavailable:
         return {"location": where.get(key), "location_status": "unavailable"}
     return {"location": where.get(key), "location_status": "loaded"}
+
+
+def _decode_early(state: LocationState) -> None:
+    """Decode ``state``'s definitions now, while processes load; a failure is left for the
+    join to report (it decodes them again)."""
+    try:
+        state.parts()
+    except Exception:  # noqa: BLE001, S110 - the join decodes them again and raises it there
+        pass
 
 
 def _names_automation(data: dict[str, Any]) -> bool:
