@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from headwater.core.keys import AssetKey
 from headwater.core.specs import AssetSpec, CheckSpec
 from headwater.definitions.assets import AssetsDefinition, SourceDefinition
 from headwater.definitions.checks import CheckDefinition
@@ -43,14 +44,32 @@ def spec_to_data(spec: AssetSpec) -> dict[str, Any]:
     return out
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def spec_from_data(data: Mapping[str, Any], code_location: str | None = None,
                    default_timeout: float | None = None) -> AssetSpec:
-    kwargs = {k: decode(v) for k, v in data.items() if k != "key"}
+    # Plain fields and the dependencies' keys are read directly, the rest through the codec:
+    # every CLI command of a workspace decodes all its locations' specs (9,000 for three teams).
+    kwargs: dict[str, Any] = {}
+    for k, v in data.items():
+        if k == "deps":
+            kwargs[k] = tuple([_dep_key(d) for d in v])
+        elif v is None or type(v) in _PLAIN:
+            if k != "key":
+                kwargs[k] = v
+        else:
+            kwargs[k] = decode(v)
     if default_timeout is not None and kwargs.get("timeout") is None:
         kwargs["timeout"] = default_timeout  # the location's step_timeout, carried by each of its assets
     if code_location is not None:
         kwargs["code_location"] = code_location
     return AssetSpec(key=data["key"], **kwargs)
+
+
+def _dep_key(data: Any) -> Any:
+    path = data.get("$k") if type(data) is dict else None
+    return AssetKey(tuple(path)) if type(path) is list else decode(data)
 
 
 def check_to_data(spec: CheckSpec) -> dict[str, Any]:

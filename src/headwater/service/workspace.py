@@ -185,11 +185,13 @@ class Workspace:
         for n in names:
             self.config.location(n)  # an unknown name is an error naming the workspace's locations
         with self._lock:
-            for n in names:
-                old = self.processes.pop(n, None)
-                if old is not None:
-                    old.stop()
-            self._collect(self._spawn_all(names))
+            old = [p for p in (self.processes.pop(n, None) for n in names) if p is not None]
+            for process in old:
+                process.ask_to_stop()  # it ends (its running steps first) while the new one loads
+            started = self._spawn_all(names)
+            for process in old:
+                process.stop()
+            self._collect(started)
             self._defs = None
         return [self.states[n] for n in names]
 
