@@ -5,9 +5,12 @@
 Prints, with the load average beside each figure, wall and CPU (user+sys of the child
 processes, as cli_bench.py does):
 * the first load (no cache: every location's interpreter starts and reports),
-* ``headwater status --json`` as a whole process, answered from the definitions cache,
-* ``headwater reload LOCATION`` as a whole process, and the reload of one location alone
-  (``Workspace.reload`` in a warm process: what the UI button and the daemon pay).
+* ``headwater status --json`` as a whole process, answered from the definitions cache, and
+  with no cache (every location's interpreter starts, then status is answered),
+* ``headwater reload LOCATION`` as a whole process, with the location's files unchanged and
+  just after an edit (its cache is stale: what a user who fixed a file and reloads pays),
+  and the reload of one location alone (``Workspace.reload`` in a warm process: what the UI
+  button and the daemon pay).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,6 +70,19 @@ def timed(args: list[str], cwd: Path) -> tuple[float, float, int]:
     return wall, cpu, proc.returncode
 
 
+def forgotten(home: Path) -> bool:
+    """Drop the definitions cache (the store stays): the next command asks every location."""
+    shutil.rmtree(home / "locations", ignore_errors=True)
+    return True
+
+
+def edited(path: Path) -> bool:
+    """Save ``path`` again, as an editor does (a new mtime, whatever the clock's resolution)."""
+    later = max(time.time(), path.stat().st_mtime) + 2
+    os.utime(path, (later, later))
+    return True
+
+
 def load() -> str:
     return f"load {os.getloadavg()[0]:.2f}"
 
@@ -90,7 +107,11 @@ def main() -> None:
         report("first load, no cache (headwater locations)", [timed(hw + ["locations"], ws)])
         report(f"headwater status --json, from the cache ({total} assets)",
                [timed(hw + ["status", "--json"], ws) for _ in range(opts.repeat)])
+        report("headwater status --json, no cache (three interpreters start)",
+               [timed(hw + ["status", "--json"], ws) for _ in range(opts.repeat) if forgotten(ws / ".headwater")])
         report("headwater reload ml (whole process)", [timed(hw + ["reload", "ml"], ws) for _ in range(opts.repeat)])
+        report("headwater reload ml just after an edit (whole process)",
+               [timed(hw + ["reload", "ml"], ws) for _ in range(opts.repeat) if edited(ws / "ml" / "pipeline.py")])
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
         from headwater.definitions.locations_config import find_workspace
         from headwater.service.workspace import Workspace

@@ -155,7 +155,10 @@ class _Project:
             self.instance = Instance(home=home)
             self.workspace = Workspace.find(self.instance.home)
             if self.workspace is not None:  # several code locations (docs/workspaces.md)
-                self.defs: Definitions = self.workspace.load().definitions()
+                self.workspace.load()
+                if not (runs or reuses):
+                    self.workspace.ask_to_stop()  # they end while the definitions are joined
+                self.defs: Definitions = self.workspace.definitions()
                 self.workspace.keep_processes = reuses
                 if runs or reuses:
                     import atexit
