@@ -145,7 +145,7 @@ class LocationProcess:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         seconds = time.perf_counter() - self.started
-        if not line:
+        if not line.endswith(b"\n"):  # nothing, or cut short: it ended (was killed) while reporting
             code = self.proc.wait()
             self._close_pipes()
             return LoadReport(False, error=f"its process ended before reporting (exit code {code}); is headwater "
