@@ -53,7 +53,7 @@ def spec_from_data(data: Mapping[str, Any], code_location: str | None = None,
     # every CLI command of a workspace decodes all its locations' specs (9,000 for three teams).
     kwargs: dict[str, Any] = {}
     for k, v in data.items():
-        if k == "deps":
+        if k == "deps" and type(v) is list:
             kwargs[k] = tuple([_dep_key(d) for d in v])
         elif v is None or type(v) in _PLAIN:
             if k != "key":
