@@ -9,6 +9,7 @@ import pytest
 import headwater as hw
 from headwater.core.root_counts import root_cause_counts
 from headwater.reports import health_to_dict
+from headwater.service.status_snapshot import StatusRows
 from headwater.web.row_bounds import api_body, api_row
 from headwater.web.rows import MAX_ROOTS, REASON_CHARS, RowWriter
 from headwater.web.shapes import asset_row
@@ -105,8 +106,9 @@ def test_status_rows_bounded_as_text_are_the_api_rows(healths):
     writer = RowWriter(graph)
     bounded_rows = [api_row(orjson.dumps(health_to_dict(h, graph, counts.get(k, 0)))) for k, h in by_key.items()]
     assert [json.loads(r) for r in bounded_rows] == [json.loads(writer.row(h)) for h in by_key.values()]
-    assert json.loads(api_body(orjson.dumps(health_to_dict(h, graph, counts.get(k, 0))) for k, h in by_key.items())) \
-        == [json.loads(r) for r in bounded_rows]
+    status_rows = [orjson.dumps(health_to_dict(h, graph, counts.get(k, 0))) for k, h in by_key.items()]
+    assert json.loads(api_body(StatusRows([], status_rows))) == [json.loads(r) for r in bounded_rows]
+    assert api_body(StatusRows([], [])) == b"[]"
     wide = json.loads(bounded_rows[[str(k) for k in by_key].index("wide")])
     assert wide["cut"] == ["stale_root_causes", "health_reasons"]  # both bounds were met
     tagged = (b'{"key":"t","tags":{"x":"y","stale_root_cause_count":"9"},"stale_root_causes":[],'

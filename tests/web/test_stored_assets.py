@@ -5,7 +5,6 @@ computation gives at that moment, and only while those rows hold."""
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import headwater as hw

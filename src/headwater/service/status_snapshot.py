@@ -119,6 +119,20 @@ class StatusRows:
         return [_completed(stretch[starts[i] - base:starts[i + 1] - 2 - base], timed[i]) if i in timed
                 else stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
 
+    def stored_document(self) -> tuple[bytes, list[int], set[int]] | None:
+        """Read back from a snapshot (and no row asked for yet): the stored ``document``, where
+        each row begins in it (``starts_of``), and the positions of the rows stored without
+        their clock-bound fields (``completed`` puts them back); None when computed. For a
+        reader that rewrites every row anyway (the web's bounded rows): no row is copied first."""
+        if self._stored is None or self._rows is not None or self._starts is None:
+            return None
+        return self._stored.body(), self._starts, set(self._timed)
+
+    def completed(self, position: int, stored: bytes) -> bytes:
+        """The row at ``position`` as stored, with its clock-bound fields (evaluated when
+        read back) in their place."""
+        return _completed(stored, self._timed[position])
+
     def write_document(self, out: IO[bytes]) -> None:
         """The JSON array of every row, one a line (``document``), to ``out``."""
         if self._stored is not None and self._rows is None and not self._timed:

@@ -59,7 +59,7 @@ class StoredAssets:
         if found is None or found.as_of is None:
             return None
         try:
-            return api_body(found.rows()), found.as_of
+            return api_body(found), found.as_of
         except (ValueError, IndexError, OSError):  # damaged: computed instead
             return None
         finally:
