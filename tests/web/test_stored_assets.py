@@ -35,6 +35,7 @@ class Ui:
 
     def __exit__(self, *exc) -> None:
         self.client.__exit__(*exc)
+        assert self.ctx.stored_assets.wait_idle(timeout=60)  # stored once quiet, in a thread
         self.ctx.launcher.close()
         self.instance.close()
 
@@ -51,7 +52,9 @@ def warmed(web):
     cache.prefetch()
     assert cache.wait_first(timeout=60)
     assert cache.peek() is not None
-    return web.client.get("/api/assets")
+    answer = web.client.get("/api/assets")
+    assert web.app.state.ctx.stored_assets.wait_idle(timeout=60)  # stored once quiet, in a thread
+    return answer
 
 
 def snapshots(web) -> list:
@@ -80,8 +83,9 @@ def test_a_restarted_ui_serves_the_stored_rows_without_computing(web):
         assert ui.client.get("/api/assets").json() == first.json()
 
 
-def test_a_body_computed_for_a_request_is_stored_once_sent(web):
+def test_a_body_computed_for_a_request_is_stored_once_the_server_is_quiet(web):
     computed = web.client.get("/api/assets")  # no warm-up: computed while the request waited
+    assert web.app.state.ctx.stored_assets.wait_idle(timeout=60)
     assert len(snapshots(web)) == 1
     with Ui(web) as ui:
         assert served(ui).json() == computed.json()

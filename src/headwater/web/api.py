@@ -71,7 +71,7 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
     elif query.select is None and query.health is None:
         body = snap.body(c.rows, c.graph.keys)
         return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""},
-                        background=BackgroundTask(c.stored_assets.keep, snap))  # once sent: for the next UI
+                        background=BackgroundTask(c.stored_assets.keep_when_quiet, snap, c.activity))  # for the next UI
     else:
         body = json_list(snap.rows(c.rows), visible_keys(c.graph, snap.healths, query))
     return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})

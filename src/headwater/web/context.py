@@ -65,7 +65,7 @@ class WebContext:
         """Prepare a snapshot refreshed in the background: the API's body, what changed since the
         last one, the recent graph views."""
         snapshot.body(self.rows, self.defs.graph.keys)
-        self.stored_assets.keep(snapshot)  # for the next UI (or `status`) started over the same state
+        self.stored_assets.keep_when_quiet(snapshot, self.activity)  # for the next UI (or `status`)
         self.feed.observe(snapshot)
         self.views.rewarm(self.defs.graph, snapshot)
 

@@ -16,7 +16,9 @@ request waits for the computed snapshot, as before.
 
 A UI that computed every asset's health (for a request, or in the background) stores it
 there for the next process (``status_snapshot.keep``, from the previous snapshot's rows
-where nothing changed), unless someone kept one as new already.
+where nothing changed), unless someone kept one as new already. That is up to ~0.7 s of
+CPU for 10,000 assets when no rows are there to reuse, so it waits for a quiet moment
+(``activity.py``), as the other warm-ups do: the pages asked meanwhile come first.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import threading
 from typing import Any
 
 from headwater.service import status_snapshot
+from headwater.web.activity import QUIET, Activity
 from headwater.web.row_bounds import api_body
 
 
@@ -38,6 +41,11 @@ class StoredAssets:
         self._eligible: bool | None = None
         self._kept_mark: int | None = None
         self._lock = threading.Lock()
+        self._keeping = threading.Lock()
+        self._pending: Any = None  # the newest snapshot waiting for a quiet moment to be kept
+        self._waiting = False      # a thread is waiting for it
+        self._idle = threading.Event()
+        self._idle.set()
 
     def _key(self) -> str | None:
         """The definitions' fingerprint (taken once), or None when no snapshot can serve them."""
@@ -71,8 +79,34 @@ class StoredAssets:
         key = self._key()
         if key is None or snapshot.mark is None:
             return
-        with self._lock:
+        with self._keeping:
             if snapshot.mark == self._kept_mark:
                 return
             status_snapshot.keep(self._instance, self._defs, snapshot.mark, snapshot.healths, key)
             self._kept_mark = snapshot.mark
+
+    def keep_when_quiet(self, snapshot: Any, activity: Activity) -> None:
+        """``keep`` once no request has been in flight for ``QUIET`` seconds, in a thread of
+        its own; of several snapshots handed over meanwhile, the newest."""
+        with self._lock:
+            self._pending = snapshot
+            if self._waiting:
+                return
+            self._waiting = True
+            self._idle.clear()
+        threading.Thread(target=self._keep_pending, args=(activity,), name="headwater-ui-keep", daemon=True).start()
+
+    def _keep_pending(self, activity: Activity) -> None:
+        while True:
+            activity.wait_quiet(QUIET, 0.0)
+            with self._lock:
+                snapshot, self._pending = self._pending, None
+                if snapshot is None:
+                    self._waiting = False
+                    self._idle.set()
+                    return
+            self.keep(snapshot)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no snapshot waits to be kept (before closing the instance it uses)."""
+        return self._idle.wait(timeout)
