@@ -66,6 +66,7 @@ def served(ui: Ui):
     first = ui.client.get("/api/assets")
     assert first.status_code == 200
     assert ui.ctx.cache.peek() is None  # answered from disk: no state derived in this process
+    assert ui.instance._store is None  # nor the store opened (on SQLite: no SQLAlchemy to import)
     return first
 
 
