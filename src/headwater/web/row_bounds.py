@@ -17,8 +17,9 @@ The rows are not parsed, nor copied before the answer is joined (20 MB for 10,00
 a field is found by its name in the stored document. JSON text holds ``,"name":`` with a
 bare quote only where it is a member's name (a quote inside a string is escaped), and the
 fields are in ``reports.status_to_dict``'s order. Before the count only the tags' names can
-repeat one, and a tag's value is a string, never a number; between the count and the
-reasons, every member's name is Headwater's own.
+repeat one, and a tag's value is a string (``@asset`` checks it), while the count follows
+a list (the root causes) and is a number; between the count and the reasons, every
+member's name is Headwater's own.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import orjson
 from headwater.gc_pause import paused_gc
 from headwater.web.rows import MAX_ROOTS, REASON_CHARS, reasons_json
 
-_COUNT = b',"stale_root_cause_count":'
+_COUNT = b'],"stale_root_cause_count":'
 _REASONS = b',"health_reasons":['
 _REASONS_END = b'],"freshness":'
 _CUT = b',"cut":['
@@ -40,11 +41,11 @@ _CUT_ROOTS = b',"cut":["stale_root_causes"'
 def _pieces(doc: bytes, view: memoryview, start: int, end: int, out: list[Any]) -> None:
     """Append to ``out`` the pieces of the API row of the status row ``doc[start:end]``;
     ``ValueError`` when it is not one."""
-    at = doc.index(_COUNT, start, end)
-    digits = at + len(_COUNT)
-    while not 48 <= doc[digits] <= 57:  # a tag of that name: the count is a number
-        at = doc.index(_COUNT, digits, end)
-        digits = at + len(_COUNT)
+    at = doc.index(_COUNT, start, end) + 1  # the comma: the count follows the root causes' list
+    digits = at + len(_COUNT) - 1
+    while not 48 <= doc[digits] <= 57:  # a tag of that name (whose value is a string, not a list)
+        at = doc.index(_COUNT, digits, end) + 1
+        digits = at + len(_COUNT) - 1
     after = doc.index(b",", digits, end)
     many = int(doc[digits:after]) > MAX_ROOTS
     first = doc.index(_REASONS, after, end) + len(_REASONS)

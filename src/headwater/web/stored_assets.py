@@ -75,7 +75,7 @@ class StoredAssets:
 
     def keep(self, snapshot: Any) -> None:
         """Store ``snapshot`` (every asset's health, read at its mark) for the next process;
-        once per mark. Called after a response was sent, or from the background refresh."""
+        once per mark (``keep_when_quiet`` calls it)."""
         key = self._key()
         if key is None or snapshot.mark is None:
             return
@@ -105,7 +105,10 @@ class StoredAssets:
                     self._waiting = False
                     self._idle.set()
                     return
-            self.keep(snapshot)
+            try:
+                self.keep(snapshot)
+            except Exception:  # noqa: BLE001 - kept rows are an optimisation: the next snapshot is kept instead
+                pass
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no snapshot waits to be kept (before closing the instance it uses)."""
