@@ -398,9 +398,10 @@ def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:
             shutil.copytree(folder / "home", home)
 
     def snapshot_taken() -> None:
-        """A ``status`` read once, so a snapshot exists for the run to keep current."""
-        if not list((home / "snapshots").glob("status-*.snap")):
-            run_timed([*hw, "status", "--limit", "1", "-f", project, "--home", str(home)], env, folder)
+        """A ``status`` read (untimed), so a snapshot of these definitions and this code exists
+        for the run to keep current (one of another checkout's code, ``--baseline``, or of
+        this code before an edit would not be: their fingerprints differ)."""
+        run_timed([*hw, "status", "--limit", "1", "-f", project, "--home", str(home)], env, folder)
 
     def materialize() -> Run:
         return run_timed([*hw, "materialize", selection, "--executor", "in_process", "-f", project,
