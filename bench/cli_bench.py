@@ -9,6 +9,7 @@
     python bench/cli_bench.py --dagster /opt/dagster-venv/bin/python --only ui   # + dagster-webserver in the rounds
     python bench/cli_bench.py growth --sizes 1000 10000 100000                  # the growth table
     python bench/cli_bench.py --only ui_first_page --baseline ../main/src       # beside another checkout
+    python bench/cli_bench.py --only ui_first_page --only ui_first_page_computed --only ui_first_page_after_write
 
 A child process builds a project file (``project.py``: ``n`` no-op assets of
 ``dag_gen.layered_dag``, the code versions of the ``status_10k`` workload, optionally a
@@ -40,7 +41,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -208,33 +208,34 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def warm_up(folder: Path) -> None:
-    """One uncounted read and the web modules' import: bytecode written, files in the page cache."""
+    """One uncounted read and the web modules' import: bytecode written, files in the page cache.
+    The read also keeps ``status``'s rows, which a UI started next answers its first
+    ``/api/assets`` from (``web/stored_assets.py``)."""
     env = _env()
     run_timed([sys.executable, "-m", "headwater", "status", "--json", "--limit", "1", "-f",
                str(folder / "project.py"), "--home", str(folder / "home")], env, folder)
     run_timed([sys.executable, "-c", "import headwater.web.app, headwater.web.server"], env, folder)
-    prime_ui(folder, env)
 
 
-def prime_ui(folder: Path, env: dict[str, str]) -> None:
-    """A UI that stays until it has kept its ``/api/assets`` body for the next one (unless it
-    answered from a kept body already: its as-of time is then older than its start)."""
-    cache = folder / "home" / "ui-cache"
+def ui_first_page(hw: list[str], project: str, home: Path, env: dict[str, str], folder: Path,
+                  forget_stored: bool = False) -> Run:
+    """``headwater ui`` until ``/`` and ``/api/assets`` answered. ``forget_stored``: what the UI
+    could answer from without deriving the state (``status``'s stored rows; an older
+    Headwater's ``ui-cache/assets-*.json``) is set aside for this run, and put back, so that
+    the other commands find what they would."""
     port = free_port()
-    started = time.time()
-    url = f"http://127.0.0.1:{port}/api/assets"
-    fresh: list[bool] = []
-
-    def kept() -> bool:
-        if not fresh:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                as_of = response.headers.get("X-Headwater-As-Of") or ""
-            fresh.append(not as_of or datetime.fromisoformat(as_of).timestamp() >= started)
-        return not fresh[0] or any(f.stat().st_mtime >= started for f in cache.glob("assets-*.json"))
-
-    server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
-                          str(folder / "project.py"), "--home", str(folder / "home")], env, folder,
-                         [(url, None)], until=kept)
+    base = f"http://127.0.0.1:{port}"
+    cmd = [*hw, "ui", "--port", str(port), "--read-only", "-f", project, "--home", str(home)]
+    urls: list[tuple[str, bytes | None]] = [(base + "/", None), (base + "/api/assets", None)]
+    stored = [*(home / "snapshots").glob("status-*.snap"), *(home / "ui-cache").glob("assets-*.json")]
+    aside = [(f, f.with_name(f.name + ".aside")) for f in stored] if forget_stored else []
+    for kept, moved in aside:
+        kept.replace(moved)
+    try:
+        return server_until_answers(cmd, env, folder, urls)
+    finally:
+        for kept, moved in aside:
+            moved.replace(kept)
 
 
 def child_json(args: list[str], timeout: float | None = None) -> dict[str, Any]:
@@ -337,33 +338,14 @@ def commands(folder: Path, dagster: str | None, src: Path | None = None) -> dict
                 shutil.rmtree(fresh, ignore_errors=True)
         return go
 
-    def ui(forget_stored: bool = False) -> Run:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        cmd = [*hw, "ui", "--port", str(port), "--read-only", "-f", project, "--home", home]
-        urls: list[tuple[str, bytes | None]] = [(base + "/", None), (base + "/api/assets", None)]
-        if not forget_stored:
-            return server_until_answers(cmd, env, folder, urls)
-        # As after a write: the body a UI keeps for the next one is set aside for this run
-        # (and put back, so that the other commands find what they would).
-        cache = folder / "home" / "ui-cache"
-        aside = [(b, b.with_suffix(".aside")) for b in cache.glob("assets-*.json")]
-        for body, moved in aside:
-            body.replace(moved)
-        try:
-            return server_until_answers(cmd, env, folder, urls)
-        finally:
-            for body, moved in aside:
-                moved.replace(body)
-
     out: dict[str, Command] = {
         "status_json": cli("status", "--json"),
         "status_table": cli("status", "--no-pager"),
         "status_limit_50": cli("status", "--limit", "50"),
         "materialize_in_process": materialize("in_process"),
         "materialize_multiprocess_2w": materialize("multiprocess"),
-        "ui_first_page": ui,
-        "ui_first_page_computed": lambda: ui(forget_stored=True),
+        "ui_first_page": lambda: ui_first_page(hw, project, Path(home), env, folder),
+        "ui_first_page_computed": lambda: ui_first_page(hw, project, Path(home), env, folder, forget_stored=True),
         "python_startup": lambda: run_timed([sys.executable, "-c", "pass"], env, folder),
         **after_write(folder, env),
     }
@@ -416,13 +398,21 @@ def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:
             shutil.copytree(folder / "home", home)
 
     def snapshot_taken() -> None:
-        """A ``status`` read once, so a snapshot exists for the run to keep current."""
-        if not list((home / "snapshots").glob("status-*.snap")):
-            run_timed([*hw, "status", "--limit", "1", "-f", project, "--home", str(home)], env, folder)
+        """A ``status`` read (untimed), so a snapshot of these definitions and this code exists
+        for the run to keep current (one of another checkout's code, ``--baseline``, or of
+        this code before an edit would not be: their fingerprints differ)."""
+        run_timed([*hw, "status", "--limit", "1", "-f", project, "--home", str(home)], env, folder)
 
     def materialize() -> Run:
         return run_timed([*hw, "materialize", selection, "--executor", "in_process", "-f", project,
                           "--home", str(home)], env, folder)
+
+    def ui_after_write() -> Run:
+        """``headwater ui``'s first page right after ``headwater materialize`` wrote."""
+        ensure_home()
+        snapshot_taken()  # as a UI (or `status`) run before would have left it
+        materialize()
+        return ui_first_page(hw, project, home, env, folder)
 
     def status_after(*args: str) -> Command:
         def go() -> Run:
@@ -470,6 +460,7 @@ def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:
             "status_json_after_other_write": status_after_other_write(True),
             "status_json_after_other_write_no_snapshot": status_after_other_write(False),
             "status_table_after_write": status_after("--no-pager"),
+            "ui_first_page_after_write": ui_after_write,
             "materialize_4_with_snapshot": materialize_with_snapshot,
             "materialize_4_without_snapshot": materialize_without_snapshot}
 

@@ -190,3 +190,40 @@ def test_a_snapshot_taken_before_a_deadline_reports_overdue_after_it(tmp_path, s
         assert rows == _full(tmp_path, store_url, defs, clock)  # byte for byte, reasons included
     assert _summary(summaries, "f")[6] == "overdue"  # two days on, the 09:00 deadline passed too
     assert b'"overdue: ' in rows[5]
+
+
+def test_rows_kept_from_a_callers_health_are_a_full_computation(tmp_path, store_url):
+    """``status_snapshot.keep``: what ``headwater ui`` stores from the health it derived, only
+    while that state still holds, reusing the rows of the previous snapshot."""
+    versions = {"a": 0}
+    clock = Clock()
+    ok = _defs(False, versions)
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        assert inst.materialize(ok, "*").success
+        mark = inst.store.last_event_id()
+        healths = inst.healths(ok)
+        assert status_snapshot.keep(inst, ok, mark, healths)  # none there yet: every row written
+        assert not status_snapshot.keep(inst, ok, mark, healths)  # kept already at that mark
+    assert _held(tmp_path, store_url, ok, clock)
+    assert _snapshot(tmp_path, store_url, ok, clock)[1] == _full(tmp_path, store_url, ok, clock)
+
+    broken = _defs(True, versions)
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        before = inst.store.last_event_id()
+        stale_healths = inst.healths(broken)
+        inst.store.write([checked("c", "c_small", passed=True, run_id=None, at=clock.now,
+                                  severity=CheckSeverity.WARN)])  # by a process that does not refresh
+        assert not status_snapshot.keep(inst, broken, before, stale_healths)  # written since: not stored
+        assert not _held(tmp_path, store_url, broken, clock)
+        assert not inst.materialize(broken, "a, d, e").success  # the run's process brings the rows up to date
+    clock.now += 60
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        (snap,) = (tmp_path / "home" / status_snapshot.FOLDER).glob("status-*.snap")
+        snap.rename(snap.with_suffix(".aside"))  # as during a write by a process that does not refresh
+        assert inst.materialize(broken, "a").success  # a new version of a: all but d and e stale below it
+        snap.with_suffix(".aside").rename(snap)
+        assert not _held(tmp_path, store_url, broken, clock)
+        mark = inst.store.last_event_id()
+        assert status_snapshot.keep(inst, broken, mark, inst.healths(broken))  # older rows reused, a's downstream not
+    assert _held(tmp_path, store_url, broken, clock)
+    assert _snapshot(tmp_path, store_url, broken, clock)[1] == _full(tmp_path, store_url, broken, clock)

@@ -3,10 +3,14 @@
 
 import json
 
+import orjson
 import pytest
 
 import headwater as hw
+from headwater.core.root_counts import root_cause_counts
 from headwater.reports import health_to_dict
+from headwater.service.status_snapshot import StatusRows
+from headwater.web.row_bounds import api_body, api_row
 from headwater.web.rows import MAX_ROOTS, REASON_CHARS, RowWriter
 from headwater.web.shapes import asset_row
 
@@ -91,6 +95,29 @@ def test_rows_are_status_json_rows_bounded_as_documented(healths):
     assert all(r.isascii() for r in rows)                  # escaped like json.dumps
     broken = json.loads(writer.row(next(h for k, h in by_key.items() if str(k) == "broken")))
     assert broken["error"].endswith(ODD) and broken["health"] == "degraded"
+
+
+def test_status_rows_bounded_as_text_are_the_api_rows(healths):
+    """``row_bounds.api_row`` on ``status --json``'s text (what a UI just started sends from the
+    stored rows) gives the API's row: the same values, including a tag named like the count."""
+    graph, by_key = healths
+    statuses = {k: h.status for k, h in by_key.items()}
+    counts = root_cause_counts(statuses)
+    writer = RowWriter(graph)
+    bounded_rows = [api_row(orjson.dumps(health_to_dict(h, graph, counts.get(k, 0)))) for k, h in by_key.items()]
+    assert [json.loads(r) for r in bounded_rows] == [json.loads(writer.row(h)) for h in by_key.values()]
+    status_rows = [orjson.dumps(health_to_dict(h, graph, counts.get(k, 0))) for k, h in by_key.items()]
+    assert json.loads(api_body(StatusRows([], status_rows))) == [json.loads(r) for r in bounded_rows]
+    assert api_body(StatusRows([], [])) == b"[]"
+    wide = json.loads(bounded_rows[[str(k) for k in by_key].index("wide")])
+    assert wide["cut"] == ["stale_root_causes", "health_reasons"]  # both bounds were met
+    tagged = (b'{"key":"t","tags":{"x":"]","stale_root_cause_count":"9"},"stale_root_causes":[],'
+              b'"stale_root_cause_count":0,"health":"healthy","health_reasons":[],"freshness":null,"checks":[]}')
+    assert json.loads(api_row(tagged)) == {"key": "t", "tags": {"x": "]", "stale_root_cause_count": "9"},
+                                           "stale_root_causes": [], "health": "healthy", "health_reasons": [],
+                                           "freshness": None, "checks": [], "cut": []}
+    with pytest.raises(ValueError):
+        api_row(b'{"key":"not a status row"}')
 
 
 def test_one_row_as_data_is_the_same_row(healths):

@@ -39,6 +39,11 @@ by any other process) does the same before printing. Either way only the rows of
 whose latest facts or check results changed since the snapshot's mark, and of everything
 downstream of them, are derived again; the others are copied.
 
+**Read by ``headwater ui`` too.** A UI's first ``/api/assets`` sends these rows (bounded as
+the API bounds them, ``web/row_bounds.py``) while no state has been derived in its process,
+so a UI started right after a run answers from what the run's process kept. A UI that
+derived every asset's health itself stores it here (``keep``) for the next process.
+
 The rows are ``reports.health_to_dict``'s, encoded one by one; beside each, the short
 summary (``reports.row_summary``) that the table and the filters read. One file per
 definitions fingerprint in ``<home>/snapshots/`` (``storage/snapshot_files.py``).
@@ -80,6 +85,7 @@ class StatusRows:
         self._stored = stored
         self._starts = starts  # where each row begins in a stored document, and where it ends
         self._timed = timed or {}  # stored rows whose clock-bound fields are evaluated now, by position
+        self.as_of: float | None = None  # read back: the time its freshness was evaluated at (the state holds then)
 
     @property
     def from_snapshot(self) -> bool:
@@ -112,6 +118,20 @@ class StatusRows:
         timed = self._timed
         return [_completed(stretch[starts[i] - base:starts[i + 1] - 2 - base], timed[i]) if i in timed
                 else stretch[starts[i] - base:starts[i + 1] - 2 - base] for i in positions]
+
+    def stored_document(self) -> tuple[bytes, list[int], set[int]] | None:
+        """Read back from a snapshot (and no row asked for yet): the stored ``document``, where
+        each row begins in it (``starts_of``), and the positions of the rows stored without
+        their clock-bound fields (``completed`` puts them back); None when computed. For a
+        reader that rewrites every row anyway (the web's bounded rows): no row is copied first."""
+        if self._stored is None or self._rows is not None or self._starts is None:
+            return None
+        return self._stored.body(), self._starts, set(self._timed)
+
+    def completed(self, position: int, stored: bytes) -> bytes:
+        """The row at ``position`` as stored, with its clock-bound fields (evaluated when
+        read back) in their place."""
+        return _completed(stored, self._timed[position])
 
     def write_document(self, out: IO[bytes]) -> None:
         """The JSON array of every row, one a line (``document``), to ``out``."""
@@ -283,8 +303,10 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
             summaries, starts, timed = stored.index()
             count = header.get("count")
             if isinstance(summaries, list) and len(summaries) == count and len(starts) == count + 1:
-                return StatusRows(summaries, stored=stored, starts=starts,
-                                  timed=_evaluate(defs, summaries, timed, instance.clock()))
+                now = instance.clock()
+                found = StatusRows(summaries, stored=stored, starts=starts, timed=_evaluate(defs, summaries, timed, now))
+                found.as_of = now
+                return found
     except (ValueError, TypeError, OSError, KeyError, IndexError):  # damaged: computed afresh
         pass
     stored.close()
@@ -365,6 +387,44 @@ def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
         return False
     finally:
         previous.close()
+
+
+def keep(instance: Instance, defs: Definitions, mark: int, healths: dict[Any, Any],
+         defs_fingerprint: str | None = None) -> bool:
+    """Store the rows of health the caller derived for every asset from the store as it was
+    at event ``mark`` (``headwater ui``'s snapshot: the next UI, and ``status``, start from it),
+    unless a snapshot at least as new is there; whether it did.
+
+    The caller read the state earlier without saying whether a run was in progress then, so
+    the rows are stored only while no run is and that state still holds (``holds_since``):
+    a run that was in progress has written since. Rows of a previous snapshot are reused as
+    ``refresh`` reuses them; the rest are written from ``healths``. Never fails the caller."""
+    if not eligible(defs):
+        return False
+    fp = defs_fingerprint or fingerprint(defs)
+    previous = open_snapshot(path_of(instance, fp))
+    try:
+        header = previous.header if previous is not None else {}
+        old_mark = header.get("mark")
+        if (header.get("format") == FORMAT and header.get("fingerprint") == fp and isinstance(old_mark, int)
+                and old_mark >= mark):
+            return False  # kept already (by a run's process, or by this caller at the same mark)
+        from headwater.gc_pause import paused_gc
+
+        with paused_gc():
+            if (instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED])
+                    or not holds_since(instance, mark)):
+                return False
+            statuses = {k: h.status for k, h in healths.items()}
+            reuse = None if previous is None else _reusable(instance, defs, previous, fp, mark)
+            summaries, _, stored_rows, timed = _build_rows(defs, statuses, healths, True, reuse)
+            _write(instance, fp, mark, summaries, stored_rows, timed)
+        return True
+    except Exception:  # noqa: BLE001 - a snapshot is an optimisation (see ``refresh``)
+        return False
+    finally:
+        if previous is not None:
+            previous.close()
 
 
 class _Reuse:

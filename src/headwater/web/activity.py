@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 
+QUIET = 0.2  # seconds without a request before work nobody waits for starts
+
 
 class Activity:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:

@@ -62,7 +62,7 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
     query = GraphQuery.parse(select, health, None, None)
     stored = c.stored_assets.body() if not full and query.select is None and query.health is None \
         and c.cache.peek() is None else None
-    if stored is not None:  # a UI just started over an unchanged store: its first snapshot is on the way
+    if stored is not None:  # a UI just started: `status`'s stored rows hold, its first snapshot is on the way
         return Response(stored[0], media_type="application/json", headers={"X-Headwater-As-Of": iso(stored[1]) or ""})
     snap = c.cache.get()
     if full:
@@ -71,7 +71,7 @@ def assets(c: Ctx, select: Select = None, health: HealthQ = None,
     elif query.select is None and query.health is None:
         body = snap.body(c.rows, c.graph.keys)
         return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""},
-                        background=BackgroundTask(c.stored_assets.keep, snap, body))  # once sent: for the next UI
+                        background=BackgroundTask(c.stored_assets.keep_when_quiet, snap, c.activity))  # for the next UI
     else:
         body = json_list(snap.rows(c.rows), visible_keys(c.graph, snap.healths, query))
     return Response(body, media_type="application/json", headers={"X-Headwater-As-Of": iso(snap.taken_at) or ""})

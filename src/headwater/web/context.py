@@ -58,14 +58,14 @@ class WebContext:
         self.cache = HealthCache(lambda: instance.healths(self.defs), warm=self._warm,
                                  mark=lambda: instance.store.last_event_id())
         self.key_names = {str(k) for k in defs.graph.keys}
-        self.stored_assets = StoredAssets(instance, defs, instance.home / "ui-cache")
+        self.stored_assets = StoredAssets(instance, defs)
         self.activity = Activity()  # requests in flight: background warm-ups wait for a quiet moment
 
     def _warm(self, snapshot: Any) -> None:
         """Prepare a snapshot refreshed in the background: the API's body, what changed since the
         last one, the recent graph views."""
-        body = snapshot.body(self.rows, self.defs.graph.keys)
-        self.stored_assets.keep(snapshot, body)  # for the next UI started over the same state
+        snapshot.body(self.rows, self.defs.graph.keys)
+        self.stored_assets.keep_when_quiet(snapshot, self.activity)  # for the next UI (or `status`)
         self.feed.observe(snapshot)
         self.views.rewarm(self.defs.graph, snapshot)
 
@@ -74,7 +74,7 @@ class WebContext:
         self.defs = defs
         self.rows = RowWriter(defs.graph)
         self.key_names = {str(k) for k in defs.graph.keys}
-        self.stored_assets = StoredAssets(self.instance, defs, self.instance.home / "ui-cache")
+        self.stored_assets = StoredAssets(self.instance, defs)
         self.cache.drop()
 
     @property

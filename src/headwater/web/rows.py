@@ -134,7 +134,7 @@ class RowWriter:
             status = self._status[key] = (st, *self._status_json(st, {} if memo is None else memo))
         reasons = self._reasons.get(key)
         if reasons is None or reasons[0] != h.reasons:
-            reasons = self._reasons[key] = (h.reasons, *_reasons_json(h.reasons))
+            reasons = self._reasons[key] = (h.reasons, *reasons_json(h.reasons))
         f = h.freshness
         if f is None:
             fresh = overdue = NULL
@@ -220,7 +220,7 @@ def _partitions(pset: Any) -> str:
             f'"failed":{pset.failed},"running":{pset.running},"stale":{pset.stale},"summary":{_s(pset.summary())}}}')
 
 
-def _reasons_json(reasons: tuple[str, ...]) -> tuple[str, bool]:
+def reasons_json(reasons: tuple[str, ...]) -> tuple[str, bool]:
     """The reasons, each cut to ``REASON_CHARS``; and whether any was."""
     out = []
     cut = False

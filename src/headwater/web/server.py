@@ -11,11 +11,11 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.service import Instance
 from headwater.web import charts
+from headwater.web.activity import QUIET
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 
-QUIET = 0.2             # seconds without a request before the caches warm (``activity.py``)
-FIRST_PAGE_GRACE = 1.0  # ... or this long after the start when no request came
+FIRST_PAGE_GRACE = 1.0  # seconds after the start when no request came: the caches warm (``activity.py``)
 
 
 def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocation | None, config: UiConfig,

@@ -1,135 +1,115 @@
-"""``GET /api/assets`` of the whole graph kept on disk, so a restarted UI answers it at once.
+"""``GET /api/assets`` of the whole graph from ``headwater status``'s stored rows, so a UI
+just started answers it at once, also right after a run.
 
-A UI just started over a 10,000-asset store used to compute the whole graph's health
-(opening the store, decoding every latest fact: ~0.5 s of CPU) and write 20 MB of rows
-before its first ``/api/assets`` could answer. Between two starts nothing usually changed.
-So the UI keeps the body of its last whole-graph answer under ``<home>/ui-cache/``, and a
-new process serves it while its own first snapshot is computed in the background.
+A UI started over a 10,000-asset store used to compute the whole graph's health (importing
+SQLAlchemy, decoding every latest fact, deriving every status: ~0.7 s of CPU) before its
+first ``/api/assets`` could answer. ``headwater status`` keeps the same rows on disk
+(``service/status_snapshot.py``), and the process that writes (a run that ended, checks,
+observations) brings them up to date as it ends, deriving again only the assets it changed
+and their downstream. So while no state has been derived in a UI's process, its first
+whole-graph ``/api/assets`` sends those rows, bounded as the API bounds them
+(``row_bounds.py``), with freshness evaluated now: they are served under exactly the
+conditions ``status`` prints them (``status_snapshot.load``: the same definitions and
+Headwater code, the state they were derived from still holds, no partitions, one location).
+Anything else (no snapshot, a damaged one, one older than the store) is not served: the
+request waits for the computed snapshot, as before.
 
-It is kept and served under the same conditions as ``headwater status``'s stored rows
-(``service/status_snapshot.py``, whose public functions decide them): the definitions are
-snapshot material (``eligible``: no partitioned asset, one location) with no freshness policy,
-the body was written with no run in progress, and it is served only while the store's last
-event id and the definitions' fingerprint are the ones it was computed at. The fingerprint
-covers Headwater's code that derives the state; ``_CODE`` adds the web's own row writer.
-Anything else (a missing, damaged or older file) is simply not served: the request waits
-for the computed snapshot, as before.
+A UI that computed every asset's health (for a request, or in the background) stores it
+there for the next process (``status_snapshot.keep``, from the previous snapshot's rows
+where nothing changed), unless someone kept one as new already. That is up to ~0.7 s of
+CPU for 10,000 assets when no rows are there to reuse, so it waits for a quiet moment
+(``activity.py``), as the other warm-ups do: the pages asked meanwhile come first.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import threading
-import time
-from pathlib import Path
 from typing import Any
 
 from headwater.service import status_snapshot
-
-FORMAT = 1
-STALE_TMP = 60.0  # seconds: an older half-written file was left by a UI stopped while writing it
-KEEP = 3  # bodies of the newest definitions versions kept (each tens of MB at 10,000 assets)
-_WEB = Path(__file__).resolve().parent
-_CODE = ("rows.py", "shapes.py", "state.py", "stored_assets.py")
-
-
-def _code_stamp() -> str:
-    stamps = []
-    for name in _CODE:
-        try:
-            st = (_WEB / name).stat()
-        except OSError:
-            continue
-        stamps.append(f"{name}:{st.st_mtime_ns}:{st.st_size}")
-    return ";".join(stamps)
+from headwater.web.activity import QUIET, Activity
+from headwater.web.row_bounds import api_body
 
 
 class StoredAssets:
-    """The stored body of one UI's definitions: read when asked (once), written after a
-    snapshot that qualifies."""
+    """``headwater status``'s stored rows of one UI's definitions, as the API sends them."""
 
-    def __init__(self, instance: Any, defs: Any, folder: Path) -> None:
+    def __init__(self, instance: Any, defs: Any) -> None:
         self._instance = instance
         self._defs = defs
-        self._folder = folder
-        self._key: str | None = None
+        self._fingerprint: str | None = None
         self._eligible: bool | None = None
-        self._loaded: tuple[int, float, bytes] | None = None  # mark, taken_at, body
-        self._tried = False
-        self._written_mark: int | None = None
+        self._kept_mark: int | None = None
         self._lock = threading.Lock()
+        self._keeping = threading.Lock()
+        self._pending: Any = None  # the newest snapshot waiting for a quiet moment to be kept
+        self._waiting = False      # a thread is waiting for it
+        self._idle = threading.Event()
+        self._idle.set()
 
-    def _ready(self) -> bool:
+    def _key(self) -> str | None:
+        """The definitions' fingerprint (taken once), or None when no snapshot can serve them."""
         if self._eligible is None:
-            graph = self._defs.graph
-            # a body written earlier holds freshness as it was then: projects with policies
-            # (whose status snapshot re-evaluates them at read time) are not served from it
-            self._eligible = status_snapshot.eligible(self._defs) and all(
-                graph.spec(k).freshness is None for k in graph.keys)
+            self._eligible = status_snapshot.eligible(self._defs)
             if self._eligible:
-                digest = hashlib.blake2b(digest_size=12)
-                digest.update(f"ui-assets-{FORMAT}\n{_code_stamp()}\n{status_snapshot.fingerprint(self._defs)}".encode())
-                self._key = digest.hexdigest()
-        return self._eligible
-
-    def _path(self) -> Path:
-        return self._folder / f"assets-{self._key}.json"
+                self._fingerprint = status_snapshot.fingerprint(self._defs)
+        return self._fingerprint
 
     def body(self) -> tuple[bytes, float] | None:
-        """The stored body and when its state was taken, while the store has not moved since."""
-        with self._lock:
-            if not self._tried:
-                self._tried = True
-                self._loaded = self._read() if self._ready() else None
-            loaded = self._loaded
-        if loaded is None:
+        """The whole graph's ``/api/assets`` and the time it holds at, while the stored rows hold."""
+        key = self._key()
+        if key is None:
             return None
-        mark, taken_at, body = loaded
         try:
-            if not status_snapshot.holds_since(self._instance, mark):
-                self._loaded = None  # written to since: never again in this process
-                return None
+            found = status_snapshot.load(self._instance, self._defs, key)
         except Exception:  # noqa: BLE001 - the store cannot say: not served (the computed path reports it)
             return None
-        return body, taken_at
-
-    def _read(self) -> tuple[int, float, bytes] | None:
+        if found is None or found.as_of is None:
+            return None
         try:
-            data = self._path().read_bytes()
-            end = data.index(b"\n")
-            header = json.loads(data[:end])
-            if header.get("format") == FORMAT and header.get("key") == self._key:
-                return int(header["mark"]), float(header["taken_at"]), data[end + 1:]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        return None
+            return api_body(found), found.as_of
+        except (ValueError, IndexError, OSError):  # damaged: computed instead
+            return None
+        finally:
+            found.close()
 
-    def keep(self, snapshot: Any, body: bytes) -> None:
-        """Store ``body`` (the whole graph's ``/api/assets`` of ``snapshot``) when it qualifies;
-        once per store mark. Called after a response was sent or from the background refresh."""
-        if snapshot.mark is None or snapshot.mark == self._written_mark or not self._ready():
+    def keep(self, snapshot: Any) -> None:
+        """Store ``snapshot`` (every asset's health, read at its mark) for the next process;
+        once per mark (``keep_when_quiet`` calls it)."""
+        key = self._key()
+        if key is None or snapshot.mark is None:
             return
-        from headwater.core.events import RunStatus
+        with self._keeping:
+            if snapshot.mark == self._kept_mark:
+                return
+            status_snapshot.keep(self._instance, self._defs, snapshot.mark, snapshot.healths, key)
+            self._kept_mark = snapshot.mark
 
-        try:
-            if self._instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
-                return  # a run in progress: its state moves without an event if its process died
-            self._folder.mkdir(parents=True, exist_ok=True)
-            for left in self._folder.glob("assets-*.tmp"):  # a UI stopped while writing
-                if time.time() - left.stat().st_mtime > STALE_TMP:
-                    left.unlink(missing_ok=True)
-            header = json.dumps({"format": FORMAT, "key": self._key, "mark": snapshot.mark,
-                                 "taken_at": snapshot.taken_at, "pid": os.getpid()}).encode()
-            tmp = self._path().with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            with open(tmp, "wb") as f:
-                f.write(header + b"\n")
-                f.write(body)
-            tmp.replace(self._path())
-            self._written_mark = snapshot.mark
-            kept = sorted(self._folder.glob("assets-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in kept[KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only or full home: the next start computes, as before
+    def keep_when_quiet(self, snapshot: Any, activity: Activity) -> None:
+        """``keep`` once no request has been in flight for ``QUIET`` seconds, in a thread of
+        its own; of several snapshots handed over meanwhile, the newest."""
+        with self._lock:
+            self._pending = snapshot
+            if self._waiting:
+                return
+            self._waiting = True
+            self._idle.clear()
+        threading.Thread(target=self._keep_pending, args=(activity,), name="headwater-ui-keep", daemon=True).start()
+
+    def _keep_pending(self, activity: Activity) -> None:
+        while True:
+            activity.wait_quiet(QUIET, 0.0)
+            with self._lock:
+                snapshot, self._pending = self._pending, None
+                if snapshot is None:
+                    self._waiting = False
+                    self._idle.set()
+                    return
+            try:
+                self.keep(snapshot)
+            except Exception:  # noqa: BLE001 - kept rows are an optimisation: the next snapshot is kept instead
+                pass
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no snapshot waits to be kept (before closing the instance it uses)."""
+        return self._idle.wait(timeout)
