@@ -221,7 +221,7 @@ def test_a_hanging_sensor_times_out_without_blocking_the_others():
         started = time.perf_counter()
         out = evaluate_sensor(hanging, ctx("c1"))
         elapsed = time.perf_counter() - started
-        assert 0.15 < elapsed < 1.5
+        assert 0.15 < elapsed < 4  # abandoned at its timeout, not after the 5 s it would take
         assert out == SensorTickOutcome(
             "failed", cursor="c1",
             error_message="sensor 'slow_hangs' timed out after 0.2s (its evaluation was abandoned and "

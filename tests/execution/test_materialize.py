@@ -167,7 +167,7 @@ def test_hanging_asset_times_out_in_process(instance):
 
     started = time.monotonic()
     result = instance.materialize(hw.Definitions(assets=[hangs, fine]), "*")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4.5  # not the 5 s the step would take
     assert "timed out after 0.3 s" in result.errors["hangs"].message
     assert result.outcome.step_status["fine"] == "succeeded"
     st = {s.key: s for s in instance.status(hw.Definitions(assets=[hangs, fine]))}

@@ -194,12 +194,12 @@ def test_groups_owners_tags_and_kinds_follow_dbt(tmp_path):
     assert select(defs.graph, "owner:fin@example.com") == {b.key}
 
 
-def test_a_generated_5000_model_manifest_loads_fast(tmp_path):
-    """The bench (bench/dbt_bench.py) measures; this only guards against a quadratic slip."""
+def test_a_generated_5000_model_manifest_loads(tmp_path):
+    """Its time is bench/dbt_bench.py's (load); here, that a manifest of this size loads whole."""
     nodes = [node(f"m{i:04d}", [f"model.shop.m{j:04d}" for j in (i - 1, i // 2) if j >= 0 and j != i],
                   folder=("staging", "intermediate", "marts")[i % 3]) for i in range(5000)]
     folder = project_dir(tmp_path, manifest(*nodes))
-    started = time.perf_counter()
     defs = hw.dbt.load(folder, parse="never").definitions()
     assert len(defs) == 5000
-    assert time.perf_counter() - started < 5
+    last = next(k for k in defs.graph.keys if k.path[-1] == "m4999")
+    assert {d.path[-1] for d in defs.graph.spec(last).deps} == {"m4998", "m2499"}

@@ -41,15 +41,16 @@ def test_layout_invariants(case, collapsed):
     assert lay.width >= max((b.x + NODE_W for b in lay.boxes), default=0)
 
 
-def test_5000_nodes_lay_out_quickly():
+def test_5000_nodes_all_placed_edges_left_to_right():
+    """The invariants at a size the property test does not reach (its time: bench/, the graph
+    benchmarks, never a timed test)."""
     import random
-    import time
 
     rng = random.Random(1)
     parents = {i: sorted({rng.randrange(i) for _ in range(rng.randint(1, 3))}) if i > 50 else [] for i in range(5000)}
     groups = {i: f"g{i % 20}" for i in range(5000)}
-    dag = Dag(parents)
-    t0 = time.perf_counter()
-    lay = layout(dag.layers(), parents, groups)
-    assert time.perf_counter() - t0 < 1.0
-    assert len(lay.boxes) == 5000
+    lay = layout(Dag(parents).layers(), parents, groups)
+    assert {b.id for b in lay.boxes} == {str(i) for i in range(5000)}
+    assert all(e.x2 > e.x1 for e in lay.edges) and len(lay.edges) == sum(len(p) for p in parents.values())
+    placed = {(b.x, b.y) for b in lay.boxes}
+    assert len(placed) == 5000
