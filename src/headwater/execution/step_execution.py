@@ -39,6 +39,7 @@ from headwater.definitions.definitions import Definitions
 from headwater.definitions.outputs import AssetFailure, AssetSkip, CheckReport, MaterializeResult, Output
 from headwater.errors import HeadwaterError
 from headwater.execution.check_execution import evaluate_checks, reported_check
+from headwater.execution.deadlines import Deferred, call_later
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.storage.interfaces import EventWriter
 from headwater.values.interface import ValueStore
@@ -58,8 +59,9 @@ class _Recorder:
     The step's start is written *soon* rather than at once: a step that ends (or logs)
     within ``START_GRACE`` seconds writes its start in the same transaction as its outcome —
     one commit per step instead of two, which is most of a short step's cost on PostgreSQL —
-    and a longer one has it written by a timer, so "running" shows 20 ms late at worst.
-    Order is kept: whatever is written next goes after the pending start, in one batch.
+    and a longer one has it written by the process's deadline thread (``deadlines.py``), so
+    "running" shows 20 ms late at worst. Order is kept: whatever is written next goes after
+    the pending start, in one batch.
     """
 
     def __init__(self, writer: EventWriter, abandoned: threading.Event | None) -> None:
@@ -67,14 +69,12 @@ class _Recorder:
         self._abandoned = abandoned
         self._lock = threading.Lock()
         self._pending: list[Event] = []
-        self._timer: threading.Timer | None = None
+        self._timer: Deferred | None = None
 
     def write_soon(self, events: list[Event]) -> None:
         with self._lock:
             self._pending.extend(events)
-        self._timer = threading.Timer(START_GRACE, self._flush)
-        self._timer.daemon = True
-        self._timer.start()
+        self._timer = call_later(START_GRACE, self._flush)
 
     def _flush(self) -> None:
         with self._lock:

@@ -43,6 +43,7 @@ from headwater.storage.sql.latest import LatestFactsReader
 from headwater.storage.sql.partitions import PartitionFactsReader, backfill_rows, dynamic_partition_keys
 from headwater.storage.sql.pg_writes import PgWriteSession, commit_may_wait
 from headwater.storage.sql.schema import HEAD, ensure_schema
+from headwater.storage.sql.sqlite_writes import SqliteWriteSession
 from headwater.storage.sql.tables import asset_events, asset_latest, check_latest, run_events, runs, steps
 from headwater.storage.sql.writer import append
 
@@ -90,6 +91,7 @@ class SqlEventStore:
         self._alerts = AlertsReader()
         self._closed = False
         self._pg_writes = None if engines.is_sqlite else PgWriteSession(engines.write)
+        self._sqlite_writes = SqliteWriteSession(engines.write) if engines.is_sqlite else None
         self._waiter = ChangeWaiter(url, engines.is_sqlite)
 
     @property
@@ -106,6 +108,8 @@ class SqlEventStore:
             self._waiter.close()
             if self._pg_writes is not None:
                 self._pg_writes.close()
+            if self._sqlite_writes is not None:
+                self._sqlite_writes.close()
             self._engines.dispose()
 
     def __enter__(self) -> SqlEventStore:
@@ -161,8 +165,9 @@ class SqlEventStore:
             if self._pg_writes is not None:  # one reused connection, pipelined: see pg_writes.py
                 self._pg_writes.append(batch, relaxed=commit_may_wait(batch), drop_late=self.drop_late_reports)
                 return
-            with self._engines.write.begin() as conn:
-                append(conn, batch, drop_late=self.drop_late_reports)
+            assert self._sqlite_writes is not None
+            # One kept connection (see sqlite_writes.py), one transaction per batch.
+            self._sqlite_writes.transaction(lambda conn: append(conn, batch, drop_late=self.drop_late_reports))
 
         try:
             with_retry(self._engines, attempt)
