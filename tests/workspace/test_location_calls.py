@@ -7,6 +7,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,9 @@ def test_sensors_and_observations_run_in_their_locations_interpreter(tmp_path, t
         with hw.Instance(home=folder / ".headwater") as instance:
             [observed] = instance.observe(ws.definitions(), "landed")
             assert observed.data_version == f"from {team_venv}" and observed.data_time == 1_700_000_000
-            daemon = Daemon(instance, ws.definitions(), ws.location, interval=1)
+            ahead = [0.0]  # the daemon's clock, moved on past a sensor's interval instead of sleeping
+            daemon = Daemon(instance, ws.definitions(), ws.location, interval=1,
+                            clock=lambda: time.time() + ahead[0])
             ticks = {t.instigator: t for t in daemon.tick().ticks}
             fired = ticks["sensor:new_files"]
             assert fired.status.value == "success", fired.error
@@ -124,7 +127,9 @@ def test_sensors_and_observations_run_in_their_locations_interpreter(tmp_path, t
                 worker.wait(120)
             [queued] = [r for r in instance.runs(limit=10) if r.run_id in fired.run_ids]
             assert {str(k) for k in queued.asset_keys} == {"orders"} and queued.status.value == "succeeded"
-            # A run-status sensor sees that run end, in the location's interpreter too.
+            # A run-status sensor sees that run end, in the location's interpreter too (on its
+            # next evaluation: 1 s on, however fast the run was).
+            ahead[0] += 1.5
             [later] = [t for t in daemon.tick().ticks if t.instigator == "sensor:after_success"
                         and t.evaluations.get("run_id") == queued.run_id]
             assert later.status.value == "skipped", later.error
