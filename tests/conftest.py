@@ -9,6 +9,7 @@ tests are skipped and the reason is shown; any other failure is a failure.
 """
 
 import os
+import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,14 @@ from pathlib import Path
 import pytest
 
 import headwater as hw
+
+# Keep bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE=1, as on the
+# machine CI runs on): pytest then caches its assertion-rewritten test modules instead of
+# rewriting ~400 of them on every run (seconds of collection), and the Python processes the
+# tests start (CLI, workers, daemons, location processes) find Headwater compiled.
+# __pycache__ is git-ignored.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 PG_URL = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -162,7 +162,10 @@ def test_only_one_daemon_acts_on_a_store(env):
     d = Daemon(instance, defs, location, interval=0.05, owner="me")
     t = threading.Thread(target=d.run, args=(stop,), kwargs={"on_wait": waits.append})
     t.start()
-    time.sleep(0.4)
+    deadline = time.monotonic() + 60
+    while not waits:  # until it has been told to wait, however slowly it started
+        assert t.is_alive() and time.monotonic() < deadline, "the daemon never waited"
+        time.sleep(0.02)
     stop.set()
     t.join(5)
     assert waits and "another daemon holds the lease" in waits[0]

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+import headwater as hw
+from headwater.automation.daemon import LEASE as DAEMON_LEASE
+
 from .browser import free_port
 
 
@@ -66,7 +69,12 @@ def test_headwater_dev_runs_what_the_ui_queues(project):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/api/session", proc)
-        time.sleep(2)  # let the daemon thread open the store and take its lease
+        # the daemon thread holds its lease (so the UI leaves the run to it), however long it took
+        with hw.Instance(home=folder / ".headwater") as watcher:
+            deadline = time.monotonic() + 60
+            while watcher.store.lease_holder(DAEMON_LEASE) is None:
+                assert proc.poll() is None and time.monotonic() < deadline, "the daemon took no lease"
+                time.sleep(0.05)
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         with opener.open(base + "/api/session") as response:
             token = json.loads(response.read())["csrf_token"]
