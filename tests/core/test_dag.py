@@ -78,3 +78,20 @@ def test_cycle_message_names_the_path():
 def test_layers_follow_longest_path():
     dag = Dag({"a": [], "b": ["a"], "c": ["a", "b"], "d": []})
     assert dag.layers() == [["a", "d"], ["b"], ["c"]]
+
+
+def test_repeated_parents_count_once_and_a_tuple_without_repeats_is_kept_as_given():
+    ups = ("a", "b")
+    dag = Dag({"a": (), "b": [], "c": ("a", "b", "a"), "d": ups})
+    assert dag.parents("c") == ("a", "b")
+    assert dag.children("a") == ("c", "d")
+    assert dag.parents("d") is ups  # shared with the caller's specs, not copied per node
+
+
+@given(dags())
+@settings(max_examples=30, deadline=None)
+def test_sorting_a_selection_follows_the_topological_order(parents):
+    dag = Dag(parents)
+    chosen = set(list(parents)[::2])
+    assert dag.sorted(chosen) == [n for n in dag.nodes if n in chosen]
+    assert [dag.topo_index(n) for n in dag.nodes] == list(range(len(dag)))

@@ -25,7 +25,7 @@ class Dag(Generic[T]):
         par: dict[T, tuple[T, ...]] = {}
         children: dict[T, list[T]] = {}
         for node, ups in parents.items():
-            par[node] = tuple(dict.fromkeys(ups))
+            par[node] = _distinct(ups)
             children.setdefault(node, [])
         for node, ups in par.items():
             for up in ups:
@@ -35,7 +35,7 @@ class Dag(Generic[T]):
         self._parents = par
         self._children = {n: tuple(c) for n, c in children.items()}
         self._order = self._toposort()
-        self._index = {n: i for i, n in enumerate(self._order)}
+        self._index: dict[T, int] | None = None  # built by the first ``sorted``/``topo_index``
 
     def _toposort(self) -> tuple[T, ...]:
         indegree = {n: len(p) for n, p in self._parents.items()}
@@ -83,8 +83,15 @@ class Dag(Generic[T]):
     def children(self, node: T) -> tuple[T, ...]:
         return self._children[node]
 
+    def _positions(self) -> dict[T, int]:
+        """Each node's place in ``nodes``: only what sorts a selection needs it, and at
+        100,000 assets it is 8 MiB that loading the definitions need not hold."""
+        if self._index is None:
+            self._index = {n: i for i, n in enumerate(self._order)}
+        return self._index
+
     def topo_index(self, node: T) -> int:
-        return self._index[node]
+        return self._positions()[node]
 
     def upstream(self, nodes: Iterable[T], depth: int | None = None) -> set[T]:
         """Strict ancestors of ``nodes`` within ``depth`` hops (None: unbounded)."""
@@ -112,7 +119,7 @@ class Dag(Generic[T]):
 
     def sorted(self, nodes: Iterable[T]) -> list[T]:
         """``nodes`` in topological order."""
-        return sorted(nodes, key=self._index.__getitem__)
+        return sorted(nodes, key=self._positions().__getitem__)
 
     def subgraph(self, nodes: Iterable[T]) -> Dag[T]:
         keep = set(nodes)
@@ -128,3 +135,12 @@ class Dag(Generic[T]):
         for node in self._order:
             out[depth[node]].append(node)
         return out
+
+
+def _distinct(ups: Iterable[T]) -> tuple[T, ...]:
+    """``ups`` without repeats, in order; the caller's own tuple when it has none, so that a
+    graph and the specs it was built from share one tuple of parents per node."""
+    given = ups if type(ups) is tuple else tuple(ups)
+    if len(given) > 1 and len(set(given)) != len(given):
+        return tuple(dict.fromkeys(given))
+    return given

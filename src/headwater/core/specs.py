@@ -53,7 +53,8 @@ class SourceLocation:
         return f"{self.file}:{self.line}"
 
 
-_NO_ENTRIES: Mapping[str, Any] = MappingProxyType({})
+_NO_ENTRIES: Mapping[Any, Any] = MappingProxyType({})
+_NO_KINDS: frozenset[str] = frozenset()
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -74,12 +75,12 @@ class AssetSpec:
     key: AssetKey
     deps: tuple[AssetKey, ...] = ()
     group: str = DEFAULT_GROUP
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tags: Mapping[str, str] = field(default_factory=lambda: _NO_ENTRIES)
     owners: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset()
     description: str | None = None
     code_version: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _NO_ENTRIES)
     is_source: bool = False
     retry: RetryPolicy | None = None
     timeout: float | None = None
@@ -93,11 +94,11 @@ class AssetSpec:
     # each partitioned dependency (others get the default, resolved by the graph), and how many
     # partitions one step may build at once (1: a step per partition; None: any range).
     partitions: PartitionsDefinition | None = None
-    dep_mappings: Mapping[AssetKey, PartitionMapping] = field(default_factory=lambda: MappingProxyType({}))
+    dep_mappings: Mapping[AssetKey, PartitionMapping] = field(default_factory=lambda: _NO_ENTRIES)
     max_partitions_per_run: int | None = 1
     # What a step needs from the machine that runs it ({"memory": "8GB", "GPU": "1"}): the
     # Dask executor maps it to worker resources; executors on one host ignore it.
-    executor_tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    executor_tags: Mapping[str, str] = field(default_factory=lambda: _NO_ENTRIES)
     # The workspace code location that defines it (docs/workspaces.md); None in a single-location project.
     code_location: str | None = None
 
@@ -106,10 +107,12 @@ class AssetSpec:
         object.__setattr__(self, "key", to_key(self.key))
         object.__setattr__(self, "deps", tuple(to_key(d) for d in self.deps))
         object.__setattr__(self, "owners", tuple(self.owners))
-        object.__setattr__(self, "kinds", frozenset(self.kinds))
+        # An empty frozenset is a new object each time (~200 bytes): most assets share one.
+        object.__setattr__(self, "kinds", frozenset(self.kinds) if self.kinds else _NO_KINDS)
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))
         object.__setattr__(self, "metadata", _frozen_mapping(self.metadata))
-        object.__setattr__(self, "dep_mappings", MappingProxyType({to_key(k): m for k, m in self.dep_mappings.items()}))
+        object.__setattr__(self, "dep_mappings", MappingProxyType({to_key(k): m for k, m in self.dep_mappings.items()})
+                           if self.dep_mappings else _NO_ENTRIES)
         if self.partitions is not None and not isinstance(self.partitions, PartitionsDefinition):
             raise ValueError(f"asset {self.key}: partitions must be a partitions definition such as "
                              f"hw.DailyPartitions(...), not {type(self.partitions).__name__}")

@@ -85,14 +85,14 @@ class Definitions:
         items = assets
         self.sources: dict[AssetKey, SourceDefinition] = {}
         raw: list[AssetsDefinition] = []
-        seen: dict[AssetKey, str] = {}
+        seen: dict[AssetKey, AssetSpec] = {}  # where each key was declared, named only on a clash
         for item in items:
             keys = item.keys if isinstance(item, AssetsDefinition) else (item.key,)
             specs = item.specs if isinstance(item, AssetsDefinition) else (item.spec,)
             for key, spec in zip(keys, specs):
                 if key in seen:
-                    raise DuplicateKeyError(str(key), [seen[key], spec.where])
-                seen[key] = spec.where
+                    raise DuplicateKeyError(str(key), [seen[key].where, spec.where])
+                seen[key] = spec
             if isinstance(item, SourceDefinition):
                 self.sources[item.key] = item
             else:
@@ -105,14 +105,14 @@ class Definitions:
         self._by_key: dict[AssetKey, AssetsDefinition] = {}
         self._by_step: dict[str, AssetsDefinition] = {}
         self.assets_defs: list[AssetsDefinition] = []
-        step_names: dict[str, str] = {}
+        step_names: dict[str, AssetSpec] = {}
         for d in raw:
             resolved = self._resolve(d, known, by_name)
             if resolved.step_key in step_names:
                 raise DefinitionError(
                     f"two multi-assets are both named {resolved.step_key!r} "
-                    f"({step_names[resolved.step_key]} and {resolved.specs[0].where}); pass name= to one")
-            step_names[resolved.step_key] = resolved.specs[0].where
+                    f"({step_names[resolved.step_key].where} and {resolved.specs[0].where}); pass name= to one")
+            step_names[resolved.step_key] = resolved.specs[0]
             self.assets_defs.append(resolved)
             self._by_step[resolved.step_key] = resolved
             for key in resolved.keys:
