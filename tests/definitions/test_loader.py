@@ -57,3 +57,22 @@ def test_an_unknown_tool_headwater_key_is_named(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.headwater]\nfiel = "pipe.py"\n')
     with pytest.raises(hw.HeadwaterError, match=r"unknown key\(s\) fiel \(known: file, module, attribute, dask, dbt, step_timeout, retention, locations\)"):
         find_location(cwd=tmp_path)
+
+
+def test_an_edit_that_keeps_the_size_in_the_same_second_is_loaded(tmp_path, monkeypatch):
+    """Python's .pyc check is size + whole-second mtime: such an edit would load the old code."""
+    import importlib.util
+    import os
+    import sys
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    path = tmp_path / "pipe.py"
+    path.write_text("import headwater as hw\n@hw.asset(code_version='1')\ndef a():\n    return 1\n")
+    location = find_location(str(path), None, None)
+    assert load_definitions(location).graph.spec(hw.AssetKey(("a",))).code_version == "1"
+    cached = importlib.util.cache_from_source(str(path))
+    assert os.path.exists(cached)
+    path.write_text(path.read_text().replace("code_version='1'", "code_version='2'"))  # same size
+    second = int(os.stat(cached).st_mtime)
+    os.utime(path, (second, second))  # saved in the second the .pyc was written
+    assert load_definitions(location).graph.spec(hw.AssetKey(("a",))).code_version == "2"

@@ -183,6 +183,20 @@ def _integrations(location: DefinitionsLocation) -> list[Any]:
     return out
 
 
+def _distrust_same_second_bytecode(source: Path) -> None:
+    """Python trusts a cached ``.pyc`` while the source's size and whole-second mtime match
+    the ones it was compiled from: an edit that keeps the size, saved in the same second as
+    the last load (a script, an editor's quick fix of one character), would load the old
+    definitions. A ``.pyc`` written no later than that second may predate the edit: removed,
+    so this load compiles the source (and writes a ``.pyc`` that is trusted next time)."""
+    try:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        if int(cached.stat().st_mtime) <= int(source.stat().st_mtime):
+            cached.unlink(missing_ok=True)
+    except (OSError, NotImplementedError, ValueError):
+        pass  # no cache (or none possible): the source is compiled anyway
+
+
 def _import(location: DefinitionsLocation) -> ModuleType:
     if location.working_dir not in sys.path:
         sys.path.insert(0, location.working_dir)
@@ -195,6 +209,7 @@ def _import(location: DefinitionsLocation) -> ModuleType:
             if folder not in sys.path:
                 sys.path.insert(0, folder)
             name = "headwater_user_" + path.stem
+            _distrust_same_second_bytecode(path)
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
                 raise LoadError(str(location), f"cannot import {path}")
@@ -203,6 +218,10 @@ def _import(location: DefinitionsLocation) -> ModuleType:
             spec.loader.exec_module(mod)
             return mod
         assert location.module
+        if location.module not in sys.modules:
+            found = importlib.util.find_spec(location.module)
+            if found is not None and found.origin and found.origin.endswith(".py"):
+                _distrust_same_second_bytecode(Path(found.origin))
         return importlib.import_module(location.module)
     except HeadwaterError as exc:
         if isinstance(exc, DefinitionError) and not isinstance(exc, LoadError):
