@@ -82,3 +82,27 @@ def write_project(tmp_path):
         return path
 
     return write
+
+
+def _write_locations(folder: Path, locations: list[dict]) -> Path:
+    """A workspace's files: each location's ``pipeline.py`` (``source``, dedented) in a folder
+    of its name, and ``headwater.toml`` naming them with their ``python`` (another virtualenv's
+    interpreter) and ``working_dir`` where given."""
+    toml = []
+    for loc in locations:
+        (folder / loc["name"]).mkdir(parents=True, exist_ok=True)
+        (folder / loc["name"] / "pipeline.py").write_text(textwrap.dedent(loc["source"]))
+        toml.append(f'[[locations]]\nname = "{loc["name"]}"\nfile = "{loc["name"]}/pipeline.py"\n')
+        if loc.get("python"):
+            toml[-1] += f'python = "{loc["python"]}/bin/python"\n'
+        if loc.get("working_dir"):
+            toml[-1] += f'working_dir = "{loc["working_dir"]}"\n'
+    (folder / "headwater.toml").write_text("\n".join(toml))
+    return folder
+
+
+@pytest.fixture
+def write_locations():
+    """``write_locations(folder, [{"name", "source", "python"?, "working_dir"?}, ...])``."""
+    return _write_locations
+

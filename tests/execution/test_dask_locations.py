@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -44,23 +43,11 @@ def revenue(orders):                       # reads the team location's asset, by
 
 
 @pytest.fixture
-def workspace(tmp_path: Path):
+def workspace(tmp_path: Path, write_locations):
     venv = tmp_path / "team-venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
-    folder = tmp_path / "ws"
-    for name, source in (("team", TEAM), ("plain", PLAIN)):
-        (folder / name).mkdir(parents=True)
-        (folder / name / "pipeline.py").write_text(textwrap.dedent(source))
-    (folder / "headwater.toml").write_text(textwrap.dedent(f'''
-        [[locations]]
-        name = "team"
-        file = "team/pipeline.py"
-        python = "{venv}/bin/python"
-
-        [[locations]]
-        name = "plain"
-        file = "plain/pipeline.py"
-    '''))
+    folder = write_locations(tmp_path / "ws", [{"name": "team", "source": TEAM, "python": venv},
+                                               {"name": "plain", "source": PLAIN}])
     ws = Workspace(find_workspace(folder), folder / ".headwater").load()
     yield ws, venv
     ws.close()

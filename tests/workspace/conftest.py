@@ -3,8 +3,6 @@ they take a second) and a workspace of three teams' locations written afresh per
 
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -59,33 +57,13 @@ def venvs(tmp_path_factory):
     return out
 
 
-def _write(folder: Path, venvs, ml_source: str = ML) -> Path:
-    for name, source in (("ingest", INGEST), ("analytics", ANALYTICS), ("ml", ml_source)):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        (folder / name / "pipeline.py").write_text(textwrap.dedent(source))
-    (folder / "headwater.toml").write_text(textwrap.dedent(f'''
-        [[locations]]
-        name = "ingest"
-        file = "ingest/pipeline.py"
-        python = "{venvs['ingest']}/bin/python"
-
-        [[locations]]
-        name = "analytics"
-        file = "analytics/pipeline.py"
-        python = "{venvs['analytics']}/bin/python"
-
-        [[locations]]
-        name = "ml"
-        file = "ml/pipeline.py"
-        working_dir = "ml"
-    '''))
-    return folder
-
-
 @pytest.fixture
-def write_workspace(venvs):
+def write_workspace(venvs, write_locations):
     """``write_workspace(folder, ml_source=...)``: the three teams' files and headwater.toml."""
-    return lambda folder, ml_source=ML: _write(folder, venvs, ml_source)
+    return lambda folder, ml_source=ML: write_locations(folder, [
+        {"name": "ingest", "source": INGEST, "python": venvs["ingest"]},
+        {"name": "analytics", "source": ANALYTICS, "python": venvs["analytics"]},
+        {"name": "ml", "source": ml_source, "working_dir": "ml"}])
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-import textwrap
 import time
 from pathlib import Path
 
@@ -89,27 +88,11 @@ def team_venv(venvs):
     return venv
 
 
-def _workspace(folder: Path, venv: Path) -> Path:
-    for name, source in (("team", PIPELINE), ("plain", PLAIN)):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-        (folder / name / "pipeline.py").write_text(textwrap.dedent(source))
-    (folder / "headwater.toml").write_text(textwrap.dedent(f'''
-        [[locations]]
-        name = "team"
-        file = "team/pipeline.py"
-        python = "{venv}/bin/python"
-
-        [[locations]]
-        name = "plain"
-        file = "plain/pipeline.py"
-    '''))
-    return folder
-
-
-def test_sensors_and_observations_run_in_their_locations_interpreter(tmp_path, team_venv):
+def test_sensors_and_observations_run_in_their_locations_interpreter(tmp_path, team_venv, write_locations):
     from headwater.automation.daemon import Daemon
 
-    folder = _workspace(tmp_path / "ws", team_venv)
+    folder = write_locations(tmp_path / "ws", [{"name": "team", "source": PIPELINE, "python": team_venv},
+                                               {"name": "plain", "source": PLAIN}])
     ws = Workspace(find_workspace(folder), folder / ".headwater").load()
     try:
         with hw.Instance(home=folder / ".headwater") as instance:
@@ -153,8 +136,9 @@ def _starts(folder: Path) -> dict[str, int]:
             for n in ("team", "plain")}
 
 
-def test_a_command_on_a_cold_cache_starts_each_location_process_once(tmp_path, team_venv):
-    folder = _workspace(tmp_path / "ws", team_venv)
+def test_a_command_on_a_cold_cache_starts_each_location_process_once(tmp_path, team_venv, write_locations):
+    folder = write_locations(tmp_path / "ws", [{"name": "team", "source": PIPELINE, "python": team_venv},
+                                               {"name": "plain", "source": PLAIN}])
     done = _run(folder, "materialize", "orders+", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "succeeded"
