@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.core.events import ErrorInfo
-from headwater.execution.dask_worker import abandon_check, push_outcome, worker_identity
+from headwater.execution.dask_worker import run_leased, worker_identity
 from headwater.execution.location_process import LocationProcess
 from headwater.execution.requests import StepOutcome, StepRequest
-from headwater.execution.step_lease import StepLease, lease_name
+from headwater.execution.step_lease import StepLease
 
 _WAIT = 0.2  # how often the task looks at the lease while the location runs the step
 
@@ -100,18 +100,7 @@ def _process(address: LocationStepAddress) -> LocationProcess:
 
 def run_location_step(address: LocationStepAddress) -> StepOutcome:
     """The Dask task of one step of a code location (raises ``StepLost`` like ``run_step``)."""
-    request = address.request
-    store = _store(address)
-    abandon = abandon_check(address.abandon_event, store, request.run_id)
-    lease = StepLease(store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
-    lease.take()
-    try:
-        outcome = _run(address, lease)
-    finally:
-        lease.release()
-    if address.outcome_topic:
-        push_outcome(address.outcome_topic, outcome)
-    return outcome
+    return run_leased(address, _store(address), lambda lease: _run(address, lease))
 
 
 def _run(address: LocationStepAddress, lease: StepLease) -> StepOutcome:

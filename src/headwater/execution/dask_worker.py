@@ -14,6 +14,7 @@ import os
 import pickle
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +88,19 @@ def run_step(address: StepAddress) -> StepOutcome:
     """The Dask task of one step. Raises ``StepLost`` if another worker already ran this
     attempt and died (Dask rescheduled it): the coordinator fails the attempt, naming it."""
     env = _environment(address)
+    return run_leased(address, env.store,
+                      lambda lease: execute_step(env.defs, env.store, env.values, address.request, lease.lost))
+
+
+def run_leased(address: Any, store: Any, body: Callable[[StepLease], StepOutcome]) -> StepOutcome:
+    """``body`` under the step's lease (given up when the coordinator abandons the run), its
+    outcome pushed to the coordinator: what every Dask task of a step does around its work."""
     request = address.request
-    abandon = abandon_check(address.abandon_event, env.store, request.run_id)
-    lease = StepLease(env.store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
+    abandon = abandon_check(address.abandon_event, store, request.run_id)
+    lease = StepLease(store, lease_name(request), worker_identity(), address.lease_ttl, should_stop=abandon)
     lease.take()
     try:
-        outcome = execute_step(env.defs, env.store, env.values, request, lease.lost)
+        outcome = body(lease)
     finally:
         lease.release()
     if address.outcome_topic:
