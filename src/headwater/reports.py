@@ -169,6 +169,7 @@ def run_to_dict(run: RunRecord) -> dict[str, Any]:
         "ended_at": iso(run.ended_at),
         "duration": run.duration,
         "reason": run.reason,
+        "cancel_requested_at": iso(run.cancel_requested_at),
     }
 
 

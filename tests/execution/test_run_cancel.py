@@ -138,6 +138,10 @@ def test_a_run_started_elsewhere_on_the_multiprocess_executor_is_canceled_from_t
                                capture_output=True, text=True, timeout=60)
         assert again.returncode == 2 and f"run {run_id} already canceled; nothing to cancel" in again.stderr
         assert instance.store.last_event_id() == before  # nothing written
+    listed = subprocess.run([sys.executable, "-m", "headwater", "runs", "--json"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=60)
+    [entry] = [r for r in json.loads(listed.stdout) if r["run_id"] == run_id]
+    assert entry["cancel_requested_at"] == answer["cancel_requested_at"]  # runs --json says when it was asked
 
 
 @pytest.mark.postgres

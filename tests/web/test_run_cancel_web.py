@@ -4,9 +4,11 @@ thread) runs the run on the multiprocess executor."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -118,6 +120,9 @@ def test_clicking_cancel_stops_a_run_another_instance_runs(tmp_path, monkeypatch
             expect(page.locator("#run-badge")).to_have_text("canceled", timeout=30_000)
             expect(page.locator("#steps")).to_contain_text("canceled")
             expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+            with urllib.request.urlopen(f"{base}/api/runs/{run.run_id}") as answer:
+                shown = json.loads(answer.read())
+            assert shown["status"] == "canceled" and shown["cancel_requested_at"]  # the API says when it was asked
         assert problems == []
         thread.join(30)
         assert results and results[0].status is RunStatus.CANCELED

@@ -232,6 +232,8 @@ class Run(BaseModel):
     ended_at: str | None
     duration: float | None
     reason: str
+    cancel_requested_at: str | None = Field(default=None, description="when a cancel was first asked of the "
+                                                                      "run while it ran")
     waiting: str | None = None  # a queued run: its place in the queue and what holds it back
 
 
