@@ -83,6 +83,7 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
                  inherited: tuple[Connection, ...] = (), forked_alone: bool = False) -> None:
     # Ctrl-C in a terminal reaches the whole process group; only the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked: a handler of the coordinator's (daemon) is not ours
     for end in inherited:  # forked: the coordinator's pipe ends, not ours to hold open
         end.close()
     if beat is not None:
