@@ -208,3 +208,15 @@ def _open_sqlite():
     from headwater.storage.sql import engines
 
     return list(engines._OPEN)
+
+
+@pytest.mark.postgres
+def test_forked_workers_leave_the_coordinators_postgres_session_alone(tmp_path, write_project, pg_schema_url):
+    path = write_project(PROJECT)
+    imports = tmp_path / "imports.txt"
+    for _ in range(2):  # the coordinator writes the run's end and its status rows after its workers ended
+        done = _cli(path, tmp_path / "home", imports, HEADWATER_DATABASE_URL=pg_schema_url)
+        assert done.returncode == 0, done.stderr
+    assert len(_imports(imports)) == 2  # forked: one import per command
+    with hw.Instance(home=tmp_path / "home", database_url=pg_schema_url) as instance:
+        assert [r.status.value for r in instance.runs()] == ["succeeded", "succeeded"]
