@@ -41,11 +41,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from headwater.core.events import AssetMaterialized, ErrorInfo, InputRecord
+from headwater.core.events import ErrorInfo
 from headwater.errors import HeadwaterError
 from headwater.execution.executor import timed_out
-from headwater.execution.pipe_pickling import register
-from headwater.execution.requests import InputSnapshot, StepOutcome, StepRequest
+from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.execution.step_execution import execute_step
 from headwater.execution.worker_start import choose, fork_is_safe_here, requested
 
@@ -67,8 +66,6 @@ class WorkerBootstrap:
     after_fork: Callable[[], None] | None = None
     spawnable: bool = True
 
-
-register(StepRequest, StepOutcome, InputSnapshot, InputRecord, AssetMaterialized, ErrorInfo)
 
 HEARTBEAT_EVERY = 1.0
 DEFAULT_HEARTBEAT_TIMEOUT = 120.0
