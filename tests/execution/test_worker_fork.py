@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -135,29 +134,50 @@ with hw.Instance(home=sys.argv[1]) as instance:
 """
 
 
-def _gone(pid):
+# Runs the command as a child subreaper: the workers orphaned by its death become ours, and
+# are reaped as they end (no zombie is left to a PID 1 that does not reap); those still alive
+# after 30 s are named, then killed.
+REAPER = r"""
+import ctypes, json, os, signal, subprocess, sys, tempfile, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+err = tempfile.TemporaryFile("w+")  # not a pipe: orphans holding it open would stall the run
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=err)
+left, deadline = [], time.monotonic() + 30
+while True:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # ended, waiting for a reaper
-    except FileNotFoundError:
-        return True
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break  # every orphan ended and was reaped
+    if pid:
+        continue
+    if time.monotonic() > deadline:
+        me = str(os.getpid())
+        for entry in os.listdir("/proc"):
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if entry.isdigit() and stat.rsplit(")", 1)[1].split()[1] == me:
+                left.append(int(entry))
+                os.kill(int(entry), signal.SIGKILL)
+        deadline = float("inf")
+    time.sleep(0.05)
+err.seek(0)
+print(json.dumps({"exit": done.returncode, "stderr": err.read()[-2000:], "left": left}))
+"""
 
 
 def test_forked_workers_end_when_the_coordinator_is_killed(tmp_path):
     pids_file = tmp_path / "workers.txt"
-    done = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "home"), str(pids_file)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == -signal.SIGKILL, done.stderr
-    pids = [int(p) for p in pids_file.read_text().split()]
-    assert len(pids) == 2
-    deadline = time.monotonic() + 30
-    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = [p for p in pids if not _gone(p)]
-    for p in left:
-        os.kill(p, signal.SIGKILL)
+    out = subprocess.run([sys.executable, "-c", REAPER, sys.executable, "-c", KILLED, str(tmp_path / "home"),
+                          str(pids_file)], capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(out.stdout)
+    assert result["exit"] == -signal.SIGKILL, result["stderr"]
+    assert len(pids_file.read_text().split()) == 2
     # A worker holding its own copy of the coordinator's pipe end never saw EOF and waited forever.
-    assert left == [], "workers outlived their killed coordinator"
+    assert result["left"] == [], "workers outlived their killed coordinator"
 
 
 def test_a_forked_child_closes_the_sqlite_connections_it_inherited_and_uses_its_own(tmp_path):
