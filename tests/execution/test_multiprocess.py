@@ -98,7 +98,9 @@ def test_fork_mode_without_a_location(instance):
     assert result.success and result.value("two") == 2
 
 
-def test_worker_that_cannot_load_definitions_is_a_clear_error(instance, write_project):
+def test_worker_that_cannot_load_definitions_is_a_clear_error(instance, write_project, monkeypatch):
+    # Spawned workers load the project themselves (forked ones take the coordinator's definitions).
+    monkeypatch.setenv("HEADWATER_WORKER_START", "spawn")
     path = write_project("import headwater as hw\n@hw.asset\ndef a():\n    return 1\ndefs = hw.Definitions(assets=[a])\n",
                          name="p2.py")
     location = find_location(file=str(path))

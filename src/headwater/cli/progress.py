@@ -21,13 +21,18 @@ class RunProgress:
         self.total = total_steps
 
     def __enter__(self) -> RunProgress:
-        if self.interactive:
+        return self
+
+    def _start(self) -> None:
+        """The bar starts with the first step, not on entry: Rich refreshes it from a thread,
+        and the run's worker processes are forked before it, while this process has one
+        thread (``execution/worker_start.py``)."""
+        if self.interactive and self._progress is None:
             self._progress = Progress(TextColumn("[bold]materializing"), BarColumn(), MofNCompleteColumn(),
                                       TimeElapsedColumn(), TextColumn("{task.description}"),
                                       console=self.console, transient=False)
             self._progress.__enter__()
             self._task = self._progress.add_task("", total=self.total)
-        return self
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         if self._progress is not None:
@@ -35,6 +40,8 @@ class RunProgress:
 
     def __call__(self, event: str, step: Step, detail: str) -> None:
         colors = {"succeeded": "green", "failed": "red", "skipped": "yellow", "retrying": "yellow"}
+        if self.interactive and self._progress is None:
+            self._start()
         if self._progress is not None and self._task is not None:
             if event in ("succeeded", "failed", "skipped"):
                 self._progress.advance(self._task)

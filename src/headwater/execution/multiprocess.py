@@ -16,10 +16,20 @@ Liveness, three ways (each found missing under a fault campaign, issue 17):
   through its heartbeat: a thread in the worker stamps a shared clock every
   ``HEARTBEAT_EVERY`` seconds, and a busy worker whose stamp is older than
   ``heartbeat_timeout`` is killed, its step failed naming the asset that hung.
+
+Workers are forked when that is safe, spawned otherwise (``worker_start.py`` decides, per
+worker). A forked worker takes the coordinator's loaded definitions as they are and first
+lets go of what it inherited but does not own: the coordinator's ends of every worker pipe
+(its own included: held open in the child, they would hide the coordinator's death from
+the worker, which waits for EOF) and, through ``after_fork``, the coordinator's database
+connections, which it never uses. The coordinator freezes its objects out of the garbage
+collector's reach for the fork, so a worker's collections neither walk nor finalize them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -36,16 +46,25 @@ from headwater.errors import HeadwaterError
 from headwater.execution.executor import timed_out
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.execution.step_execution import execute_step
+from headwater.execution.worker_start import choose, fork_is_safe_here, requested
 
 
 @dataclass(frozen=True)
 class WorkerBootstrap:
     """How a worker builds what it needs; factories must be picklable (module-level functions
-    or ``functools.partial`` of them) when the start method is spawn."""
+    or ``functools.partial`` of them) when the start method is spawn.
+
+    ``loaded``: the coordinator's definitions, which a forked worker uses as they are instead
+    of loading them again. ``after_fork``: what a forked worker calls first, to let go of what
+    it inherited (the coordinator's database connections). ``spawnable``: whether
+    ``load_definitions`` works in a fresh interpreter (not for definitions made in memory)."""
 
     load_definitions: Callable[[], Any]
     open_store: Callable[[], Any]
     open_values: Callable[[], Any]
+    loaded: Any = None
+    after_fork: Callable[[], None] | None = None
+    spawnable: bool = True
 
 
 HEARTBEAT_EVERY = 1.0
@@ -60,13 +79,19 @@ def _beat(beat: Any) -> None:
         time.sleep(HEARTBEAT_EVERY)
 
 
-def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None) -> None:
+def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
+                 inherited: tuple[Connection, ...] = (), forked_alone: bool = False) -> None:
     # Ctrl-C in a terminal reaches the whole process group; only the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked: a handler of the coordinator's (daemon) is not ours
+    for end in inherited:  # forked: the coordinator's pipe ends, not ours to hold open
+        end.close()
     if beat is not None:
         threading.Thread(target=_beat, args=(beat,), name="headwater-heartbeat", daemon=True).start()
     try:
-        defs = boot.load_definitions()
+        if forked_alone and boot.after_fork is not None:
+            boot.after_fork()  # only from a one-thread parent: no transaction was half done
+        defs = boot.loaded if boot.loaded is not None else boot.load_definitions()
         store = boot.open_store()
         values = boot.open_values()
     except BaseException as exc:  # noqa: BLE001 - reported to the coordinator verbatim
@@ -106,16 +131,17 @@ class _Worker:
 class MultiprocessExecutor:
     name = "multiprocess"
 
-    def __init__(self, boot: WorkerBootstrap, workers: int, start_method: str = "spawn",
+    def __init__(self, boot: WorkerBootstrap, workers: int, start_method: str | None = None,
                  heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT) -> None:
+        """``start_method``: ``auto``, ``fork`` or ``spawn`` (None: ``HEADWATER_WORKER_START``,
+        else auto); see ``worker_start.py``."""
         if workers < 1:
             raise HeadwaterError(f"--workers must be at least 1 (got {workers})")
         self.capacity = workers
         self.heartbeat_timeout = heartbeat_timeout
         self._boot = boot
-        self._ctx = mp.get_context(start_method)
-        if start_method != "fork":
-            _stop_resource_tracker_at_exit()
+        self._wanted = requested(start_method)
+        self.start_methods: list[str] = []  # how each worker so far was started, for tests and figures
         self._workers: list[_Worker] = []
         self._queue: list[StepRequest] = []
         for _ in range(workers):
@@ -124,11 +150,28 @@ class MultiprocessExecutor:
             self._await_ready(w)
 
     def _spawn(self) -> _Worker:
-        parent, child = self._ctx.Pipe()
-        beat = self._ctx.Value("d", time.monotonic(), lock=False)
-        proc = self._ctx.Process(target=_worker_main, args=(child, self._boot, beat), daemon=True,
-                                 name="headwater-worker")
-        proc.start()
+        method = choose(self._wanted, self._boot.spawnable)
+        self.start_methods.append(method)
+        ctx = mp.get_context(method)
+        parent, child = ctx.Pipe()
+        beat = ctx.Value("d", time.monotonic(), lock=False)
+        if method == "fork":
+            ends = (parent, *(w.conn for w in self._workers if not w.conn.closed))
+            args = (child, self._boot, beat, ends, fork_is_safe_here())
+            proc = ctx.Process(target=_worker_main, args=args, daemon=True, name="headwater-worker")
+            frozen = gc.get_freeze_count() == 0  # (a caller's own freeze is left as it is)
+            if frozen:  # the child's collector then never walks (nor finalizes) what it inherited
+                gc.freeze()
+            try:
+                proc.start()
+            finally:
+                if frozen:
+                    gc.unfreeze()
+        else:
+            _stop_resource_tracker_at_exit()
+            boot = dataclasses.replace(self._boot, loaded=None, after_fork=None)
+            proc = ctx.Process(target=_worker_main, args=(child, boot, beat), daemon=True, name="headwater-worker")
+            proc.start()
         child.close()
         return _Worker(proc, parent, beat)
 

@@ -285,6 +285,23 @@ def discard_warm() -> None:
         pipe.close()
 
 
+def forget_warm_in_child() -> None:
+    """In a forked child: drop the dbt children started ahead by the parent, closing only our
+    copies of their pipes (the parent still owns them: it may adopt one, or stop it by closing
+    its stdin, which the child's copy would hold open)."""
+    global _WARM_LOCK
+    _WARM_LOCK = threading.Lock()  # whoever held it at the fork is not in this process
+    warm = list(_WARM.values())
+    _WARM.clear()
+    for proc, pipe, _ in warm:
+        for stream in (proc.stdin, proc.stdout, pipe):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+
 def _adopt(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[str], IO[str]] | None:
     """The waiting child for this command, if one was started with the same environment."""
     with _WARM_LOCK:

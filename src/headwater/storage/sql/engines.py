@@ -16,11 +16,22 @@ SQLite (``sqlite:///path/to/headwater.db``, the local default):
 
 PostgreSQL (``postgresql://user@host:port/db``): mapped to the psycopg 3 driver. One
 engine serves reads and writes; MVCC already keeps readers and writers apart.
+
+A forked child (a multiprocess worker) opens engines of its own and never uses those it
+inherited. SQLite's rule for the inherited ones is stricter than "do not use": its per-process
+lock bookkeeping is shared by every connection of the process to a file, so a new connection
+opened beside inherited ones believes it holds locks that only the parent holds. The child
+closes them first (``close_inherited_sqlite``), which SQLite allows when no write transaction
+was open at the fork. PostgreSQL connections are left alone: closing one would end the
+parent's session on the shared socket, and psycopg only finishes a connection in the process
+that made it.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +101,7 @@ def _sqlite_engines(url: URL) -> Engines:
     except OSError as exc:
         raise StorageError(f"cannot create the directory for the SQLite database {path}: {exc}") from exc
     clean = url.set(drivername="sqlite+pysqlite", database=str(path), query=query)
-    connect_args = {"timeout": busy_timeout}
+    connect_args = {"timeout": busy_timeout, "factory": _TrackedConnection}
     write = create_engine(clean, connect_args=connect_args)
     read = create_engine(clean, connect_args=connect_args)
     _tune_sqlite(write, busy_timeout, begin="BEGIN IMMEDIATE", query_only=False)
@@ -106,6 +117,7 @@ def _tune_sqlite(engine: Engine, busy_timeout: float, *, begin: str, query_only:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        _OPEN.add(dbapi_connection)
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         try:
@@ -125,6 +137,35 @@ def _tune_sqlite(engine: Engine, busy_timeout: float, *, begin: str, query_only:
             connection.connection.dbapi_connection.execute(begin)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(begin, (), exc, sqlite3.Error, dialect=connection.dialect) from exc
+
+
+class _TrackedConnection(sqlite3.Connection):
+    """A sqlite3 connection that knows its process and can be weakly referenced (the base
+    class cannot), so that a forked child finds the ones it inherited."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pid = os.getpid()
+
+
+_OPEN: weakref.WeakSet[_TrackedConnection] = weakref.WeakSet()
+
+
+def close_inherited_sqlite() -> int:
+    """In a forked child, close every SQLite connection of our engines that the parent opened;
+    returns how many. Only call it where no write transaction can have been open at the fork
+    (the parent had one thread): SQLite then allows the close, and it changes nothing on disk
+    (the parent's own shared lock keeps the child from checkpointing the WAL away)."""
+    closed = 0
+    for conn in list(_OPEN):
+        if conn.pid != os.getpid():
+            _OPEN.discard(conn)
+            try:
+                conn.close()
+            except sqlite3.Error:
+                continue
+            closed += 1
+    return closed
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
