@@ -34,11 +34,13 @@ from headwater.web.row_bounds import api_body
 class StoredAssets:
     """``headwater status``'s stored rows of one UI's definitions, as the API sends them."""
 
-    def __init__(self, instance: Any, defs: Any) -> None:
+    def __init__(self, instance: Any, defs: Any, fingerprint: str | None = None) -> None:
+        """``fingerprint``: the definitions' fingerprint when known already (``defs`` is then
+        ``first_page``'s stand-in, the policies of the definitions kept with it)."""
         self._instance = instance
         self._defs = defs
-        self._fingerprint: str | None = None
-        self._eligible: bool | None = None
+        self._fingerprint: str | None = fingerprint
+        self._eligible: bool | None = True if fingerprint is not None else None
         self._kept_mark: int | None = None
         self._lock = threading.Lock()
         self._keeping = threading.Lock()
