@@ -185,3 +185,39 @@ def test_a_ui_process_keeps_the_key_and_reports_definitions_that_changed_without
     finally:
         out = stop(proc)
     assert "the definitions differ from the ones this UI's first /api/assets was answered for" in out
+
+
+def test_a_project_that_fails_to_load_after_the_first_page_stops_the_ui(project):
+    """As a UI that loads first exits 2 with the error, so does one that answered first."""
+    folder, _ = project
+    pipeline = folder / "pipeline.py"
+    pipeline.write_text(pipeline.read_text() + "\nimport os as _os\n"
+                        "if _os.environ.get('BROKEN'):\n    raise RuntimeError('the warehouse is unreachable')\n")
+    with hw.Instance(home=folder / ".headwater") as writer:
+        assert writer.materialize(load_definitions(DefinitionsLocation(file=str(pipeline), working_dir=str(folder))),
+                                  "*").success
+    key = folder / ".headwater" / "ui-cache" / "first-page.json"
+    port = free_port()
+    proc = start(["ui", "--port", str(port), "--read-only"], folder)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/assets", proc)
+        deadline = time.monotonic() + 60
+        while not key.exists() or not list((folder / ".headwater" / "snapshots").glob("status-*.snap")):
+            assert time.monotonic() < deadline, "no key or rows kept"
+            time.sleep(0.05)
+    finally:
+        stop(proc)
+    os.environ["BROKEN"] = "1"
+    try:
+        port = free_port()
+        proc = start(["ui", "--port", str(port), "--read-only"], folder)
+    finally:
+        del os.environ["BROKEN"]
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/api/assets", proc)  # answered before loading
+        out, _ = proc.communicate(timeout=60)  # the load (once quiet) fails: the server stops
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+    assert proc.returncode == 2
+    assert "the warehouse is unreachable" in out
