@@ -318,8 +318,11 @@ def ui(
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """The web UI: asset graph, catalog, asset pages, runs, automation, and its JSON API."""
-    from headwater.cli.ui_start import start_ui
-    from headwater.web import UiConfig
+    from headwater.gc_pause import paused_gc
+
+    with paused_gc():  # the web stack's import (~0.35 s) builds objects as long-lived as the process:
+        from headwater.cli.ui_start import start_ui  # collections meanwhile only rescan them (~0.06 s)
+        from headwater.web import UiConfig
 
     try:
         start_ui(file, module, attribute, home, UiConfig(host=host, port=port, read_only=read_only, launch=launch),

@@ -67,6 +67,8 @@ def start_ui(file: str | None, module: str | None, attribute: str | None, home: 
             first_page.remember(instance.home, location, defs, reads, identity)
 
     if early is not None:
+        if freeze:
+            gc.freeze()  # the modules imported so far live as long as the process: never scanned again
         serve_ui(first_page.DeferredDefinitions(load, early), instance, location, config, say, remember=remember)
     else:
         serve_ui(load(), instance, location, config, say, remember=remember)

@@ -210,13 +210,13 @@ class _Key:
 
 class _Keys:
     def __init__(self, keys: dict[int, str]) -> None:
-        self._keys = keys
+        self._keys = {i: _Key(i, text) for i, text in keys.items()}
 
     def __getitem__(self, i: int) -> _Key:
-        text = self._keys.get(i)
-        if text is None:
+        key = self._keys.get(i)
+        if key is None:
             raise ValueError("a snapshot of other definitions")  # a row with a policy the key lacks
-        return _Key(i, text)
+        return key
 
 
 class _Spec:
@@ -231,10 +231,11 @@ class _GraphStandIn:
 
     def __init__(self, keys: dict[int, str], policies: dict[int, Any]) -> None:
         self.keys = _Keys(keys)
-        self._policies = policies
+        self._specs = {i: _Spec(p) for i, p in policies.items()}
+        self._none = _Spec(None)
 
     def spec(self, key: _Key) -> _Spec:
-        return _Spec(self._policies.get(key.index))
+        return self._specs.get(key.index, self._none)
 
 
 class _DefinitionsStandIn:
