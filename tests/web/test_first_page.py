@@ -121,6 +121,8 @@ def test_the_key_holds_only_while_every_file_read_is_unchanged(tmp_path):
             recorded = [p for p, _, _ in __import__("orjson").loads((home / "ui-cache" / "first-page.json").read_bytes())["files"]]
             assert not any("/json/" in p for p in recorded)  # the installation's modules are not keys
             time.sleep(0.01)  # mtimes in ns: a distinct one, whatever the file system's granularity
+            (folder / f"run-output-{len(recorded)}.csv").write_text("1")  # the project folder gains a file
+            assert first_page.FirstPageKey.find(home, location, identity) is not None  # no definition read it
             edit()
             assert first_page.FirstPageKey.find(home, location, identity) is None
         assert first_page.FirstPageKey.find(home, location, "another interpreter or path") is None

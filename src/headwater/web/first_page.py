@@ -9,7 +9,9 @@ trust the rows) and their freshness policies (to evaluate them now). Both are da
 So a UI that loaded a project keeps them here, in ``<home>/ui-cache/first-page.json``, keyed
 like a workspace's definitions cache (``definitions/definitions_cache.py``): by the files
 the definitions were read from, with size and mtime — every module the load imported from
-outside the Python installation, every other file it opened, every folder it listed — and
+outside the Python installation, every other file it opened, every folder its code listed
+(not the import system's listings of ``sys.path`` folders: a project folder gains files,
+a home, run outputs, that change no definition) — and
 by the location, the interpreter, ``sys.path`` and Headwater's own code. The next UI of the
 same project that finds every one of them as it was listens at once, answers ``/`` (a frame)
 and the whole graph's ``/api/assets`` from the stored rows, and loads the project once the
@@ -72,6 +74,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
                     files.add(target)
     elif event in ("os.listdir", "os.scandir"):
         path = args[0]
+        if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+            return  # the import system's own listing of a sys.path folder (its modules are recorded)
         if isinstance(path, (str, bytes, os.PathLike)) or path is None:
             folder = os.fsdecode(path) if path is not None else "."
             for _, folders in _recording:
