@@ -237,15 +237,18 @@ def warm_up(folder: Path, env: dict[str, str] | None = None) -> None:
 def ui_lived(folder: Path, env: dict[str, str], home: Path | None = None) -> None:
     """A UI of the project ran before (untimed), long enough to be quiet once: as a user's
     last ``headwater ui`` did, it kept what its next start answers the first page from
-    before loading the project (``web/first_page.py``; up to 5 s for a Headwater without it)."""
+    before loading the project (``web/first_page.py``: up to 60 s on a loaded machine; 1 s for a
+    Headwater without it)."""
     home = home or folder / "home"
     key = home / "ui-cache" / "first-page.json"
+    src = Path(env["PYTHONPATH"].split(os.pathsep)[0])
+    wait = 60 if (src / "headwater" / "web" / "first_page.py").exists() else 1
     port = free_port()
     started = time.perf_counter()
     server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
                           str(folder / "project.py"), "--home", str(home)], env, folder,
                          [(f"http://127.0.0.1:{port}/", None)],
-                         until=lambda: key.exists() or time.perf_counter() - started > 5)
+                         until=lambda: key.exists() or time.perf_counter() - started > wait)
 
 
 def ui_first_page(hw: list[str], project: str, home: Path, env: dict[str, str], folder: Path,
