@@ -50,7 +50,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 
 # -- what a load reads -----------------------------------------------------------------------
 
-_recording: list[tuple[set[str], set[str]]] = []  # (files, folders) of the loads recording now
+_recording: list[tuple[int, set[str], set[str]]] = []  # (thread, files, folders) of the loads recording now
 _hooked = False
 _hook_lock = threading.Lock()
 
@@ -70,23 +70,27 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(path, (str, bytes, os.PathLike)) and (mode is None or not any(c in str(mode) for c in "wax+")):
             target = os.fsdecode(path)
             if not target.endswith(".pyc"):  # bytecode: its source is recorded as the module's file
-                for files, _ in _recording:
-                    files.add(target)
+                me = threading.get_ident()
+                for thread, files, _ in _recording:
+                    if thread == me:  # not what a request served meanwhile reads
+                        files.add(target)
     elif event in ("os.listdir", "os.scandir"):
         path = args[0]
         if sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
             return  # the import system's own listing of a sys.path folder (its modules are recorded)
         if isinstance(path, (str, bytes, os.PathLike)) or path is None:
             folder = os.fsdecode(path) if path is not None else "."
-            for _, folders in _recording:
-                folders.add(folder)
+            me = threading.get_ident()
+            for thread, _, folders in _recording:
+                if thread == me:
+                    folders.add(folder)
 
 
 @contextmanager
 def recording_reads() -> Iterator[list[list[Any]]]:
     """Record what the ``with`` block reads: yields a list filled, at its end, with the
     ``[path, size, mtime_ns]`` of every module it imported from outside the installation,
-    every other file it opened for reading and every folder it listed (an audit hook:
+    every other file its thread opened for reading and every folder it listed (an audit hook:
     ``sys.addaudithook``, installed once, idle while nothing records)."""
     global _hooked
     with _hook_lock:
@@ -96,7 +100,7 @@ def recording_reads() -> Iterator[list[list[Any]]]:
     before = set(sys.modules)
     files: set[str] = set()
     folders: set[str] = set()
-    entry = (files, folders)
+    entry = (threading.get_ident(), files, folders)
     stats: list[list[Any]] = []
     _recording.append(entry)
     try:
