@@ -222,14 +222,33 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def warm_up(folder: Path) -> None:
+def warm_up(folder: Path, env: dict[str, str] | None = None) -> None:
     """One uncounted read and the web modules' import: bytecode written, files in the page cache.
     The read also keeps ``status``'s rows, which a UI started next answers its first
-    ``/api/assets`` from (``web/stored_assets.py``)."""
-    env = _env()
+    ``/api/assets`` from (``web/stored_assets.py``). ``env``: another checkout's (``--baseline``),
+    whose snapshot has its own fingerprint."""
+    env = env or _env()
     run_timed([sys.executable, "-m", "headwater", "status", "--json", "--limit", "1", "-f",
                str(folder / "project.py"), "--home", str(folder / "home")], env, folder)
     run_timed([sys.executable, "-c", "import headwater.web.app, headwater.web.server"], env, folder)
+    ui_lived(folder, env)
+
+
+def ui_lived(folder: Path, env: dict[str, str], home: Path | None = None) -> None:
+    """A UI of the project ran before (untimed), long enough to be quiet once: as a user's
+    last ``headwater ui`` did, it kept what its next start answers the first page from
+    before loading the project (``web/first_page.py``: up to 60 s on a loaded machine; 1 s for a
+    Headwater without it)."""
+    home = home or folder / "home"
+    key = home / "ui-cache" / "first-page.json"
+    src = Path(env["PYTHONPATH"].split(os.pathsep)[0])
+    wait = 60 if (src / "headwater" / "web" / "first_page.py").exists() else 1
+    port = free_port()
+    started = time.perf_counter()
+    server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
+                          str(folder / "project.py"), "--home", str(home)], env, folder,
+                         [(f"http://127.0.0.1:{port}/", None)],
+                         until=lambda: key.exists() or time.perf_counter() - started > wait)
 
 
 def ui_first_page(hw: list[str], project: str, home: Path, env: dict[str, str], folder: Path,
@@ -513,6 +532,8 @@ def rounds(folder: Path, names: list[str], n_rounds: int, dagster: str | None,
         names = [n for k in names for n in (k, f"{k}@baseline")]
     chosen = {k: available[k] for k in names if k in available}
     warm_up(folder)
+    if baseline is not None:
+        warm_up(folder, _env({"PYTHONPATH": str(baseline)}))
     results: dict[str, list[Run]] = {k: [] for k in chosen}
     for _ in range(n_rounds):
         for name, command in chosen.items():

@@ -318,13 +318,16 @@ def ui(
     file: FileOpt = None, module: ModuleOpt = None, attribute: AttrOpt = None, home: HomeOpt = None,
 ) -> None:
     """The web UI: asset graph, catalog, asset pages, runs, automation, and its JSON API."""
-    from headwater.web import UiConfig
-    from headwater.web.server import serve_ui
+    from headwater.gc_pause import paused_gc
+
+    with paused_gc():  # the web stack's import (~0.35 s) builds objects as long-lived as the process:
+        from headwater.cli.ui_start import start_ui  # collections meanwhile only rescan them (~0.06 s)
+        from headwater.web import UiConfig
 
     try:
-        p = _Project(file, module, attribute, home, reuses=True)
-        serve_ui(p.defs, p.instance, p.location, UiConfig(host=host, port=port, read_only=read_only, launch=launch),
-                 lambda text: out.print(text, markup=False, highlight=False))
+        start_ui(file, module, attribute, home, UiConfig(host=host, port=port, read_only=read_only, launch=launch),
+                 lambda text: out.print(text, markup=False, highlight=False),
+                 lambda text: err.print(text, style="yellow", markup=False, highlight=False), ExitFast.armed)
     except HeadwaterError as exc:
         _fail(exc)
 

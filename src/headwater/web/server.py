@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -14,14 +15,19 @@ from headwater.web import charts
 from headwater.web.activity import QUIET
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
+from headwater.web.first_page import DeferredDefinitions, clean_old_bodies
 
 FIRST_PAGE_GRACE = 1.0  # seconds after the start when no request came: the caches warm (``activity.py``)
 
 
-def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocation | None, config: UiConfig,
-             say: Any = print, daemon_interval: float | None = None) -> None:
+def serve_ui(defs: Definitions | DeferredDefinitions, instance: Instance, location: DefinitionsLocation | None,
+             config: UiConfig, say: Any = print, daemon_interval: float | None = None,
+             remember: Callable[[Definitions], None] | None = None) -> None:
     """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
-    on its own connection to the store (as it would in its own process)."""
+    on its own connection to the store (as it would in its own process). ``defs`` deferred
+    (``first_page.py``): listening comes first, the project is loaded once the server is
+    quiet or a request needs it, and a load that fails stops the server and is raised here.
+    ``remember(defs)``, once quiet, keeps what the next UI's first page needs."""
     def warm() -> None:
         """Once the server is quiet after its first answers, or has listened for
         ``FIRST_PAGE_GRACE`` seconds with no request (so the first pages share the interpreter
@@ -34,8 +40,18 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
 
         def work() -> None:
             ctx.activity.wait_quiet(QUIET, FIRST_PAGE_GRACE)
+            try:
+                loaded = ctx.defs
+            except BaseException:  # noqa: BLE001 - reported by the deferred load; the server stops
+                return
+            if remember is not None:
+                try:
+                    remember(loaded)
+                except Exception:  # noqa: BLE001 - an optimisation for the next UI: it loads first instead
+                    pass
+            clean_old_bodies(instance.home)
             ctx.cache.prefetch()
-            ctx.layouts.get(defs.graph, defs.graph.keys)
+            ctx.layouts.get(ctx.graph, ctx.graph.keys)
             ctx.cache.wait_first()
             charts.warm()
 
@@ -56,8 +72,13 @@ def serve_ui(defs: Definitions, instance: Instance, location: DefinitionsLocatio
     host = f"[{config.host}]" if ":" in config.host else config.host
     mode = " (read-only)" if config.read_only else " (actions need HEADWATER_UI_TOKEN)" if config.token else ""
     say(f"Headwater UI on http://{host}:{config.port}{mode} — Ctrl-C to stop")
+    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
+    if isinstance(defs, DeferredDefinitions):
+        defs.on_error = lambda exc: setattr(server, "should_exit", True)
     try:
-        uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+        server.run()
+        if isinstance(defs, DeferredDefinitions) and defs.error is not None:
+            raise defs.error
     finally:
         stop.set()
         if thread is not None:
