@@ -48,6 +48,84 @@ def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: Sequenc
         return False
 
 
+class SnapshotDraft:
+    """A snapshot whose body is written piece by piece before its index is known (rows derived
+    and written one at a time: the index says where each begins). The body goes to an
+    unnamed temporary file; ``finish`` writes header and index to the real temporary file,
+    the body after them (copied by the kernel, never through Python), and renames it into
+    place. So a body of hundreds of MB is never in memory, and the layout is ``write_snapshot``'s
+    byte for byte. Raises ``OSError`` when the disk refuses: the caller decides what then."""
+
+    def __init__(self, folder: Path | None) -> None:
+        """``folder``: where the snapshot will be kept; None for one that is only read back
+        by this process (the system's temporary folder)."""
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+        self._body = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed by finish/discard)
+        self.size = 0
+
+    def write(self, piece: bytes) -> None:
+        self._body.write(piece)
+        self.size += len(piece)
+
+    def finish(self, path: Path | None, header: dict[str, Any], index: Any) -> OpenSnapshot:
+        """The snapshot, open for reading; kept at ``path`` when given, else unnamed (gone
+        when closed)."""
+        body = self._body
+        try:
+            body.flush()
+            fd, tmp = tempfile.mkstemp(prefix=(path.name if path else "snapshot") + ".", suffix=".tmp",
+                                       dir=path.parent if path else self._folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(orjson.dumps({**header, "body_size": self.size}) + b"\n" + orjson.dumps(index) + b"\n")
+                    f.flush()
+                    _copy(body.fileno(), f.fileno(), self.size)
+                found = open_snapshot(Path(tmp))
+                if found is None:
+                    raise OSError(f"{tmp}: the snapshot just written does not read back")
+                if path is not None:
+                    os.replace(tmp, path)
+                else:
+                    os.unlink(tmp)
+                return found
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        finally:
+            body.close()
+
+    def discard(self) -> None:
+        self._body.close()
+
+
+def _copy(source: int, target: int, size: int) -> None:
+    """``size`` bytes of ``source`` from its start to the end of ``target``, in the kernel
+    where it can (``copy_file_range``), else through a small buffer."""
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.copy_file_range(source, target, size - offset, offset)
+            if sent == 0:
+                break
+            offset += sent
+    except OSError:
+        if offset:
+            raise
+    while offset < size:
+        chunk = os.pread(source, min(1 << 20, size - offset), offset)
+        if not chunk:
+            raise OSError("the snapshot's body is shorter than written")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view):]
+        offset += len(chunk)
+
+
 def prune(folder: Path, pattern: str, keep: int) -> None:
     """Remove all but the ``keep`` newest files matching ``pattern`` (and temporary files of
     writers that died, once an hour old): a snapshot per definitions version would
