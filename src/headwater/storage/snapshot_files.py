@@ -79,12 +79,16 @@ class SnapshotDraft:
                                        dir=path.parent if path else self._folder)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(orjson.dumps({**header, "body_size": self.size}) + b"\n" + orjson.dumps(index) + b"\n")
+                    f.write(orjson.dumps({**header, "body_size": self.size}) + b"\n")
+                    _write_json(f, index)
+                    f.write(b"\n")
                     f.flush()
                     _copy(body.fileno(), f.fileno(), self.size)
+                    at = f.tell()
                 found = open_snapshot(Path(tmp))
                 if found is None:
                     raise OSError(f"{tmp}: the snapshot just written does not read back")
+                found.known(index, at - self.size)  # not parsed back: a big graph's index is 100 MB as objects
                 if path is not None:
                     os.replace(tmp, path)
                 else:
@@ -101,6 +105,27 @@ class SnapshotDraft:
 
     def discard(self) -> None:
         self._body.close()
+
+
+def _write_json(f: IO[bytes], value: Any, chunk: int = 5000) -> None:
+    """``orjson.dumps(value)`` to ``f``, a list's long lists (a big graph's summaries) a few
+    thousand items at a time: the same bytes (compact JSON joins items with a bare comma)
+    without the whole text in memory."""
+    if not isinstance(value, list):
+        f.write(orjson.dumps(value))
+        return
+    f.write(b"[")
+    for n, item in enumerate(value):
+        if n:
+            f.write(b",")
+        if isinstance(item, list) and len(item) > chunk:
+            f.write(b"[")
+            for at in range(0, len(item), chunk):
+                f.write((b"," if at else b"") + orjson.dumps(item[at:at + chunk])[1:-1])
+            f.write(b"]")
+        else:
+            f.write(orjson.dumps(item))
+    f.write(b"]")
 
 
 def _copy(source: int, target: int, size: int) -> None:
@@ -153,6 +178,11 @@ class OpenSnapshot:
         self.header = header
         self._index: Any = None
         self._body_at: int | None = None
+
+    def known(self, index: Any, body_at: int) -> None:
+        """The index its writer holds, and where the body begins: ``index`` is never read back."""
+        self._index = index
+        self._body_at = body_at
 
     def index(self) -> Any:
         """The index line, parsed; raises ``ValueError`` when it does not parse."""
