@@ -22,7 +22,7 @@ from headwater.core.status import AssetStatus, StaleCauseKind
 _THROUGH_PARENT = StaleCauseKind.UPSTREAM_STALE
 
 
-WINDOW = 1 << 14
+WINDOW = 1 << 17
 """Root causes counted per pass (bits of a set): see ``root_cause_counts``."""
 
 
@@ -32,13 +32,15 @@ def root_cause_counts(statuses: Mapping[AssetKey, AssetStatus],
     in ``wanted`` only, which still needs their stale ancestors). ``statuses`` must hold
     parents before children, as every status pass returns them.
 
-    A set is as wide as the number of root causes met before it (its bits are numbered in
-    the order met), and a set waits for its last stale child, which can be anywhere further
-    down: at 100,000 assets with 93,000 root causes the waiting sets took 550 MB. So the
-    root causes are counted ``WINDOW`` at a time, a pass per window, each set holding only
-    that window's bits, and a pass starting at the first asset whose own root causes reach
-    its window (none above can hold one of its bits); the counts are the passes' sums. A
-    graph with fewer root causes (10,000 assets: 9,500) is one pass, as before."""
+    Each root cause is numbered in the order met and stands for bit ``n`` of a set; the bit
+    is made when a set takes it, never kept: keeping each root cause's one-bit integer
+    (``1 << n`` is n/8 bytes) cost the square of their number, 550 MB at 100,000 assets
+    with 93,000 root causes. A set is as wide as the highest root cause in it, and waits
+    for its last stale child, which can be anywhere further down; so that a graph of
+    millions never holds millions of sets that wide, root causes are counted ``WINDOW`` at
+    a time, a pass per window whose sets hold only its bits, starting at the first asset
+    whose own root causes reach it (none above can hold one of its bits). Up to ``WINDOW``
+    root causes (100,000 assets) it is one pass."""
     index: dict[AssetKey, int] = {}  # stale asset -> its position among the stale ones
     parents: list[tuple[int, ...]] = []  # the stale parents its upstream_stale causes came through
     own: list[tuple[int, ...]] = []  # the numbers of its own root causes
