@@ -27,8 +27,8 @@ def test_nothing_stale_counts_nothing():
 
 
 def test_counted_a_few_root_causes_at_a_time_the_counts_are_the_same(monkeypatch):
-    """Many passes of a narrow window (a very big graph's root causes are counted 131,072
-    at a time, each pass holding only its window's bits) add up to the counts of one pass."""
+    """Many passes of a narrow window (a big graph's root causes are counted 16,384 at a
+    time, each pass holding only its window's bits) add up to the counts of one pass."""
     from headwater.core import root_counts
 
     for seed in range(30):
