@@ -281,6 +281,7 @@ def _stream_rows(defs: Definitions, healths: Iterable[Any], counts: dict[Any, in
             evaluated[i] = (h.health.value, h.reasons, h.freshness)
         else:
             add(dumps(row))
+        h.status.forget_summary()  # read once here: see there
     document.close()
     return summaries, document.starts, timed, evaluated
 
