@@ -186,3 +186,20 @@ def test_an_index_written_in_pieces_is_orjsons_text():
         out = io.BytesIO()
         _write_json(out, value, chunk=2)
         assert out.getvalue() == orjson.dumps(value)
+
+
+def test_a_document_written_row_by_row_is_the_joined_one(monkeypatch):
+    """Rows handed in one at a time, written in pieces (here a few bytes each): the same
+    document as ``document_pieces`` joined, and the same ``starts``; none and one row too."""
+    from headwater.service import status_rows
+    from headwater.service.status_rows import DocumentWriter, starts_of
+
+    monkeypatch.setattr(status_rows, "_FLUSH", 7)
+    for rows in ([], [b'{"key":"a"}'], [b'{"key":"%d"}' % i * (i % 4) for i in range(40)]):
+        out = io.BytesIO()
+        document = DocumentWriter(out.write)
+        for row in rows:
+            document.add(row)
+        document.close()
+        assert out.getvalue() == b"".join(document_pieces(rows))
+        assert document.starts == starts_of(rows)

@@ -151,24 +151,36 @@ def starts_of(rows: list[bytes]) -> list[int]:
 
 
 class DocumentWriter:
-    """``document_pieces`` of rows handed in one at a time, to ``write`` as they come, and
-    ``starts`` (``starts_of``) kept meanwhile: a document of any size, never held whole."""
+    """``document_pieces`` of rows handed in one at a time, to ``write`` about a MB at a
+    time, and ``starts`` (``starts_of``) kept meanwhile: a document of any size, never held
+    whole."""
 
-    __slots__ = ("_write", "starts", "_at")
+    __slots__ = ("_write", "starts", "_at", "_pending", "_flush_at")
 
     def __init__(self, write: Any) -> None:
         self._write = write
         self.starts = [2]
         self._at = 2
+        self._pending = [b"["]  # each row goes with the break before it: "\n" first, then ",\n"
+        self._flush_at = _FLUSH
 
     def add(self, row: bytes) -> None:
-        self._write(b"[\n" if len(self.starts) == 1 else b",\n")
-        self._write(row)
+        self._pending.append(b",\n" if len(self.starts) > 1 else b"\n")
+        self._pending.append(row)
         self._at += len(row) + 2
         self.starts.append(self._at)
+        if self._at >= self._flush_at:
+            self._write(b"".join(self._pending))
+            self._pending.clear()
+            self._flush_at = self._at + _FLUSH
 
     def close(self) -> None:
-        self._write(b"[]\n" if len(self.starts) == 1 else b"\n]\n")
+        self._pending.append(b"]\n" if len(self.starts) == 1 else b"\n]\n")
+        self._write(b"".join(self._pending))
+        self._pending.clear()
+
+
+_FLUSH = 1 << 20
 
 
 def document_rows(body: bytes) -> list[bytes]:
