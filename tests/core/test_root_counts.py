@@ -24,3 +24,19 @@ def test_nothing_stale_counts_nothing():
     g, f = _random_history(0)
     statuses = {k: s for k, s in compute_statuses(g, f).items() if not s.stale}
     assert root_cause_counts(statuses) == {}
+
+
+def test_counted_a_few_root_causes_at_a_time_the_counts_are_the_same(monkeypatch):
+    """Many passes of a narrow window (a big graph's root causes are counted 16,384 at a
+    time, each pass holding only its window's bits) add up to the counts of one pass."""
+    from headwater.core import root_counts
+
+    for seed in range(30):
+        g, f = _random_history(seed)
+        statuses = compute_statuses(g, f)
+        whole = root_cause_counts(statuses)
+        for window in (1, 2, 5):
+            monkeypatch.setattr(root_counts, "WINDOW", window)
+            assert root_cause_counts(statuses) == whole == {k: len(s.root_causes()) for k, s in statuses.items()
+                                                             if s.stale}
+            monkeypatch.undo()

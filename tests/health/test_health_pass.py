@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized, CheckEvaluated, CheckSeverity, InputRecord
 from headwater.core.freshness import FreshnessPolicy
-from headwater.core.health import HealthPass, assess
+from headwater.core.health import HealthPass, assess, each_health
 from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec, CheckSpec
@@ -77,6 +77,8 @@ def test_the_incremental_health_pass_equals_a_pass_from_scratch(rounds):
         current = statuses.compute(GRAPH, dict(facts))
         got = healths.assess(GRAPH, current, SPECS, MappingProxyType(dict(views)), now)
         assert _view(got) == _view(assess(GRAPH, current, SPECS, results, now))
+        # one at a time, none kept (``status`` rows written as they come): the same healths
+        assert _view({h.key: h for h in each_health(GRAPH, current, SPECS, results, now)}) == _view(got)
 
 
 def test_an_unchanged_read_keeps_the_checks_and_reasons():

@@ -119,6 +119,14 @@ class AssetStatus:
             return roots._summary
         return _summarize(tuple(roots[:SUMMARY_ROOTS + 1]))
 
+    def forget_summary(self) -> None:
+        """Drop the ``roots_summary`` kept for the next read: a reader that reads each once
+        (``status`` rows written one at a time) would otherwise keep ~700 bytes per stale
+        asset, 70 MB at 100,000 assets. Derived again if asked."""
+        roots = self.roots
+        if type(roots) is _LazyRoots:
+            roots._summary = None
+
 
 SUMMARY_ROOTS = 5
 

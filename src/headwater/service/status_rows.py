@@ -20,17 +20,15 @@ class StatusRows:
 
     def __init__(self, summaries: list[list[Any]], rows: list[bytes] | None = None,
                  stored: OpenSnapshot | None = None, starts: list[int] | None = None,
-                 timed: dict[int, _Timed] | None = None) -> None:
+                 timed: dict[int, _Timed] | None = None, from_snapshot: bool | None = None) -> None:
         self.summaries = summaries
         self._rows = rows
         self._stored = stored
         self._starts = starts  # where each row begins in a stored document, and where it ends
         self._timed = timed or {}  # stored rows whose clock-bound fields are evaluated now, by position
         self.as_of: float | None = None  # read back: the time its freshness was evaluated at (the state holds then)
-
-    @property
-    def from_snapshot(self) -> bool:
-        return self._stored is not None
+        # read back from a snapshot another read stored (computed rows are read back from their file too)
+        self.from_snapshot = stored is not None if from_snapshot is None else from_snapshot
 
     def rows(self) -> list[bytes]:
         if self._rows is None:
@@ -44,6 +42,7 @@ class StatusRows:
                 for i, timed in self._timed.items():
                     rows[i] = _completed(rows[i], timed, orjson.dumps, health_fields)
             self._rows = rows
+            self._stored.close()  # every row is in memory now: the file has nothing left to give
         return self._rows
 
     def picked(self, positions: list[int]) -> list[bytes]:
@@ -75,12 +74,22 @@ class StatusRows:
         return _completed(stored, self._timed[position])
 
     def write_document(self, out: IO[bytes]) -> None:
-        """The JSON array of every row, one a line (``document_pieces``), to ``out``."""
+        """The JSON array of every row, one a line (``document_pieces``), to ``out``: a few MB
+        at a time, never the whole document (nor, read back from a file, every row) at once."""
         if self._stored is not None and self._rows is None and not self._timed:
             self._stored.copy_body(out)
+        elif self._rows is None and self._starts is not None:
+            count = len(self._starts) - 1
+            if not count:
+                out.write(b"[]\n")
+                return
+            for at in range(0, count, _STRETCH):
+                rows = self.picked(list(range(at, min(at + _STRETCH, count))))
+                out.write((b"[\n" if at == 0 else b",\n") + b",\n".join(rows))
+            out.write(b"\n]\n")
         else:
             pieces = document_pieces(self.rows())
-            for at in range(0, len(pieces), 4000):  # a few MB at a time, never the whole document
+            for at in range(0, len(pieces), 4000):
                 out.write(b"".join(pieces[at:at + 4000]))
 
     def close(self) -> None:
@@ -88,6 +97,7 @@ class StatusRows:
             self._stored.close()
 
 
+_STRETCH = 2000  # rows read back, completed and written at a time (a few MB)
 _Timed = tuple[str, tuple[str, ...], Any]  # health, reasons, FreshnessStatus: evaluated now
 _GAP = b"\x00"  # where a stored row's clock-bound fields go (JSON text never holds a raw NUL)
 
@@ -140,10 +150,43 @@ def starts_of(rows: list[bytes]) -> list[int]:
     return starts
 
 
+class DocumentWriter:
+    """``document_pieces`` of rows handed in one at a time, to ``write`` about a MB at a
+    time, and ``starts`` (``starts_of``) kept meanwhile: a document of any size, never held
+    whole."""
+
+    __slots__ = ("_write", "starts", "_at", "_pending", "_flush_at")
+
+    def __init__(self, write: Any) -> None:
+        self._write = write
+        self.starts = [2]
+        self._at = 2
+        self._pending = [b"["]  # each row goes with the break before it: "\n" first, then ",\n"
+        self._flush_at = _FLUSH
+
+    def add(self, row: bytes) -> None:
+        self._pending.append(b",\n" if len(self.starts) > 1 else b"\n")
+        self._pending.append(row)
+        self._at += len(row) + 2
+        self.starts.append(self._at)
+        if self._at >= self._flush_at:
+            self._write(b"".join(self._pending))
+            self._pending.clear()
+            self._flush_at = self._at + _FLUSH
+
+    def close(self) -> None:
+        self._pending.append(b"]\n" if len(self.starts) == 1 else b"\n]\n")
+        self._write(b"".join(self._pending))
+        self._pending.clear()
+
+
+_FLUSH = 1 << 20
+
+
 def document_rows(body: bytes) -> list[bytes]:
     """The rows of a stored document again: a row never holds a raw line break (JSON escapes it)."""
     inner = body[2:-3]
     return inner.split(b",\n") if inner else []
 
 
-__all__ = ["StatusRows", "document_pieces", "starts_of"]
+__all__ = ["DocumentWriter", "StatusRows", "document_pieces", "starts_of"]

@@ -53,12 +53,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.core.events import RunStatus
-from headwater.service.status_rows import StatusRows, _split, _Timed, document_pieces, starts_of
-from headwater.storage.snapshot_files import OpenSnapshot, open_snapshot, prune, write_snapshot
+from headwater.service.status_rows import (
+    DocumentWriter,
+    StatusRows,
+    _split,
+    _Timed,
+    document_pieces,
+    starts_of,
+)
+from headwater.storage.snapshot_files import OpenSnapshot, SnapshotDraft, open_snapshot, prune, write_snapshot
 
 if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
@@ -202,14 +210,80 @@ def _evaluate(defs: Definitions, summaries: list[list[Any]], timed: list[list[An
 
 def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None, keep: bool = True) -> StatusRows:
     """Every row computed from the store; stored for the next process when ``keep`` and
-    the rows are snapshot material (``eligible``, no run in progress)."""
-    mark, running, healths = _read_state(instance, defs)
-    store = keep and not running and eligible(defs)
-    statuses = {k: h.status for k, h in healths.items()}
-    summaries, rows, stored_rows, timed = _build_rows(defs, statuses, healths, store, None)
-    if store:
-        _write(instance, defs_fingerprint or fingerprint(defs), mark, summaries, stored_rows, timed)
-    return StatusRows(summaries, rows)
+    the rows are snapshot material (``eligible``, no run in progress).
+
+    One asset at a time, upstream first: its health derived, its row encoded and written to
+    a file (the snapshot's body when stored, else an unnamed temporary file), then dropped;
+    the rows are read back from that file as a stored snapshot's are (``status --json``
+    copies it to its output in the kernel). 100,000 assets' rows are ~280 MB of JSON and
+    their healths as much again: holding them all took 2 GB. Only the statuses (each row
+    reads its parents') and the short summaries stay. Where no file can be written (a full
+    disk), the rows are kept in memory instead."""
+    from headwater.core.health import each_health
+    from headwater.core.root_counts import root_cause_counts
+    from headwater.gc_pause import paused_gc
+
+    with paused_gc():  # a graph's statuses are acyclic objects: a collection would only rescan them
+        mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
+        running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
+        statuses = instance.statuses(defs)
+        results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+        now = instance.clock()
+        stale = [k for k, st in statuses.items() if st.stale]
+        counts = root_cause_counts(statuses, stale) if stale else {}
+        store = keep and not running and eligible(defs)
+        fp = (defs_fingerprint or fingerprint(defs)) if store else ""
+        for path in ([path_of(instance, fp)] if store else []) + [None]:
+            try:
+                draft = SnapshotDraft(path.parent if path is not None else None)
+            except OSError:
+                continue
+            try:
+                healths = each_health(defs.graph, statuses, defs.check_specs, results, now)
+                summaries, starts, timed, evaluated = _stream_rows(defs, healths, counts, path is not None, draft.write)
+                found = draft.finish(path, {"format": FORMAT, "fingerprint": fp, "mark": mark, "count": len(summaries),
+                                            "pid": os.getpid()}, [summaries, starts, timed])
+            except OSError:
+                draft.discard()
+                continue
+            if path is not None:
+                prune(instance.home / FOLDER, "status-*.snap", KEEP)
+            return StatusRows(summaries, stored=found, starts=starts, timed=evaluated, from_snapshot=False)
+        healths = {h.key: h for h in each_health(defs.graph, statuses, defs.check_specs, results, now)}
+        summaries, rows, _, _ = _build_rows(defs, statuses, healths, False, None)
+        return StatusRows(summaries, rows)
+
+
+def _stream_rows(defs: Definitions, healths: Iterable[Any], counts: dict[Any, int], store: bool,
+                 write: Callable[[bytes], Any]) -> tuple[list[list[Any]], list[int], list[list[Any]], dict[int, _Timed]]:
+    """Each health's row, as ``_build_rows`` makes it (as stored when ``store``), written as a
+    document (``DocumentWriter``) as it comes; the summaries, where each row begins, the
+    clock-bound entries of the index, and the clock-bound fields of those rows as derived now."""
+    import orjson
+
+    from headwater.core.health import health_basis
+    from headwater.reports import health_to_dict, row_summary
+
+    graph = defs.graph
+    spec_of = graph.spec
+    summaries: list[list[Any]] = []
+    timed: list[list[Any]] = []
+    evaluated: dict[int, _Timed] = {}
+    document = DocumentWriter(write)
+    add, dumps = document.add, orjson.dumps
+    for i, h in enumerate(healths):
+        key = h.key
+        row = health_to_dict(h, graph, counts.get(key, 0))
+        summaries.append(row_summary(row))
+        if store and spec_of(key).freshness is not None:
+            add(_split(row))
+            timed.append([i, h.status.data_time, health_basis(h.status, h.checks).to_data()])
+            evaluated[i] = (h.health.value, h.reasons, h.freshness)
+        else:
+            add(dumps(row))
+        h.status.forget_summary()  # read once here: see there
+    document.close()
+    return summaries, document.starts, timed, evaluated
 
 
 def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> bool:
@@ -235,7 +309,7 @@ def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
 
     try:
         with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
-            mark = instance.store.last_event_id()  # before reading, as in ``_read_state``
+            mark = instance.store.last_event_id()  # before reading, as in ``compute``
             if instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
                 return False
             statuses = instance.statuses(defs)  # every one: root causes flow down from anywhere above
@@ -323,12 +397,6 @@ def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp:
     rows = [body[starts[i]:starts[i + 1] - 2] for i in range(len(keys))]
     changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
     return _Reuse(changed | graph.downstream(changed), summaries, rows, {t[0]: t for t in timed})
-
-
-def _read_state(instance: Instance, defs: Definitions) -> tuple[int, bool, dict[Any, Any]]:
-    mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
-    running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
-    return mark, running, instance.healths(defs)
 
 
 def _healths(instance: Instance, defs: Definitions, statuses: dict[Any, Any], only: set[Any] | None

@@ -48,6 +48,109 @@ def write_snapshot(path: Path, header: dict[str, Any], index: Any, body: Sequenc
         return False
 
 
+class SnapshotDraft:
+    """A snapshot whose body is written piece by piece before its index is known (rows derived
+    and written one at a time: the index says where each begins). The body goes to an
+    unnamed temporary file; ``finish`` writes header and index to the real temporary file,
+    the body after them (copied by the kernel, never through Python), and renames it into
+    place. So a body of hundreds of MB is never in memory, and the layout is ``write_snapshot``'s
+    byte for byte. Raises ``OSError`` when the disk refuses: the caller decides what then."""
+
+    def __init__(self, folder: Path | None) -> None:
+        """``folder``: where the snapshot will be kept; None for one that is only read back
+        by this process (the system's temporary folder)."""
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self._folder = folder
+        self._body = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed by finish/discard)
+        self.size = 0
+
+    def write(self, piece: bytes) -> None:
+        self._body.write(piece)
+        self.size += len(piece)
+
+    def finish(self, path: Path | None, header: dict[str, Any], index: Any) -> OpenSnapshot:
+        """The snapshot, open for reading; kept at ``path`` when given, else unnamed (gone
+        when closed)."""
+        body = self._body
+        try:
+            body.flush()
+            fd, tmp = tempfile.mkstemp(prefix=(path.name if path else "snapshot") + ".", suffix=".tmp",
+                                       dir=path.parent if path else self._folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(orjson.dumps({**header, "body_size": self.size}) + b"\n")
+                    _write_json(f, index)
+                    f.write(b"\n")
+                    f.flush()
+                    _copy(body.fileno(), f.fileno(), self.size)
+                    at = f.tell()
+                found = open_snapshot(Path(tmp))
+                if found is None:
+                    raise OSError(f"{tmp}: the snapshot just written does not read back")
+                found.known(index, at - self.size)  # not parsed back: a big graph's index is 100 MB as objects
+                if path is not None:
+                    os.replace(tmp, path)
+                else:
+                    os.unlink(tmp)
+                return found
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        finally:
+            body.close()
+
+    def discard(self) -> None:
+        self._body.close()
+
+
+def _write_json(f: IO[bytes], value: Any, chunk: int = 5000) -> None:
+    """``orjson.dumps(value)`` to ``f``, a list's long lists (a big graph's summaries) a few
+    thousand items at a time: the same bytes (compact JSON joins items with a bare comma)
+    without the whole text in memory."""
+    if not isinstance(value, list):
+        f.write(orjson.dumps(value))
+        return
+    f.write(b"[")
+    for n, item in enumerate(value):
+        if n:
+            f.write(b",")
+        if isinstance(item, list) and len(item) > chunk:
+            f.write(b"[")
+            for at in range(0, len(item), chunk):
+                f.write((b"," if at else b"") + orjson.dumps(item[at:at + chunk])[1:-1])
+            f.write(b"]")
+        else:
+            f.write(orjson.dumps(item))
+    f.write(b"]")
+
+
+def _copy(source: int, target: int, size: int) -> None:
+    """``size`` bytes of ``source`` from its start to the end of ``target``, in the kernel
+    where it can (``copy_file_range``), else through a small buffer."""
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.copy_file_range(source, target, size - offset, offset)
+            if sent == 0:
+                break
+            offset += sent
+    except OSError:
+        if offset:
+            raise
+    while offset < size:
+        chunk = os.pread(source, min(1 << 20, size - offset), offset)
+        if not chunk:
+            raise OSError("the snapshot's body is shorter than written")
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(target, view):]
+        offset += len(chunk)
+
+
 def prune(folder: Path, pattern: str, keep: int) -> None:
     """Remove all but the ``keep`` newest files matching ``pattern`` (and temporary files of
     writers that died, once an hour old): a snapshot per definitions version would
@@ -75,6 +178,11 @@ class OpenSnapshot:
         self.header = header
         self._index: Any = None
         self._body_at: int | None = None
+
+    def known(self, index: Any, body_at: int) -> None:
+        """The index its writer holds, and where the body begins: ``index`` is never read back."""
+        self._index = index
+        self._body_at = body_at
 
     def index(self) -> Any:
         """The index line, parsed; raises ``ValueError`` when it does not parse."""
