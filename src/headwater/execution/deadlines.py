@@ -5,7 +5,15 @@ outcome (``step_execution._Recorder``). A ``threading.Timer`` per step did that 
 and ending a thread per step: on a loaded machine, starting it (which waits for the new
 thread to be scheduled) cost more than the whole rest of a no-op step. Here one daemon
 thread serves every deferral of the process; scheduling is a lock and a heap push, and
-canceling is a flag. The thread wakes only for the earliest deadline not yet canceled.
+canceling is a flag.
+
+A canceled call stays queued until its deadline passes; the thread drops it only then.
+Dropping it as soon as the thread woke emptied the queue after every step (a step cancels
+its deferral within a millisecond), so the next step's deferral found it empty and had to
+wake the thread again: one thread switch per step, paid while the step's commit waited for
+the GIL. Kept until due, the canceled calls of the last ``START_GRACE`` hold the queue's
+head, every new (later) deadline goes behind them without a wake-up, and the thread wakes
+about once per grace period, however many steps run in it.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ class _Deadlines:
         self._heap: list[tuple[float, int, Deferred]] = []
         self._order = itertools.count()
         self._pid = -1  # the process whose thread this is: a forked child starts its own
+        self.wakes = 0  # waits begun, so wake-ups: what a burst of deferrals costs the process
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Deferred:
         deferred = Deferred(fn)
@@ -57,15 +66,17 @@ class _Deadlines:
         while True:
             with self._cond:
                 while True:
-                    while heap and heap[0][2].canceled:
-                        heapq.heappop(heap)
                     if not heap:
+                        self.wakes += 1
                         self._cond.wait()
                         continue
                     wait = heap[0][0] - time.monotonic()
                     if wait <= 0:
                         deferred = heapq.heappop(heap)[2]
+                        if deferred.canceled:
+                            continue  # due now, so dropping it wakes nobody
                         break
+                    self.wakes += 1
                     self._cond.wait(wait)
             if not deferred.canceled:
                 try:
