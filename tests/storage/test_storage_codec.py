@@ -233,3 +233,17 @@ def test_decoded_keys_are_the_graphs_very_objects():
                                               deps=(key("adopted/key"),)))
     decoded = codec.decode_event("materialization", payload)
     assert decoded.key is mine and decoded.deps[0] is mine and decoded.inputs[0].key is mine
+
+
+@settings(max_examples=200, deadline=None)
+@given(_keys, st.lists(st.tuples(st.sampled_from(list(InputState)), st.none() | st.text(max_size=6),
+                                 st.sampled_from(["", "2024-01-01", "ü"])), max_size=3))
+def test_the_summary_columns_are_the_json_they_always_were(keys: list[AssetKey],
+                                                           inputs: list[tuple[InputState, str | None, str]]):
+    assert codec.keys_json(keys) == json.dumps([str(k) for k in keys], separators=(",", ":"))
+    records = [InputRecord(k, version, None, state, partition=partition)
+               for k, (state, version, partition) in zip(keys, inputs)]
+    expected = [[str(i.key), i.partition, i.data_version] + ([] if i.state is InputState.OK else [i.state.value])
+                for i in records]
+    assert json.loads(codec.inputs_json(records)) == expected
+    assert codec.input_versions_from_json(codec.inputs_json(records)) == expected

@@ -305,16 +305,31 @@ def decode_event(type_name: str, payload: str, schema_version: int = SCHEMA_VERS
 # --- the summary columns of a latest materialization (core/materialization_summary.py) ----
 
 
-def deps_json(deps: Iterable[AssetKey]) -> str:
-    """``asset_latest.mat_deps``: the declared deps a materialization recorded."""
-    return _DUMPS([k._str for k in deps])
+def _plain_json(value: list[Any]) -> str:
+    """Compact JSON of a list of plain values, by orjson (every step writes a few): for key
+    strings (ASCII by their syntax) the very text json writes; json takes what orjson refuses."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
+        except TypeError:
+            pass
+    return _DUMPS(value)
+
+
+def keys_json(keys: Iterable[AssetKey]) -> str:
+    """A JSON list of key strings (``steps.asset_keys``, ``runs.asset_keys``)."""
+    return _plain_json([k._str if type(k) is AssetKey else str(k) for k in keys])
+
+
+deps_json = keys_json
+"""``asset_latest.mat_deps``: the declared deps a materialization recorded."""
 
 
 def inputs_json(inputs: Iterable[InputRecord]) -> str:
     """``asset_latest.mat_inputs``: ``[key, partition, data version]`` per input read, with its
     state appended when it was not ok (what "ran on stale inputs" asks)."""
-    return _DUMPS([[i.key._str, i.partition, i.data_version] if i.state is _OK
-                   else [i.key._str, i.partition, i.data_version, i.state.value] for i in inputs])
+    return _plain_json([[i.key._str, i.partition, i.data_version] if i.state is _OK
+                        else [i.key._str, i.partition, i.data_version, i.state.value] for i in inputs])
 
 
 _DEPS: dict[str, tuple[AssetKey, ...]] = {}
