@@ -6,8 +6,9 @@ check per asset key), which costs tens of microseconds per event; here the three
 event types (read for a whole graph: materializations, observations, check results) get a
 direct decoder, asset keys read from the store are interned in a
 bounded cache (they were validated when written and repeat endlessly: every input names
-another asset), and ``orjson`` parses them when it is installed (an optional accelerator,
-not a dependency; stdlib ``json`` otherwise). The direct decoders mirror
+another asset), and ``orjson`` parses them (stdlib ``json`` if it is missing). Writing, a
+step's three payloads go through ``orjson`` too when every value is one it writes as json
+does (``event_json``). The direct decoders mirror
 ``event_from_dict`` exactly; they step aside for the generic one whenever the event
 classes gain a field they do not know, or a payload carries another schema version.
 
