@@ -318,12 +318,9 @@ def _plain_json(value: list[Any]) -> str:
 
 
 def keys_json(keys: Iterable[AssetKey]) -> str:
-    """A JSON list of key strings (``steps.asset_keys``, ``runs.asset_keys``)."""
+    """A JSON list of key strings: ``steps.asset_keys``, ``runs.asset_keys``, and
+    ``asset_latest.mat_deps`` (the declared deps a materialization recorded)."""
     return _plain_json([k._str if type(k) is AssetKey else str(k) for k in keys])
-
-
-deps_json = keys_json
-"""``asset_latest.mat_deps``: the declared deps a materialization recorded."""
 
 
 def inputs_json(inputs: Iterable[InputRecord]) -> str:

@@ -75,15 +75,7 @@ from headwater.core.events import (
 from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
-from headwater.storage.sql.codec import (
-    deps_json,
-    dumps,
-    error_to_json,
-    event_json,
-    inputs_json,
-    keys_json,
-    loads,
-)
+from headwater.storage.sql.codec import dumps, error_to_json, event_json, inputs_json, keys_json, loads
 from headwater.storage.sql.driver import ID_BASE_SETTING, Driver, Where
 from headwater.storage.sql.tables import (
     alert_state,
@@ -538,7 +530,7 @@ class _Batch:
                         last_materialization=payload, last_materialized_at=e.timestamp,
                         last_attempt_status=AttemptStatus.SUCCEEDED.value, last_attempt_run_id=e.run_id,
                         last_attempt_at=e.timestamp, mat_run_id=e.run_id, mat_code_version=e.code_version,
-                        mat_data_version=e.data_version, mat_data_time=e.data_time, mat_deps=deps_json(e.deps),
+                        mat_data_version=e.data_version, mat_data_time=e.data_time, mat_deps=keys_json(e.deps),
                         mat_inputs=inputs_json(e.inputs))
 
     def _observed(self, e: AssetObserved, event_id: int, payload: str) -> None:
