@@ -5,7 +5,7 @@ import time
 
 import headwater as hw
 from headwater.core.events import StepStarted
-from headwater.execution.deadlines import call_later
+from headwater.execution.deadlines import _Deadlines, call_later
 from headwater.execution.step_execution import START_GRACE
 
 WAIT = 30.0  # generous: the machine is shared
@@ -71,3 +71,17 @@ def test_a_long_step_shows_as_started_while_it_runs(tmp_path):
         assert len(started) == 1
     finally:
         instance.close()
+
+
+def test_deferrals_canceled_within_their_delay_do_not_wake_the_thread_one_by_one():
+    """Each step defers its start and cancels the deferral a moment later. A burst of them
+    must not cost a thread wake-up each (that was one thread switch per step)."""
+    deadlines = _Deadlines()
+    ran = threading.Event()
+    deadlines.call_later(0.0, ran.set)  # start the thread, and let it settle
+    assert ran.wait(WAIT)
+    before = deadlines.wakes
+    for _ in range(200):
+        deadlines.call_later(60.0, lambda: None).cancel()
+        time.sleep(0)  # hand the GIL over, as a step's commit does
+    assert deadlines.wakes - before < 20

@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from storage_events import T0, key
 
 from headwater.core.events import (
@@ -144,11 +146,84 @@ def _every_event_type() -> list[Event]:
     ]
 
 
-def test_the_fast_encoder_writes_exactly_what_core_writes():
+def _document(text: str) -> str:
+    """A JSON text's document, written one way (NaN compares equal to NaN as text)."""
+    return json.dumps(json.loads(text), sort_keys=True)
+
+
+def test_the_fast_encoder_writes_the_document_core_writes():
     events = _every_event_type()
     assert {type(e) for e in events} == set(EVENT_TYPES.values())
     for event in events:
-        assert codec.event_json(event) == event_to_json(event), type(event).__name__
+        assert _document(codec.event_json(event)) == _document(event_to_json(event)), type(event).__name__
+
+
+def test_what_orjson_would_write_differently_is_written_by_core():
+    """NaN (orjson: null), integers beyond 64 bits, dates (core: their str()), subclasses of
+    plain types, lone surrogates: core writes the whole event, as it always did."""
+    class Label(str):
+        pass
+
+    for metadata in ({"x": float("nan")}, {"x": [float("-inf")]}, {"big": 2**64}, {"when": datetime(2024, 1, 2)},
+                     {"label": Label("a")}, {"s": "\ud800"}, {"n": {"deep": -2**63 - 1}}):
+        event = AssetMaterialized(run_id="r", timestamp=T0, key=key("a"), metadata=metadata)
+        assert codec.event_json(event) == event_to_json(event), metadata
+    assert codec.event_json(AssetMaterialized(run_id="r", timestamp=float("inf"), key=key("a"))) == event_to_json(
+        AssetMaterialized(run_id="r", timestamp=float("inf"), key=key("a")))
+
+
+def test_plain_events_are_written_by_orjson_which_keeps_characters_as_they_are():
+    event = LogMessage(run_id="r1", timestamp=T0, step_key="a", message="Zürich → 東京")
+    assert "Zürich → 東京" in codec.event_json(event)  # core escapes them: \u00fc...
+    assert event_from_json("log", codec.event_json(event)) == event
+
+
+_json_leaf = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
+              | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
+              | st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)))
+_metadata = st.dictionaries(st.text(max_size=6), st.recursive(
+    _json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8), max_size=4)
+_times = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
+_text = st.text(max_size=10)
+_keys = st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,5}(/[a-z][a-z0-9_]{0,5}){0,2}", fullmatch=True).map(AssetKey.parse),
+                 max_size=3)
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> Event:
+    kind = draw(st.sampled_from(["materialization", "log", "failed", "check", "succeeded"]))
+    run_id, at, step = draw(st.none() | _text), draw(_times), draw(_text)
+    asset = draw(_keys.filter(bool))[0]
+    if kind == "materialization":
+        inputs = tuple(InputRecord(k, draw(st.none() | _text), draw(st.none() | _times),
+                                   draw(st.sampled_from(list(InputState))), draw(_text), draw(st.booleans()),
+                                   draw(st.sampled_from(["", "2024-01-01"]))) for k in draw(_keys))
+        return AssetMaterialized(run_id=run_id, timestamp=at, step_key=step, key=asset, partition=draw(_text),
+                                 code_version=draw(st.none() | _text), data_version=draw(st.none() | _text),
+                                 data_time=draw(st.none() | _times), inputs=inputs,
+                                 deps=tuple(i.key for i in inputs), metadata=draw(_metadata),
+                                 value_ref=draw(st.none() | _text), duration=draw(st.none() | _times))
+    if kind == "log":
+        return LogMessage(run_id=run_id, timestamp=at, step_key=draw(st.none() | _text), message=draw(_text))
+    if kind == "failed":
+        return AssetFailed(run_id=run_id, timestamp=at, step_key=step, key=asset,
+                           error=ErrorInfo(draw(_text), draw(_text), draw(_text)), metadata=draw(_metadata))
+    if kind == "check":
+        return CheckEvaluated(run_id=run_id, timestamp=at, step_key=step, key=asset, check_name=draw(_text),
+                              passed=draw(st.booleans()), severity=draw(st.sampled_from(list(CheckSeverity))),
+                              metadata=draw(_metadata), target_timestamp=draw(st.none() | _times))
+    return StepSucceeded(run_id=run_id or "r", timestamp=at, step_key=step, asset_keys=tuple(draw(_keys)),
+                         partitions=tuple(draw(st.lists(_text, max_size=2))), duration=draw(_times))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events())
+def test_any_event_reads_back_from_the_fast_encoder_as_from_core(event: Event):
+    fast, core = codec.event_json(event), event_to_json(event)
+    assert _document(fast) == _document(core)
+    assert _document(event_to_json(codec.decode_event(event.type_name, fast))) == _document(
+        event_to_json(event_from_json(event.type_name, core)))
 
 
 def test_decoded_keys_are_the_graphs_very_objects():
@@ -158,3 +233,17 @@ def test_decoded_keys_are_the_graphs_very_objects():
                                               deps=(key("adopted/key"),)))
     decoded = codec.decode_event("materialization", payload)
     assert decoded.key is mine and decoded.deps[0] is mine and decoded.inputs[0].key is mine
+
+
+@settings(max_examples=200, deadline=None)
+@given(_keys, st.lists(st.tuples(st.sampled_from(list(InputState)), st.none() | st.text(max_size=6),
+                                 st.sampled_from(["", "2024-01-01", "ü"])), max_size=3))
+def test_the_summary_columns_are_the_json_they_always_were(keys: list[AssetKey],
+                                                           inputs: list[tuple[InputState, str | None, str]]):
+    assert codec.keys_json(keys) == json.dumps([str(k) for k in keys], separators=(",", ":"))
+    records = [InputRecord(k, version, None, state, partition=partition)
+               for k, (state, version, partition) in zip(keys, inputs)]
+    expected = [[str(i.key), i.partition, i.data_version] + ([] if i.state is InputState.OK else [i.state.value])
+                for i in records]
+    assert json.loads(codec.inputs_json(records)) == expected
+    assert codec.input_versions_from_json(codec.inputs_json(records)) == expected

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from headwater.core.events import AlertDeliveryAttempt, AlertTransition
 from headwater.core.keys import AssetKey
 from headwater.storage.sql.codec import DecodedEvents, decode_stored, gc_paused, key_of
-from headwater.storage.sql.tables import alert_state, run_events
+from headwater.storage.sql.tables import TYPE_INDEXED, alert_state, run_events
 
 
 class AlertsReader:
@@ -33,7 +33,7 @@ class AlertsReader:
     @staticmethod
     def deliveries(conn: Connection, limit: int) -> list[AlertDeliveryAttempt]:
         c = run_events.c
-        stmt = (select(c.id, c.schema_version, c.payload).where(c.type == AlertDeliveryAttempt.type_name)
+        stmt = (select(c.id, c.schema_version, c.payload).where(c.type == AlertDeliveryAttempt.type_name, TYPE_INDEXED)
                 .order_by(c.id.desc()).limit(max(limit, 0)))
         return [decode_stored(event_id, AlertDeliveryAttempt.type_name, payload, version)  # type: ignore[misc]
                 for event_id, version, payload in conn.execute(stmt)]

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from headwater.core.events import RunStatus, TickRecorded
 from headwater.core.records import InstigatorState, RunRecord
 from headwater.storage.sql.codec import decode_stored, run_from_row
-from headwater.storage.sql.tables import instigator_state, run_events, runs
+from headwater.storage.sql.tables import TYPE_INDEXED, instigator_state, run_events, runs
 
 _TICK = TickRecorded.type_name
 
@@ -49,7 +49,7 @@ def instigator_states(conn: Connection) -> dict[str, InstigatorState]:
 
 def ticks(conn: Connection, instigator: str | None, limit: int) -> list[TickRecorded]:
     c = run_events.c
-    stmt = select(c.id, c.schema_version, c.payload).where(c.type == _TICK)
+    stmt = select(c.id, c.schema_version, c.payload).where(c.type == _TICK, TYPE_INDEXED)
     if instigator is not None:
         stmt = stmt.where(c.instigator == instigator)
     stmt = stmt.order_by(c.id.desc()).limit(max(limit, 0))

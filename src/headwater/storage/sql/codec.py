@@ -6,8 +6,9 @@ check per asset key), which costs tens of microseconds per event; here the three
 event types (read for a whole graph: materializations, observations, check results) get a
 direct decoder, asset keys read from the store are interned in a
 bounded cache (they were validated when written and repeat endlessly: every input names
-another asset), and ``orjson`` parses them when it is installed (an optional accelerator,
-not a dependency; stdlib ``json`` otherwise). The direct decoders mirror
+another asset), and ``orjson`` parses them (stdlib ``json`` if it is missing). Writing, a
+step's three payloads go through ``orjson`` too when every value is one it writes as json
+does (``event_json``). The direct decoders mirror
 ``event_from_dict`` exactly; they step aside for the generic one whenever the event
 classes gain a field they do not know, or a payload carries another schema version.
 
@@ -40,6 +41,7 @@ from headwater.core.events import (
     InputState,
     RunStatus,
     event_from_dict,
+    event_to_json,
     is_asset_event,
 )
 from headwater.core.keys import AssetKey
@@ -121,19 +123,27 @@ def error_from_json(text: str | None) -> ErrorInfo | None:
 
 _EVENT_JSON = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class _Unfit(Exception):
+    """A value orjson would write differently from ``core.events.event_to_json``."""
 
 
 def _to_json(value: Any) -> Any:
     """``core.events._encode``, with the common cases (plain values, keys, tuples of keys)
-    decided by exact type before any ``isinstance``."""
+    decided by exact type before any ``isinstance``. A float that is not finite raises
+    ``_Unfit``: json writes ``NaN``/``Infinity``, orjson would write ``null``."""
     kind = type(value)
-    if kind in _PLAIN:
+    if kind is str or value is None or kind is int or kind is bool:
+        return value
+    if kind is float:
+        if value - value:  # NaN or ±inf (0.0 for every finite float)
+            raise _Unfit
         return value
     if kind is AssetKey:
-        return str(value)
+        return value._str
     if kind is tuple or kind is list:
-        return [str(v) if type(v) is AssetKey else _to_json(v) for v in value]
+        return [v._str if type(v) is AssetKey else _to_json(v) for v in value]
     if isinstance(value, AssetKey):
         return str(value)
     if isinstance(value, Enum):
@@ -147,7 +157,7 @@ def _to_json(value: Any) -> Any:
         return {str(k): _to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_to_json(v) for v in value]
-    return value
+    return value  # anything else: orjson refuses it (see ``_ORJSON_OPTIONS``), json writes str() of it
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -157,10 +167,30 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _refuse(_value: Any) -> Any:
+    raise _Unfit
+
+
+# orjson writes only exact str, int (64 bits), finite float, bool, None, dict, list, tuple
+# and UUID (as ``str()`` does) itself; subclasses, dates and dataclasses go to ``_refuse``.
+_ORJSON_OPTIONS = 0 if orjson is None else (orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+                                            | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
 def event_json(event: Event) -> str:
-    """The stored payload of ``event``: exactly ``core.events.event_to_json(event)`` (a test
-    holds the two together), at half its cost: every step writes three of them."""
-    return _EVENT_JSON({name: _to_json(getattr(event, name)) for name in _field_names(type(event))})
+    """The stored payload of ``event``: the JSON document ``core.events.event_to_json(event)``
+    writes (a property test holds the two together), at a third of its cost: every step
+    writes three of them. orjson writes it when every value is one it writes as json does;
+    its text may differ (non-ASCII characters as they are, ``1e-7`` for ``1e-07``) but not
+    what it reads back as. Anything else (a date in metadata, an integer beyond 64 bits, a
+    NaN, a lone surrogate) is written by ``event_to_json`` itself."""
+    try:
+        value = {name: _to_json(getattr(event, name)) for name in _field_names(type(event))}
+        if orjson is None:  # pragma: no cover
+            return _EVENT_JSON(value)
+        return orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS).decode()
+    except (_Unfit, TypeError):  # orjson.JSONEncodeError is a TypeError
+        return event_to_json(event)
 
 
 _DEFAULT_KEY = AssetKey(("_",))
@@ -276,16 +306,28 @@ def decode_event(type_name: str, payload: str, schema_version: int = SCHEMA_VERS
 # --- the summary columns of a latest materialization (core/materialization_summary.py) ----
 
 
-def deps_json(deps: Iterable[AssetKey]) -> str:
-    """``asset_latest.mat_deps``: the declared deps a materialization recorded."""
-    return _DUMPS([k._str for k in deps])
+def _plain_json(value: list[Any]) -> str:
+    """Compact JSON of a list of plain values, by orjson (every step writes a few): for key
+    strings (ASCII by their syntax) the very text json writes; json takes what orjson refuses."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_SUBCLASS).decode()
+        except TypeError:
+            pass
+    return _DUMPS(value)
+
+
+def keys_json(keys: Iterable[AssetKey]) -> str:
+    """A JSON list of key strings: ``steps.asset_keys``, ``runs.asset_keys``, and
+    ``asset_latest.mat_deps`` (the declared deps a materialization recorded)."""
+    return _plain_json([k._str if type(k) is AssetKey else str(k) for k in keys])
 
 
 def inputs_json(inputs: Iterable[InputRecord]) -> str:
     """``asset_latest.mat_inputs``: ``[key, partition, data version]`` per input read, with its
     state appended when it was not ok (what "ran on stale inputs" asks)."""
-    return _DUMPS([[i.key._str, i.partition, i.data_version] if i.state is _OK
-                   else [i.key._str, i.partition, i.data_version, i.state.value] for i in inputs])
+    return _plain_json([[i.key._str, i.partition, i.data_version] if i.state is _OK
+                        else [i.key._str, i.partition, i.data_version, i.state.value] for i in inputs])
 
 
 _DEPS: dict[str, tuple[AssetKey, ...]] = {}

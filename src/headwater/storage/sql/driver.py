@@ -111,7 +111,8 @@ class Driver:
         self._cursor: Any = self._dbapi_conn.cursor()  # type: ignore[union-attr]
         # SQLAlchemy's own hook, so that whoever listens (statement counters in tests,
         # tracing) still sees every statement; empty, and skipped, unless someone listens.
-        self._listeners = conn.dispatch.before_cursor_execute
+        listeners = conn.dispatch.before_cursor_execute
+        self._listeners = listeners if listeners else ()  # asked once per transaction, not per statement
 
     def _announce(self, sql: str, params: Any, many: bool) -> None:
         for listener in self._listeners:

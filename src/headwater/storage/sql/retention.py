@@ -38,6 +38,7 @@ from headwater.core.events import RunStatus
 from headwater.core.retention import RetentionPolicy
 from headwater.storage.sql.engines import Engines
 from headwater.storage.sql.tables import (
+    TYPE_INDEXED,
     alert_state,
     asset_events,
     asset_latest,
@@ -146,7 +147,7 @@ def _logs(cutoff: float) -> ColumnElement[bool]:
 def _lifecycle(cutoff: float) -> ColumnElement[bool]:
     c = run_events.c
     of_old_runs = and_(c.type.in_(_LIFECYCLE), c.run_id.in_(_finished_before(cutoff)))
-    unchanged = and_(c.type == "observation_unchanged", c.timestamp < cutoff)
+    unchanged = and_(c.type == "observation_unchanged", TYPE_INDEXED, c.timestamp < cutoff)
     return and_(or_(of_old_runs, unchanged), c.id != _newest(run_events))
 
 
@@ -163,18 +164,21 @@ def _facts(cutoff: float) -> ColumnElement[bool]:
 
 def _alerts(cutoff: float) -> ColumnElement[bool]:
     c = run_events.c
-    return and_(c.type == "alert_transition", c.timestamp < cutoff, not_(c.id.in_(select(alert_state.c.event_id))),
-                c.id != _newest(run_events))
+    return and_(c.type == "alert_transition", TYPE_INDEXED, c.timestamp < cutoff,
+                not_(c.id.in_(select(alert_state.c.event_id))), c.id != _newest(run_events))
 
 
 def _ticks(cutoff: float) -> ColumnElement[bool]:
     c = run_events.c
-    latest_per_instigator = (select(func.max(c.id)).where(c.type == "tick", c.instigator.is_not(None))
+    latest_per_instigator = (select(func.max(c.id)).where(c.type == "tick", TYPE_INDEXED, c.instigator.is_not(None))
                              .group_by(c.instigator))
     referenced = select(instigator_state.c.last_tick_event_id).where(
         instigator_state.c.last_tick_event_id.is_not(None))
-    ticks = and_(c.type == "tick", not_(c.id.in_(latest_per_instigator)), not_(c.id.in_(referenced)))
-    return and_(or_(ticks, c.type == "alert_delivery"), c.timestamp < cutoff, c.id != _newest(run_events))
+    ticks = and_(c.type == "tick", TYPE_INDEXED, not_(c.id.in_(latest_per_instigator)),
+                 not_(c.id.in_(referenced)))
+    # each branch says TYPE_INDEXED itself: SQLite picks an index per branch of an OR
+    return and_(or_(ticks, and_(c.type == "alert_delivery", TYPE_INDEXED)), c.timestamp < cutoff,
+                c.id != _newest(run_events))
 
 
 def _old_steps(cutoff: float) -> ColumnElement[bool]:

@@ -34,7 +34,7 @@ try:  # POSIX only; on Windows concurrent first opens are not guarded
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision in ``storage/migrations/versions``; a test keeps the two in step."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

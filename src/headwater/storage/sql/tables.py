@@ -103,12 +103,20 @@ run_events = Table(
     Column("payload", Text, nullable=False),
     Column("instigator", String),  # ticks and toggles only: "schedule:NAME", "sensor:NAME", ...
     Index("ix_run_events_run_id_id", "run_id", "id"),
-    Index("ix_run_events_type_id", "type", "id"),  # the newest of one type (alert deliveries, ticks)
+    # The newest of one type (run ends, ticks, alert deliveries): events of no step only
+    # (migration 0007), so a step's own events, most of all rows, cost it nothing. A query
+    # must say ``step_key IS NULL`` (``TYPE_INDEXED``) for SQLite to use it.
+    Index("ix_run_events_type_id", "type", "id",
+          sqlite_where=text("step_key IS NULL"), postgresql_where=text("step_key IS NULL")),
     # one instigator's newest ticks; partial, so log lines (instigator NULL) cost it nothing
     Index("ix_run_events_instigator_type_id", "instigator", "type", "id",
           sqlite_where=text("instigator IS NOT NULL"), postgresql_where=text("instigator IS NOT NULL")),
     sqlite_autoincrement=True,
 )
+
+TYPE_INDEXED = run_events.c.step_key.is_(None)
+"""The condition of ``ix_run_events_type_id``: add it to a query by ``type`` of events that
+belong to no step (they have no ``step_key``), and the index serves it."""
 
 asset_events = Table(
     "asset_events", metadata,

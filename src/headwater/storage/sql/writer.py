@@ -75,7 +75,7 @@ from headwater.core.events import (
 from headwater.core.keys import AssetKey
 from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
-from headwater.storage.sql.codec import deps_json, dumps, error_to_json, event_json, inputs_json, loads
+from headwater.storage.sql.codec import dumps, error_to_json, event_json, inputs_json, keys_json, loads
 from headwater.storage.sql.driver import ID_BASE_SETTING, Driver, Where
 from headwater.storage.sql.tables import (
     alert_state,
@@ -376,7 +376,7 @@ class _Batch:
                 return False
             self.run_keys[run_key] = e.run_id  # type: ignore[assignment]
         self.runs.set(pk, status=RunStatus.QUEUED.value, created_at=e.timestamp, selection=e.selection,
-                      asset_keys=dumps([str(k) for k in e.asset_keys]), tags=dumps(dict(e.tags)),
+                      asset_keys=keys_json(e.asset_keys), tags=dumps(dict(e.tags)),
                       run_key=run_key, origin=e.origin, mode=e.mode, location=e.location,
                       parent_run_id=e.parent_run_id, queued_event_id=event_id)
         return True
@@ -406,13 +406,13 @@ class _Batch:
             executor=e.executor, started_at=e.timestamp, pid=e.pid, host=e.host,
         )
         if not known:
-            values.update(selection=e.selection, asset_keys=dumps([str(k) for k in e.asset_keys]),
+            values.update(selection=e.selection, asset_keys=keys_json(e.asset_keys),
                           tags=dumps(dict(e.tags)), parent_run_id=e.parent_run_id, location=e.location)
         else:
             if e.selection:
                 values["selection"] = e.selection
             if e.asset_keys:
-                values["asset_keys"] = dumps([str(k) for k in e.asset_keys])
+                values["asset_keys"] = keys_json(e.asset_keys)
             if e.tags:
                 values["tags"] = dumps({**loads(row.get("tags") or "{}"), **e.tags})
             if e.parent_run_id is not None:
@@ -459,7 +459,7 @@ class _Batch:
 
     def _step_started(self, e: StepStarted, _id: int, _payload: str) -> None:
         self.steps.set((e.run_id, e.step_key), status=StepStatus.STARTED.value,
-                       asset_keys=dumps([str(k) for k in e.asset_keys]), attempt=e.attempt,
+                       asset_keys=keys_json(e.asset_keys), attempt=e.attempt,
                        started_at=e.timestamp, ended_at=None, error=None)
         for key in e.asset_keys:
             for partition in e.partitions or _UNPARTITIONED:
@@ -469,7 +469,7 @@ class _Batch:
     def _step_succeeded(self, e: StepSucceeded, _id: int, _payload: str) -> None:
         pk = (e.run_id, e.step_key)
         self.steps.set(pk, status=StepStatus.SUCCEEDED.value, attempt=e.attempt, ended_at=e.timestamp, error=None)
-        self.steps.set_if_new(pk, asset_keys=dumps([str(k) for k in e.asset_keys]))
+        self.steps.set_if_new(pk, asset_keys=keys_json(e.asset_keys))
         for key in e.asset_keys if not e.partitions else ():  # partitions: their materializations said it
             lpk = _latest_pk(key)
             row = self.latest.row(lpk)
@@ -484,7 +484,7 @@ class _Batch:
             status=(StepStatus.RETRYING if e.will_retry else StepStatus.FAILED).value,
             attempt=e.attempt, error=error, ended_at=None if e.will_retry else e.timestamp)
         self.steps.set(pk, **values)
-        self.steps.set_if_new(pk, asset_keys=dumps([str(k) for k in e.asset_keys]))
+        self.steps.set_if_new(pk, asset_keys=keys_json(e.asset_keys))
         if e.will_retry:
             return
         for key in e.asset_keys:
@@ -498,7 +498,7 @@ class _Batch:
             self._step_canceled(e)
             return
         self.steps.set((e.run_id, e.step_key), status=StepStatus.SKIPPED.value,
-                       asset_keys=dumps([str(k) for k in e.asset_keys]), detail=e.detail,
+                       asset_keys=keys_json(e.asset_keys), detail=e.detail,
                        ended_at=e.timestamp)
         if e.reason not in (SkipReason.UPSTREAM_FAILED, SkipReason.CANCELED):
             return  # up to date: nothing was attempted
@@ -530,7 +530,7 @@ class _Batch:
                         last_materialization=payload, last_materialized_at=e.timestamp,
                         last_attempt_status=AttemptStatus.SUCCEEDED.value, last_attempt_run_id=e.run_id,
                         last_attempt_at=e.timestamp, mat_run_id=e.run_id, mat_code_version=e.code_version,
-                        mat_data_version=e.data_version, mat_data_time=e.data_time, mat_deps=deps_json(e.deps),
+                        mat_data_version=e.data_version, mat_data_time=e.data_time, mat_deps=keys_json(e.deps),
                         mat_inputs=inputs_json(e.inputs))
 
     def _observed(self, e: AssetObserved, event_id: int, payload: str) -> None:
