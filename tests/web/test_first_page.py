@@ -155,26 +155,8 @@ def test_a_ui_process_keeps_the_key_and_reports_definitions_that_changed_without
     pipeline.write_text(pipeline.read_text() + "\nimport os as _os\n"
                         "if _os.environ.get('EXTRA'):\n"
                         "    defs = defs.extended(assets=[hw.asset(key='extra')(lambda: None)])\n")
-    key = folder / ".headwater" / "ui-cache" / "first-page.json"
-    with hw.Instance(home=folder / ".headwater") as writer:
-        assert writer.materialize(load_definitions(DefinitionsLocation(file=str(pipeline), working_dir=str(folder))),
-                                  "*").success
-    port = free_port()
-    proc = start(["ui", "--port", str(port), "--read-only"], folder)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/assets", proc)  # computed, the rows kept; the key too, once quiet
-        deadline = time.monotonic() + 60
-        while not key.exists() or not list((folder / ".headwater" / "snapshots").glob("status-*.snap")):
-            assert time.monotonic() < deadline, "no key or rows kept"
-            time.sleep(0.05)
-    finally:
-        stop(proc)
-    os.environ["EXTRA"] = "1"
-    try:
-        port = free_port()
-        proc = start(["ui", "--port", str(port), "--read-only"], folder)
-    finally:
-        del os.environ["EXTRA"]
+    key = materialize_and_keep_a_key(folder)
+    port, proc = ui_with("EXTRA", folder)
     try:
         first = wait_for(f"http://127.0.0.1:{port}/api/assets", proc)
         assert "extra" not in {r["key"] for r in first}  # answered for the kept definitions
@@ -195,26 +177,8 @@ def test_a_project_that_fails_to_load_after_the_first_page_stops_the_ui(project)
     pipeline = folder / "pipeline.py"
     pipeline.write_text(pipeline.read_text() + "\nimport os as _os\n"
                         "if _os.environ.get('BROKEN'):\n    raise RuntimeError('the warehouse is unreachable')\n")
-    with hw.Instance(home=folder / ".headwater") as writer:
-        assert writer.materialize(load_definitions(DefinitionsLocation(file=str(pipeline), working_dir=str(folder))),
-                                  "*").success
-    key = folder / ".headwater" / "ui-cache" / "first-page.json"
-    port = free_port()
-    proc = start(["ui", "--port", str(port), "--read-only"], folder)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/assets", proc)
-        deadline = time.monotonic() + 60
-        while not key.exists() or not list((folder / ".headwater" / "snapshots").glob("status-*.snap")):
-            assert time.monotonic() < deadline, "no key or rows kept"
-            time.sleep(0.05)
-    finally:
-        stop(proc)
-    os.environ["BROKEN"] = "1"
-    try:
-        port = free_port()
-        proc = start(["ui", "--port", str(port), "--read-only"], folder)
-    finally:
-        del os.environ["BROKEN"]
+    materialize_and_keep_a_key(folder)
+    port, proc = ui_with("BROKEN", folder)
     try:
         assert wait_for(f"http://127.0.0.1:{port}/api/assets", proc)  # answered before loading
         out, _ = proc.communicate(timeout=60)  # the load (once quiet) fails: the server stops
@@ -223,3 +187,34 @@ def test_a_project_that_fails_to_load_after_the_first_page_stops_the_ui(project)
             stop(proc)
     assert proc.returncode == 2
     assert "the warehouse is unreachable" in out
+
+
+def materialize_and_keep_a_key(folder):  # type: ignore[no-untyped-def]
+    """Materialize ``pipeline.py`` and run a UI until it has kept its rows and its key, as a
+    user's previous UI would have; returns the key's path."""
+    pipeline = folder / "pipeline.py"
+    key = folder / ".headwater" / "ui-cache" / "first-page.json"
+    with hw.Instance(home=folder / ".headwater") as writer:
+        assert writer.materialize(load_definitions(DefinitionsLocation(file=str(pipeline), working_dir=str(folder))),
+                                  "*").success
+    port = free_port()
+    proc = start(["ui", "--port", str(port), "--read-only"], folder)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/assets", proc)  # computed, the rows kept; the key too, once quiet
+        deadline = time.monotonic() + 60
+        while not key.exists() or not list((folder / ".headwater" / "snapshots").glob("status-*.snap")):
+            assert time.monotonic() < deadline, "no key or rows kept"
+            time.sleep(0.05)
+    finally:
+        stop(proc)
+    return key
+
+
+def ui_with(variable: str, folder):  # type: ignore[no-untyped-def]
+    """A ``headwater ui`` started with ``variable=1`` in its environment: (port, process)."""
+    os.environ[variable] = "1"
+    try:
+        port = free_port()
+        return port, start(["ui", "--port", str(port), "--read-only"], folder)
+    finally:
+        del os.environ[variable]
