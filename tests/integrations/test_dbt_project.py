@@ -165,8 +165,9 @@ def test_a_build_records_each_model_with_dbt_metadata_and_test_results_as_checks
     assert result.materialization("fct_orders").data_time is not None
 
 
-def test_models_are_reported_while_dbt_is_still_running(jaffle, tmp_path, monkeypatch):
-    """The first model's materialization is handed to Headwater while dbt still works."""
+def test_models_are_reported_while_dbt_is_still_running(jaffle, built, tmp_path, monkeypatch):
+    """The first model's materialization is handed to Headwater while dbt still works (``built``: the
+    models it builds read views only the whole build makes)."""
     from headwater.integrations.dbt.invocation import DbtInvocation
 
     alive_at_yield: list[bool] = []
@@ -196,18 +197,29 @@ class _NullLog:
         return lambda message: None
 
 
-def test_a_subset_runs_one_dbt_build_selecting_just_those_models(jaffle, tmp_path, dbt_commands):
+def test_a_subset_runs_one_dbt_build_selecting_just_those_models_with_the_run_tags_flags(jaffle, built, tmp_path,
+                                                                                       dbt_commands):
+    """One build shows both: the selection, and the run tags setting full refresh and vars for one run.
+    (``built``: the tests of stg_orders read stg_customers, which the subset does not build.)"""
     defs = jaffle.project.definitions()
-    result = hw.materialize(defs, "stg_orders or fct_orders", instance=hw.Instance(home=tmp_path / "h"))
-    assert result.success, result.errors
-    assert set(result.materializations) == {K("stg_orders"), K("fct_orders")}
-    [command] = dbt_commands
-    i = command.index("--select")
-    assert command[0] == "build"
-    assert command[i + 1:i + 3] == ["fqn:jaffle.staging.stg_orders", "fqn:jaffle.marts.fct_orders"]
+    with hw.Instance(home=tmp_path / "h") as instance:
+        result = hw.materialize(defs, "stg_orders or fct_orders", instance=instance, tags={
+            "dbt/full_refresh": "true", "dbt/vars": '{"who": "tagged"}'})
+        assert result.success, result.errors
+        assert set(result.materializations) == {K("stg_orders"), K("fct_orders")}
+        [command] = dbt_commands
+        i = command.index("--select")
+        assert command[0] == "build"
+        assert command[i + 1:i + 3] == ["fqn:jaffle.staging.stg_orders", "fqn:jaffle.marts.fct_orders"]
+        assert "--full-refresh" in command and command[command.index("--vars") + 1] == '{"who": "tagged"}'
+        bad = instance.materialize(defs, "stg_countries", tags={"dbt/vars": "[1, 2]"})
+        assert not bad.success
+        assert "run tag dbt/vars must be a JSON object, not '[1, 2]'" in bad.errors["dbt_jaffle"].message
+        assert len(dbt_commands) == 1  # refused before dbt started
 
 
-def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_on(jaffle, tmp_path):
+def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_on(jaffle, built, tmp_path):
+    # ``built``: the models it builds read views only the whole build makes
     @hw.asset(deps=["int_orders_incremental"], kinds={"python"})
     def orders_export() -> hw.MaterializeResult:
         return hw.MaterializeResult()
@@ -249,20 +261,6 @@ def test_a_failed_model_fails_its_asset_skips_its_downstream_and_the_rest_goes_o
         assert log[end].asset_keys == ()  # each asset already carries its own reason
         assert "1 skipped (mart_after_fragile: dbt skipped it because upstream mart_fragile failed)" in log[end].error.message
         assert any(isinstance(e, LogMessage) and "did not run: dbt skipped this test" in e.message for e in log)
-
-
-def test_run_tags_set_full_refresh_and_vars_for_one_run(jaffle, tmp_path, dbt_commands):
-    defs = jaffle.project.definitions()
-    with hw.Instance(home=tmp_path / "h") as instance:
-        result = instance.materialize(defs, "stg_countries", tags={
-            "dbt/full_refresh": "true", "dbt/vars": '{"who": "tagged"}'})
-        assert result.success, result.errors
-        [command] = dbt_commands
-        assert "--full-refresh" in command and command[command.index("--vars") + 1] == '{"who": "tagged"}'
-        bad = instance.materialize(defs, "stg_countries", tags={"dbt/vars": "[1, 2]"})
-        assert not bad.success
-        assert "run tag dbt/vars must be a JSON object, not '[1, 2]'" in bad.errors["dbt_jaffle"].message
-        assert len(dbt_commands) == 1  # refused before dbt started
 
 
 def test_full_refresh_vars_and_target_pass_through(jaffle, tmp_path, dbt_commands, monkeypatch):
@@ -313,7 +311,9 @@ def test_checks_run_on_their_own_with_dbt_test_source_tests_included(built, dbt_
 # -- 4. sources and freshness --------------------------------------------------------------------
 
 
-def test_observing_runs_dbt_source_freshness_once_and_data_time_flows_downstream(jaffle, tmp_path, dbt_commands):
+def test_observing_runs_dbt_source_freshness_once_and_data_time_flows_downstream(jaffle, built, tmp_path,
+                                                                                 dbt_commands):
+    # ``built``: the tests of stg_orders read stg_customers, which this run does not build
     defs = jaffle.project.definitions()
     with hw.Instance(home=tmp_path / "h") as instance:
         observed = instance.observe(defs, "group:sources")

@@ -12,6 +12,7 @@ import json
 import os
 import textwrap
 import time
+from pathlib import Path
 
 import ecom_project
 import pytest
@@ -291,7 +292,10 @@ def test_status_reads_the_last_manifest_with_edits_while_dbt_parses_in_the_backg
     model.write_text(model.read_text() + "-- reviewed\n")
     manifest = root / "target" / "manifest.json"
     written = manifest.stat().st_mtime
+    before = _children()
     quick = hw.dbt.load(root, parse="background")
+    started = _children() - before  # the detached parse
+    assert started or not os.path.isdir("/proc")
     assert dbt_commands == []  # nothing waited on dbt
     assert quick.outdated and "int_supply.sql changed" in quick.outdated
     edited = quick.definitions().graph.spec(K("int_supply")).code_version
@@ -303,3 +307,21 @@ def test_status_reads_the_last_manifest_with_edits_while_dbt_parses_in_the_backg
         time.sleep(0.2)
     exact = hw.dbt.load(root, parse="background")
     assert exact.outdated is None  # the same code version dbt computed, and nothing left to parse
+    # the parse, once done, is reaped: no zombie is left to this process (nor a ResourceWarning at its exit)
+    deadline = time.monotonic() + 30
+    while left := started & _children():
+        assert time.monotonic() < deadline, f"the background dbt parse {left} was never reaped: a zombie"
+        time.sleep(0.1)
+
+
+def _children() -> set[int]:
+    """This process's child processes, zombies included."""
+    me, found = str(os.getpid()), set()
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else ()):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == me:
+            found.add(int(pid))
+    return found

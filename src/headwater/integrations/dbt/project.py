@@ -118,6 +118,7 @@ def parse_in_background(paths: DbtPaths, options: DbtOptions) -> None:
     a parse (or a build) holds it already."""
     import subprocess
     import sys
+    import threading
 
     from headwater.integrations.dbt.invocation import CHILD, dbt_environment
 
@@ -142,11 +143,10 @@ def parse_in_background(paths: DbtPaths, options: DbtOptions) -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:
         return
-    # Kept (and reaped once done) so that no Popen is collected while its parse still runs.
-    _BACKGROUND[:] = [p for p in _BACKGROUND if p.poll() is None] + [proc]
-
-
-_BACKGROUND: list[Any] = []
+    # Reaped the moment it ends, by a thread that only waits: a long-lived caller (a notebook,
+    # a server) is left no zombie, and no Popen is collected unwaited (a ResourceWarning). The
+    # thread holds the Popen; a process that exits first leaves the parse to finish on its own.
+    threading.Thread(target=proc.wait, name="headwater-dbt-parse-reaper", daemon=True).start()
 
 
 def _current_manifest(paths: DbtPaths, options: DbtOptions, parse: str) -> Manifest:
