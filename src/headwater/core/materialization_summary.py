@@ -20,10 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from headwater.core.events import AssetMaterialized, InputRecord
+from headwater.core.events import AssetMaterialized, InputRecord, InputState
 from headwater.core.keys import AssetKey
 
 _set = object.__setattr__
+# A state is recorded (as its JSON string) only when it was not ok: a text holding none of
+# these holds no such input. One that does may still not (a version spelled so): parsed then.
+_NOT_OK = tuple(f'"{s.value}"' for s in InputState if s is not InputState.OK)
 
 
 class MaterializationSource(Protocol):
@@ -77,6 +80,9 @@ class SummarizedMaterialization(AssetMaterialized):
 
     @property
     def ran_on_stale_inputs(self) -> bool:
+        text = self.inputs_text
+        if not any(state in text for state in _NOT_OK):
+            return False  # no input's state recorded: every one was ok (read two or three times a row)
         return any(len(i) > 3 for i in self.input_versions())
 
     def input_versions(self) -> Sequence[Sequence[Any]]:

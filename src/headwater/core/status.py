@@ -14,8 +14,9 @@ from enum import StrEnum
 from typing import Any, overload
 
 from headwater.core.asset_graph import AssetGraph
-from headwater.core.events import AssetMaterialized, ErrorInfo, InputRecord, InputState
+from headwater.core.events import AssetMaterialized, ErrorInfo, InputState
 from headwater.core.keys import AssetKey
+from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
 
@@ -394,19 +395,18 @@ _NO_CAUSES: tuple[StaleCause, ...] = ()
 def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
                   parents: Mapping[AssetKey, AssetStatus]) -> tuple[StaleCause, ...]:
     causes, inputs = own_causes(spec, mat)
-    for rec in inputs:
-        dep = rec.key
+    for dep, read in inputs:
         parent = parents.get(dep)
         if parent is None:
             continue
         version = parent.data_version
-        if version is not None and version != rec.data_version:
+        if version is not None and version != read:
             verb = "observed" if parent.is_source else "materialized"
             causes = causes or []
             causes.append(StaleCause(
                 StaleCauseKind.UPSTREAM_UPDATED, spec.key, dep,
                 f"{dep._str} has a new data version {version} ({verb} in run "
-                f"{parent.last_run_id or '-'}); {spec.key._str} read {_v(rec.data_version)}"))
+                f"{parent.last_run_id or '-'}); {spec.key._str} read {_v(read)}"))
         if parent.stale:
             causes = causes or []
             causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, f"{dep._str} is stale",
@@ -414,16 +414,30 @@ def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
     return tuple(causes) if causes else _NO_CAUSES
 
 
-def own_causes(spec: AssetSpec, mat: AssetMaterialized) -> tuple[list[StaleCause] | None, tuple[InputRecord, ...]]:
+def recorded_inputs(mat: AssetMaterialized) -> list[tuple[AssetKey, str | None]]:
+    """``(key, data version)`` of every input ``mat`` recorded, in recorded order: from the
+    summary columns when the store gave a summary (``core.materialization_summary``: no
+    event decoded), else from the event."""
+    if type(mat) is SummarizedMaterialization:
+        return [(_key(i[0]), i[2]) for i in mat.input_versions()]
+    return [(i.key, i.data_version) for i in mat.inputs]
+
+
+_key = AssetKey.parse  # interned: a dict lookup for a key already known
+
+
+def own_causes(spec: AssetSpec, mat: AssetMaterialized
+               ) -> tuple[list[StaleCause] | None, Sequence[tuple[AssetKey, str | None]]]:
     """The causes that need no parent (code changed, declared deps changed), and the
-    recorded inputs that still matter: those of deps still declared, in declared order."""
+    recorded inputs that still matter, as ``(key, data version read)``: those of deps still
+    declared, in declared order."""
     causes: list[StaleCause] | None = None
     if spec.code_version != mat.code_version:
         causes = [StaleCause(
             StaleCauseKind.CODE_CHANGED, spec.key,
             detail=f"code version changed from {_v(mat.code_version)} to {_v(spec.code_version)}")]
     declared = spec.deps
-    inputs = mat.inputs
+    inputs: Sequence[tuple[AssetKey, str | None]] = recorded_inputs(mat)
     if declared != mat.deps:
         recorded = mat.deps
         if set(declared) != set(recorded):
@@ -437,8 +451,8 @@ def own_causes(spec: AssetSpec, mat: AssetMaterialized) -> tuple[list[StaleCause
             causes = causes or []
             causes.append(StaleCause(StaleCauseKind.DEPS_CHANGED, spec.key,
                                      detail="declared upstream assets changed: " + "; ".join(parts)))
-        read = {i.key: i for i in inputs}
-        inputs = tuple(read[d] for d in declared if d in read)
+        read = dict(inputs)  # the last input read of a key, as for events
+        inputs = [(d, read[d]) for d in declared if d in read]
     # else every recorded input is one of the declared deps, recorded in their order.
     return causes, inputs
 
@@ -446,18 +460,23 @@ def own_causes(spec: AssetSpec, mat: AssetMaterialized) -> tuple[list[StaleCause
 def bad_inputs(mat: AssetMaterialized, shown: int = 3) -> list[str]:
     """The inputs a materialization read while they were missing, failed or stale, one line
     per upstream asset and state: ``sales (missing): 2026-11-27|eu, 2026-11-27|us, … (18 partitions)``."""
-    grouped: dict[tuple[AssetKey, InputState], list[InputRecord]] = {}
-    for i in mat.inputs:
-        if i.state is not InputState.OK:
-            grouped.setdefault((i.key, i.state), []).append(i)
+    grouped: dict[tuple[str, str], list[str]] = {}
+    if type(mat) is SummarizedMaterialization:  # from the summary columns: no event decoded
+        for item in mat.input_versions():
+            if len(item) > 3:  # a state is recorded only when it was not ok
+                grouped.setdefault((item[0], item[3]), []).append(item[1])
+    else:
+        for i in mat.inputs:
+            if i.state is not InputState.OK:
+                grouped.setdefault((i.key._str, i.state.value), []).append(i.partition)
     out = []
-    for (key, state), records in grouped.items():
-        parts = [r.partition for r in records if r.partition]
+    for (key, state), partitions in grouped.items():
+        parts = [p for p in partitions if p]
         if not parts:
-            out.append(f"{key._str} ({state.value})")  # `why` gives the detail; a health reason stays short
+            out.append(f"{key} ({state})")  # `why` gives the detail; a health reason stays short
             continue
         more = f", … ({len(parts)} partitions)" if len(parts) > shown else ""
-        out.append(f"{key._str} ({state.value}): " + ", ".join(parts[:shown]) + more)
+        out.append(f"{key} ({state}): " + ", ".join(parts[:shown]) + more)
     return out
 
 

@@ -40,7 +40,7 @@ from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.records import RunRecord, StepRecord, StepStatus, StoredEvent
 from headwater.core.retention import RetentionPolicy
 from headwater.core.selection import select, suggest_keys
-from headwater.core.status import AssetStatus, StatusPass
+from headwater.core.status import AssetStatus, StatusPass, compute_statuses
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.errors import AssetNotFoundError, HeadwaterError, RunNotFoundError
@@ -185,8 +185,15 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
 
     # -- state -----------------------------------------------------------------------------
 
-    def statuses(self, defs: Definitions) -> dict[AssetKey, AssetStatus]:
+    def statuses(self, defs: Definitions, once: bool = False) -> dict[AssetKey, AssetStatus]:
+        """``once``: for a caller that reads the state once (``status``'s rows in a CLI process):
+        the same statuses from facts the store neither decodes whole nor keeps
+        (``latest_facts_once``), and none kept for a next pass."""
         self.reap_dead_runs()
+        if once:
+            facts = self.store.latest_facts_once(defs.graph.keys)
+            with paused_gc():
+                return compute_statuses(defs.graph, facts, self.partition_inputs(defs))
         facts = self.store.latest_facts(defs.graph.keys)
         with paused_gc():
             return self._status_pass.compute(defs.graph, facts, self.partition_inputs(defs))

@@ -226,7 +226,7 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     with paused_gc():  # a graph's statuses are acyclic objects: a collection would only rescan them
         mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
         running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
-        statuses = instance.statuses(defs)
+        statuses = instance.statuses(defs, once=True)  # nothing decoded whole, nothing kept: see there
         results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
         now = instance.clock()
         stale = [k for k, st in statuses.items() if st.stale]

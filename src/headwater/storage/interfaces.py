@@ -58,6 +58,10 @@ class AssetStateReader(Protocol):
     def latest_facts(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
         """Latest facts for the given keys (all known keys when None), in one query."""
 
+    def latest_facts_once(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
+        """Equal facts for a reader that reads once: materializations summarized (the rest
+        fetched when asked for), nothing cached."""
+
     def materializations(self, key: AssetKey, partition: str = "", limit: int = 20,
                          before_id: int | None = None) -> list[StoredEvent]:
         """Newest first."""

@@ -20,7 +20,7 @@ retries and error messages in ``failures.py`` work unchanged, and listeners of S
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -124,6 +124,21 @@ class Driver:
         try:
             self._cursor.execute(sql, params)
             return self._cursor.fetchall()  # type: ignore[no-any-return]
+        except self._error as exc:
+            raise self._wrap(exc, sql, params) from exc
+
+    def batches(self, sql: str, params: Sequence[Any], size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """``fetch``'s rows, ``size`` at a time: the rows of a whole table are never all
+        Python objects at once (a reader that keeps a little of each row)."""
+        if self._listeners:
+            self._announce(sql, params, False)
+        try:
+            self._cursor.execute(sql, params)
+            while True:
+                rows = self._cursor.fetchmany(size)
+                if not rows:
+                    return
+                yield rows
         except self._error as exc:
             raise self._wrap(exc, sql, params) from exc
 

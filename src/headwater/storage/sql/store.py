@@ -275,6 +275,12 @@ class SqlEventStore:
         """Latest facts per asset, in one query. Assets with nothing stored are absent."""
         return self._read(lambda conn: self._latest.read(conn, keys, partition))
 
+    def latest_facts_once(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
+        """``latest_facts`` for a reader that reads once (a CLI process): the same facts, each
+        materialization a summary of the stored columns (``core.materialization_summary``),
+        nothing decoded beyond that and nothing kept for a next read."""
+        return self._read(lambda conn: self._partitions.summaries(conn, keys, partition))
+
     def partition_facts(self, keys: Iterable[AssetKey]) -> dict[AssetKey, Mapping[str, AssetFacts]]:
         """Latest facts of every stored partition of ``keys`` (partition ``''`` left out)."""
         keys = list(keys)
