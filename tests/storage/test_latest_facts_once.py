@@ -52,6 +52,10 @@ def _history(store) -> None:  # type: ignore[no-untyped-def]
                     InputRecord(key("b"), "bv", T0, InputState.OK, partition="2026-01-02"),
                     InputRecord(key("src"), "s1", T0 - 30, produced_in_run=False)),
             metadata={"rows": 2**70, "note": "é"}, value_ref="v://c", duration=1.5),
+        # read all ok, but a version spelled like a state: "ran on stale inputs" must parse to say no
+        AssetMaterialized(
+            run_id="r2", timestamp=T0 + 101.5, step_key="e", key=key("e"), code_version="c1", data_version='x"stale',
+            data_time=T0, deps=(key("a"),), inputs=(InputRecord(key("a"), 'v"stale"', T0 - 60),)),
         materialized("r2", "p", at=T0 + 102, partition="2026-01-01", inputs=("a",)),
         materialized("r2", "p", at=T0 + 103, partition="2026-01-02", version="v2"),
         observed("src", at=T0 + 104),
@@ -68,7 +72,7 @@ def _history(store) -> None:  # type: ignore[no-untyped-def]
     ])
 
 
-def _same_summary(summary, event) -> None:  # type: ignore[no-untyped-def]
+def _same_summary(summary, event) -> bool:  # type: ignore[no-untyped-def]
     """The summary's own fields (read without fetching anything) are the event's."""
     assert type(summary) is SummarizedMaterialization and type(event) is not SummarizedMaterialization
     for name in _SUMMARY_FIELDS:
@@ -80,6 +84,7 @@ def _same_summary(summary, event) -> None:  # type: ignore[no-untyped-def]
         for i in event.inputs]
     assert bad_inputs(summary) == bad_inputs(event) and bad_inputs(summary, shown=1) == bad_inputs(event, shown=1)
     assert summary._full is None  # nothing fetched
+    return summary.ran_on_stale_inputs
 
 
 @pytest.mark.parametrize("partition", ["", "2026-01-01", "2026-01-02", "eu"])
@@ -88,16 +93,18 @@ def test_facts_read_once_are_the_decoded_facts(store, partition):
     decoded = store.latest_facts(partition=partition)
     once = store.latest_facts_once(partition=partition)
     assert decoded and set(once) == set(decoded)
+    ran_stale = set()
     for k, fact in decoded.items():
         got = once[k]
         mat, want = got.last_materialization, fact.last_materialization
         if want is None:
             assert mat is None
-        else:
-            _same_summary(mat, want)
+        elif _same_summary(mat, want):
+            ran_stale.add(k._str)
         for name in ("key", "partition", "last_observation", "last_attempt_run_id", "last_attempt_status",
                      "last_attempt_at", "last_failure", "last_observation_checked_at"):
             assert getattr(got, name) == getattr(fact, name), (k, name)
+    assert ran_stale == ({"c"} if partition == "" else set())
     assert once == decoded  # and whole: each summary fetches its event, which is the decoded one
     for fact in once.values():
         mat = fact.last_materialization

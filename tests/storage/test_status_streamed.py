@@ -180,6 +180,37 @@ def test_where_no_snapshot_can_be_written_the_rows_are_printed_all_the_same(tmp_
     assert folder.read_text() == "not a folder"
 
 
+def test_a_snapshot_that_fails_midway_leaves_the_rows_printed_all_the_same(tmp_path, store_url, monkeypatch):
+    """The disk refuses the snapshot after every row was derived (the statuses handed out to
+    it, and forgotten as its rows went): the rows are derived again, from a second read, and
+    printed from an unnamed file; nothing is kept."""
+    from headwater.storage.snapshot_files import SnapshotDraft
+
+    clock = Clock()
+    defs = _history(tmp_path, store_url, clock)
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        document, _ = _whole(inst, defs)
+    for snap in (tmp_path / "home" / status_snapshot.FOLDER).glob("status-*.snap"):
+        snap.unlink()
+    finish = SnapshotDraft.finish
+    refused: list[object] = []
+
+    def full_disk(self, path, header, index):  # type: ignore[no-untyped-def]
+        if path is not None:
+            refused.append(path)
+            raise OSError(28, "No space left on device")
+        return finish(self, path, header, index)
+
+    monkeypatch.setattr(SnapshotDraft, "finish", full_disk)
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        found = status_snapshot.compute(inst, defs)
+        try:
+            assert refused and _printed(found, tmp_path) == (document, document)
+        finally:
+            found.close()
+    assert not list((tmp_path / "home" / status_snapshot.FOLDER).glob("status-*"))
+
+
 def test_an_index_written_in_pieces_is_orjsons_text():
     for value in ([[["a", 1, None], ["b", [["c", "passed"]]]] * 7, list(range(23)), []], [], {"a": 1},
                   [[], [1], list(range(5))]):

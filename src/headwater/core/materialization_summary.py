@@ -17,6 +17,7 @@ It compares equal to, hashes like and pickles as the full event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ from headwater.core.keys import AssetKey
 _set = object.__setattr__
 # A state is recorded (as its JSON string) only when it was not ok: a text holding none of
 # these holds no such input. One that does may still not (a version spelled so): parsed then.
-_NOT_OK = tuple(f'"{s.value}"' for s in InputState if s is not InputState.OK)
+_NOT_OK = re.compile("|".join(re.escape(f'"{s.value}"') for s in InputState if s is not InputState.OK)).search
 
 
 class MaterializationSource(Protocol):
@@ -80,8 +81,7 @@ class SummarizedMaterialization(AssetMaterialized):
 
     @property
     def ran_on_stale_inputs(self) -> bool:
-        text = self.inputs_text
-        if not any(state in text for state in _NOT_OK):
+        if _NOT_OK(self.inputs_text) is None:
             return False  # no input's state recorded: every one was ok (read two or three times a row)
         return any(len(i) > 3 for i in self.input_versions())
 

@@ -161,28 +161,41 @@ class _LazyRoots(Sequence[StaleCause]):
         asset where all roots cost their total size."""
         if self._value is not None:
             return self._value[:HEAD]
-        if self._head is None:
-            stack: list[_LazyRoots] = [self]
-            while stack:
-                top = stack[-1]
-                if top._head is not None or top._value is not None:
+        head = self._head
+        if head is None:
+            # Read upstream first (status rows), every stale parent's head is known: one step.
+            head = self._derive_head()
+            if head is None:
+                stack: list[_LazyRoots] = [self]
+                while stack:
+                    top = stack[-1]
+                    if top._head is not None or top._value is not None:
+                        stack.pop()
+                        continue
+                    pending = [s.roots for s in top._sources if type(s) is AssetStatus
+                               and type(s.roots) is _LazyRoots and s.roots._head is None
+                               and s.roots._value is None]
+                    if pending:
+                        stack.extend(pending)  # type: ignore[arg-type]
+                        continue
                     stack.pop()
-                    continue
-                pending = [s.roots for s in top._sources if type(s) is AssetStatus and type(s.roots) is _LazyRoots
-                           and s.roots._head is None and s.roots._value is None]
-                if pending:
-                    stack.extend(pending)  # type: ignore[arg-type]
-                    continue
-                stack.pop()
-                top._head = top._derive_head()
-        return self._head  # type: ignore[return-value]
+                    top._head = top._derive_head()
+                return self._head  # type: ignore[return-value]
+            self._head = head
+        return head
 
-    def _derive_head(self) -> tuple[StaleCause, ...]:
+    def _derive_head(self) -> tuple[StaleCause, ...] | None:
+        """None while the head of a stale parent it needs is not derived yet."""
         found: dict[int, StaleCause] = {}
         for source in self._sources:
             if type(source) is AssetStatus:
                 roots = source.roots
-                first = roots.head() if type(roots) is _LazyRoots else roots[:HEAD]  # type: ignore[attr-defined]
+                if type(roots) is _LazyRoots:
+                    first = roots._value[:HEAD] if roots._value is not None else roots._head  # type: ignore[attr-defined]
+                    if first is None:
+                        return None
+                else:
+                    first = roots[:HEAD]
                 for r in first:
                     found.setdefault(id(r), r)
                     if len(found) == HEAD:
@@ -390,6 +403,9 @@ def _attempt_after(fact: AssetFacts, mat: AssetMaterialized | None) -> bool:
 
 
 _NO_CAUSES: tuple[StaleCause, ...] = ()
+# "``dep`` is stale", one text per stale parent shared by all its children's causes (160,000
+# causes at 100,000 assets: 7 MB held once instead of 12 MB).
+_IS_STALE: dict[AssetKey, str] = {}
 
 
 def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
@@ -409,8 +425,12 @@ def _stale_causes(spec: AssetSpec, mat: AssetMaterialized,
                 f"{parent.last_run_id or '-'}); {spec.key._str} read {_v(read)}"))
         if parent.stale:
             causes = causes or []
-            causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, f"{dep._str} is stale",
-                                     parent.causes))
+            text = _IS_STALE.get(dep)
+            if text is None:
+                if len(_IS_STALE) >= 200_000:
+                    _IS_STALE.clear()
+                text = _IS_STALE[dep] = f"{dep._str} is stale"
+            causes.append(StaleCause(StaleCauseKind.UPSTREAM_STALE, spec.key, dep, text, parent.causes))
     return tuple(causes) if causes else _NO_CAUSES
 
 

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,30 +216,39 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
     a file (the snapshot's body when stored, else an unnamed temporary file), then dropped;
     the rows are read back from that file as a stored snapshot's are (``status --json``
     copies it to its output in the kernel). 100,000 assets' rows are ~280 MB of JSON and
-    their healths as much again: holding them all took 2 GB. Only the statuses (each row
-    reads its parents') and the short summaries stay. Where no file can be written (a full
-    disk), the rows are kept in memory instead."""
+    their healths as much again: holding them all took 2 GB. Only the short summaries stay,
+    and each status until the last row that reads it (``_Handed``). The state is read for
+    this one computation (``Instance.statuses(once=True)``: the latest materializations as
+    their stored summaries, nothing decoded whole or kept for a next read). Where no file can
+    be written (a full disk), the rows are kept in memory instead."""
     from headwater.core.health import each_health
     from headwater.core.root_counts import root_cause_counts
     from headwater.gc_pause import paused_gc
 
+    def state() -> tuple[dict[Any, Any], Any, dict[Any, int]]:
+        statuses = instance.statuses(defs, once=True)  # nothing decoded whole, nothing kept: see there
+        results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+        return statuses, results, root_cause_counts(statuses)  # of every stale asset, and only those
+
     with paused_gc():  # a graph's statuses are acyclic objects: a collection would only rescan them
         mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
         running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
-        statuses = instance.statuses(defs, once=True)  # nothing decoded whole, nothing kept: see there
-        results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+        statuses, results, counts = state()
         now = instance.clock()
-        stale = [k for k, st in statuses.items() if st.stale]
-        counts = root_cause_counts(statuses, stale) if stale else {}
         store = keep and not running and eligible(defs)
         fp = (defs_fingerprint or fingerprint(defs)) if store else ""
+        handed = False
         for path in ([path_of(instance, fp)] if store else []) + [None]:
             try:
                 draft = SnapshotDraft(path.parent if path is not None else None)
             except OSError:
                 continue
+            if handed:  # to an attempt that failed, which forgot them: read again
+                statuses, results, counts = state()
+            handed = True
             try:
-                healths = each_health(defs.graph, statuses, defs.check_specs, results, now)
+                healths = each_health(defs.graph, _Handed(statuses), defs.check_specs, results,  # type: ignore[arg-type]
+                                      now)
                 summaries, starts, timed, evaluated = _stream_rows(defs, healths, counts, path is not None, draft.write)
                 found = draft.finish(path, {"format": FORMAT, "fingerprint": fp, "mark": mark, "count": len(summaries),
                                             "pid": os.getpid()}, [summaries, starts, timed])
@@ -249,9 +258,29 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
             if path is not None:
                 prune(instance.home / FOLDER, "status-*.snap", KEEP)
             return StatusRows(summaries, stored=found, starts=starts, timed=evaluated, from_snapshot=False)
+        if handed:
+            statuses, results, counts = state()
         healths = {h.key: h for h in each_health(defs.graph, statuses, defs.check_specs, results, now)}
         summaries, rows, _, _ = _build_rows(defs, statuses, healths, False, None)
         return StatusRows(summaries, rows)
+
+
+class _Handed:
+    """``statuses`` handed out once, in order, each forgotten by the mapping as it goes (what
+    ``each_health`` reads: ``items()``): once its row is written, a status is held only by
+    the stale children still to come whose root causes it leads to, so a graph's statuses
+    (their materializations, causes and texts) are freed along the way, not all held to
+    the last row."""
+
+    __slots__ = ("_statuses",)
+
+    def __init__(self, statuses: dict[Any, Any]) -> None:
+        self._statuses = statuses
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        statuses = self._statuses
+        for key in list(statuses):
+            yield key, statuses.pop(key)
 
 
 def _stream_rows(defs: Definitions, healths: Iterable[Any], counts: dict[Any, int], store: bool,

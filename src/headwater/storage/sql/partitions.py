@@ -106,8 +106,8 @@ class StoredRows:
         self.source = source
 
     def facts(self, row: Row, shared: dict[Any, Any] | None = None) -> AssetFacts:
-        """``shared``: texts that repeat from row to row (run ids, code versions) kept once
-        there, for a caller that holds many rows' facts at once."""
+        """``shared``: values that repeat from row to row (run ids, code versions, data times)
+        kept once there, for a caller that holds many rows' facts at once."""
         key = key_of(row[0])
         partition = row[1]
         mat_id = row[ROW_MAT_ID]
@@ -120,12 +120,13 @@ class StoredRows:
         elif row[ROW_INPUTS] is None:  # no summary columns (never, past migration 0005): the whole event
             mat = self.source.event(mat_id)
         else:
-            mat_run, code = row[ROW_MAT_RUN_ID], row[ROW_CODE_VERSION]
-            if shared is not None:
+            mat_run, code, data_time = row[ROW_MAT_RUN_ID], row[ROW_CODE_VERSION], row[ROW_DATA_TIME]
+            if shared is not None:  # data times repeat too: passed down from the inputs
                 mat_run, code = shared.setdefault(mat_run, mat_run), shared.setdefault(code, code)
+                if data_time:  # (not 0.0, which is also -0.0)
+                    data_time = shared.setdefault(data_time, data_time)
             mat = summarize(self.source, mat_id, mat_run, row[ROW_MAT_AT], key, partition, code,
-                            row[ROW_DATA_VERSION], row[ROW_DATA_TIME], deps_from_json(row[ROW_DEPS]),
-                            row[ROW_INPUTS])
+                            row[ROW_DATA_VERSION], data_time, deps_from_json(row[ROW_DEPS]), row[ROW_INPUTS])
         obs = decode_event(AssetObserved.type_name, row[ROW_OBSERVATION]) if row[ROW_OBSERVATION] else None
         status = row[ROW_ATTEMPT_STATUS]
         failure = row[ROW_FAILURE]
