@@ -108,31 +108,53 @@ class AssetStatus:
     def root_causes(self) -> list[StaleCause]:
         return list(self.roots)
 
-    def roots_summary(self) -> tuple[str, bool]:
-        """The first ``SUMMARY_ROOTS`` root causes as ``"key: detail; ..."`` and whether there
-        are more: what a stale asset's health reason says. Kept with the lazy roots, so a
-        status that ``StatusPass`` keeps is not summarized again on the next read."""
+    def roots_summary(self) -> str:
+        """What a stale asset's health reason says of its root causes: a lone one with its
+        detail (``"key: detail"``), else the first ``SUMMARY_ROOTS`` in a few words each and
+        where to read the rest. Kept with the lazy roots, so a status that ``StatusPass``
+        keeps is not summarized again on the next read."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             if roots._summary is None:
-                roots._summary = _summarize(roots[:SUMMARY_ROOTS + 1])
+                roots._summary = _summarize(self.key, roots[:SUMMARY_ROOTS + 1])
             return roots._summary
-        return _summarize(tuple(roots[:SUMMARY_ROOTS + 1]))
+        return _summarize(self.key, tuple(roots[:SUMMARY_ROOTS + 1]))
 
     def forget_summary(self) -> None:
         """Drop the ``roots_summary`` kept for the next read: a reader that reads each once
-        (``status`` rows written one at a time) would otherwise keep ~700 bytes per stale
-        asset, 70 MB at 100,000 assets. Derived again if asked."""
+        (``status`` rows written one at a time) would otherwise keep ~150 bytes per stale
+        asset, 15 MB at 100,000 assets. Derived again if asked."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             roots._summary = None
 
 
-SUMMARY_ROOTS = 5
+SUMMARY_ROOTS = 3
+"""How many root causes a stale asset's health reason (and its ``status --json`` row) names:
+deep in a much-rebuilt graph an asset has hundreds, and naming a few keeps every row a few
+hundred bytes; ``headwater why`` gives them all, in words."""
 
 
-def _summarize(first: tuple[StaleCause, ...]) -> tuple[str, bool]:
-    return "; ".join([f"{r.key._str}: {r.detail}" for r in first[:SUMMARY_ROOTS]]), len(first) > SUMMARY_ROOTS
+def _summarize(key: AssetKey, first: tuple[StaleCause, ...]) -> str:
+    if len(first) == 1:  # the usual on a small project, and its detail is what one wants to read
+        return f"{first[0].key._str}: {first[0].detail}"
+    text = "; ".join([cause_words(r) for r in first[:SUMMARY_ROOTS]])
+    if len(first) > SUMMARY_ROOTS:
+        return text + f"; and more (headwater why {key._str} lists every root cause)"
+    return text + f" (headwater why {key._str} tells each)"
+
+
+def cause_words(cause: StaleCause) -> str:
+    """A cause in a few words, without its detail (versions, runs): ``orders: upstream raw updated``."""
+    kind = cause.kind
+    if kind is StaleCauseKind.CODE_CHANGED:
+        return f"{cause.key._str}: code changed"
+    if kind is StaleCauseKind.DEPS_CHANGED:
+        return f"{cause.key._str}: declared upstream assets changed"
+    dep = cause.dep._str if cause.dep is not None else "?"
+    if kind is StaleCauseKind.UPSTREAM_UPDATED:
+        return f"{cause.key._str}: upstream {dep} updated"
+    return f"{cause.key._str}: upstream {dep} stale"
 
 
 HEAD = 6
@@ -151,7 +173,7 @@ class _LazyRoots(Sequence[StaleCause]):
         self._sources = sources
         self._value: tuple[StaleCause, ...] | None = None
         self._head: tuple[StaleCause, ...] | None = None  # the first HEAD roots, if only those were asked
-        self._summary: tuple[str, bool] | None = None  # see AssetStatus.roots_summary
+        self._summary: str | None = None  # see AssetStatus.roots_summary
 
     def head(self) -> tuple[StaleCause, ...]:
         """The first ``HEAD`` roots, without deriving the rest: they are the first ``HEAD``
