@@ -110,9 +110,10 @@ class AssetStatus:
 
     def roots_summary(self) -> str:
         """What a stale asset's health reason says of its root causes: a lone one with its
-        detail (``"key: detail"``), else the first ``SUMMARY_ROOTS`` in a few words each and
-        where to read the rest. Kept with the lazy roots, so a status that ``StatusPass``
-        keeps is not summarized again on the next read."""
+        detail (``"raw: code version changed from '1' to '2'"``), else the assets of the first
+        ``SUMMARY_ROOTS`` by kind and where to read the rest (``"code of raw changed; upstream
+        orders updated (headwater why revenue)"``). Kept with the lazy roots, so a status that
+        ``StatusPass`` keeps is not summarized again on the next read."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             if roots._summary is None:
@@ -122,8 +123,8 @@ class AssetStatus:
 
     def forget_summary(self) -> None:
         """Drop the ``roots_summary`` kept for the next read: a reader that reads each once
-        (``status`` rows written one at a time) would otherwise keep ~150 bytes per stale
-        asset, 15 MB at 100,000 assets. Derived again if asked."""
+        (``status`` rows written one at a time) would otherwise keep ~100 bytes per stale
+        asset, 10 MB at 100,000 assets. Derived again if asked."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             roots._summary = None
@@ -138,23 +139,21 @@ hundred bytes; ``headwater why`` gives them all, in words."""
 def _summarize(key: AssetKey, first: tuple[StaleCause, ...]) -> str:
     if len(first) == 1:  # the usual on a small project, and its detail is what one wants to read
         return f"{first[0].key._str}: {first[0].detail}"
-    text = "; ".join([cause_words(r) for r in first[:SUMMARY_ROOTS]])
-    if len(first) > SUMMARY_ROOTS:
-        return text + f"; and more (headwater why {key._str} lists every root cause)"
-    return text + f" (headwater why {key._str} tells each)"
+    named: dict[StaleCauseKind, list[str]] = {}  # by kind, in the order met
+    for r in first[:SUMMARY_ROOTS]:
+        names = named.setdefault(r.kind, [])
+        name = r.dep._str if r.dep is not None and r.kind in _THROUGH_DEP else r.key._str
+        if name not in names:
+            names.append(name)
+    text = "; ".join([_WORDS[kind].format(", ".join(names)) for kind, names in named.items()])
+    return text + (", and more" if len(first) > SUMMARY_ROOTS else "") + f" (headwater why {key._str})"
 
 
-def cause_words(cause: StaleCause) -> str:
-    """A cause in a few words, without its detail (versions, runs): ``orders: upstream raw updated``."""
-    kind = cause.kind
-    if kind is StaleCauseKind.CODE_CHANGED:
-        return f"{cause.key._str}: code changed"
-    if kind is StaleCauseKind.DEPS_CHANGED:
-        return f"{cause.key._str}: declared upstream assets changed"
-    dep = cause.dep._str if cause.dep is not None else "?"
-    if kind is StaleCauseKind.UPSTREAM_UPDATED:
-        return f"{cause.key._str}: upstream {dep} updated"
-    return f"{cause.key._str}: upstream {dep} stale"
+_THROUGH_DEP = (StaleCauseKind.UPSTREAM_UPDATED, StaleCauseKind.UPSTREAM_STALE)
+_WORDS = {StaleCauseKind.CODE_CHANGED: "code of {} changed",
+          StaleCauseKind.DEPS_CHANGED: "declared upstream assets of {} changed",
+          StaleCauseKind.UPSTREAM_UPDATED: "upstream {} updated",
+          StaleCauseKind.UPSTREAM_STALE: "upstream {} stale"}
 
 
 HEAD = 6
