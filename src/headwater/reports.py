@@ -5,6 +5,7 @@ One function per shape so the CLI and the API can never drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from headwater.core.checks import CheckStatus
 from headwater.core.freshness import FreshnessStatus
 from headwater.core.health import AssetHealth
 from headwater.core.records import RunRecord, StepRecord
-from headwater.core.status import SUMMARY_ROOTS, AssetStatus, StaleCause
+from headwater.core.status import SUMMARY_ROOTS, AssetStatus, StaleCause, StaleCauseKind
 
 _ISO: dict[float, str] = {}
 
@@ -33,9 +34,9 @@ def iso(ts: float | None) -> str | None:
 
 
 def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
-    """One cause, without its upstream's causes inlined: those are in the upstream's own row
-    (and ``stale_root_causes`` gives the bottom of the first chains). Inlining them would repeat
-    shared subtrees once per path through the graph, which grows exponentially with depth."""
+    """One cause with its detail, without its upstream's causes inlined: those are in the
+    upstream's own entry. Inlining them would repeat shared subtrees once per path through
+    the graph, which grows exponentially with depth. (A partition's page lists its causes so.)"""
     return {
         "kind": cause.kind.value,
         "key": str(cause.key),
@@ -44,15 +45,48 @@ def cause_to_dict(cause: StaleCause) -> dict[str, Any]:
     }
 
 
+def cause_ref(cause: StaleCause) -> dict[str, Any]:
+    """A cause in a ``status --json`` row: what and where, not its detail in words. A detail
+    names versions and run ids (~130 characters): five root causes' and the direct causes' made
+    a stale row 2.5 KB where a fresh one is 0.6 KB, and a stale asset's row is read for what
+    and where; ``headwater why KEY`` (and ``GET /api/assets/KEY``) gives every detail."""
+    return {"kind": cause.kind.value, "key": str(cause.key), "dep": str(cause.dep) if cause.dep else None}
+
+
 ROOTS_LISTED = SUMMARY_ROOTS
 """How many root causes a status row lists; ``stale_root_cause_count`` says how many there are."""
 
+CAUSES_LISTED = 4
+"""How many direct causes a status row lists (``stale_cause_count`` says how many there are):
+an asset with many parents that were all updated has two causes per parent. Four, so that
+``listed_causes`` can always keep one of each kind (there are four) and the table's ``stale``
+column (the kinds) stays exact."""
+
+
+def listed_causes(causes: Sequence[StaleCause]) -> Sequence[StaleCause]:
+    """The direct causes a row lists, in their order: the first of each kind, then the first
+    others, ``CAUSES_LISTED`` in all."""
+    if len(causes) <= CAUSES_LISTED:
+        return causes
+    kinds: set[StaleCauseKind] = set()
+    picked: set[int] = set()
+    for i, c in enumerate(causes):
+        if c.kind not in kinds:
+            kinds.add(c.kind)
+            picked.add(i)
+    for i in range(len(causes)):
+        if len(picked) >= CAUSES_LISTED:
+            break
+        picked.add(i)
+    return [causes[i] for i in sorted(picked)]
+
 
 def status_to_dict(status: AssetStatus, graph: AssetGraph, root_count: int | None = None) -> dict[str, Any]:
-    """One asset's status as plain data. Its root causes are bounded: the first
-    ``ROOTS_LISTED`` and their count (``root_count`` when the caller counted them for the
-    whole graph at once, see ``core.root_counts``), so a row's size does not grow with the
-    number of paths through the graph; ``headwater why`` lists them all."""
+    """One asset's status as plain data. Its causes are bounded: the first ``CAUSES_LISTED``
+    direct ones and the first ``ROOTS_LISTED`` root causes, with their counts (``root_count``
+    when the caller counted them for the whole graph at once, see ``core.root_counts``), so a
+    row's size does not grow with the number of parents or of paths through the graph;
+    ``headwater why`` lists them all, in words."""
     spec = graph.spec(status.key)
     mat = status.last_materialization
     roots = status.roots[:ROOTS_LISTED] if status.stale else ()
@@ -69,8 +103,9 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph, root_count: int | Non
         "is_source": status.is_source,
         "status": status.status.value,
         "stale": status.stale,
-        "stale_causes": [cause_to_dict(c) for c in status.causes],
-        "stale_root_causes": [{"kind": c.kind.value, "key": str(c.key), "detail": c.detail} for c in roots],
+        "stale_causes": [cause_ref(c) for c in listed_causes(status.causes)],
+        "stale_cause_count": len(status.causes),
+        "stale_root_causes": [cause_ref(c) for c in roots],
         "stale_root_cause_count": root_count,
         "last_materialized_at": iso(mat.timestamp) if mat else None,
         "last_observed_at": iso(status.last_updated_at) if status.is_source else None,

@@ -67,6 +67,12 @@ def test_ran_on_stale_inputs_is_reported(web):
                                          d["ran_on_stale_inputs"][0]["detail"]}]
     page = web.client.get("/assets/revenue").text
     assert "ran on stale inputs" in page
+    # stale through staging/orders: the row names the root cause, the page tells it in words
+    assert d["asset"]["stale_root_causes"] == [{"kind": "upstream_updated", "key": "staging/orders",
+                                                "dep": "raw/orders"}]
+    assert d["asset"]["stale_causes"] == [{"kind": "upstream_stale", "key": "revenue", "dep": "staging/orders"}]
+    assert "<li>stale: staging/orders: raw/orders has a new data version" in page  # the lone root, with its detail
+    assert any("raw/orders has a new data version" in line for line in d["why"])
 
 
 def test_graph_api(web):

@@ -8,7 +8,7 @@ import pytest
 
 import headwater as hw
 from headwater.core.root_counts import root_cause_counts
-from headwater.reports import health_to_dict
+from headwater.reports import CAUSES_LISTED, health_to_dict
 from headwater.service import status_snapshot
 from headwater.service.status_snapshot import StatusRows
 from headwater.web.row_bounds import api_body, api_row
@@ -16,7 +16,8 @@ from headwater.web.rows import MAX_ROOTS, REASON_CHARS, RowWriter
 from headwater.web.shapes import asset_row
 
 ODD = 'quote" back\\slash é ✓ \u2028 tab\t nul\x01 <script>'
-SOURCES = [f"src/s{i}" for i in range(MAX_ROOTS + 2)]  # one wide asset gets more root causes than are kept
+# one wide asset gets more root causes (and direct causes) than are listed
+SOURCES = [f"src/s{i}" for i in range(max(MAX_ROOTS, CAUSES_LISTED) + 2)]
 
 
 def bounded(full: dict) -> dict:
@@ -62,7 +63,9 @@ def made(tmp_path):
 
     @hw.check(asset="wide")
     def odd_check(wide: int) -> hw.CheckResult:
-        return hw.CheckResult(passed=False, description=ODD, metadata={"odd": ODD, "nested": {"a": [1, 2.5, None]}})
+        # a long description: its health reason is longer than the API keeps
+        return hw.CheckResult(passed=False, description=ODD * 8,
+                              metadata={"odd": ODD, "nested": {"a": [1, 2.5, None]}})
 
     @hw.check(asset="wide")
     def flat_check(wide: int) -> hw.CheckResult:  # flat metadata: written without json.dumps
@@ -77,7 +80,7 @@ def made(tmp_path):
         instance.materialize(defs, "broken")
         for s in SOURCES:
             versions[s] = "2"
-        instance.observe(defs)  # every source has news: wide (and deep) are stale, with 7 root causes
+        instance.observe(defs)  # every source has news: wide (and deep) are stale, with a root cause each
         yield defs, instance
     finally:
         instance.close()
@@ -96,7 +99,8 @@ def test_rows_are_status_json_rows_bounded_as_documented(healths):
     assert [json.loads(r) for r in rows] == [bounded(health_to_dict(h, graph)) for h in by_key.values()]
     wide = json.loads(rows[list(by_key).index(next(k for k in by_key if str(k) == "wide"))])
     # The interesting cases occurred: bounded roots and reasons, freshness, a failing check, odd text.
-    assert wide["cut"] == ["stale_root_causes", "health_reasons"] and len(wide["stale_causes"]) == len(SOURCES)
+    assert wide["cut"] == ["stale_root_causes", "health_reasons"]
+    assert len(wide["stale_causes"]) == CAUSES_LISTED < wide["stale_cause_count"] == len(SOURCES)
     assert wide["freshness"]["policy"] and wide["checks"][0]["metadata"]["odd"] == ODD
     assert wide["checks"][1]["metadata"] == {"f": 2.5, "big": 1e300, "b": True, "none": None, "i": -7, "s": ODD,
                                              "é": "x"}

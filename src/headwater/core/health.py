@@ -23,8 +23,10 @@ from headwater.core.status import SUMMARY_ROOTS, AssetStatus, MaterializationSta
 
 # Deep in a much-rebuilt graph an asset can have hundreds of root causes; listing them all
 # in every such asset's reason made health for 10,000 assets 170 MB of text and 40% of its
-# time. The first few, and that there are more (``why`` and ``status.root_causes()`` give
-# all; counting them would mean deriving them all).
+# time, and even five with their details (versions, run ids) made a stale ``status --json``
+# row 2.5 KB. The first few in a few words, and that there are more (``why`` and
+# ``status.root_causes()`` give all, with their details; counting them would mean deriving
+# them all). See ``AssetStatus.roots_summary``.
 MAX_ROOTS_IN_REASON = SUMMARY_ROOTS
 
 
@@ -168,9 +170,7 @@ def _trouble_reasons(status: AssetStatus, checks: tuple[CheckStatus, ...], bad_c
         why = status.failure.message if status.failure else "something upstream of it failed"
         warning.append(f"skipped: {why}" + ("" if status.last_materialization else "; never materialized"))
     if status.stale:
-        text, more = status.roots_summary()
-        if more:
-            text += f"; and more (headwater why {status.key._str} lists every root cause)"
+        text = status.roots_summary()
         if parts is not None:
             text = f"{parts.stale} of {parts.total} partitions: {text}"
         warning.append(f"stale: {text}")

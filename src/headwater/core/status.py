@@ -108,31 +108,52 @@ class AssetStatus:
     def root_causes(self) -> list[StaleCause]:
         return list(self.roots)
 
-    def roots_summary(self) -> tuple[str, bool]:
-        """The first ``SUMMARY_ROOTS`` root causes as ``"key: detail; ..."`` and whether there
-        are more: what a stale asset's health reason says. Kept with the lazy roots, so a
-        status that ``StatusPass`` keeps is not summarized again on the next read."""
+    def roots_summary(self) -> str:
+        """What a stale asset's health reason says of its root causes: a lone one with its
+        detail (``"raw: code version changed from '1' to '2'"``), else the assets of the first
+        ``SUMMARY_ROOTS`` by kind and where to read the rest (``"code of raw changed; upstream
+        orders updated (headwater why revenue)"``). Kept with the lazy roots, so a status that
+        ``StatusPass`` keeps is not summarized again on the next read."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             if roots._summary is None:
-                roots._summary = _summarize(roots[:SUMMARY_ROOTS + 1])
+                roots._summary = _summarize(self.key, roots[:SUMMARY_ROOTS + 1])
             return roots._summary
-        return _summarize(tuple(roots[:SUMMARY_ROOTS + 1]))
+        return _summarize(self.key, tuple(roots[:SUMMARY_ROOTS + 1]))
 
     def forget_summary(self) -> None:
         """Drop the ``roots_summary`` kept for the next read: a reader that reads each once
-        (``status`` rows written one at a time) would otherwise keep ~700 bytes per stale
-        asset, 70 MB at 100,000 assets. Derived again if asked."""
+        (``status`` rows written one at a time) would otherwise keep ~100 bytes per stale
+        asset, 10 MB at 100,000 assets. Derived again if asked."""
         roots = self.roots
         if type(roots) is _LazyRoots:
             roots._summary = None
 
 
-SUMMARY_ROOTS = 5
+SUMMARY_ROOTS = 3
+"""How many root causes a stale asset's health reason (and its ``status --json`` row) names:
+deep in a much-rebuilt graph an asset has hundreds, and naming a few keeps every row a few
+hundred bytes; ``headwater why`` gives them all, in words."""
 
 
-def _summarize(first: tuple[StaleCause, ...]) -> tuple[str, bool]:
-    return "; ".join([f"{r.key._str}: {r.detail}" for r in first[:SUMMARY_ROOTS]]), len(first) > SUMMARY_ROOTS
+def _summarize(key: AssetKey, first: tuple[StaleCause, ...]) -> str:
+    if len(first) == 1:  # the usual on a small project, and its detail is what one wants to read
+        return f"{first[0].key._str}: {first[0].detail}"
+    named: dict[StaleCauseKind, list[str]] = {}  # by kind, in the order met
+    for r in first[:SUMMARY_ROOTS]:
+        names = named.setdefault(r.kind, [])
+        name = r.dep._str if r.dep is not None and r.kind in _THROUGH_DEP else r.key._str
+        if name not in names:
+            names.append(name)
+    text = "; ".join([_WORDS[kind].format(", ".join(names)) for kind, names in named.items()])
+    return text + (", and more" if len(first) > SUMMARY_ROOTS else "") + f" (headwater why {key._str})"
+
+
+_THROUGH_DEP = (StaleCauseKind.UPSTREAM_UPDATED, StaleCauseKind.UPSTREAM_STALE)
+_WORDS = {StaleCauseKind.CODE_CHANGED: "code of {} changed",
+          StaleCauseKind.DEPS_CHANGED: "declared upstream assets of {} changed",
+          StaleCauseKind.UPSTREAM_UPDATED: "upstream {} updated",
+          StaleCauseKind.UPSTREAM_STALE: "upstream {} stale"}
 
 
 HEAD = 6
@@ -151,7 +172,7 @@ class _LazyRoots(Sequence[StaleCause]):
         self._sources = sources
         self._value: tuple[StaleCause, ...] | None = None
         self._head: tuple[StaleCause, ...] | None = None  # the first HEAD roots, if only those were asked
-        self._summary: tuple[str, bool] | None = None  # see AssetStatus.roots_summary
+        self._summary: str | None = None  # see AssetStatus.roots_summary
 
     def head(self) -> tuple[StaleCause, ...]:
         """The first ``HEAD`` roots, without deriving the rest: they are the first ``HEAD``

@@ -138,10 +138,13 @@ def _serve(defs: Any, send: Any, threads: int) -> None:
         from headwater.execution.step_execution import execute_step
 
         request = unpack(message["request"])
-        if request.timeout is not None:  # its time runs from now, not while it waited for a thread
-            send({"op": "started", "id": message["id"]})
         try:
             store, values = environment(message["store"], message["values"])
+            if request.timeout is not None:
+                # Its time runs from now: not while it waited for a thread, nor while a new
+                # process imported the store and opened it (seconds on a loaded machine, which
+                # timed a retry out before it had even written that it started).
+                send({"op": "started", "id": message["id"]})
             outcome = execute_step(defs, store, values, request, given_up)
         except Exception as exc:  # noqa: BLE001 - a bug or a store failure: report, keep serving
             outcome = StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,

@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
     from headwater.service.instance import Instance
 
-FORMAT = 3
+FORMAT = 4  # 4: rows list their causes as {kind, key, dep}, bounded, with stale_cause_count
 FOLDER = "snapshots"
 KEEP = 3  # snapshots of the newest definitions versions kept (switching branches back and forth)
 _PACKAGE = Path(__file__).resolve().parent.parent

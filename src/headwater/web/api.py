@@ -57,7 +57,8 @@ def session(c: Ctx, request: Request, response: Response) -> dict[str, Any]:
 
 @router.get("/assets", response_model=list[models.AssetRow], responses=ERRORS)
 def assets(c: Ctx, select: Select = None, health: HealthQ = None,
-           full: Annotated[bool, Query(description="exactly `status --json`, unbounded")] = False) -> Response:
+           full: Annotated[bool, Query(description="exactly `status --json`: root causes counted, reasons "
+                                                   "whole")] = False) -> Response:
     """Every asset (or the selected ones), upstream first: the rows of ``headwater status --json``."""
     query = GraphQuery.parse(select, health, None, None)
     stored = c.stored_assets.body() if not full and query.select is None and query.health is None \

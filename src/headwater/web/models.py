@@ -15,10 +15,12 @@ class Cause(BaseModel):
     detail: str
 
 
-class RootCause(BaseModel):
-    kind: str
-    key: str
-    detail: str
+class CauseRef(BaseModel):
+    """A cause in an asset row: what and where; ``GET /api/assets/KEY``'s ``why`` says it in words."""
+
+    kind: str = Field(description="code_changed, deps_changed, upstream_updated, upstream_stale")
+    key: str = Field(description="the asset whose cause it is")
+    dep: str | None = Field(default=None, description="the upstream asset it came through (upstream_*)")
 
 
 class Freshness(BaseModel):
@@ -54,8 +56,10 @@ class AssetRow(BaseModel):
                                     "something upstream failed: ``error`` says what), materialized; a source: "
                                     "observed or unobserved")
     stale: bool
-    stale_causes: list[Cause]
-    stale_root_causes: list[RootCause]
+    stale_causes: list[CauseRef] = Field(description="the first few direct causes (one of each kind among them)")
+    stale_cause_count: int = Field(description="how many direct causes there are")
+    stale_root_causes: list[CauseRef] = Field(description="the first few causes at the bottom of its chains "
+                                                          "(``cut`` names this field when there are more)")
     last_materialized_at: str | None
     last_observed_at: str | None
     run_id: str | None

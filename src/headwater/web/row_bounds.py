@@ -6,9 +6,9 @@ brought up to date (``service/status_snapshot.py``), instead of decoding the who
 and deriving every asset's state again (~0.7 s of CPU for 10,000 assets). An API row is a
 status row bounded as ``shapes.py`` describes; the two differ only in
 
-* ``stale_root_cause_count``: both list the first ``MAX_ROOTS`` root causes; a status row
-  counts them all, an API row has no count and says ``"cut":["stale_root_causes"]`` when
-  there were more;
+* ``stale_root_cause_count``: both list the first ``MAX_ROOTS`` root causes (and the same
+  direct causes, with their count); a status row counts the root causes, an API row has no
+  count and says ``"cut":["stale_root_causes"]`` when there were more;
 * ``health_reasons``: the API cuts each to ``REASON_CHARS`` (saying so in ``cut``);
 * the text, not the values: status rows are orjson's (UTF-8 as it is), ``rows.py`` writes
   ``json.dumps``'s ASCII escapes.

@@ -32,9 +32,9 @@ from headwater.core.asset_graph import AssetGraph
 from headwater.core.health import AssetHealth
 from headwater.core.keys import AssetKey
 from headwater.gc_pause import paused_gc
-from headwater.reports import iso
+from headwater.reports import ROOTS_LISTED, iso, listed_causes
 
-MAX_ROOTS = 5
+MAX_ROOTS = ROOTS_LISTED
 # Enum members' text is read as ``member._value_`` (the attribute the enum module itself keeps,
 # documented for custom enums) rather than ``.value``, a Python-level property: a 10,000-row
 # build reads it ~80,000 times.
@@ -175,21 +175,20 @@ class RowWriter:
         """The fields of ``reports.status_to_dict``, without the braces; and whether the root
         causes were cut."""
         group_kinds, code_version = self._spec(st.key)
-        causes = ",".join(f'{{"kind":"{c.kind._value_}","key":{self._key(c.key)},"dep":'
-                          f'{self._key(c.dep) if c.dep else NULL},"detail":{_s(c.detail)}}}' for c in st.causes)
+        causes = ",".join([self._cause(c) for c in listed_causes(st.causes)])
         head = st.roots[:MAX_ROOTS + 1]  # never len(roots): they are derived lazily
         cut = len(head) > MAX_ROOTS
         roots = []
         for c in head[:MAX_ROOTS]:
             text = memo.get(id(c))
             if text is None:
-                text = memo[id(c)] = f'{{"kind":"{c.kind._value_}","key":{self._key(c.key)},"detail":{_s(c.detail)}}}'
+                text = memo[id(c)] = self._cause(c)
             roots.append(text)
         mat = st.last_materialization
         return (
             f'"key":{self._key(st.key)},{group_kinds},"is_source":{"true" if st.is_source else "false"},'
             f'"status":"{st.status._value_}","stale":{"true" if st.stale else "false"},'
-            f'"stale_causes":[{causes}],"stale_root_causes":[{",".join(roots)}],'
+            f'"stale_causes":[{causes}],"stale_cause_count":{len(st.causes)},"stale_root_causes":[{",".join(roots)}],'
             f'"last_materialized_at":{_time(mat.timestamp) if mat is not None else NULL},'
             f'"last_observed_at":{_opt_time(st.last_updated_at) if st.is_source else NULL},'
             f'"run_id":{_opt(st.last_run_id)},"last_attempt_run_id":{_opt(st.last_attempt_run_id)},'
@@ -199,6 +198,10 @@ class RowWriter:
             f'"error":{_s(st.failure.message) if st.failure else NULL},'
             f'"partitions":{_partitions(st.partitions)}'
         ), cut
+
+    def _cause(self, c: Any) -> str:
+        """``reports.cause_ref``."""
+        return f'{{"kind":"{c.kind._value_}","key":{self._key(c.key)},"dep":{self._key(c.dep) if c.dep else NULL}}}'
 
     def _check(self, key: AssetKey, c: Any) -> str:
         kept = self._checks.get((key, c.name))

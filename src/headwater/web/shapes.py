@@ -1,10 +1,11 @@
 """Plain-data shapes the JSON API returns, built on ``headwater.reports``.
 
-An asset row IS a ``status --json`` row (``reports.health_to_dict``). By default the API
-bounds the two fields that can grow without limit on deep, much-rebuilt graphs —
-``stale_root_causes`` (the first five are kept) and the ``health_reasons`` sentences (300
-characters each) — and says in ``cut`` what it shortened. ``?full=true`` gives exactly
-``status --json``. ``rows.py`` writes the bounded rows; this module gives them as data.
+An asset row IS a ``status --json`` row (``reports.health_to_dict``), which lists the first
+few causes and counts them. By default the API does not count the root causes (that derives
+them all) but says ``"cut":["stale_root_causes"]`` when there are more than it lists, and
+cuts each ``health_reasons`` sentence to 300 characters (a check's or a failure's words can
+be long), naming it in ``cut`` too. ``?full=true`` gives exactly ``status --json``.
+``rows.py`` writes the bounded rows; this module gives them as data.
 """
 
 from __future__ import annotations
