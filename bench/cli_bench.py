@@ -245,10 +245,23 @@ def ui_lived(folder: Path, env: dict[str, str], home: Path | None = None) -> Non
     wait = 60 if (src / "headwater" / "web" / "first_page.py").exists() else 1
     port = free_port()
     started = time.perf_counter()
+    key.unlink(missing_ok=True)  # another checkout's (``--baseline``): wait for this one's own
     server_until_answers([sys.executable, "-m", "headwater", "ui", "--port", str(port), "--read-only", "-f",
                           str(folder / "project.py"), "--home", str(home)], env, folder,
                          [(f"http://127.0.0.1:{port}/", None)],
                          until=lambda: key.exists() or time.perf_counter() - started > wait)
+    if key.exists():
+        shutil.copyfile(key, _own_key(key, env))
+
+
+def _own_key(key: Path, env: dict[str, str]) -> Path:
+    """Where a checkout's kept key waits while another's UI runs: the key names its
+    ``sys.path``, so the two checkouts of ``--baseline`` would each find the other's and
+    load first."""
+    import hashlib
+
+    tag = hashlib.blake2b(env["PYTHONPATH"].encode(), digest_size=6).hexdigest()
+    return key.with_name(f"{key.name}.{tag}.bench")
 
 
 def ui_first_page(hw: list[str], project: str, home: Path, env: dict[str, str], folder: Path,
@@ -265,6 +278,9 @@ def ui_first_page(hw: list[str], project: str, home: Path, env: dict[str, str], 
     aside = [(f, f.with_name(f.name + ".aside")) for f in stored] if forget_stored else []
     for kept, moved in aside:
         kept.replace(moved)
+    key = home / "ui-cache" / "first-page.json"
+    if _own_key(key, env).exists():  # this checkout's, kept by ``ui_lived``
+        shutil.copyfile(_own_key(key, env), key)
     try:
         return server_until_answers(cmd, env, folder, urls)
     finally:

@@ -9,6 +9,7 @@ import pytest
 import headwater as hw
 from headwater.core.root_counts import root_cause_counts
 from headwater.reports import CAUSES_LISTED, health_to_dict
+from headwater.service import status_snapshot
 from headwater.service.status_snapshot import StatusRows
 from headwater.web.row_bounds import api_body, api_row
 from headwater.web.rows import MAX_ROOTS, REASON_CHARS, RowWriter
@@ -35,7 +36,8 @@ def bounded(full: dict) -> dict:
 
 
 @pytest.fixture
-def healths(tmp_path):
+def made(tmp_path):
+    """Definitions and a store that meet every bound: (defs, instance)."""
     versions = {s: "1" for s in SOURCES}
 
     def observer(name):
@@ -79,9 +81,15 @@ def healths(tmp_path):
         for s in SOURCES:
             versions[s] = "2"
         instance.observe(defs)  # every source has news: wide (and deep) are stale, with a root cause each
-        yield defs.graph, instance.healths(defs)
+        yield defs, instance
     finally:
         instance.close()
+
+
+@pytest.fixture
+def healths(made):
+    defs, instance = made
+    return defs.graph, instance.healths(defs)
 
 
 def test_rows_are_status_json_rows_bounded_as_documented(healths):
@@ -122,6 +130,24 @@ def test_status_rows_bounded_as_text_are_the_api_rows(healths):
                                            "freshness": None, "checks": [], "cut": []}
     with pytest.raises(ValueError):
         api_row(b'{"key":"not a status row"}')
+
+
+def test_stored_rows_with_policies_bounded_in_place_are_the_completed_rows_bounded(made):
+    """The rows of assets with a policy are stored without their clock-bound fields; the API's
+    body puts them back and bounds the row in one pass (``_clock_bound_pieces``): byte for
+    byte what bounding each completed row gives."""
+    defs, instance = made
+    status_snapshot.status_rows(instance, defs).close()  # computed and stored
+    for _ in range(2):
+        found = status_snapshot.load(instance, defs)
+        assert found is not None and found.stored_document() is not None
+        assert {str(defs.graph.keys[i]) for i in found.stored_document()[2]} == {"wide", "deep"}  # clock-bound
+        body = api_body(found)
+        assert body == b"[" + b",".join(api_row(r) for r in found.rows()) + b"]"
+        found.close()
+        assert json.loads(body)[[str(k) for k in defs.graph.keys].index("wide")]["cut"] == \
+            ["stale_root_causes", "health_reasons"]
+        instance.clock = lambda: 1_800_000_000.0  # then past every deadline: other reasons, other health
 
 
 def test_one_row_as_data_is_the_same_row(healths):

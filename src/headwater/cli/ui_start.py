@@ -23,7 +23,6 @@ def start_ui(file: str | None, module: str | None, attribute: str | None, home: 
     ``freeze``: a real ``headwater`` process, whose definitions live as long as it does
     (``typer_app._Project``)."""
     from headwater.web import first_page
-    from headwater.web.server import serve_ui
 
     location = None
     if file or module:
@@ -35,6 +34,7 @@ def start_ui(file: str | None, module: str | None, attribute: str | None, home: 
             location = find_location(None, None, attribute)
     if location is None or not first_page.usable(location):
         from headwater.cli.typer_app import _Project
+        from headwater.web.server import serve_ui
 
         p = _Project(file, module, attribute, home, reuses=True)
         serve_ui(p.defs, p.instance, p.location, config, say)
@@ -66,9 +66,14 @@ def start_ui(file: str | None, module: str | None, attribute: str | None, home: 
         if early is None:
             first_page.remember(instance.home, location, defs, reads, identity)
 
-    if early is not None:
+    if early is not None:  # the first page from the kept key, before the app is imported (web/front.py)
+        from headwater.web.early_server import serve_front_first
+
         if freeze:
             gc.freeze()  # the modules imported so far live as long as the process: never scanned again
-        serve_ui(first_page.DeferredDefinitions(load, early), instance, location, config, say, remember=remember)
+        serve_front_first(first_page.DeferredDefinitions(load, early), instance, location, config, say,
+                          remember=remember, freeze=freeze)
     else:
+        from headwater.web.server import serve_ui
+
         serve_ui(load(), instance, location, config, say, remember=remember)

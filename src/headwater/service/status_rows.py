@@ -73,6 +73,11 @@ class StatusRows:
         read back) in their place."""
         return _completed(stored, self._timed[position])
 
+    def clock_bound(self, position: int) -> _Timed:
+        """The clock-bound fields of the row at ``position`` as evaluated when read back (health,
+        reasons, freshness: ``reports.health_fields``), for a reader that rewrites the row anyway."""
+        return self._timed[position]
+
     def write_document(self, out: IO[bytes]) -> None:
         """The JSON array of every row, one a line (``document_pieces``), to ``out``: a few MB
         at a time, never the whole document (nor, read back from a file, every row) at once."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 QUIET = 0.2  # seconds without a request before work nobody waits for starts
+FIRST_PAGE_GRACE = 1.0  # seconds after the start when no request came: the warm-ups begin
 
 
 class Activity:

@@ -31,18 +31,21 @@ from headwater.web import (
     partition_api,
     partition_pages,
 )
+from headwater.web.activity import Activity
 from headwater.web.asset_view import NoSuchAsset
 from headwater.web.context import UiConfig, WebContext
+from headwater.web.security import ANSWER_HEADERS, CSP, Guard
 
 HERE = Path(__file__).parent
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
 def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocation | None = None,
-               config: UiConfig | None = None, on_start: Callable[[], object] | None = None) -> FastAPI:
+               config: UiConfig | None = None, on_start: Callable[[], object] | None = None,
+               guard: Guard | None = None, activity: Activity | None = None) -> FastAPI:
     """The UI for ``defs`` over ``instance``; ``location`` lets it launch runs in worker processes.
-    ``on_start`` runs as the server starts to listen (``headwater ui`` warms its caches then)."""
+    ``on_start`` runs as the server starts to listen (``headwater ui`` warms its caches then).
+    ``guard`` and ``activity``: those of the front that answered the first page before this
+    app was built (``front.py``), so that its CSRF cookies hold and its answers count."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if on_start is not None:
@@ -53,7 +56,7 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
     app = FastAPI(title="Headwater", lifespan=lifespan, version=getattr(headwater, "__version__", "0"),
                   description="The JSON API of the Headwater UI. Asset rows are `headwater status --json` rows.",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
-    app.state.ctx = WebContext(defs, instance, location, config or UiConfig())
+    app.state.ctx = WebContext(defs, instance, location, config or UiConfig(), guard=guard, activity=activity)
     # "/" first: FastAPI prepares each route it tries on a first request (~1 ms of pydantic
     # work each), so the first page should not try the other fifty on its way.
     app.add_api_route("/", pages.graph_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
@@ -80,9 +83,8 @@ def create_app(defs: Definitions, instance: Instance, location: DefinitionsLocat
         finally:
             activity.end()
         response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        for name, value in ANSWER_HEADERS:
+            response.headers[name] = value
         return response
 
     @app.exception_handler(HeadwaterError)

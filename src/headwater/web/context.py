@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
-from headwater.errors import HeadwaterError
 from headwater.service import Instance
 from headwater.web.activity import Activity
 from headwater.web.canvas_graph import LayoutCache
@@ -18,30 +15,12 @@ from headwater.web.first_page import DeferredDefinitions
 from headwater.web.graph_view import ViewCache
 from headwater.web.launching import RunLauncher
 from headwater.web.rows import RowWriter
-from headwater.web.security import Guard, is_loopback
+from headwater.web.security import Guard
 from headwater.web.state import HealthCache
 from headwater.web.stored_assets import StoredAssets
+from headwater.web.ui_config import TOKEN_ENV, UiConfig  # noqa: F401 - where they were defined before
 
-TOKEN_ENV = "HEADWATER_UI_TOKEN"
 _SET_LOCK = threading.Lock()
-
-
-@dataclass
-class UiConfig:
-    """How the UI was started: ``headwater ui --host ... --read-only --launch ...``."""
-
-    host: str = "127.0.0.1"
-    port: int = 3000
-    read_only: bool = False
-    token: str | None = field(default_factory=lambda: os.environ.get(TOKEN_ENV) or None)
-    launch: str = "auto"
-    poll_seconds: float = 2.0
-
-    def validate(self) -> None:
-        if not is_loopback(self.host) and not self.read_only and not self.token:
-            raise HeadwaterError(
-                f"the UI would listen on {self.host}, which is not loopback: set {TOKEN_ENV} so that actions "
-                "need a token, or pass --read-only")
 
 
 class WebContext:
@@ -51,20 +30,21 @@ class WebContext:
     until then."""
 
     def __init__(self, defs: Definitions | DeferredDefinitions, instance: Instance,
-                 location: DefinitionsLocation | None, config: UiConfig) -> None:
+                 location: DefinitionsLocation | None, config: UiConfig, guard: Guard | None = None,
+                 activity: Activity | None = None) -> None:
         config.validate()
         self._deferred = defs if isinstance(defs, DeferredDefinitions) else None
         self.instance = instance
         self.location = location
         self.config = config
-        self.guard = Guard(read_only=config.read_only, token=config.token, loopback=is_loopback(config.host))
+        self.guard = guard or config.new_guard()
         self.launcher = RunLauncher(instance, location, config.launch)
         self.views = ViewCache()
         self.layouts = LayoutCache(instance.home / "ui-cache")
         self.feed = ChangeFeed()
         self.cache = HealthCache(lambda: instance.healths(self.defs), warm=self._warm,
                                  mark=lambda: instance.store.last_event_id())
-        self.activity = Activity()  # requests in flight: background warm-ups wait for a quiet moment
+        self.activity = activity or Activity()  # requests in flight: background warm-ups wait for a quiet moment
         self._early_assets: StoredAssets | None = None
         if self._deferred is None:
             self._set_definitions(defs)

@@ -11,21 +11,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from headwater.core.asset_states import state_index
-from headwater.core.health import AssetHealth, Health
+from headwater.core.health import AssetHealth
 from headwater.core.keys import AssetKey
 from headwater.core.selection import select
-from headwater.core.status import MaterializationStatus
 from headwater.errors import HeadwaterError
 from headwater.web.formatting import ago
 from headwater.web.layout import Box, Layout, layout
+from headwater.web.state_names import HEALTHS, STATUS_FILTERS, STATUSES  # noqa: F401 - imported from here too
 
 # Past this many assets on screen, groups bigger than GROUP_COLLAPSE start collapsed.
 COLLAPSE_OVER = 400
 GROUP_COLLAPSE = 40
-HEALTHS = tuple(h.value for h in Health)
-# What the status filter offers: every materialization status, and ``stale``.
-STATUSES = tuple(s.value for s in MaterializationStatus)
-STATUS_FILTERS = (*STATUSES, "stale")
 
 
 @dataclass

@@ -8,16 +8,13 @@ JS, the asset and run pages send the same actions to the JSON API and stay where
 from __future__ import annotations
 
 import hmac
-import json
 import time
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 
 from headwater.core.asset_states import state_index
 from headwater.core.selection import select as select_keys
@@ -30,18 +27,16 @@ from headwater.web.context import WebContext
 from headwater.web.doc_text import doc_html
 from headwater.web.formatting import ago, duration, iso, when
 from headwater.web.graph_svg import node_svg, nodes_svg
-from headwater.web.graph_view import HEALTHS, STATUS_FILTERS, GraphQuery
+from headwater.web.graph_view import GraphQuery
+from headwater.web.page_env import environment
 from headwater.web.run_view import RUN_STATUSES, TIMELINE_W, list_runs, run_page
 from headwater.web.security import CSRF_COOKIE, TOKEN_COOKIE
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = Jinja2Templates(env=environment())  # the graph page's globals: page_env.py (front.py renders it too)
 templates.env.globals.update(node_svg=node_svg, nodes_svg=nodes_svg, ago=ago, when=when, iso=iso, duration=duration,
-                             HEALTHS=HEALTHS, STATUS_FILTERS=STATUS_FILTERS, quote=quote,
                              RUN_STATUSES=RUN_STATUSES, TIMELINE_W=TIMELINE_W)
 templates.env.filters["doc"] = doc_html
-templates.env.filters["json_script"] = lambda v: Markup(
-    json.dumps(v, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 NOTICES = {"observed": "Observation recorded.", "checked": "Checks evaluated.", "toggled": "Saved.",
            "login": "Logged in: actions are enabled.", "logout": "Logged out."}
 Text = Annotated[str | None, Query(max_length=10_000)]

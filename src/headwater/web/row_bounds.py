@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from headwater.gc_pause import paused_gc
+from headwater.reports import health_fields
 from headwater.web.rows import MAX_ROOTS, REASON_CHARS, reasons_json
 
 _COUNT = b'],"stale_root_cause_count":'
@@ -58,6 +59,36 @@ def _pieces(doc: bytes, view: memoryview, start: int, end: int, out: list[Any]) 
             reasons = bounded
             cut += b',"health_reasons"' if many else b'"health_reasons"'
     out += (view[start:at], view[after:first], reasons, view[last:end - 1], cut, b"]}")
+
+
+def _clock_bound_pieces(stored: bytes, timed: Any, out: list[Any]) -> None:
+    """Append to ``out`` the pieces of the API row of a row stored without its clock-bound
+    fields (``status_rows._split``: a NUL in their place, after the count), given those fields
+    as evaluated now (``timed``): as ``_pieces`` of the completed row, without completing it
+    first nor searching and cutting the reasons again in its text (they are at hand)."""
+    head, gap, tail = stored.partition(b"\x00")
+    if not gap:
+        raise ValueError("a row stored with its clock-bound fields")
+    end = len(head)
+    at = head.index(_COUNT) + 1
+    digits = at + len(_COUNT) - 1
+    while not 48 <= head[digits] <= 57:  # a tag of that name (whose value is a string, not a list)
+        at = head.index(_COUNT, digits, end) + 1
+        digits = at + len(_COUNT) - 1
+    after = head.find(b",", digits)
+    if after < 0:  # the count ends the stored fields
+        after = end
+    many = int(head[digits:after]) > MAX_ROOTS
+    fields = orjson.dumps(health_fields(*timed))  # {"health":..,"health_reasons":[..],"freshness":..,..}
+    first = fields.index(_REASONS[1:]) + len(_REASONS) - 1
+    last = fields.index(_REASONS_END, first)
+    reasons: Any = memoryview(fields)[first:last]
+    cut = _CUT_ROOTS if many else _CUT
+    if any(len(r) > REASON_CHARS for r in timed[1]):
+        reasons = reasons_json(tuple(timed[1]))[0].encode()
+        cut += b',"health_reasons"' if many else b'"health_reasons"'
+    out += (head[:at], head[after:], b",", memoryview(fields)[1:first], reasons, memoryview(fields)[last:-1],
+            tail[:-1], cut, b"]}")
 
 
 def _bounded_reasons(text: bytes) -> bytes | None:
@@ -98,8 +129,7 @@ def api_body(found: Any) -> bytes:
         for i in range(len(starts) - 1):
             start, end = starts[i], starts[i + 1] - 2
             if i in timed:
-                row = found.completed(i, doc[start:end])
-                _pieces(row, memoryview(row), 0, len(row), out)
+                _clock_bound_pieces(doc[start:end], found.clock_bound(i), out)
             else:
                 _pieces(doc, view, start, end, out)
             out.append(b",")

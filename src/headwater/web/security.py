@@ -21,10 +21,17 @@ import hmac
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+if TYPE_CHECKING:  # FastAPI is imported with the app, not before (``front.py`` answers without it)
+    from fastapi import Request
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+# Set on every answer (``app.py``'s middleware, ``front.py``), after a handler's own headers.
+ANSWER_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                  ("Referrer-Policy", "same-origin"))
 CSRF_COOKIE = "hw_csrf"
 TOKEN_COOKIE = "hw_token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -73,9 +80,10 @@ class Guard:
     # -- checks ------------------------------------------------------------------------------
 
     def host_allowed(self, request: Request) -> bool:
-        if not self.loopback:
-            return True
-        return is_loopback(host_name(request.headers.get("host", "")))
+        return self.host_header_allowed(request.headers.get("host", ""))
+
+    def host_header_allowed(self, host: str) -> bool:
+        return not self.loopback or is_loopback(host_name(host))
 
     def has_token(self, request: Request) -> bool:
         if self.token is None:
@@ -86,6 +94,8 @@ class Guard:
 
     def check_action(self, request: Request, form_token: str | None = None) -> None:
         """Raise 403/401 unless this request may change something."""
+        from fastapi import HTTPException
+
         if self.read_only:
             raise HTTPException(403, "this UI is read-only (started with --read-only)")
         bearer = request.headers.get("authorization", "").lower().startswith("bearer ")

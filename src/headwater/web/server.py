@@ -7,27 +7,26 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from headwater.definitions.definitions import Definitions
 from headwater.definitions.loader import DefinitionsLocation
 from headwater.service import Instance
 from headwater.web import charts
-from headwater.web.activity import QUIET
+from headwater.web.activity import FIRST_PAGE_GRACE, QUIET, Activity
 from headwater.web.app import create_app
 from headwater.web.context import UiConfig
 from headwater.web.first_page import DeferredDefinitions, clean_old_bodies
+from headwater.web.security import Guard
 
-FIRST_PAGE_GRACE = 1.0  # seconds after the start when no request came: the caches warm (``activity.py``)
 
-
-def serve_ui(defs: Definitions | DeferredDefinitions, instance: Instance, location: DefinitionsLocation | None,
-             config: UiConfig, say: Any = print, daemon_interval: float | None = None,
-             remember: Callable[[Definitions], None] | None = None) -> None:
-    """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
-    on its own connection to the store (as it would in its own process). ``defs`` deferred
-    (``first_page.py``): listening comes first, the project is loaded once the server is
-    quiet or a request needs it, and a load that fails stops the server and is raised here.
-    ``remember(defs)``, once quiet, keeps what the next UI's first page needs."""
+def ui_app(defs: Definitions | DeferredDefinitions, instance: Instance, location: DefinitionsLocation | None,
+           config: UiConfig, remember: Callable[[Definitions], None] | None = None,
+           guard: Guard | None = None, activity: Activity | None = None) -> FastAPI:
+    """The app of ``headwater ui``, which warms its caches once started. ``defs`` deferred
+    (``first_page.py``): the project is loaded once the server is quiet or a request needs
+    it. ``remember(defs)``, once quiet, keeps what the next UI's first page needs. ``guard``
+    and ``activity``: the front's (``front.py``), when it answered before this app was built."""
     def warm() -> None:
         """Once the server is quiet after its first answers, or has listened for
         ``FIRST_PAGE_GRACE`` seconds with no request (so the first pages share the interpreter
@@ -57,7 +56,17 @@ def serve_ui(defs: Definitions | DeferredDefinitions, instance: Instance, locati
 
         threading.Thread(target=work, daemon=True, name="headwater-ui-warm").start()
 
-    app = create_app(defs, instance, location, config, on_start=warm)
+    app = create_app(defs, instance, location, config, on_start=warm, guard=guard, activity=activity)
+    return app
+
+
+def serve_ui(defs: Definitions | DeferredDefinitions, instance: Instance, location: DefinitionsLocation | None,
+             config: UiConfig, say: Any = print, daemon_interval: float | None = None,
+             remember: Callable[[Definitions], None] | None = None) -> None:
+    """Serve until Ctrl-C. With ``daemon_interval``, the daemon ticks in a thread beside the UI,
+    on its own connection to the store (as it would in its own process). ``defs`` deferred:
+    a load that fails stops the server and is raised here (``ui_app`` for the rest)."""
+    app = ui_app(defs, instance, location, config, remember)
     stop = threading.Event()
     thread = None
     daemon_instance = None
@@ -69,9 +78,7 @@ def serve_ui(defs: Definitions | DeferredDefinitions, instance: Instance, locati
         thread = threading.Thread(target=daemon.run, args=(stop,), name="headwater-daemon", daemon=True)
         thread.start()
         say(f"headwater daemon ({daemon.owner}) ticking every {daemon_interval:g}s on {instance.database_url}")
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    mode = " (read-only)" if config.read_only else " (actions need HEADWATER_UI_TOKEN)" if config.token else ""
-    say(f"Headwater UI on http://{host}:{config.port}{mode} — Ctrl-C to stop")
+    say(config.listening())
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))
     if isinstance(defs, DeferredDefinitions):
         defs.on_error = lambda exc: setattr(server, "should_exit", True)
