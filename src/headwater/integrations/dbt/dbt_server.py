@@ -99,9 +99,26 @@ def read_request(conn):  # type: ignore[no-untyped-def]
         return None
 
 
-def serve(listener, parent):  # type: ignore[no-untyped-def]
+def start_resource_tracker():  # type: ignore[no-untyped-def]
+    """Start multiprocessing's resource tracker for every child to share, and return how to
+    stop it (None where that is not possible).
+
+    dbt's adapters make multiprocessing locks, and the first lock a process makes starts a
+    tracker process: a fresh dbt child starts one per command, which outlives the child (a
+    zombie for whoever adopts it). Started here, the forked children find it running and
+    use it; the server stops and reaps it when it ends."""
+    try:
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+        return getattr(resource_tracker._resource_tracker, "_stop", None)
+    except Exception:
+        return None
+
+
+def serve(listener, parent, running):  # type: ignore[no-untyped-def]
     """Answer requests until the parent is gone (returns None), or, in a forked child, return
-    its ``Job``."""
+    its ``Job``. ``running``: pid -> ``Running``, the children not yet reaped."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -111,7 +128,6 @@ def serve(listener, parent):  # type: ignore[no-untyped-def]
     sel.register(listener, selectors.EVENT_READ, "accept")
     sel.register(wake_r, selectors.EVENT_READ, "wake")
     sel.register(0, selectors.EVENT_READ, "parent")
-    running = {}  # pid -> Running
 
     while True:
         now = time.monotonic()
@@ -251,11 +267,18 @@ def main() -> int:
 
     sys.path.pop(0)
     dbt_child.load_dbt()
+    tracker = start_resource_tracker()
     gc.collect()
     gc.freeze()  # what dbt's import made stays shared: a child's collections neither walk nor copy it
-    job = serve(listener, parent)
+    running = {}
+    job = serve(listener, parent, running)
     if job is None:
         listener.close()
+        if tracker is not None and not running:  # else it ends with the last child, orphaned
+            try:
+                tracker()
+            except OSError:
+                pass
         for remove in (os.unlink, os.rmdir):
             try:
                 remove(path if remove is os.unlink else os.path.dirname(path))
