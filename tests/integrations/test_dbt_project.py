@@ -425,17 +425,35 @@ def _tail(path: Path, start: int) -> str:
         return f.read().decode(errors="replace")
 
 
-def _dbt_children(project_dir: Path) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "dbt_child.py" in cmd and str(project_dir) in cmd and "mart_slow" in cmd:
-                out.append(int(pid))
-    return out
+def _dbt_processes(root: int) -> set[int]:
+    """The running dbt processes under ``root``: dbt children, a dbt fork server and the
+    children it forked (whose command line is the server's)."""
+    parent, command = {}, {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if stat[0] != "Z":  # a zombie has ended
+            parent[int(pid)], command[int(pid)] = int(stat[1]), cmd
+    under, grew = {root}, True
+    while grew:
+        more = {p for p, pp in parent.items() if pp in under} - under
+        under |= more
+        grew = bool(more)
+    return {p for p in under - {root} if "dbt_child.py" in command[p] or "dbt_server.py" in command[p]}
+
+
+def _still_running(pids: set[int]) -> set[int]:
+    left = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                left.add(pid)
+        except OSError:
+            pass
+    return left
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the dbt process through /proc")
@@ -450,15 +468,16 @@ def test_cancelling_the_run_stops_dbt(jaffle, tmp_path, how):
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
-        while not _dbt_children(jaffle.dir) or "START sql table model main.mart_slow" not in _tail(dbt_log, seen):
+        while not _dbt_processes(proc.pid) or "START sql table model main.mart_slow" not in _tail(dbt_log, seen):
             assert proc.poll() is None and time.monotonic() < deadline, output.read_text()
             time.sleep(0.2)
         time.sleep(0.5)  # dbt is in the long query
+        dbt = _dbt_processes(proc.pid)
         proc.send_signal(signal.SIGINT if how == "ctrl_c" else signal.SIGKILL)
         proc.wait(30)
         deadline = time.monotonic() + 30
-        while _dbt_children(jaffle.dir):
-            assert time.monotonic() < deadline, "dbt kept running after its run was cancelled"
+        while _still_running(dbt):
+            assert time.monotonic() < deadline, f"dbt {_still_running(dbt)} kept running after its run was cancelled"
             time.sleep(0.2)
     finally:
         if proc.poll() is None:

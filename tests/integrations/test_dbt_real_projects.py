@@ -23,7 +23,7 @@ from headwater.core.events import AssetSkipped, CheckEvaluated, StepFailed, Step
 from headwater.core.selection import select
 from headwater.core.status import StaleCauseKind
 from headwater.errors import DefinitionError
-from headwater.integrations.dbt import invocation
+from headwater.integrations.dbt import fork_server, invocation
 from headwater.integrations.dbt.config import load_from_config
 from headwater.integrations.dbt.project import PREWARM_ENV
 
@@ -130,8 +130,11 @@ def test_editing_and_reseeding_a_seed_makes_the_staging_models_stale(ecom, monke
     # as `headwater materialize` does: dbt is started (and imports) while Headwater loads;
     # here the parse the edit needs is what uses it
     monkeypatch.setenv(PREWARM_ENV, "1")
+    forked = sum(s.served for s in fork_server.servers() if s.owned)
     defs = hw.dbt.load(project.project_dir).definitions()
     assert not invocation._WARM and PREWARM_ENV not in os.environ
+    if fork_server.enabled():  # the dbt server started (or found) ahead ran it
+        assert sum(s.served for s in fork_server.servers() if s.owned) == forked + 1
     statuses = instance.statuses(defs)
     assert {c.kind for c in statuses[K("raw_orders")].causes} == {StaleCauseKind.CODE_CHANGED}
     assert StaleCauseKind.UPSTREAM_STALE in {c.kind for c in statuses[K("stg_orders")].causes}

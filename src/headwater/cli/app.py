@@ -432,6 +432,9 @@ def main() -> None:
         if not ExitFast.requested:
             raise
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        dbt_servers = sys.modules.get("headwater.integrations.dbt.fork_server")
+        if dbt_servers is not None:
+            dbt_servers.stop_servers()  # ended with the command, not just after it (no atexit here)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

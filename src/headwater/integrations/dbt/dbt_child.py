@@ -1,7 +1,9 @@
 """The dbt child process: run one dbt command, streaming its structured events to the parent.
 
 Run as a script (``python dbt_child.py <dbt args>``), never imported by Headwater: it must
-not import the ``headwater`` package, so starting it costs no more than starting dbt.
+not import the ``headwater`` package, so starting it costs no more than starting dbt. The
+fork server (``dbt_server.py``, also a script) imports it as a module and calls ``run`` in
+each child it forks.
 
 It invokes dbt through ``dbtRunner`` (dbt's programmatic API) with a callback that writes
 the events the parent asked for (``HEADWATER_DBT_EVENTS``, plus every error) as JSON lines
@@ -33,14 +35,8 @@ def _watch_parent(parent: int) -> None:
             os._exit(130)
 
 
-def main() -> int:
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a worker may have ignored it; dbt needs it
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="headwater-watchdog", daemon=True).start()
-    out = os.fdopen(int(os.environ["HEADWATER_DBT_EVENT_FD"]), "w", buffering=1)
-    wanted = frozenset(filter(None, os.environ.get("HEADWATER_DBT_EVENTS", "").split(",")))
-    args = sys.argv[1:]
-    lock = threading.Lock()
-
+def load_dbt():  # type: ignore[no-untyped-def]
+    """Import dbt: its runner, and how to turn one of its events into a dict."""
     from dbt.cli.main import dbtRunner
 
     try:
@@ -48,8 +44,23 @@ def main() -> int:
     except ImportError:  # older dbt: the same conversion, by hand
         from google.protobuf.json_format import MessageToDict
 
-        def msg_to_dict(msg):  # type: ignore[no-redef,misc]
+        def msg_to_dict(msg):  # type: ignore[no-untyped-def]
             return MessageToDict(msg, preserving_proto_field_name=True)
+
+    return dbtRunner, msg_to_dict
+
+
+def watch(parent: int) -> None:
+    """Stop dbt as Ctrl-C would if ``parent`` dies; Ctrl-C itself must reach dbt (a worker
+    may have ignored SIGINT, the fork server does)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Thread(target=_watch_parent, args=(parent,), name="headwater-watchdog", daemon=True).start()
+
+
+def run(args, wanted, out) -> int:  # type: ignore[no-untyped-def]
+    """Run ``dbt <args>``, writing the ``wanted`` events (and every error) to ``out``."""
+    dbtRunner, msg_to_dict = load_dbt()
+    lock = threading.Lock()
 
     def forward(msg) -> None:  # type: ignore[no-untyped-def]
         info = msg.info
@@ -58,13 +69,7 @@ def main() -> int:
             with lock:
                 out.write(line + "\n")
 
-    if os.environ.get("HEADWATER_DBT_WAIT") == "1":
-        line = sys.stdin.readline()
-        if not line.strip():
-            return 0  # never used
-        command = json.loads(line)
-        args, wanted = command["args"], frozenset(command["events"])
-    result = dbtRunner(callbacks=[forward]).invoke(args)
+    result = dbtRunner(callbacks=[forward]).invoke(list(args))
     with lock:
         out.flush()
     if result.success:
@@ -75,6 +80,21 @@ def main() -> int:
         print(f"{type(result.exception).__name__}: {result.exception}", file=sys.stderr)
         return 2
     return 1
+
+
+def main() -> int:
+    watch(os.getppid())
+    out = os.fdopen(int(os.environ["HEADWATER_DBT_EVENT_FD"]), "w", buffering=1)
+    wanted = frozenset(filter(None, os.environ.get("HEADWATER_DBT_EVENTS", "").split(",")))
+    args = sys.argv[1:]
+    if os.environ.get("HEADWATER_DBT_WAIT") == "1":
+        load_dbt()
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # never used
+        command = json.loads(line)
+        args, wanted = command["args"], frozenset(command["events"])
+    return run(args, wanted, out)
 
 
 if __name__ == "__main__":

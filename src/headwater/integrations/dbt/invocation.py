@@ -10,6 +10,11 @@ A child process (rather than ``dbtRunner`` in this process) is what makes cancel
 possible: stopping sends dbt SIGINT — dbt's own Ctrl-C, which cancels the queries it has
 open — then kills it if it does not exit. The child also watches its parent and stops
 itself if the parent dies (a worker killed by the coordinator), so no dbt is orphaned.
+
+Where it can (``fork_server.py``: Linux and the like, ``HEADWATER_DBT_SERVER``), the child
+is forked from a server process that imported dbt once, instead of a fresh interpreter that
+imports it again for every command; the events, the output, the exit code and the way to
+stop it are the same either way.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from headwater.errors import HeadwaterError
+from headwater.integrations.dbt import fork_server
+from headwater.integrations.dbt.fork_server import ForkedCommand
 
 CHILD = str(Path(__file__).with_name("dbt_child.py"))
 STOP_GRACE = 10.0  # seconds dbt gets to cancel its queries after SIGINT
@@ -88,7 +95,7 @@ class DbtInvocation:
         self.invocation_id: str | None = None
         self.returncode: int | None = None
         self._output: deque[str] = deque(maxlen=40)
-        self._proc: subprocess.Popen[str] | None = None
+        self._proc: subprocess.Popen[str] | ForkedCommand | None = None
         self._output_thread: threading.Thread | None = None
         self._events_thread: threading.Thread | None = None
         self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -113,6 +120,13 @@ class DbtInvocation:
         if self.python == sys.executable and importlib.util.find_spec("dbt") is None:
             raise DbtCommandError(f"cannot run {self.command}: dbt-core is not installed in this environment "
                                   "(pip install 'headwater[dbt]' and your adapter, e.g. dbt-duckdb)")
+        if fork_server.enabled():
+            server = fork_server.server_for(self.python, _base(self.env))
+            forked = server.run(self.args, self.env_events(), self.cwd, self.env) if server is not None else None
+            if forked is not None:
+                self._proc, self._events_pipe = forked, forked.events
+                self._start_readers()
+                return
         warm = _adopt(self.python, self.cwd, self.env)
         if warm is not None:
             self._proc, self._events_pipe = warm
@@ -224,6 +238,8 @@ class DbtInvocation:
             self._output_thread.join(5)
         if proc.stdout is not None:
             proc.stdout.close()
+        if isinstance(proc, ForkedCommand) and proc.lost:
+            self._output.append("headwater's dbt server ended before this dbt command did")
         self.returncode = proc.returncode
 
     def failure(self, what: str) -> DbtCommandError:
@@ -247,6 +263,9 @@ def prewarm(cwd: str | Path, env: Mapping[str, str] | None = None, python: str |
     python = python or sys.executable
     if python == sys.executable and importlib.util.find_spec("dbt") is None:
         return
+    if fork_server.enabled():  # the server imports dbt now; every later command forks from it
+        fork_server.server_for(python, _base(dbt_environment(env)))
+        return
     key = (python, str(Path(cwd)))
     with _WARM_LOCK:
         if key in _WARM and _WARM[key][0].poll() is None:
@@ -268,7 +287,8 @@ def prewarm(cwd: str | Path, env: Mapping[str, str] | None = None, python: str |
 
 
 def discard_warm() -> None:
-    """Stop every dbt child started ahead that no command used (it exits on an empty command)."""
+    """Stop every dbt child started ahead that no command used (it exits on an empty command).
+    A fork server stays for the next commands: it stops at the interpreter's exit."""
     with _WARM_LOCK:
         warm = list(_WARM.values())
         _WARM.clear()
@@ -288,7 +308,8 @@ def discard_warm() -> None:
 def forget_warm_in_child() -> None:
     """In a forked child: drop the dbt children started ahead by the parent, closing only our
     copies of their pipes (the parent still owns them: it may adopt one, or stop it by closing
-    its stdin, which the child's copy would hold open)."""
+    its stdin, which the child's copy would hold open). The parent's fork servers are shared
+    (``fork_server.forget_in_child``, run at every fork)."""
     global _WARM_LOCK
     _WARM_LOCK = threading.Lock()  # whoever held it at the fork is not in this process
     warm = list(_WARM.values())
@@ -316,6 +337,11 @@ def _adopt(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.P
         _WARM[(python, str(cwd))] = (proc, pipe, base)
     discard_warm()
     return None
+
+
+def _base(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment a fork server starts with: a command's, without what is its own."""
+    return {k: v for k, v in env.items() if k not in _PER_RUN}
 
 
 def _drain(stream: IO[str], tail: deque[str]) -> None:
