@@ -62,7 +62,9 @@ class EarlyUi:
         self.instance.close()
 
 
-def test_the_first_page_before_the_project_loads_is_what_it_is_once_loaded(make_web, project):
+def ui_that_kept_its_rows(make_web, project):
+    """A project with freshness policies and history whose UI computed its rows and kept them
+    and its key: (web, location, identity, clock) as the next UI finds them."""
     folder, location = project
     identity = first_page.identity(location)  # as `headwater ui` takes it, before loading anything
     with_policies(folder)
@@ -74,6 +76,11 @@ def test_the_first_page_before_the_project_loads_is_what_it_is_once_loaded(make_
     assert web.client.get("/api/assets").status_code == 200  # computed, and kept once quiet
     assert web.app.state.ctx.stored_assets.wait_idle(timeout=60) and snapshots(web)
     kept(web.instance.home, location, identity)
+    return web, location, identity, clock
+
+
+def test_the_first_page_before_the_project_loads_is_what_it_is_once_loaded(make_web, project):
+    web, location, identity, clock = ui_that_kept_its_rows(make_web, project)
     for step in ("unchanged", "a deadline passed", "after a write"):
         if step == "a deadline passed":
             clock.now += 2 * 3600

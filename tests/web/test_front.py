@@ -28,25 +28,14 @@ from headwater.web.stored_assets import StoredAssets
 from .browser import free_port
 from .conftest import BASE
 from .test_cli_ui import start, stop
-from .test_first_page import kept, materialize_and_keep_a_key, with_policies
-from .test_stored_assets import Clock, snapshots
+from .test_first_page import materialize_and_keep_a_key, ui_that_kept_its_rows
+from .test_stored_assets import snapshots
 
 
 @pytest.fixture
 def restarted(make_web, project):
-    """A project with freshness policies and history whose last UI kept its rows and key:
-    (web, location, key, clock) as the next UI finds them."""
-    folder, location = project
-    identity = first_page.identity(location)  # as `headwater ui` takes it, before loading anything
-    with_policies(folder)
-    web = make_web()
-    clock = Clock()
-    with hw.Instance(home=web.instance.home, clock=clock) as writer:
-        writer.observe(web.defs)
-        assert writer.materialize(web.defs).success
-    assert web.client.get("/api/assets").status_code == 200  # computed, and kept once quiet
-    assert web.app.state.ctx.stored_assets.wait_idle(timeout=60) and snapshots(web)
-    kept(web.instance.home, location, identity)
+    """(web, location, key, clock) as the next UI finds them (``ui_that_kept_its_rows``)."""
+    web, location, identity, clock = ui_that_kept_its_rows(make_web, project)
     key = first_page.FirstPageKey.find(web.instance.home, location, identity)
     assert key is not None
     return web, location, key, clock
