@@ -72,3 +72,28 @@ def test_shell_completion_completes_commands_and_subcommands() -> None:
     script = subprocess.run([sys.executable, "-c", "from headwater.cli.app import app; app(prog_name='headwater')"],
                             env=env, capture_output=True, text=True, timeout=60).stdout
     assert "_HEADWATER_COMPLETE" in script and "complete" in script
+
+
+def test_naming_a_command_builds_that_command_alone_and_the_same_one() -> None:
+    """``main`` keeps only the named command before Typer builds the app (``keep_only_invoked``):
+    every top-level command is still found under its own name, built with the same options,
+    and anything else (an option first, an unknown name, a completion request) keeps them all."""
+    import copy
+
+    from headwater.cli.typer_app import keep_only_invoked
+
+    full = typer.main.get_group(app)
+    for name, cmd in full.commands.items():
+        narrowed = copy.copy(app)
+        keep_only_invoked(narrowed, [name, "--help"])
+        built = typer.main.get_group(narrowed)
+        assert list(built.commands) == [name]
+        assert [p.name for p in built.commands[name].params] == [p.name for p in cmd.params]
+    for argv, env in ((["--version"], {}), (["materialise"], {}), ([], {}),
+                      (["status"], {"_HEADWATER_COMPLETE": "complete_bash"})):
+        narrowed = copy.copy(app)
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in env.items():
+                mp.setenv(k, v)
+            keep_only_invoked(narrowed, argv)
+        assert list(typer.main.get_group(narrowed).commands) == list(full.commands), argv

@@ -423,9 +423,10 @@ from headwater.cli import (  # noqa: E402, F401
 
 
 def main() -> None:
-    from headwater.cli.typer_app import ExitFast
+    from headwater.cli.typer_app import ExitFast, keep_only_invoked
 
     ExitFast.armed = True
+    keep_only_invoked(app, sys.argv[1:])
     try:
         app()
     except SystemExit as done:
