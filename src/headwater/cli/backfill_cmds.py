@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from headwater.backfill_report import backfill_to_dict, progress_to_dict
@@ -37,6 +35,10 @@ from headwater.cli.typer_app import (
 from headwater.core.backfills import BackfillProgress, BackfillStatus
 from headwater.errors import HeadwaterError
 from headwater.service import EXECUTORS
+
+if TYPE_CHECKING:  # the progress bar's modules load when a bar is shown, not with every command
+    import click
+    from rich.progress import Progress
 
 _SUBCOMMANDS = ("show", "cancel", "resume", "launch")
 
@@ -239,6 +241,8 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.interactive:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(TextColumn("[bold]backfill"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.fields[extra]}"), TimeElapsedColumn(),
                                       TextColumn("{task.description}"), console=self.console)

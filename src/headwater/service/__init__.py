@@ -10,12 +10,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from headwater.service.executors import EXECUTORS
+    from headwater.service.executor_names import EXECUTORS
     from headwater.service.instance import CLAIM_TIMEOUT, Instance, ObservationError, RunResult, materialize
 
 _EXPORTS: dict[str, str] = {
     "CLAIM_TIMEOUT": "headwater.service.instance",
-    "EXECUTORS": "headwater.service.executors",
+    "EXECUTORS": "headwater.service.executor_names",
     "Instance": "headwater.service.instance",
     "ObservationError": "headwater.service.instance",
     "RunResult": "headwater.service.instance",

@@ -18,10 +18,9 @@ from headwater.definitions.loader import DefinitionsLocation, load_definitions
 from headwater.errors import HeadwaterError
 from headwater.execution.executor import Executor, InProcessExecutor
 from headwater.execution.multiprocess import MultiprocessExecutor, WorkerBootstrap
+from headwater.service.executor_names import EXECUTORS
 from headwater.storage.interfaces import EventStore
 from headwater.values.filesystem import FilesystemValueStore, value_store_from_config
-
-EXECUTORS = ("in_process", "multiprocess", "dask")
 
 
 def build_executor(defs: Definitions, name: str, workers: int | None, location: DefinitionsLocation | None, *,

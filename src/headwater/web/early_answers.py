@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from headwater.reports import iso
-from headwater.service.executors import EXECUTORS
+from headwater.service.executor_names import EXECUTORS
 from headwater.web.security import ANSWER_HEADERS, CSP, CSRF_COOKIE, Guard
 from headwater.web.stored_assets import StoredAssets
 from headwater.web.ui_config import UiConfig
