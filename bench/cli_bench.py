@@ -45,6 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import host_speed  # bench/, beside this file
+
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 
@@ -610,8 +612,8 @@ def main(argv: list[str] | None = None) -> int:
                                                    "runs": a.runs, "policies": a.policies})])
         print(f"{a.n:,} assets{' with a policy and two checks each' if a.policies else ''}, "
               f"{info['events_written']:,} stored events ({info['db_mb']:.0f} MB), in {folder}; "
-              f"{a.rounds} interleaved rounds; {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}",
-              flush=True)
+              f"{a.rounds} interleaved rounds; {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}; "
+              f"{host_speed.describe(3)}", flush=True)
         names = a.only or [*commands(folder, None), *(["dagster_ui_first_page"] if a.dagster else [])]
         report(rounds(folder, names, a.rounds, a.dagster, a.baseline), a.n)
     finally:
@@ -633,7 +635,7 @@ def growth(argv: list[str]) -> int:
     a = p.parse_args(argv)
     base = a.keep or Path(tempfile.mkdtemp(prefix="hw-growth-"))
     try:
-        print(f"{time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.1f}; {host_speed.describe(3)}", flush=True)
         print("| assets | events | load | load CPU | per asset (CPU) | materialize (1 run) | per asset | status cold | "
               "status warm | per asset (cold) | Definitions memory | peak RSS (in-process) | "
               "`status --json` (stored rows) | its peak RSS | `status --json` computed | its peak RSS |")

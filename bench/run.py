@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import host_speed  # bench/, beside this file
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_DAGSTER_PYTHON = "/opt/dagster-venv/bin/python"
 PEER_TIMEOUT = 3 * 3600
@@ -416,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Headwater benchmarks {time.strftime('%Y-%m-%d %H:%M')} - Python {platform.python_version()} "
           f"on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, headwater {hw_version}"
           f"{' (--quick sizes)' if args.quick else ''}")
+    print(host_speed.describe(3), flush=True)
     if py:
         probe = subprocess.run([py, "-c", "import dagster; print(dagster.__version__)"], capture_output=True,
                                text=True)
