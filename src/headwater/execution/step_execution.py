@@ -8,6 +8,7 @@ that a worker in another process reports exactly like the in-process executor do
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import threading
 import time
@@ -31,7 +32,7 @@ from headwater.core.events import (
     StepSucceeded,
 )
 from headwater.core.keys import AssetKey, to_key
-from headwater.core.partitions import format_partitioned_key
+from headwater.core.partitions import TimeWindow, format_partitioned_key
 from headwater.core.versions import default_data_version
 from headwater.definitions.assets import AssetsDefinition, ParamKind
 from headwater.definitions.context import AssetContext, RunLogger
@@ -335,8 +336,6 @@ def _per_partition(request: StepRequest, value: Any) -> list[tuple[str, Any]]:
 
 
 def _window(span: tuple[float, float] | None) -> Any:
-    from headwater.core.partitions import TimeWindow
-
     return TimeWindow(*span) if span is not None else None
 
 
@@ -358,9 +357,13 @@ def _materialize(definition: AssetsDefinition, request: StepRequest, values: Val
         elif dep in request.inputs:
             inputs.append(request.inputs[dep].record)
     ref = values.save(key, partition, value) if value is not None else None
-    version = data_version or default_data_version(
-        spec.code_version, [(format_partitioned_key(i.key, i.partition), i.data_version) for i in inputs],
-        nonce=f"{request.run_id}/{format_partitioned_key(key, partition)}/{now}")
+    if data_version:
+        version = data_version
+    elif spec.code_version is None:  # a new version every time: the nonce alone decides it
+        version = default_data_version(None, (), nonce=f"{request.run_id}/{format_partitioned_key(key, partition)}/{now}")
+    else:
+        version = default_data_version(
+            spec.code_version, [(format_partitioned_key(i.key, i.partition), i.data_version) for i in inputs], nonce="")
     times = [i.data_time for i in inputs if i.data_time is not None]
     meta = _json_metadata(key, {**context.metadata_for(key), **metadata})
     return AssetMaterialized(
@@ -372,8 +375,8 @@ def _materialize(definition: AssetsDefinition, request: StepRequest, values: Val
 
 
 def _json_metadata(key: AssetKey, metadata: dict[str, Any]) -> dict[str, Any]:
-    import json
-
+    if not metadata:
+        return metadata  # most steps attach none
     try:
         json.dumps(metadata)
     except (TypeError, ValueError) as exc:
