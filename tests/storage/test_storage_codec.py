@@ -32,6 +32,7 @@ from headwater.core.events import (
     SkipReason,
     StepFailed,
     StepSkipped,
+    StepStarted,
     StepSucceeded,
     event_from_json,
     event_to_json,
@@ -170,6 +171,18 @@ def test_what_orjson_would_write_differently_is_written_by_core():
         assert codec.event_json(event) == event_to_json(event), metadata
     assert codec.event_json(AssetMaterialized(run_id="r", timestamp=float("inf"), key=key("a"))) == event_to_json(
         AssetMaterialized(run_id="r", timestamp=float("inf"), key=key("a")))
+    # The events a step writes, built field by field: a NaN anywhere, a subclass, a big number.
+    nan = float("nan")
+    for event in (StepStarted(run_id="r", timestamp=nan, step_key="a", asset_keys=(key("a"),)),
+                  StepStarted(run_id=Label("r"), timestamp=T0, step_key="a", pid=2**64),
+                  StepSucceeded(run_id="r", timestamp=T0, step_key="a", duration=nan),
+                  AssetMaterialized(run_id="r", timestamp=T0, key=key("a"), data_time=float("-inf")),
+                  AssetMaterialized(run_id="r", timestamp=T0, key=key("a"), duration=nan),
+                  AssetMaterialized(run_id="r", timestamp=T0, key=key("a"),
+                                    inputs=(InputRecord(key("x"), "v", nan),)),
+                  AssetMaterialized(run_id="r", timestamp=T0, key=key("a"), partition=Label("p"),
+                                    inputs=(InputRecord(key("x"), Label("v"), T0),))):
+        assert codec.event_json(event) == event_to_json(event), event
 
 
 def test_plain_events_are_written_by_orjson_which_keeps_characters_as_they_are():
@@ -192,7 +205,7 @@ _keys = st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,5}(/[a-z][a-z0-9_]{0,5}){0,2}"
 
 @st.composite
 def _events(draw: st.DrawFn) -> Event:
-    kind = draw(st.sampled_from(["materialization", "log", "failed", "check", "succeeded"]))
+    kind = draw(st.sampled_from(["materialization", "log", "failed", "check", "succeeded", "started"]))
     run_id, at, step = draw(st.none() | _text), draw(_times), draw(_text)
     asset = draw(_keys.filter(bool))[0]
     if kind == "materialization":
@@ -213,6 +226,10 @@ def _events(draw: st.DrawFn) -> Event:
         return CheckEvaluated(run_id=run_id, timestamp=at, step_key=step, key=asset, check_name=draw(_text),
                               passed=draw(st.booleans()), severity=draw(st.sampled_from(list(CheckSeverity))),
                               metadata=draw(_metadata), target_timestamp=draw(st.none() | _times))
+    if kind == "started":
+        return StepStarted(run_id=run_id or "r", timestamp=at, step_key=step, asset_keys=tuple(draw(_keys)),
+                           partitions=tuple(draw(st.lists(_text, max_size=2))),
+                           attempt=draw(st.integers(min_value=1, max_value=2**70)), pid=draw(st.none() | st.integers()))
     return StepSucceeded(run_id=run_id or "r", timestamp=at, step_key=step, asset_keys=tuple(draw(_keys)),
                          partitions=tuple(draw(st.lists(_text, max_size=2))), duration=draw(_times))
 

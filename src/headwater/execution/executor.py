@@ -15,6 +15,7 @@ from typing import Protocol
 
 from headwater.core.events import ErrorInfo
 from headwater.definitions.definitions import Definitions
+from headwater.execution.held_writes import GROUP_MAX, GROUP_WINDOW, HeldWrites
 from headwater.execution.requests import StepOutcome, StepRequest
 from headwater.execution.step_execution import execute_step
 from headwater.storage.interfaces import EventWriter
@@ -50,7 +51,13 @@ def timed_out(request: StepRequest, elapsed: float) -> StepOutcome:
 
 class InProcessExecutor:
     """Runs steps one at a time in this process; a step with a timeout runs in a thread
-    that is abandoned (not killed: Python cannot kill a thread) when time is up."""
+    that is abandoned (not killed: Python cannot kill a thread) when time is up.
+
+    A ``poll`` runs the ready steps for a few milliseconds and stores their outcomes in one
+    transaction before it returns them (``held_writes.py``); a step with a timeout runs
+    alone. If one of them is interrupted (Ctrl-C), the outcomes of those that ended before
+    it are stored and returned first, and the interruption is raised by the next ``poll``:
+    the coordinator must know them as done before it cancels what is left."""
 
     name = "in_process"
     capacity = 1
@@ -62,6 +69,7 @@ class InProcessExecutor:
         self._writer = writer
         self._values = values
         self._queue: deque[StepRequest] = deque()
+        self._interrupted: BaseException | None = None
 
     def submit(self, request: StepRequest) -> None:
         self._queue.append(request)
@@ -70,14 +78,38 @@ class InProcessExecutor:
         return len(self._queue)
 
     def poll(self, timeout: float | None) -> list[StepOutcome]:
+        if self._interrupted is not None:
+            interrupted, self._interrupted = self._interrupted, None
+            raise interrupted
         if not self._queue:
             if timeout:
                 time.sleep(timeout)
             return []
-        request = self._queue.popleft()
-        if request.timeout is None:
-            return [execute_step(self._defs, self._writer, self._values, request, clock=self._clock)]
-        return [self._run_with_timeout(request)]
+        if self._queue[0].timeout is not None:
+            return [self._run_with_timeout(self._queue.popleft())]
+        return self._run_group()
+
+    def _run_group(self) -> list[StepOutcome]:
+        """Ready steps (without a timeout) for ``GROUP_WINDOW`` seconds, their outcomes stored
+        together; at least one step, at most ``GROUP_MAX``."""
+        held = HeldWrites(self._writer)
+        outcomes: list[StepOutcome] = []
+        until = time.monotonic() + GROUP_WINDOW
+        try:
+            while self._queue and self._queue[0].timeout is None:
+                request = self._queue.popleft()
+                outcomes.append(execute_step(self._defs, held, self._values, request, clock=self._clock,
+                                             hold=held.hold))
+                if len(outcomes) >= GROUP_MAX or time.monotonic() >= until:
+                    break
+        except BaseException as exc:  # Ctrl-C in a step: what ended before it is done, and said so first
+            held.flush()
+            if not outcomes:
+                raise
+            self._interrupted = exc
+            return outcomes
+        held.flush()
+        return outcomes
 
     def _run_with_timeout(self, request: StepRequest) -> StepOutcome:
         abandoned = threading.Event()
@@ -105,4 +137,9 @@ class InProcessExecutor:
         self._queue.clear()
 
     def close(self) -> None:
+        """An interruption no ``poll`` raised (the run stopped for another reason first) is
+        raised here: Ctrl-C is never swallowed."""
         self._queue.clear()
+        interrupted, self._interrupted = self._interrupted, None
+        if interrupted is not None:
+            raise interrupted

@@ -65,9 +65,11 @@ class _Recorder:
     the pending start, in one batch.
     """
 
-    def __init__(self, writer: EventWriter, abandoned: threading.Event | None) -> None:
+    def __init__(self, writer: EventWriter, abandoned: threading.Event | None,
+                 hold: Callable[[list[Event]], None] | None = None) -> None:
         self._writer = writer
         self._abandoned = abandoned
+        self._hold = hold
         self._lock = threading.Lock()
         self._pending: list[Event] = []
         self._timer: Deferred | None = None
@@ -88,6 +90,14 @@ class _Recorder:
                 self._pending[:0] = events
 
     def write(self, events: list[Event]) -> None:
+        self._send(events, self._writer.write)
+
+    def finish(self, events: list[Event]) -> None:
+        """The step's last events: held for the executor to store with other steps' (``hold``),
+        if it asked for that, else written now."""
+        self._send(events, self._hold or self._writer.write)
+
+    def _send(self, events: list[Event], send: Callable[[list[Event]], None]) -> None:
         if self._abandoned is not None and self._abandoned.is_set():
             raise StepAbandoned()
         if self._timer is not None:
@@ -95,7 +105,7 @@ class _Recorder:
             self._timer = None
         with self._lock:
             batch, self._pending = [*self._pending, *events], []
-            self._writer.write(batch)
+            send(batch)
 
     def emit(self, event: Event) -> None:
         self.write([event])
@@ -108,10 +118,15 @@ def execute_step(
     request: StepRequest,
     abandoned: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
+    hold: Callable[[list[Event]], None] | None = None,
 ) -> StepOutcome:
+    """Run one step and record it. With ``hold``, the step's last events (its outcome, and
+    its start if not written yet) are handed to it instead of written: the caller stores
+    them, and must before it reports the outcome (``held_writes.py``); ``writer`` must then
+    write what was held first, since the step writes to it what happens while it runs."""
     definition = defs.definition_for(request.asset_keys[0])
     values = defs.value_store or values  # a project's own store wins over the home's default
-    rec = _Recorder(writer, abandoned)
+    rec = _Recorder(writer, abandoned, hold)
     started = clock()
     rec.write_soon([StepStarted(run_id=request.run_id, timestamp=started, step_key=request.step_key,
                                 asset_keys=request.asset_keys, partitions=request.partitions,
@@ -191,7 +206,7 @@ def execute_step(
         pending.append(StepSucceeded(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
                                      asset_keys=request.asset_keys, partitions=request.partitions,
                                      attempt=request.attempt, duration=duration))
-        rec.write(pending)
+        rec.finish(pending)
         return StepOutcome(request.step_key, request.attempt, True, tuple(done), duration=duration,
                            blocked=tuple(blocked_by.values()), skipped_keys=tuple(skipped), blocked_by=blocked_by)
     except StepAbandoned:
@@ -211,7 +226,7 @@ def execute_step(
                               duration, blocked=tuple(blocked_by.values()), skipped_keys=tuple(skipped),
                               blocked_by=blocked_by, reasons=dict(failed))
         try:
-            rec.write([*pending, StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
+            rec.finish([*pending, StepFailed(run_id=request.run_id, timestamp=clock(), step_key=request.step_key,
                                             asset_keys=unreported, partitions=request.partitions,
                                             attempt=request.attempt, error=error,
                                             will_retry=will_retry, duration=duration)])
