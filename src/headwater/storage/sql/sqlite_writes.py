@@ -1,6 +1,7 @@
 """Appending to SQLite on one connection kept checked out, instead of one per write.
 
-A run appends a step's events in one transaction per step. ``engine.begin()`` checks a
+A run appends its steps' events in short transactions (one per step, or per group of steps
+the in-process executor ran together: ``execution/held_writes.py``). ``engine.begin()`` checks a
 connection out of the pool, and returns and resets it after the commit; on a no-op step
 that bookkeeping cost half as much as the commit itself (~15 µs against ~30 µs for a small
 transaction, measured). The session keeps the connection between writes; a transaction is
