@@ -38,12 +38,18 @@ def _roots(*names: str, behaviour=None) -> hw.Definitions:  # type: ignore[no-un
     return hw.Definitions(assets=[make(n) for n in names])
 
 
-def test_a_long_step_has_the_outcomes_held_before_it_stored_while_it_runs(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None: the home's SQLite file; else a fresh PostgreSQL schema."""
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
+
+
+def test_a_long_step_has_the_outcomes_held_before_it_stored_while_it_runs(tmp_path: Path, database_url: str | None):
     home = tmp_path / "home"
     seen: list[bool] = []
 
     def wait_until_a_is_stored() -> None:
-        with hw.Instance(home=home) as other:  # another connection: sees only what is committed
+        with hw.Instance(home=home, database_url=database_url) as other:  # another connection: sees the committed
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 facts = other.store.latest_facts([K("a_quick")])
@@ -53,19 +59,25 @@ def test_a_long_step_has_the_outcomes_held_before_it_stored_while_it_runs(tmp_pa
                 time.sleep(0.005)
         raise AssertionError("a_quick's outcome stayed held while b_waits ran")
 
-    with hw.Instance(home=home) as instance:
+    with hw.Instance(home=home, database_url=database_url) as instance:
         result = instance.materialize(_roots("a_quick", "b_waits", behaviour={"b_waits": wait_until_a_is_stored}))
         assert result.success, result.errors
     assert seen == [True]
 
 
-def test_ctrl_c_in_a_step_keeps_the_steps_that_ended_before_it(instance):  # type: ignore[no-untyped-def]
+def test_ctrl_c_in_a_step_keeps_the_steps_that_ended_before_it(tmp_path: Path, database_url: str | None):
     def interrupt() -> None:
         raise KeyboardInterrupt
 
     defs = _roots("a_done", "b_interrupted", "c_never", behaviour={"b_interrupted": interrupt})
-    with pytest.raises(KeyboardInterrupt):
+    with hw.Instance(home=tmp_path / "home", database_url=database_url) as instance, \
+            pytest.raises(KeyboardInterrupt):
         instance.materialize(defs)
+    with hw.Instance(home=tmp_path / "home", database_url=database_url) as instance:  # what was committed
+        check_interrupted(instance)
+
+
+def check_interrupted(instance: hw.Instance) -> None:
     [run] = instance.store.list_runs()
     assert run.status is RunStatus.CANCELED
     steps = {s.step_key: s for s in instance.run_steps(run.run_id)}
