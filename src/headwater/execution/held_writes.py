@@ -11,10 +11,11 @@ What that keeps: order (everything is written in the order it happened, whoever 
 next takes what is held first), atomicity (one transaction), and "reported means stored":
 the coordinator learns of an outcome — prints it, releases the steps that read it, returns
 it — only once it is committed, so no step ever reads an input whose materialization is
-not stored. What a killed process loses: the steps of the current group that ended in its
-last moments (at most ``GROUP_WINDOW`` plus ``START_GRACE``: a step that runs longer than
-that has its start written, and with it everything held). Nothing had been told of them;
-like a step killed midway, they run again next time.
+not stored. What a killed process loses: the steps of the current group that had ended —
+those of its first ``GROUP_WINDOW`` seconds, none held longer than ``GROUP_WINDOW`` plus
+``START_GRACE`` (a step that runs longer than ``START_GRACE`` has its start written by the
+deadline thread, and with it everything held). Nothing had been told of them; like a step
+killed midway, they run again next time.
 """
 
 from __future__ import annotations
