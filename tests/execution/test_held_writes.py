@@ -44,7 +44,7 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "sqlite" else request.getfixturevalue("pg_schema_url")
 
 
-def test_a_long_step_has_the_outcomes_held_before_it_stored_while_it_runs(tmp_path: Path, database_url: str | None):
+def test_a_long_step_has_what_was_held_before_it_stored_while_it_runs(tmp_path: Path, database_url: str | None):
     home = tmp_path / "home"
     seen: list[bool] = []
 
@@ -91,7 +91,8 @@ def check_interrupted(instance: hw.Instance) -> None:
 
 def test_held_events_go_first_and_a_failed_write_keeps_them(instance):  # type: ignore[no-untyped-def]
     held = HeldWrites(instance.store)
-    a, b = StepStarted(run_id="r", timestamp=1.0, step_key="a"), StepStarted(run_id="r", timestamp=2.0, step_key="b")
+    a = StepStarted(run_id="r", timestamp=1.0, step_key="a")
+    b = StepStarted(run_id="r", timestamp=2.0, step_key="b")
     held.hold([a])
     assert instance.store.run_events("r") == []  # held, not stored
     with pytest.raises(StorageError):

@@ -316,14 +316,16 @@ def _input_document(i: Any) -> Any:
 
 def _step_started_document(e: Any) -> dict[str, Any]:
     _finite(e.timestamp)
-    return {"run_id": e.run_id, "timestamp": e.timestamp, "step_key": e.step_key, "asset_keys": _key_list(e.asset_keys),
-            "partitions": _to_json(e.partitions), "attempt": e.attempt, "pid": e.pid}
+    return {"run_id": e.run_id, "timestamp": e.timestamp, "step_key": e.step_key,
+            "asset_keys": _key_list(e.asset_keys), "partitions": _to_json(e.partitions), "attempt": e.attempt,
+            "pid": e.pid}
 
 
 def _step_succeeded_document(e: Any) -> dict[str, Any]:
     _finite(e.timestamp, e.duration)
-    return {"run_id": e.run_id, "timestamp": e.timestamp, "step_key": e.step_key, "asset_keys": _key_list(e.asset_keys),
-            "partitions": _to_json(e.partitions), "attempt": e.attempt, "duration": e.duration}
+    return {"run_id": e.run_id, "timestamp": e.timestamp, "step_key": e.step_key,
+            "asset_keys": _key_list(e.asset_keys), "partitions": _to_json(e.partitions), "attempt": e.attempt,
+            "duration": e.duration}
 
 
 def _materialization_document(e: Any) -> dict[str, Any]:
@@ -333,7 +335,8 @@ def _materialization_document(e: Any) -> dict[str, Any]:
             "key": key._str if type(key) is AssetKey else _to_json(key), "partition": e.partition,
             "code_version": e.code_version, "data_version": e.data_version, "data_time": e.data_time,
             "inputs": list(map(_input_document, inputs)) if type(inputs) is tuple else _to_json(inputs),
-            "deps": _key_list(e.deps), "metadata": {} if type(metadata) is dict and not metadata else _to_json(metadata),
+            "deps": _key_list(e.deps),
+            "metadata": {} if type(metadata) is dict and not metadata else _to_json(metadata),
             "value_ref": e.value_ref, "duration": e.duration}
 
 
