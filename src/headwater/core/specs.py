@@ -104,9 +104,14 @@ class AssetSpec:
 
     def __post_init__(self) -> None:
         # Coerce what users naturally write ("a/b", ["x"]) so multi-asset specs read well.
-        object.__setattr__(self, "key", to_key(self.key))
-        object.__setattr__(self, "deps", tuple(to_key(d) for d in self.deps))
-        object.__setattr__(self, "owners", tuple(self.owners))
+        # (What is already as stored is left in place: a set per field is a tenth of loading.)
+        if type(self.key) is not AssetKey:
+            object.__setattr__(self, "key", to_key(self.key))
+        deps = self.deps
+        if type(deps) is not tuple or not all([type(d) is AssetKey for d in deps]):
+            object.__setattr__(self, "deps", tuple([to_key(d) for d in deps]))
+        if type(self.owners) is not tuple:
+            object.__setattr__(self, "owners", tuple(self.owners))
         # An empty frozenset is a new object each time (~200 bytes): most assets share one.
         object.__setattr__(self, "kinds", frozenset(self.kinds) if self.kinds else _NO_KINDS)
         object.__setattr__(self, "tags", _frozen_mapping(self.tags))

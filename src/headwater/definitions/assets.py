@@ -49,7 +49,7 @@ class AssetsDefinition:
 
     @property
     def keys(self) -> tuple[AssetKey, ...]:
-        return tuple(s.key for s in self.specs)
+        return tuple([s.key for s in self.specs])
 
     @property
     def step_key(self) -> str:

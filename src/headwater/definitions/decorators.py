@@ -115,7 +115,7 @@ def asset(
             raise DefinitionError(f"asset {asset_key}: executor_tags must map strings to strings or numbers")
         spec = AssetSpec(
             key=asset_key,
-            deps=tuple(_dep_key(d) for d in deps),
+            deps=tuple([_dep_key(d) for d in deps]),
             group=group or DEFAULT_GROUP,
             tags=tags or {},
             owners=tuple(owners),

@@ -87,9 +87,9 @@ class Definitions:
         raw: list[AssetsDefinition] = []
         seen: dict[AssetKey, AssetSpec] = {}  # where each key was declared, named only on a clash
         for item in items:
-            keys = item.keys if isinstance(item, AssetsDefinition) else (item.key,)
             specs = item.specs if isinstance(item, AssetsDefinition) else (item.spec,)
-            for key, spec in zip(keys, specs):
+            for spec in specs:
+                key = spec.key
                 if key in seen:
                     raise DuplicateKeyError(str(key), [seen[key].where, spec.where])
                 seen[key] = spec
@@ -108,15 +108,16 @@ class Definitions:
         step_names: dict[str, AssetSpec] = {}
         for d in raw:
             resolved = self._resolve(d, known, by_name)
-            if resolved.step_key in step_names:
+            step_key = resolved.step_key  # a property: read once, not four times per asset
+            if step_key in step_names:
                 raise DefinitionError(
-                    f"two multi-assets are both named {resolved.step_key!r} "
-                    f"({step_names[resolved.step_key].where} and {resolved.specs[0].where}); pass name= to one")
-            step_names[resolved.step_key] = resolved.specs[0]
+                    f"two multi-assets are both named {step_key!r} "
+                    f"({step_names[step_key].where} and {resolved.specs[0].where}); pass name= to one")
+            step_names[step_key] = resolved.specs[0]
             self.assets_defs.append(resolved)
-            self._by_step[resolved.step_key] = resolved
-            for key in resolved.keys:
-                self._by_key[key] = resolved
+            self._by_step[step_key] = resolved
+            for spec in resolved.specs:
+                self._by_key[spec.key] = resolved
         for key, src in list(self.sources.items()):
             self.sources[key] = replace(src, params=self._resolve_params(
                 str(key), src.params, known, by_name, (), allow_assets=False))
