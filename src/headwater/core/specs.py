@@ -132,6 +132,54 @@ class AssetSpec:
         return str(self.location) if self.location else "unknown location"
 
 
+# ``@asset``'s spec, built as the dataclass's ``__init__`` builds it but through each slot's own
+# setter: a frozen dataclass's ``__init__`` looks every one of the 23 attributes up by name
+# (``object.__setattr__``), three times the cost of the setter, and loading 10,000 assets
+# builds 10,000 specs. The fields must be these, in this order (checked here, at import).
+_SPEC_FIELDS = ("key", "deps", "group", "tags", "owners", "kinds", "description", "code_version", "metadata",
+                "is_source", "retry", "timeout", "location", "freshness", "automation", "observe_interval",
+                "partitions", "dep_mappings", "max_partitions_per_run", "executor_tags", "code_location")
+if tuple(AssetSpec.__dataclass_fields__) != _SPEC_FIELDS:  # pragma: no cover - a field was added or moved
+    raise ImportError("AssetSpec's fields changed: update core.specs.asset_spec")
+(_KEY, _DEPS, _GROUP, _TAGS, _OWNERS, _KINDS, _DESCRIPTION, _CODE_VERSION, _METADATA, _IS_SOURCE, _RETRY, _TIMEOUT,
+ _LOCATION, _FRESHNESS, _AUTOMATION, _OBSERVE_INTERVAL, _PARTITIONS, _DEP_MAPPINGS, _MAX_PER_RUN, _EXECUTOR_TAGS,
+ _CODE_LOCATION) = (getattr(AssetSpec, name).__set__ for name in _SPEC_FIELDS)
+
+
+def asset_spec(key: AssetKey, deps: tuple[AssetKey, ...], group: str, tags: Mapping[str, str],
+               owners: tuple[str, ...], kinds: frozenset[str], description: str | None, code_version: str | None,
+               metadata: Mapping[str, Any], retry: RetryPolicy | None, timeout: float | None,
+               location: SourceLocation | None, freshness: FreshnessPolicy | None, automation: Any,
+               partitions: PartitionsDefinition | None, dep_mappings: Mapping[AssetKey, PartitionMapping],
+               max_partitions_per_run: int | None, executor_tags: Mapping[str, str]) -> AssetSpec:
+    """``AssetSpec(...)`` of an asset Headwater produces (not a source), every other field its
+    default; validated and coerced by the same ``__post_init__``."""
+    spec = object.__new__(AssetSpec)
+    _KEY(spec, key)
+    _DEPS(spec, deps)
+    _GROUP(spec, group)
+    _TAGS(spec, tags)
+    _OWNERS(spec, owners)
+    _KINDS(spec, kinds)
+    _DESCRIPTION(spec, description)
+    _CODE_VERSION(spec, code_version)
+    _METADATA(spec, metadata)
+    _IS_SOURCE(spec, False)
+    _RETRY(spec, retry)
+    _TIMEOUT(spec, timeout)
+    _LOCATION(spec, location)
+    _FRESHNESS(spec, freshness)
+    _AUTOMATION(spec, automation)
+    _OBSERVE_INTERVAL(spec, None)
+    _PARTITIONS(spec, partitions)
+    _DEP_MAPPINGS(spec, dep_mappings)
+    _MAX_PER_RUN(spec, max_partitions_per_run)
+    _EXECUTOR_TAGS(spec, executor_tags)
+    _CODE_LOCATION(spec, None)
+    spec.__post_init__()
+    return spec
+
+
 @dataclass(frozen=True, slots=True)
 class CheckSpec:
     """A test of an asset's content. ``severity`` says how bad a failure is (``warn`` or

@@ -15,7 +15,7 @@ from headwater.core.freshness import FreshnessPolicy
 from headwater.core.keys import AssetKey, CoercibleToKey, to_key
 from headwater.core.partition_mappings import PartitionMapping
 from headwater.core.partitions import PartitionsDefinition
-from headwater.core.specs import DEFAULT_GROUP, AssetSpec, RetryPolicy, SourceLocation
+from headwater.core.specs import DEFAULT_GROUP, AssetSpec, RetryPolicy, SourceLocation, asset_spec
 from headwater.definitions.assets import (
     AssetsDefinition,
     ParamBinding,
@@ -113,25 +113,25 @@ def asset(
         if executor_tags is not None and not all(isinstance(k, str) and isinstance(v, (str, int, float))
                                                  for k, v in executor_tags.items()):
             raise DefinitionError(f"asset {asset_key}: executor_tags must map strings to strings or numbers")
-        spec = AssetSpec(
-            key=asset_key,
-            deps=tuple([_dep_key(d) for d in deps]),
-            group=group or DEFAULT_GROUP,
-            tags=tags or {},
-            owners=tuple(owners),
-            kinds=frozenset(kinds),
-            description=description if description is not None else _doc(f),
-            code_version=code_version,
-            metadata=metadata or {},
-            retry=retry,
-            timeout=timeout,
-            location=location_of(f),
-            freshness=freshness,
-            automation=automation,
-            partitions=partitions,
-            dep_mappings=_mappings(deps, (ins or {}).values()),
-            max_partitions_per_run=per_run,
-            executor_tags={k: str(v) for k, v in (executor_tags or {}).items()},
+        spec = asset_spec(  # AssetSpec(key=..., ...) in the order of its fields, built faster: see there
+            asset_key,
+            tuple([_dep_key(d) for d in deps]),
+            group or DEFAULT_GROUP,
+            tags or {},
+            tuple(owners),
+            frozenset(kinds),
+            description if description is not None else _doc(f),
+            code_version,
+            metadata or {},
+            retry,
+            timeout,
+            location_of(f),
+            freshness,
+            automation,
+            partitions,
+            _mappings(deps, (ins or {}).values()),
+            per_run,
+            {k: str(v) for k, v in (executor_tags or {}).items()},
         )
         return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
 

@@ -186,6 +186,8 @@ class Definitions:
 
     def _resolve(self, d: AssetsDefinition, known: set[AssetKey],
                  by_name: dict[str, list[AssetKey]]) -> AssetsDefinition:
+        if not d.params and not d.resource_keys:
+            return d  # no parameters: nothing to resolve (what the general case returns too)
         owner = str(d.specs[0].key) if not d.is_multi else d.name
         params = self._resolve_params(owner, d.params, known, by_name, d.specs[0].key.prefix)
         value_deps = tuple(p.key for p in params if p.kind is ParamKind.ASSET and p.key is not None)
