@@ -87,6 +87,23 @@ class HealthBasis:
 
 
 _NONE: tuple[str, ...] = ()
+# ``HealthBasis(...)`` through its slots' own setters: a frozen dataclass's ``__init__`` looks
+# each attribute up by name, three times the cost, and every asset's health builds one.
+_TROUBLED, _UNKNOWN, _DEGRADED, _WARNING, _GOOD = (
+    HealthBasis.__dict__[name].__set__ for name in ("troubled", "unknown", "degraded", "warning", "good"))
+if tuple(HealthBasis.__dataclass_fields__) != ("troubled", "unknown", "degraded", "warning", "good"):
+    raise ImportError("HealthBasis's fields changed: update core.health._basis")  # pragma: no cover
+
+
+def _basis(troubled: bool, unknown: str, degraded: tuple[tuple[str, ...], tuple[str, ...]],
+           warning: tuple[tuple[str, ...], tuple[str, ...]], good: tuple[str, tuple[str, ...]]) -> HealthBasis:
+    basis = object.__new__(HealthBasis)
+    _TROUBLED(basis, troubled)
+    _UNKNOWN(basis, unknown)
+    _DEGRADED(basis, degraded)
+    _WARNING(basis, warning)
+    _GOOD(basis, good)
+    return basis
 
 
 def health_basis(status: AssetStatus, checks: tuple[CheckStatus, ...] = ()) -> HealthBasis:
@@ -119,7 +136,7 @@ def health_basis(status: AssetStatus, checks: tuple[CheckStatus, ...] = ()) -> H
         if not_run:
             good.append("not yet run: " + ", ".join(not_run))
         tail = tuple(good)
-    return HealthBasis(troubled, unknown, degraded, warning, (head, tail))
+    return _basis(troubled, unknown, degraded, warning, (head, tail))
 
 
 def health_at(basis: HealthBasis, freshness: FreshnessStatus | None) -> tuple[Health, tuple[str, ...]]:

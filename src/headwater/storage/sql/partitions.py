@@ -72,6 +72,33 @@ _ATTEMPT = {s.value: s for s in AttemptStatus}
 _ASSET_KEY, _PARTITION, _UPDATED_ID = itemgetter(0), itemgetter(1), itemgetter(ROW_UPDATED_ID)
 Read = Callable[[Callable[[Connection], Any]], Any]
 
+# ``AssetFacts(...)`` through its slots' own setters (as ``summarize`` builds a summary): a
+# frozen dataclass's ``__init__`` looks each attribute up by name, three times the cost, and
+# a cold status builds one per stored row.
+_FACT_FIELDS = ("key", "partition", "last_materialization", "last_observation", "last_attempt_run_id",
+                "last_attempt_status", "last_attempt_at", "last_failure", "last_observation_checked_at")
+if tuple(AssetFacts.__dataclass_fields__) != _FACT_FIELDS:  # pragma: no cover - a field was added or moved
+    raise ImportError("AssetFacts's fields changed: update storage.sql.partitions._facts")
+_F_KEY, _F_PARTITION, _F_MAT, _F_OBS, _F_RUN_ID, _F_STATUS, _F_AT, _F_FAILURE, _F_CHECKED = (
+    AssetFacts.__dict__[name].__set__ for name in _FACT_FIELDS)
+_new = object.__new__
+
+
+def _facts(key: AssetKey, partition: str, mat: AssetMaterialized | None, obs: AssetObserved | None,
+           run_id: str | None, status: AttemptStatus | None, at: float | None, failure: Any,
+           checked_at: float | None) -> AssetFacts:
+    facts = _new(AssetFacts)
+    _F_KEY(facts, key)
+    _F_PARTITION(facts, partition)
+    _F_MAT(facts, mat)
+    _F_OBS(facts, obs)
+    _F_RUN_ID(facts, run_id)
+    _F_STATUS(facts, status)
+    _F_AT(facts, at)
+    _F_FAILURE(facts, failure)
+    _F_CHECKED(facts, checked_at)
+    return facts
+
 
 class StoredMaterializations:
     """The ``MaterializationSource`` of the summaries a store hands out: the whole event is
@@ -130,7 +157,7 @@ class StoredRows:
         obs = decode_event(AssetObserved.type_name, row[ROW_OBSERVATION]) if row[ROW_OBSERVATION] else None
         status = row[ROW_ATTEMPT_STATUS]
         failure = row[ROW_FAILURE]
-        return AssetFacts(key, partition, mat, obs, run_id,  # type: ignore[arg-type]
+        return _facts(key, partition, mat, obs, run_id,  # type: ignore[arg-type]
                           _ATTEMPT[status] if status else None, row[ROW_ATTEMPT_AT],
                           error_from_json(failure) if failure else None, row[ROW_CHECKED_AT])
 
