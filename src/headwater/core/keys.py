@@ -48,8 +48,8 @@ class AssetKey:
                 )
         self = object.__new__(cls)
         text = "/".join(path)
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "_str", text)
+        _SET_PATH(self, path)  # the slots' own setters: ``object.__setattr__`` looks each up by name
+        _SET_STR(self, text)
         # Two threads may build the same new key at once: both get the one stored first.
         key = _BY_PATH.setdefault(path, self)
         _BY_TEXT.setdefault(text, key)
@@ -112,6 +112,12 @@ class AssetKey:
     def __deepcopy__(self, memo: object) -> AssetKey:
         return self
 
+
+known_key = _BY_TEXT.get
+"""The interned key of a text already met, else None: one lookup where a hot loop reads many."""
+
+_SET_PATH = AssetKey.__dict__["path"].__set__
+_SET_STR = AssetKey.__dict__["_str"].__set__
 
 CoercibleToKey = Union[str, AssetKey, tuple, list]
 

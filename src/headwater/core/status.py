@@ -15,7 +15,7 @@ from typing import Any, overload
 
 from headwater.core.asset_graph import AssetGraph
 from headwater.core.events import AssetMaterialized, ErrorInfo, InputState
-from headwater.core.keys import AssetKey
+from headwater.core.keys import AssetKey, known_key
 from headwater.core.materialization_summary import SummarizedMaterialization
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.core.specs import AssetSpec
@@ -460,7 +460,8 @@ def recorded_inputs(mat: AssetMaterialized) -> list[tuple[AssetKey, str | None]]
     summary columns when the store gave a summary (``core.materialization_summary``: no
     event decoded), else from the event."""
     if type(mat) is SummarizedMaterialization:
-        return [(_key(i[0]), i[2]) for i in mat.input_versions()]
+        known = known_key  # interned keys: one lookup for a key already known, no call
+        return [(known(i[0]) or _key(i[0]), i[2]) for i in mat.input_versions()]
     return [(i.key, i.data_version) for i in mat.inputs]
 
 

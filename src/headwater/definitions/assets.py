@@ -107,4 +107,35 @@ def location_of(fn: Callable[..., Any]) -> SourceLocation | None:
     code = getattr(inspect.unwrap(fn) if hasattr(fn, "__wrapped__") else fn, "__code__", None)
     if code is None:
         return None
-    return SourceLocation(code.co_filename, code.co_firstlineno)
+    location = _new(SourceLocation)  # SourceLocation(file, line), see ``one_asset``
+    _SET_FILE(location, code.co_filename)
+    _SET_LINE(location, code.co_firstlineno)
+    return location
+
+
+# Built through the slots' own setters: a frozen dataclass's ``__init__`` looks each attribute
+# up by name (``object.__setattr__``), three times the cost, and ``@asset`` makes one of each
+# per asset (10,000 in a big project, every time a command loads it).
+if (tuple(AssetsDefinition.__dataclass_fields__) != ("name", "specs", "fn", "params", "is_multi", "can_subset",
+                                                      "resource_keys")
+        or tuple(SourceLocation.__dataclass_fields__) != ("file", "line")):  # pragma: no cover
+    raise ImportError("AssetsDefinition's or SourceLocation's fields changed: update definitions.assets")
+_new = object.__new__
+_SET_NAME, _SET_SPECS, _SET_FN, _SET_PARAMS, _SET_MULTI, _SET_SUBSET, _SET_RESOURCES = (
+    AssetsDefinition.__dict__[name].__set__ for name in AssetsDefinition.__dataclass_fields__)
+_SET_FILE, _SET_LINE = (SourceLocation.__dict__[name].__set__ for name in ("file", "line"))
+_NO_RESOURCES: frozenset[str] = frozenset()
+
+
+def one_asset(name: str, spec: AssetSpec, fn: Callable[..., Any], params: tuple[ParamBinding, ...]
+              ) -> AssetsDefinition:
+    """``AssetsDefinition(name=name, specs=(spec,), fn=fn, params=params)``."""
+    d = _new(AssetsDefinition)
+    _SET_NAME(d, name)
+    _SET_SPECS(d, (spec,))
+    _SET_FN(d, fn)
+    _SET_PARAMS(d, params)
+    _SET_MULTI(d, False)
+    _SET_SUBSET(d, False)
+    _SET_RESOURCES(d, _NO_RESOURCES)
+    return d

@@ -21,6 +21,7 @@ from headwater.definitions.assets import (
     ParamBinding,
     SourceDefinition,
     location_of,
+    one_asset,
     signature_params,
 )
 from headwater.errors import DefinitionError
@@ -133,7 +134,7 @@ def asset(
             per_run,
             {k: str(v) for k, v in (executor_tags or {}).items()},
         )
-        return AssetsDefinition(name=f.__name__, specs=(spec,), fn=f, params=signature_params(f, _ins(ins)))
+        return one_asset(f.__name__, spec, f, signature_params(f, _ins(ins)))
 
     return wrap(fn) if fn is not None else wrap
 
