@@ -95,7 +95,7 @@ def status_to_dict(status: AssetStatus, graph: AssetGraph, root_count: int | Non
     keys' texts read off the interned key, empty labels and causes made without a call, the
     time formatting cache read inline; every field is what the plain spelling gives."""
     key = status.key
-    spec = graph._specs[key]
+    spec = graph.spec(key)
     mat = status.last_materialization
     stale = status.stale
     causes = status.causes
