@@ -225,3 +225,20 @@ def ui_with(variable: str, folder):  # type: ignore[no-untyped-def]
         return port, start(["ui", "--port", str(port), "--read-only"], folder)
     finally:
         del os.environ[variable]
+
+
+def test_what_a_load_writes_is_not_what_it_read(tmp_path, monkeypatch):
+    """The import system writes a module's bytecode through a temporary ``x.pyc.<id>``
+    (``os.open`` with write flags): not a file the definitions were read from. Recorded as
+    absent, it dropped the key whenever the same name was written again."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "pipeline.py").write_text("import headwater as hw\ndefs = hw.Definitions(assets=[hw.asset(key='a')(lambda: None)])\n")
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    location = DefinitionsLocation(file=str(folder / "pipeline.py"), working_dir=str(folder))
+    with first_page.recording_reads() as reads:
+        load_definitions(location)
+    paths = [p for p, _, _ in reads]
+    assert str((folder / "pipeline.py").resolve()) in paths
+    assert list((folder / "__pycache__").glob("pipeline.*.pyc")), "no bytecode was written: nothing tested"
+    assert not [p for p in paths if ".pyc" in p], paths

@@ -66,8 +66,14 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _recording:
         return
     if event == "open":
-        path, mode = args[0], args[1]
-        if isinstance(path, (str, bytes, os.PathLike)) and (mode is None or not any(c in str(mode) for c in "wax+")):
+        path, mode, flags = args[0], args[1], args[2] if len(args) > 2 else 0
+        # ``open()`` says its mode; ``os.open`` (mode None) only its flags: the import system
+        # writes a module's bytecode through a temporary ``x.pyc.<id>`` opened so, which is
+        # no file the definitions were read from (recorded as absent, its reappearing for
+        # the next bytecode write of that module dropped the key).
+        writes = any(c in str(mode) for c in "wax+") if mode is not None else \
+            bool((flags or 0) & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        if isinstance(path, (str, bytes, os.PathLike)) and not writes:
             target = os.fsdecode(path)
             if not target.endswith(".pyc"):  # bytecode: its source is recorded as the module's file
                 me = threading.get_ident()
