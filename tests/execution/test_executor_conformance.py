@@ -78,7 +78,7 @@ class Setup:
                                          location=self.location)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["in_process", "multiprocess", pytest.param("dask", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["in_process", "multiprocess", pytest.param("dask", marks=[pytest.mark.postgres, pytest.mark.shares_fixture("dask_cluster")])])
 def setup(request: pytest.FixtureRequest, write_project, tmp_path: Path) -> Iterator[Setup]:  # type: ignore[no-untyped-def]
     path = write_project(PIPELINE)
     location = find_location(file=str(path))
