@@ -178,7 +178,7 @@ def _groups(items: list[pytest.Item]) -> dict[pytest.Item, str]:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not hasattr(config, "workerinput") or config.getoption("dist", "no") != "loadgroup":
+    if not getattr(config.option, "loadgroup", False):  # what xdist tells its workers
         return  # one process, or another distribution mode: nothing to group
     for item, group in _groups(items).items():
         item.add_marker(pytest.mark.xdist_group(group))
