@@ -148,8 +148,10 @@ def _shared_fixture_keys(item: pytest.Item) -> list[tuple[str, str]]:
             where = item.nodeid.rsplit("::", 1)[0]
         keys.append((name, where))
     for mark in item.iter_markers("shares_fixture"):  # asked for at run time (getfixturevalue)
-        fixture = item.session._fixturemanager.getfixturedefs(mark.args[0], item)[-1]
-        keys.append((mark.args[0], fixture.baseid))
+        defs = item.session._fixturemanager.getfixturedefs(mark.args[0], item)
+        if not defs:
+            raise pytest.UsageError(f"{item.nodeid}: shares_fixture({mark.args[0]!r}): no such fixture here")
+        keys.append((mark.args[0], defs[-1].baseid))
     return keys
 
 
