@@ -27,6 +27,19 @@ import headwater as hw
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The CLI's output is as wide as ``COLUMNS`` says, else 200 columns when piped (as under
+    pytest); the tests read it at that width, whoever runs them. GNU readline, which pytest's
+    output capture imports, exports a terminal size (``COLUMNS=80``, ``LINES=24`` without a
+    terminal) into the C environment, which pytest-xdist's worker processes inherit as their
+    ``os.environ``: forget both here, in every process, so that the CLI and the child
+    processes the tests start get the same width in one process and on workers."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ[name] = ""  # os.environ may lack what readline set in C: set, then unset
+        del os.environ[name]
+
+
 PG_URL = os.environ.get("HEADWATER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 _pg_problem: list[str] = []  # memo: [] untested, [""] reachable, [reason] unreachable
@@ -106,3 +119,68 @@ def write_locations():
     """``write_locations(folder, [{"name", "source", "python"?, "working_dir"?}, ...])``."""
     return _write_locations
 
+
+
+# --- pytest-xdist: which tests must share a worker -------------------------------------------
+#
+# The suite runs on two workers (``-n 2 --dist loadgroup`` in pyproject.toml). A worker builds
+# every session- or module-scoped fixture it needs for itself: the dbt project's parse and
+# build, the Dask cluster, a module's dbt builds. So tests that share such a fixture of this
+# suite are kept together on one worker (an ``xdist_group`` mark, which ``loadgroup`` sends as
+# one unit) and the fixture is built once, as in one process; every other test goes to
+# whichever worker is free. Fixtures of plugins (``tmp_path_factory``, ...) do not group.
+
+_SHARED_SCOPES = ("session", "package", "module", "class")
+
+
+def _shared_fixture_keys(item: pytest.Item) -> list[tuple[str, str]]:
+    """One key per instance of a suite fixture the test shares with others."""
+    keys: list[tuple[str, str]] = []
+    info = getattr(item, "_fixtureinfo", None)  # None for items that are not test functions
+    for name, defs in (info.name2fixturedefs.items() if info else ()):
+        fixture = defs[-1]  # the definition that applies to this test (the closest override)
+        if fixture.scope not in _SHARED_SCOPES or not fixture.baseid:
+            continue  # per-test, or a plugin's (plugins' fixtures have no base id)
+        where = fixture.baseid  # a session's or package's fixture: one for all its tests
+        if fixture.scope == "module":
+            where = item.nodeid.split("::", 1)[0]
+        elif fixture.scope == "class":
+            where = item.nodeid.rsplit("::", 1)[0]
+        keys.append((name, where))
+    for mark in item.iter_markers("shares_fixture"):  # asked for at run time (getfixturevalue)
+        defs = item.session._fixturemanager.getfixturedefs(mark.args[0], item)
+        if not defs:
+            raise pytest.UsageError(f"{item.nodeid}: shares_fixture({mark.args[0]!r}): no such fixture here")
+        keys.append((mark.args[0], defs[-1].baseid))
+    return keys
+
+
+def _groups(items: list[pytest.Item]) -> dict[pytest.Item, str]:
+    """Tests linked by shared fixtures, transitively (a test using the dbt project and a
+    module's fixture joins both), each linked set named by its first key."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def root(key: tuple[str, str]) -> tuple[str, str]:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    item_keys = {}
+    for item in items:
+        keys = _shared_fixture_keys(item)
+        for key in keys:
+            parent.setdefault(key, key)
+        for key in keys[1:]:
+            parent[root(key)] = root(keys[0])
+        if keys:
+            item_keys[item] = keys[0]
+    return {item: "{}:{}".format(*root(key)) for item, key in item_keys.items()}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):  # what xdist tells its workers
+        return  # one process, or another distribution mode: nothing to group
+    for item, group in _groups(items).items():
+        item.add_marker(pytest.mark.xdist_group(group))

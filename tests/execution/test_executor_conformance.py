@@ -78,7 +78,12 @@ class Setup:
                                          location=self.location)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["in_process", "multiprocess", pytest.param("dask", marks=pytest.mark.postgres)])
+# The Dask case asks for the session's cluster at run time: shares_fixture keeps it with the
+# other Dask tests on one worker under pytest-xdist (tests/conftest.py).
+DASK = pytest.param("dask", marks=[pytest.mark.postgres, pytest.mark.shares_fixture("dask_cluster")])
+
+
+@pytest.fixture(params=["in_process", "multiprocess", DASK])
 def setup(request: pytest.FixtureRequest, write_project, tmp_path: Path) -> Iterator[Setup]:  # type: ignore[no-untyped-def]
     path = write_project(PIPELINE)
     location = find_location(file=str(path))
