@@ -105,8 +105,10 @@ def keep_only_invoked(typer_app: typer.Typer, argv: list[str]) -> None:
     if not argv or argv[0].startswith("-") or any(k.endswith("_COMPLETE") for k in os.environ):
         return
     name = argv[0]
+    from typer.main import get_command_name  # how Typer names a command from its function
+
     commands = [c for c in typer_app.registered_commands
-                if (c.name or (c.callback.__name__.lower().replace("_", "-") if c.callback else None)) == name]
+                if (c.name or (get_command_name(c.callback.__name__) if c.callback else None)) == name]
     groups = [g for g in typer_app.registered_groups if g.name == name]
     if commands or groups:
         typer_app.registered_commands = commands
