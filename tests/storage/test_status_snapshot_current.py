@@ -1,5 +1,5 @@
 """``headwater status``'s stored rows stay what a full computation gives after a run wrote
-(the run's process refreshes them, ``status_snapshot.refresh``) and as the clock moves past
+(the run's process refreshes them, ``status_refresh.refresh``) and as the clock moves past
 a freshness deadline (the reader evaluates freshness, ``status_snapshot._evaluate``). Compared
 with rows computed by a new instance that reads no snapshot. On SQLite and PostgreSQL."""
 
@@ -14,7 +14,7 @@ import headwater as hw
 from headwater.core.events import CheckSeverity
 from headwater.core.root_counts import root_cause_counts
 from headwater.reports import health_to_dict
-from headwater.service import status_snapshot
+from headwater.service import status_refresh, status_snapshot
 
 T0 = 1_800_000_000.0
 
@@ -137,7 +137,7 @@ def test_after_a_run_the_stored_rows_are_a_full_computation(tmp_path, store_url)
         fp = status_snapshot.fingerprint(broken)
         previous = status_snapshot.open_snapshot(status_snapshot.path_of(inst, fp))
         try:  # what a refresh would derive again now: c (a new check result) and its downstream
-            reuse = status_snapshot._reusable(inst, broken, previous, fp, inst.store.last_event_id())
+            reuse = status_refresh._reusable(inst, broken, previous, fp, inst.store.last_event_id())
         finally:
             previous.close()
         assert reuse is not None and sorted(k._str for k in reuse.changed) == ["c", "f"]
@@ -193,7 +193,7 @@ def test_a_snapshot_taken_before_a_deadline_reports_overdue_after_it(tmp_path, s
 
 
 def test_rows_kept_from_a_callers_health_are_a_full_computation(tmp_path, store_url):
-    """``status_snapshot.keep``: what ``headwater ui`` stores from the health it derived, only
+    """``status_refresh.keep``: what ``headwater ui`` stores from the health it derived, only
     while that state still holds, reusing the rows of the previous snapshot."""
     versions = {"a": 0}
     clock = Clock()
@@ -202,8 +202,8 @@ def test_rows_kept_from_a_callers_health_are_a_full_computation(tmp_path, store_
         assert inst.materialize(ok, "*").success
         mark = inst.store.last_event_id()
         healths = inst.healths(ok)
-        assert status_snapshot.keep(inst, ok, mark, healths)  # none there yet: every row written
-        assert not status_snapshot.keep(inst, ok, mark, healths)  # kept already at that mark
+        assert status_refresh.keep(inst, ok, mark, healths)  # none there yet: every row written
+        assert not status_refresh.keep(inst, ok, mark, healths)  # kept already at that mark
     assert _held(tmp_path, store_url, ok, clock)
     assert _snapshot(tmp_path, store_url, ok, clock)[1] == _full(tmp_path, store_url, ok, clock)
 
@@ -213,7 +213,7 @@ def test_rows_kept_from_a_callers_health_are_a_full_computation(tmp_path, store_
         stale_healths = inst.healths(broken)
         inst.store.write([checked("c", "c_small", passed=True, run_id=None, at=clock.now,
                                   severity=CheckSeverity.WARN)])  # by a process that does not refresh
-        assert not status_snapshot.keep(inst, broken, before, stale_healths)  # written since: not stored
+        assert not status_refresh.keep(inst, broken, before, stale_healths)  # written since: not stored
         assert not _held(tmp_path, store_url, broken, clock)
         assert not inst.materialize(broken, "a, d, e").success  # the run's process brings the rows up to date
     clock.now += 60
@@ -224,6 +224,6 @@ def test_rows_kept_from_a_callers_health_are_a_full_computation(tmp_path, store_
         snap.with_suffix(".aside").rename(snap)
         assert not _held(tmp_path, store_url, broken, clock)
         mark = inst.store.last_event_id()
-        assert status_snapshot.keep(inst, broken, mark, inst.healths(broken))  # older rows reused, a's downstream not
+        assert status_refresh.keep(inst, broken, mark, inst.healths(broken))  # older rows reused, a's downstream not
     assert _held(tmp_path, store_url, broken, clock)
     assert _snapshot(tmp_path, store_url, broken, clock)[1] == _full(tmp_path, store_url, broken, clock)

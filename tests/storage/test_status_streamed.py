@@ -15,7 +15,7 @@ import headwater as hw
 from headwater.core.events import RunStarted
 from headwater.core.root_counts import root_cause_counts
 from headwater.reports import health_to_dict
-from headwater.service import status_snapshot
+from headwater.service import status_refresh, status_snapshot
 from headwater.service.status_rows import document_pieces
 from headwater.storage.snapshot_files import _write_json
 
@@ -95,7 +95,7 @@ def _history(tmp_path, url: str, clock: Clock) -> hw.Definitions:
 
 def _whole(inst: hw.Instance, defs: hw.Definitions) -> tuple[bytes, bytes]:
     """The whole-graph computation: every health at once, the document ``status --json``
-    printed from them, and the snapshot ``_build_rows`` and ``_write`` stored (read back)."""
+    printed from them, and the snapshot ``status_refresh.keep`` stores from them (read back)."""
     mark = inst.store.last_event_id()
     healths = inst.healths(defs)
     statuses = {k: h.status for k, h in healths.items()}
@@ -103,8 +103,9 @@ def _whole(inst: hw.Instance, defs: hw.Definitions) -> tuple[bytes, bytes]:
     document = b"".join(document_pieces([orjson.dumps(health_to_dict(h, defs.graph, counts.get(k, 0)))
                                          for k, h in healths.items()]))
     fp = status_snapshot.fingerprint(defs)
-    summaries, _, stored, timed = status_snapshot._build_rows(defs, statuses, healths, True, None)
-    status_snapshot._write(inst, fp, mark, summaries, stored, timed)
+    for snap in (inst.home / status_snapshot.FOLDER).glob("status-*.snap"):
+        snap.unlink()
+    assert status_refresh.keep(inst, defs, mark, healths)  # every row written from the whole computation
     return document, status_snapshot.path_of(inst, fp).read_bytes()
 
 
@@ -161,7 +162,7 @@ def test_rows_not_kept_are_the_whole_computations_too(tmp_path, store_url):
     assert not list((tmp_path / "home" / status_snapshot.FOLDER).glob("status-*"))
 
 
-def test_where_no_snapshot_can_be_written_the_rows_are_printed_all_the_same(tmp_path, store_url):
+def test_where_no_snapshot_can_be_written_the_rows_are_printed_all_the_same(tmp_path, store_url, monkeypatch):
     clock = Clock()
     defs = _history(tmp_path, store_url, clock)
     with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
@@ -178,6 +179,17 @@ def test_where_no_snapshot_can_be_written_the_rows_are_printed_all_the_same(tmp_
         finally:
             found.close()
     assert folder.read_text() == "not a folder"
+
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))  # nor an unnamed file anywhere: rows held in memory
+    with hw.Instance(home=tmp_path / "home", database_url=store_url, clock=clock) as inst:
+        found = status_snapshot.status_rows(inst, defs)
+        try:
+            assert found.stored_document() is None
+            assert _printed(found, tmp_path) == (document, document)
+        finally:
+            found.close()
 
 
 def test_a_snapshot_that_fails_midway_leaves_the_rows_printed_all_the_same(tmp_path, store_url, monkeypatch):

@@ -8,7 +8,7 @@ own causes, so ``why`` can walk down to the root.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, overload
@@ -300,12 +300,14 @@ class PartitionInputs:
 
 def compute_statuses(graph: AssetGraph, facts: Mapping[AssetKey, AssetFacts],
                      partitions: PartitionInputs | None = None,
-                     memo: dict[AssetKey, Any] | None = None) -> dict[AssetKey, AssetStatus]:
+                     memo: dict[AssetKey, Any] | None = None,
+                     only: Collection[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
     """Status of every asset in the graph, in one topological pass (``memo``: where partitioned
-    assets keep their derivation for the next pass, see ``core.partition_status``)."""
+    assets keep their derivation for the next pass, see ``core.partition_status``). ``only``:
+    of these alone, which must hold their ancestors (a status reads its parents')."""
     out: dict[AssetKey, AssetStatus] = {}
     aware = graph.partition_aware
-    for key in graph.keys:
+    for key in graph.keys if only is None else [k for k in graph.keys if k in only]:
         if key in aware:
             out[key] = _derive_aware(graph, key, facts, partitions, out, memo)
         else:

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,15 +186,17 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
 
     # -- state -----------------------------------------------------------------------------
 
-    def statuses(self, defs: Definitions, once: bool = False) -> dict[AssetKey, AssetStatus]:
+    def statuses(self, defs: Definitions, once: bool = False,
+                 only: Collection[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
         """``once``: for a caller that reads the state once (``status``'s rows in a CLI process):
         the same statuses from facts the store neither decodes whole nor keeps
-        (``latest_facts_once``), and none kept for a next pass."""
+        (``latest_facts_once``), and none kept for a next pass; ``only`` (with ``once``): of
+        these assets alone, which hold their ancestors."""
         self.reap_dead_runs()
         if once:
-            facts = self.store.latest_facts_once(defs.graph.keys)
+            facts = self.store.latest_facts_once(defs.graph.keys if only is None else only)
             with paused_gc():
-                return compute_statuses(defs.graph, facts, self.partition_inputs(defs))
+                return compute_statuses(defs.graph, facts, self.partition_inputs(defs), only=only)
         facts = self.store.latest_facts(defs.graph.keys)
         with paused_gc():
             return self._status_pass.compute(defs.graph, facts, self.partition_inputs(defs))
@@ -224,8 +226,8 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
     def _refresh_status_snapshot(self, defs: Definitions) -> None:
         """This process wrote (a run ended, checks ran, sources were observed): keep
         ``headwater status``'s stored rows current for the next process
-        (``status_snapshot.refresh``)."""
-        from headwater.service.status_snapshot import refresh
+        (``status_refresh.refresh``)."""
+        from headwater.service.status_refresh import refresh
 
         refresh(self, defs)
 

@@ -179,6 +179,20 @@ class DocumentWriter:
             self._pending.clear()
             self._flush_at = self._at + _FLUSH
 
+    def add_copied(self, sizes: list[int], copy: Any) -> None:
+        """Rows of ``sizes`` bytes, joined by the document's ``,\\n``, that ``copy()`` appends to
+        the document itself (``SnapshotDraft.copy_from``: a previous snapshot's stretch of rows)."""
+        self._pending.append(b",\n" if len(self.starts) > 1 else b"\n")
+        self._write(b"".join(self._pending))
+        self._pending.clear()
+        copy()
+        at, starts = self._at, self.starts
+        for size in sizes:
+            at += size + 2
+            starts.append(at)
+        self._at = at
+        self._flush_at = at + _FLUSH
+
     def close(self) -> None:
         self._pending.append(b"]\n" if len(self.starts) == 1 else b"\n]\n")
         self._write(b"".join(self._pending))

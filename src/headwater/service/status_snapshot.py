@@ -33,16 +33,18 @@ at that moment gives (``health_at`` is what ``derive_health`` is made of).
 **Kept current by whoever writes, row by row.** The process that wrote (a run that ended in
 ``Instance.materialize`` or ``execute_queued``, ``Instance.check``, ``Instance.observe``)
 holds the definitions and a warm store; when a snapshot of these definitions exists
-(someone reads ``status``), it brings it up to date (``refresh``), so the ``status`` typed
-next prints stored rows. A ``status`` that finds the snapshot older than the store (a write
-by any other process) does the same before printing. Either way only the rows of the assets
-whose latest facts or check results changed since the snapshot's mark, and of everything
-downstream of them, are derived again; the others are copied.
+(someone reads ``status``), it brings it up to date (``status_refresh.refresh``), so the
+``status`` typed next prints stored rows. A ``status`` that finds the snapshot older than
+the store (a write by any other process) does the same before printing, and so does the
+first ``status`` after an edit of the definitions, from the snapshot of the definitions
+before it. Either way only the rows of the assets whose latest facts, check results or own
+definition changed since, and of everything downstream of them, are derived again; the
+others are copied (``service/status_refresh.py``).
 
 **Read by ``headwater ui`` too.** A UI's first ``/api/assets`` sends these rows (bounded as
 the API bounds them, ``web/row_bounds.py``) while no state has been derived in its process,
 so a UI started right after a run answers from what the run's process kept. A UI that
-derived every asset's health itself stores it here (``keep``) for the next process.
+derived every asset's health itself stores it here (``status_refresh.keep``) for the next process.
 
 The rows are ``reports.health_to_dict``'s, encoded one by one; beside each, the short
 summary (``reports.row_summary``) that the table and the filters read. One file per
@@ -63,22 +65,20 @@ from headwater.service.status_rows import (
     StatusRows,
     _split,
     _Timed,
-    document_pieces,
-    starts_of,
 )
-from headwater.storage.snapshot_files import OpenSnapshot, SnapshotDraft, open_snapshot, prune, write_snapshot
+from headwater.storage.snapshot_files import SnapshotDraft, open_snapshot, prune
 
 if TYPE_CHECKING:
     from headwater.definitions.definitions import Definitions
     from headwater.service.instance import Instance
 
-FORMAT = 4  # 4: rows list their causes as {kind, key, dep}, bounded, with stale_cause_count
+FORMAT = 5  # 5: each asset's digest in the index, the code stamp in the header (rows reused across an edit)
 FOLDER = "snapshots"
 KEEP = 3  # snapshots of the newest definitions versions kept (switching branches back and forth)
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The code the rows are derived with: status and health (core), the rows (reports), this.
-_CODE = ("core", "reports.py", "service/status_snapshot.py", "service/status_rows.py", "service/instance.py",
-         "storage/sql/latest.py", "storage/sql/codec.py", "storage/sql/checks.py")
+_CODE = ("core", "reports.py", "service/status_snapshot.py", "service/status_rows.py", "service/status_refresh.py",
+         "service/instance.py", "storage/sql/latest.py", "storage/sql/codec.py", "storage/sql/checks.py")
 
 
 def eligible(defs: Definitions) -> bool:
@@ -100,25 +100,56 @@ def _policy_text(policy: Any) -> str:
 def fingerprint(defs: Definitions) -> str:
     """Names everything of the definitions (and of Headwater's code) the rows are derived from."""
     digest = hashlib.blake2b(f"status-snapshot-{FORMAT}\n{_code_stamp()}\n".encode(), digest_size=16)
+    digest.update("".join(_asset_lines(defs)).encode())
+    return digest.hexdigest()
+
+
+_LINES: list[Any] = [None, None, None]  # the last definitions whose lines were taken, their lines and digests
+
+
+def _asset_lines(defs: Definitions) -> list[str]:
+    """Per asset (``graph.keys``' order), everything of the definitions its row is derived from
+    besides its ancestors: an asset whose line and ancestors' lines are unchanged after an edit
+    keeps its row (``status_refresh``). Taken once per definitions: the fingerprint and the
+    digests read the same lines."""
+    if _LINES[0] is defs:
+        return _LINES[1]
     graph = defs.graph
     spec_of = graph.spec
-    parts = []
-    add = parts.append
+    checks: dict[Any, str] = {}
+    for c in defs.check_specs:
+        checks[c.asset] = checks.get(c.asset, "") + f"check\t{c.name}\t{c.severity}\t{c.blocking}\n"
+    lines = []
+    add = lines.append
     for key in graph.keys:
         s = spec_of(key)
         # most specs have no kinds, owners or tags: one test instead of three sorts
         labels = f"{sorted(s.kinds)}{s.owners}{sorted(s.tags.items())}" if s.kinds or s.owners or s.tags else ""
         policy = _policy_text(s.freshness) if s.freshness is not None else ""
-        add(f"{key._str}\t{','.join([d._str for d in s.deps])}\t{s.group}\t{labels}\t{s.code_version!r}\t"
-            f"{s.is_source}\t{policy}\n")
-    for c in defs.check_specs:
-        parts.append(f"check\t{c.asset._str}\t{c.name}\t{c.severity}\t{c.blocking}\n")
-    digest.update("".join(parts).encode())
-    return digest.hexdigest()
+        line = (f"{key._str}\t{','.join([d._str for d in s.deps])}\t{s.group}\t{labels}\t{s.code_version!r}\t"
+                f"{s.is_source}\t{policy}\n")
+        add(line + checks[key] if checks and key in checks else line)
+    _LINES[:] = [defs, lines, None]
+    return lines
+
+
+def _digests(defs: Definitions) -> list[int]:
+    """Each asset's line (``_asset_lines``) as a 63-bit number, kept in a snapshot's index."""
+    lines = _asset_lines(defs)
+    if _LINES[2] is None:
+        blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+        _LINES[2] = [from_bytes(blake2b(line.encode(), digest_size=8).digest(), "big") >> 1 for line in lines]
+    return _LINES[2]
+
+
+_STAMP: list[str] = []
 
 
 def _code_stamp() -> str:
-    """Changes when any module the rows are derived with changes (an upgrade, an edit)."""
+    """Changes when any module the rows are derived with changes (an upgrade, an edit). Taken
+    once per process: the code that runs is the code that was imported."""
+    if _STAMP:
+        return _STAMP[0]
     stamps = []
     for name in _CODE:
         path = _PACKAGE / name
@@ -129,7 +160,8 @@ def _code_stamp() -> str:
             except OSError:
                 continue
             stamps.append(f"{f.name}:{st.st_mtime_ns}:{st.st_size}")
-    return hashlib.blake2b(";".join(stamps).encode(), digest_size=8).hexdigest()
+    _STAMP.append(hashlib.blake2b(";".join(stamps).encode(), digest_size=8).hexdigest())
+    return _STAMP[0]
 
 
 def path_of(instance: Instance, defs_fingerprint: str) -> Path:
@@ -169,7 +201,7 @@ def load(instance: Instance, defs: Definitions, defs_fingerprint: str | None = N
         mark = header.get("mark")
         if (header.get("format") == FORMAT and header.get("fingerprint") == fp and isinstance(mark, int)
                 and holds_since(instance, mark)):
-            summaries, starts, timed = stored.index()
+            summaries, starts, timed = stored.index()[:3]
             count = header.get("count")
             if isinstance(summaries, list) and len(summaries) == count and len(starts) == count + 1:
                 now = instance.clock()
@@ -250,8 +282,8 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
                 healths = each_health(defs.graph, _Handed(statuses), defs.check_specs, results,  # type: ignore[arg-type]
                                       now)
                 summaries, starts, timed, evaluated = _stream_rows(defs, healths, counts, path is not None, draft.write)
-                found = draft.finish(path, {"format": FORMAT, "fingerprint": fp, "mark": mark, "count": len(summaries),
-                                            "pid": os.getpid()}, [summaries, starts, timed])
+                found = draft.finish(path, _header(fp, mark, len(summaries)),
+                                     [summaries, starts, timed, _digests(defs) if path is not None else []])
             except OSError:
                 draft.discard()
                 continue
@@ -260,8 +292,15 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
             return StatusRows(summaries, stored=found, starts=starts, timed=evaluated, from_snapshot=False)
         if handed:
             statuses, results, counts = state()
-        healths = {h.key: h for h in each_health(defs.graph, statuses, defs.check_specs, results, now)}
-        summaries, rows, _, _ = _build_rows(defs, statuses, healths, False, None)
+        import orjson
+
+        from headwater.reports import health_to_dict, row_summary
+
+        summaries, rows = [], []
+        for h in each_health(defs.graph, statuses, defs.check_specs, results, now):
+            row = health_to_dict(h, defs.graph, counts.get(h.key, 0))
+            summaries.append(row_summary(row))
+            rows.append(orjson.dumps(row))
         return StatusRows(summaries, rows)
 
 
@@ -315,178 +354,9 @@ def _stream_rows(defs: Definitions, healths: Iterable[Any], counts: dict[Any, in
     return summaries, document.starts, timed, evaluated
 
 
-def refresh(instance: Instance, defs: Definitions, defs_fingerprint: str | None = None) -> bool:
-    """After a write (by this process: a run that ended, checks, observations; or found by a
-    ``status`` whose snapshot no longer holds): store the rows again when a snapshot of these
-    definitions is there to keep current (someone reads ``status``); whether it did.
-
-    Rows are reused from that snapshot, and only those that can differ are derived again:
-    the assets whose latest facts or check results changed since its mark (whoever wrote
-    them: ``assets_changed_since``) and everything downstream of them (staleness and root
-    causes flow down). The rest depends on nothing that changed: not its own facts, not its
-    checks, not an ancestor's status (its freshness is evaluated by the reader). Never fails
-    the caller: a snapshot is an optimisation, and the next ``status`` computes afresh anyway."""
-    if not eligible(defs):
-        return False
-    if defs_fingerprint is None and not any((instance.home / FOLDER).glob("status-*.snap")):
-        return False  # no status read in this home: not even the fingerprint is worth taking
-    fp = defs_fingerprint or fingerprint(defs)
-    previous = open_snapshot(path_of(instance, fp))
-    if previous is None:
-        return False  # nobody reads `status` of these definitions (yet): no work for them
-    from headwater.gc_pause import paused_gc
-
-    try:
-        with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
-            mark = instance.store.last_event_id()  # before reading, as in ``compute``
-            if instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
-                return False
-            statuses = instance.statuses(defs)  # every one: root causes flow down from anywhere above
-            reuse = _reusable(instance, defs, previous, fp, mark)
-            healths = _healths(instance, defs, statuses, None if reuse is None else reuse.changed)
-            summaries, _, stored_rows, timed = _build_rows(defs, statuses, healths, True, reuse)
-            _write(instance, fp, mark, summaries, stored_rows, timed)
-        return True
-    except Exception:  # noqa: BLE001 - see the docstring
-        return False
-    finally:
-        previous.close()
-
-
-def keep(instance: Instance, defs: Definitions, mark: int, healths: dict[Any, Any],
-         defs_fingerprint: str | None = None) -> bool:
-    """Store the rows of health the caller derived for every asset from the store as it was
-    at event ``mark`` (``headwater ui``'s snapshot: the next UI, and ``status``, start from it),
-    unless a snapshot at least as new is there; whether it did.
-
-    The caller read the state earlier without saying whether a run was in progress then, so
-    the rows are stored only while no run is and that state still holds (``holds_since``):
-    a run that was in progress has written since. Rows of a previous snapshot are reused as
-    ``refresh`` reuses them; the rest are written from ``healths``. Never fails the caller."""
-    if not eligible(defs):
-        return False
-    fp = defs_fingerprint or fingerprint(defs)
-    previous = open_snapshot(path_of(instance, fp))
-    try:
-        header = previous.header if previous is not None else {}
-        old_mark = header.get("mark")
-        if (header.get("format") == FORMAT and header.get("fingerprint") == fp and isinstance(old_mark, int)
-                and old_mark >= mark):
-            return False  # kept already (by a run's process, or by this caller at the same mark)
-        from headwater.gc_pause import paused_gc
-
-        with paused_gc():
-            if (instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED])
-                    or not holds_since(instance, mark)):
-                return False
-            statuses = {k: h.status for k, h in healths.items()}
-            reuse = None if previous is None else _reusable(instance, defs, previous, fp, mark)
-            summaries, _, stored_rows, timed = _build_rows(defs, statuses, healths, True, reuse)
-            _write(instance, fp, mark, summaries, stored_rows, timed)
-        return True
-    except Exception:  # noqa: BLE001 - a snapshot is an optimisation (see ``refresh``)
-        return False
-    finally:
-        if previous is not None:
-            previous.close()
-
-
-class _Reuse:
-    """What a refresh takes from the previous snapshot: every asset's stored row, summary and
-    clock-bound entry by position, and which assets must be derived again."""
-
-    __slots__ = ("changed", "summaries", "rows", "timed")
-
-    def __init__(self, changed: set[Any], summaries: list[list[Any]], rows: list[Any],
-                 timed: dict[int, list[Any]]) -> None:
-        self.changed = changed
-        self.summaries = summaries
-        self.rows = rows
-        self.timed = timed
-
-
-def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp: str, mark: int) -> _Reuse | None:
-    """The previous snapshot's parts, when it is of these definitions and not newer than
-    ``mark`` (the state just read); else None (everything is derived)."""
-    header = previous.header
-    graph = defs.graph
-    keys = graph.keys
-    old_mark = header.get("mark")
-    if (header.get("format") != FORMAT or header.get("fingerprint") != fp or header.get("count") != len(keys)
-            or not isinstance(old_mark, int) or old_mark > mark):
-        return None
-    try:
-        summaries, starts, timed = previous.index()
-        body = memoryview(previous.body())  # each row a slice of it, none copied
-    except (ValueError, TypeError, OSError):
-        return None
-    if (len(summaries) != len(keys) or len(starts) != len(keys) + 1 or starts[-1] != len(body) - 1
-            or any(s[0] != k._str for s, k in zip(summaries, keys))):
-        return None
-    rows = [body[starts[i]:starts[i + 1] - 2] for i in range(len(keys))]
-    changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
-    return _Reuse(changed | graph.downstream(changed), summaries, rows, {t[0]: t for t in timed})
-
-
-def _healths(instance: Instance, defs: Definitions, statuses: dict[Any, Any], only: set[Any] | None
-             ) -> dict[Any, Any]:
-    """The health of the assets in ``only`` (all when None), as ``Instance.healths`` derives it."""
-    from headwater.core.health import assess
-
-    chosen = statuses if only is None else {k: st for k, st in statuses.items() if k in only}
-    results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
-    return assess(defs.graph, chosen, defs.check_specs, results, instance.clock())
-
-
-def _build_rows(defs: Definitions, statuses: dict[Any, Any], healths: dict[Any, Any], store: bool,
-                reuse: _Reuse | None) -> tuple[list[list[Any]], list[bytes], list[bytes], list[list[Any]]]:
-    """Summaries, whole rows (none when reusing: only what is stored is needed), the rows as
-    stored (``_split`` where a freshness policy makes fields clock-bound), and the clock-bound
-    entries ``[position, data time, health basis]``. ``healths`` of every asset not reused."""
-    import orjson
-
-    from headwater.core.health import health_basis
-    from headwater.core.root_counts import root_cause_counts
-    from headwater.reports import health_to_dict, row_summary
-
-    wanted = [k for k, st in statuses.items() if st.stale and (reuse is None or k in reuse.changed)]
-    counts = root_cause_counts(statuses, wanted) if wanted else {}
-    graph = defs.graph
-    spec_of = graph.spec
-    summaries: list[list[Any]] = []
-    rows: list[bytes] = []
-    stored_rows: list[bytes] = []
-    timed: list[list[Any]] = []
-    for i, key in enumerate(statuses):
-        if reuse is not None and key not in reuse.changed:
-            summaries.append(reuse.summaries[i])
-            stored_rows.append(reuse.rows[i])
-            entry = reuse.timed.get(i)
-            if entry is not None:
-                timed.append(entry)
-            continue
-        h = healths[key]
-        row = health_to_dict(h, graph, counts.get(key, 0))
-        summaries.append(row_summary(row))
-        clocked = store and spec_of(key).freshness is not None
-        whole = orjson.dumps(row) if reuse is None or not clocked else b""
-        if reuse is None:
-            rows.append(whole)
-        if store:
-            if clocked:
-                stored_rows.append(_split(row))
-                timed.append([i, h.status.data_time, health_basis(h.status, h.checks).to_data()])
-            else:
-                stored_rows.append(whole)
-    return summaries, rows, stored_rows, timed
-
-
-def _write(instance: Instance, fp: str, mark: int, summaries: list[list[Any]], stored_rows: list[bytes],
-           timed: list[list[Any]]) -> None:
-    write_snapshot(path_of(instance, fp), {"format": FORMAT, "fingerprint": fp, "mark": mark,
-                                           "count": len(stored_rows), "pid": os.getpid()},
-                   [summaries, starts_of(stored_rows), timed], document_pieces(stored_rows))
-    prune(instance.home / FOLDER, "status-*.snap", KEEP)
+def _header(fp: str, mark: int, count: int) -> dict[str, Any]:
+    return {"format": FORMAT, "fingerprint": fp, "code": _code_stamp(), "mark": mark, "count": count,
+            "pid": os.getpid()}
 
 
 def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
@@ -496,9 +366,10 @@ def status_rows(instance: Instance, defs: Definitions) -> StatusRows:
         found = load(instance, defs, fp)
         if found is not None:
             return found
-        if refresh(instance, defs, fp):  # written since: brought up to date, not rebuilt
-            found = load(instance, defs, fp)
-            if found is not None:
-                return found
+        from headwater.service.status_refresh import refreshed
+
+        found = refreshed(instance, defs, fp, rebase=True)  # written since, or edited: brought up to date
+        if found is not None:
+            return found
         return compute(instance, defs, fp)
     return compute(instance, defs, keep=False)

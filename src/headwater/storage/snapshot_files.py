@@ -103,6 +103,14 @@ class SnapshotDraft:
         finally:
             body.close()
 
+    def copy_from(self, snapshot: OpenSnapshot, start: int, end: int) -> None:
+        """Bytes ``start`` to ``end`` of ``snapshot``'s body appended, copied by the kernel:
+        rows kept from a previous snapshot never pass through Python."""
+        self._body.flush()
+        snapshot.copy_range(start, end, self._body.fileno())
+        self._body.seek(0, os.SEEK_END)
+        self.size += end - start
+
     def discard(self) -> None:
         self._body.close()
 
@@ -128,10 +136,10 @@ def _write_json(f: IO[bytes], value: Any, chunk: int = 5000) -> None:
     f.write(b"]")
 
 
-def _copy(source: int, target: int, size: int) -> None:
-    """``size`` bytes of ``source`` from its start to the end of ``target``, in the kernel
+def _copy(source: int, target: int, size: int, start: int = 0) -> None:
+    """``size`` bytes of ``source`` from ``start`` to the end of ``target``, in the kernel
     where it can (``copy_file_range``), else through a small buffer."""
-    offset = 0
+    offset, size = start, start + size
     try:
         while offset < size:
             sent = os.copy_file_range(source, target, size - offset, offset)
@@ -139,7 +147,7 @@ def _copy(source: int, target: int, size: int) -> None:
                 break
             offset += sent
     except OSError:
-        if offset:
+        if offset != start:
             raise
     while offset < size:
         chunk = os.pread(source, min(1 << 20, size - offset), offset)
@@ -205,6 +213,13 @@ class OpenSnapshot:
         if not 0 <= start <= end <= self.header["body_size"]:
             raise ValueError("a range outside the snapshot's body")
         return os.pread(self._file.fileno(), end - start, self._body_at + start)  # type: ignore[operator]
+
+    def copy_range(self, start: int, end: int, target: int) -> None:
+        """Bytes ``start`` to ``end`` of the body to the end of file ``target``."""
+        self.index()
+        if not 0 <= start <= end <= self.header["body_size"]:
+            raise ValueError("a range outside the snapshot's body")
+        _copy(self._file.fileno(), target, end - start, self._body_at + start)  # type: ignore[operator]
 
     def copy_body(self, out: IO[bytes]) -> None:
         """The body to ``out`` (flushed first); by the kernel when ``out`` is a real file or pipe."""

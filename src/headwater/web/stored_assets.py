@@ -15,7 +15,7 @@ Anything else (no snapshot, a damaged one, one older than the store) is not serv
 request waits for the computed snapshot, as before.
 
 A UI that computed every asset's health (for a request, or in the background) stores it
-there for the next process (``status_snapshot.keep``, from the previous snapshot's rows
+there for the next process (``status_refresh.keep``, from the previous snapshot's rows
 where nothing changed), unless someone kept one as new already. That is up to ~0.7 s of
 CPU for 10,000 assets when no rows are there to reuse, so it waits for a quiet moment
 (``activity.py``), as the other warm-ups do: the pages asked meanwhile come first.
@@ -27,7 +27,7 @@ import threading
 from typing import Any
 
 from headwater.gc_pause import paused_gc
-from headwater.service import status_snapshot
+from headwater.service import status_refresh, status_snapshot
 from headwater.web.activity import QUIET, Activity
 from headwater.web.row_bounds import api_body
 
@@ -90,7 +90,7 @@ class StoredAssets:
         with self._keeping:
             if snapshot.mark == self._kept_mark:
                 return
-            status_snapshot.keep(self._instance, self._defs, snapshot.mark, snapshot.healths, key)
+            status_refresh.keep(self._instance, self._defs, snapshot.mark, snapshot.healths, key)
             self._kept_mark = snapshot.mark
 
     def keep_when_quiet(self, snapshot: Any, activity: Activity) -> None:
