@@ -210,3 +210,80 @@ def test_statuses_and_rows_from_summaries_are_those_from_events(tmp_path, store_
                 assert st == healths[k].status, k
         finally:
             decoded.close()
+
+
+def _sqlite_reads(tmp_path):  # type: ignore[no-untyped-def]
+    """A SQLite store with ``_history`` and check results written, and the standard library's
+    reads of it (``storage/sql/sqlite_reads.py``)."""
+    from storage_events import checked
+
+    from headwater.storage.sql.sqlite_reads import open_sqlite_reads
+    from headwater.storage.sql.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'reads.db'}"
+    store = open_store(url)
+    _history(store)
+    store.write([checked("a", "not_null", passed=False, at=T0 + 120), checked("a", "fresh", at=T0 + 121),
+                 checked("c", "not_null", at=T0 + 122)])
+    reads = open_sqlite_reads(url)
+    assert reads is not None
+    return store, reads
+
+
+@pytest.mark.parametrize("partition", ["", "2026-01-01", "eu"])
+def test_the_standard_librarys_reads_are_the_stores(tmp_path, partition):
+    """What a ``status`` computed once reads without SQLAlchemy is what the store reads, field
+    for field: facts (summaries, nothing fetched until asked), check results, the last event
+    id, the assets changed since an event, whether a run is in progress."""
+    store, reads = _sqlite_reads(tmp_path)
+    try:
+        once, got = store.latest_facts_once(partition=partition), reads.latest_facts_once(partition=partition)
+        assert got and set(got) == set(once)
+        for k, fact in once.items():
+            mat = got[k].last_materialization
+            if mat is not None:
+                _same_summary(mat, store.latest_facts(partition=partition)[k].last_materialization)
+            for name in ("key", "partition", "last_observation", "last_attempt_run_id", "last_attempt_status",
+                         "last_attempt_at", "last_failure", "last_observation_checked_at"):
+                assert getattr(got[k], name) == getattr(fact, name), (k, name)
+        assert got == store.latest_facts(partition=partition)  # whole: each summary fetches its event
+        assert reads.latest_check_results(partition) == store.latest_check_results(partition)
+        assert reads.last_event_id() == store.last_event_id()
+        for since in (0, store.last_event_id() - 3, store.last_event_id()):
+            assert reads.assets_changed_since(since, partition) == store.assets_changed_since(since, partition)
+        assert reads.running() is False
+        store.write([started("r3", T0 + 200)])
+        assert reads.running() is True and reads.last_event_id() == store.last_event_id()  # no snapshot held
+    finally:
+        reads.close()
+        store.close()
+
+
+def test_the_standard_librarys_reads_of_some_keys(tmp_path):
+    store, reads = _sqlite_reads(tmp_path)
+    try:
+        assert set(reads.latest_facts_once([key("a"), key("c"), key("nothing")])) == {key("a"), key("c")}
+        many = [key(f"k{i}") for i in range(1200)] + [key("b")]  # three IN lists, looked up by key
+        assert set(reads.latest_facts_once(many)) == {key("b")}
+        assert reads.latest_facts_once([]) == {}
+    finally:
+        reads.close()
+        store.close()
+
+
+def test_only_a_store_of_this_schema_is_read_without_sqlalchemy(tmp_path):
+    """Not a file, not a store, another revision: no reads (the store migrates or refuses)."""
+    import sqlite3
+
+    from headwater.storage.sql.sqlite_reads import open_sqlite_reads
+    from headwater.storage.sql.store import open_store
+
+    assert open_sqlite_reads(f"sqlite:///{tmp_path / 'none.db'}") is None
+    assert open_sqlite_reads("postgresql://postgres@127.0.0.1:5432/test") is None
+    (tmp_path / "foreign.db").write_bytes(b"")
+    assert open_sqlite_reads(f"sqlite:///{tmp_path / 'foreign.db'}") is None
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    open_store(url).close()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0006'")
+    assert open_sqlite_reads(url) is None

@@ -161,3 +161,29 @@ def test_the_sqlite_probe_reads_the_stores_last_event_id(tmp_path):
         assert sqlite_state_since(url, last)[1] is False
     assert sqlite_last_event_id("postgresql://nowhere/db") is None
     assert sqlite_state_since("postgresql://nowhere/db", 0) is None
+
+
+def test_a_computed_status_reads_without_the_store_unless_a_run_is_in_progress(tmp_path, store_url):
+    """On SQLite the rows are computed from the standard library's reads (no SQLAlchemy); a run
+    in progress opens the store, whose reading marks a run whose process died failed."""
+    import subprocess
+    import sys
+
+    defs = _defs()
+    with _instance(tmp_path, store_url) as inst:
+        assert inst.materialize(defs, "*", executor="in_process").success
+    fresh = _fresh(tmp_path, store_url, defs)
+    with _instance(tmp_path, store_url) as inst:
+        found = status_snapshot.compute(inst, defs, keep=False)
+        assert found.rows() == fresh
+        assert (inst._store is None) == store_url.startswith("sqlite")  # read without opening the store
+        found.close()
+
+        proc = subprocess.Popen([sys.executable, "-c", "pass"])
+        proc.wait()  # its pid is free: the run's process died
+        inst.store.write([RunStarted(run_id="r-dead", timestamp=1.0, pid=proc.pid, host=os.uname().nodename)])
+    with _instance(tmp_path, store_url) as inst:
+        found = status_snapshot.compute(inst, defs, keep=False)
+        assert found.rows() == fresh
+        found.close()
+        assert inst.store.get_run("r-dead").status is RunStatus.FAILED

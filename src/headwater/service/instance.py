@@ -138,6 +138,7 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         self.database_url = (database_url or os.environ.get("HEADWATER_DATABASE_URL")
                              or f"sqlite:///{self.home / 'headwater.db'}")
         self._store: EventStore | None = None
+        self._reads: Any = None  # ``reads``: the standard library's reads of a SQLite store, False when none
         self._values: FilesystemValueStore | None = None
         self._status_pass = StatusPass()  # re-derives only what changed between reads
         self._health_pass = HealthPass()
@@ -168,12 +169,37 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         return self._store
 
     @property
+    def reads(self) -> Any:
+        """What a read of the whole state once asks (``status``'s rows: the last event id,
+        assets changed since one, latest facts and check results): on a SQLite file while the
+        store is not open, the standard library's (``sqlite_reads``: importing SQLAlchemy is
+        ~0.3 s of such a command); else the store. Same answers either way."""
+        if self._store is not None:
+            return self._store
+        if self._reads is None:
+            from headwater.storage.sql.sqlite_reads import open_sqlite_reads
+
+            self._reads = (open_sqlite_reads(self.database_url) if self.exists() else None) or False
+        return self._reads or self.store
+
+    def run_in_progress(self) -> bool:
+        """Whether the store holds a run in progress (one whose process died is marked
+        failed only by ``reap_dead_runs``, through the store)."""
+        reads = self.reads
+        if reads is self._store:
+            return bool(reads.list_runs(limit=1, statuses=[RunStatus.STARTED]))
+        return bool(reads.running())
+
+    @property
     def values(self) -> FilesystemValueStore:
         if self._values is None:
             self._values = FilesystemValueStore(self.home / "values")
         return self._values
 
     def close(self) -> None:
+        if self._reads:
+            self._reads.close()
+        self._reads = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -192,11 +218,15 @@ class Instance(AutomationViews, PartitionViews, BackfillViews, RunQueueViews, Ru
         the same statuses from facts the store neither decodes whole nor keeps
         (``latest_facts_once``), and none kept for a next pass; ``only`` (with ``once``): of
         these assets alone, which hold their ancestors."""
-        self.reap_dead_runs()
         if once:
-            facts = self.store.latest_facts_once(defs.graph.keys if only is None else only)
+            reads = self.reads
+            if reads is self._store or reads.running():  # a run in progress: its process may have died
+                self.reap_dead_runs()
+                reads = self.store
+            facts = reads.latest_facts_once(defs.graph.keys if only is None else only)
             with paused_gc():
                 return compute_statuses(defs.graph, facts, self.partition_inputs(defs), only=only)
+        self.reap_dead_runs()
         facts = self.store.latest_facts(defs.graph.keys)
         with paused_gc():
             return self._status_pass.compute(defs.graph, facts, self.partition_inputs(defs))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from headwater.core.events import RunStatus
 from headwater.service.status_rows import DocumentWriter, StatusRows, _split
 from headwater.service.status_snapshot import (
     FOLDER,
@@ -79,8 +78,8 @@ def refreshed(instance: Instance, defs: Definitions, defs_fingerprint: str | Non
 
     try:
         with paused_gc():  # tens of thousands of acyclic objects: a collection would only rescan them
-            mark = instance.store.last_event_id()  # before reading, as in ``compute``
-            if instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]):
+            mark = instance.reads.last_event_id()  # before reading, as in ``compute``
+            if instance.run_in_progress():
                 return None
             reuse = _reusable(instance, defs, previous, fp, mark)
             graph = defs.graph
@@ -142,8 +141,7 @@ def keep(instance: Instance, defs: Definitions, mark: int, healths: dict[Any, An
         from headwater.gc_pause import paused_gc
 
         with paused_gc():
-            if (instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED])
-                    or not holds_since(instance, mark)):
+            if instance.run_in_progress() or not holds_since(instance, mark):
                 return False
             statuses = {k: h.status for k, h in healths.items()}
             reuse = None if previous is None else _reusable(instance, defs, previous, fp, mark)
@@ -196,7 +194,7 @@ def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp:
             or (not same and len(digests) != count)):
         return None
     position = {s[0]: i for i, s in enumerate(summaries)}
-    changed = {k for k in instance.store.assets_changed_since(old_mark) if k in graph}
+    changed = {k for k in instance.reads.assets_changed_since(old_mark) if k in graph}
     if not same:
         changed.update(k for k, d in zip(keys, _digests(defs))
                        if (at := position.get(k._str)) is None or digests[at] != d)
@@ -210,7 +208,7 @@ def _healths(instance: Instance, defs: Definitions, statuses: dict[Any, Any], on
     from headwater.core.health import assess
 
     chosen = statuses if only is None else {k: st for k, st in statuses.items() if k in only}
-    results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+    results = instance.with_partition_checks(defs, statuses, instance.reads.latest_check_results())
     return assess(defs.graph, chosen, defs.check_specs, results, instance.clock())
 
 

@@ -259,12 +259,12 @@ def compute(instance: Instance, defs: Definitions, defs_fingerprint: str | None 
 
     def state() -> tuple[dict[Any, Any], Any, dict[Any, int]]:
         statuses = instance.statuses(defs, once=True)  # nothing decoded whole, nothing kept: see there
-        results = instance.with_partition_checks(defs, statuses, instance.store.latest_check_results())
+        results = instance.with_partition_checks(defs, statuses, instance.reads.latest_check_results())
         return statuses, results, root_cause_counts(statuses)  # of every stale asset, and only those
 
     with paused_gc():  # a graph's statuses are acyclic objects: a collection would only rescan them
-        mark = instance.store.last_event_id()  # before reading: a write meanwhile moves it past the key
-        running = bool(instance.store.list_runs(limit=1, statuses=[RunStatus.STARTED]))
+        mark = instance.reads.last_event_id()  # before reading: a write meanwhile moves it past the key
+        running = instance.run_in_progress()
         statuses, results, counts = state()
         now = instance.clock()
         store = keep and not running and eligible(defs)

@@ -13,7 +13,6 @@ check reads the asset's evaluations newest first, page by page, until it has eno
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -21,12 +20,13 @@ from sqlalchemy import Connection, func, select
 from headwater.core.events import CheckEvaluated
 from headwater.core.keys import AssetKey
 from headwater.core.records import StoredEvent
-from headwater.storage.sql.codec import DecodedEvents, gc_paused, key_of, stored_event
+from headwater.storage.sql.codec import DecodedEvents, gc_paused, stored_event
 from headwater.storage.sql.driver import Driver
+from headwater.storage.sql.latest_rows import CHECK_COLUMNS, check_results
 from headwater.storage.sql.tables import asset_events, check_latest
 
 _TYPE = CheckEvaluated.type_name
-_LATEST = ("asset_key", "check_name", "event_id", "payload")
+_LATEST = CHECK_COLUMNS
 _FIRST_PAGE = 100
 _MAX_PAGE = 5_000
 
@@ -52,24 +52,13 @@ class ChecksReader:
         last = self._last.get(partition)
         if last is not None and last[0] == signature:
             return last[1]
-        out: dict[AssetKey, Mapping[str, CheckEvaluated]] = {}
         db = Driver(conn)  # straight from the driver's cursor: 20,000 SQLAlchemy rows cost more than the scan
         with gc_paused():
             try:
                 rows = db.fetch(db.sql.select(check_latest, _LATEST, (("partition", 0),)), (partition,))
             finally:
                 db.close()
-            events = self._decoded.decode(partition, [(row[2], row[3]) for row in rows])
-            grouped: dict[AssetKey, dict[str, CheckEvaluated]] = {}
-            for (key_text, name, _id, _payload), event in zip(rows, events):
-                key = key_of(key_text)
-                checks = grouped.get(key)
-                if checks is None:
-                    checks = grouped[key] = {}
-                checks[name] = event  # type: ignore[assignment]
-            for key, checks in grouped.items():
-                out[key] = MappingProxyType(checks)
-        result = MappingProxyType(out)
+            result = check_results(rows, self._decoded.decode(partition, [(row[2], row[3]) for row in rows]))
         self._last[partition] = (signature, result)
         return result
 

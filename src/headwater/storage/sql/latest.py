@@ -28,14 +28,13 @@ from headwater.core.keys import AssetKey
 from headwater.core.records import AssetFacts, AttemptStatus
 from headwater.storage.sql.codec import decode_event, error_from_json, gc_paused, key_of
 from headwater.storage.sql.driver import Driver, Where
+from headwater.storage.sql.latest_rows import CHUNK, IDENTITY_COLUMNS
 from headwater.storage.sql.tables import asset_latest
-from headwater.storage.sql.writer import CHUNK
 
 _CACHE_LIMIT = 200_000
 
 # The row's identity (what the cache compares) first, then the key, then the payloads.
-_IDENTITY = ("last_materialization_id", "last_observation_id", "last_attempt_run_id", "last_attempt_status",
-             "last_attempt_at", "last_failure", "last_observation_checked_at")
+_IDENTITY = IDENTITY_COLUMNS
 _LIGHT = ("asset_key", *_IDENTITY)
 _FULL = (*_LIGHT, "last_materialization", "last_observation")
 _PAYLOADS = ("asset_key", "last_materialization_id", "last_materialization", "last_observation_id",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-_QUERY = "SELECT (SELECT max(id) FROM run_events), (SELECT max(id) FROM asset_events)"
+LAST_ID = "SELECT (SELECT max(id) FROM run_events), (SELECT max(id) FROM asset_events)"
+RUNNING = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'started')"
 # One statement, so one snapshot of the database: the last id, whether a latest-state row
 # (facts of any partition, check results) changed after the given id, whether a run is open.
 _SINCE = ("SELECT (SELECT max(id) FROM run_events), (SELECT max(id) FROM asset_events), "
@@ -25,7 +26,7 @@ _SINCE = ("SELECT (SELECT max(id) FROM run_events), (SELECT max(id) FROM asset_e
 def sqlite_last_event_id(database_url: str) -> int | None:
     """The store's last event id, or None when this is not a SQLite file that holds a
     Headwater store (the caller then opens the store the usual way)."""
-    row = _fetch(database_url, _QUERY, ())
+    row = _fetch(database_url, LAST_ID, ())
     return None if row is None else max(v or 0 for v in row)
 
 
@@ -38,11 +39,17 @@ def sqlite_state_since(database_url: str, event_id: int) -> tuple[int, bool, boo
     return max(row[0] or 0, row[1] or 0), bool(row[2] or row[3]), bool(row[4])
 
 
-def _fetch(database_url: str, query: str, params: tuple[int, ...]) -> tuple | None:  # type: ignore[type-arg]
+def sqlite_path(database_url: str) -> str | None:
+    """The file of a SQLite store's URL; None for another database or one in memory."""
     if not database_url.startswith("sqlite:///"):
         return None
     path = database_url[len("sqlite:///"):]
-    if not path or path == ":memory:" or not Path(path).is_file():
+    return None if not path or path == ":memory:" else path
+
+
+def _fetch(database_url: str, query: str, params: tuple[int, ...]) -> tuple | None:  # type: ignore[type-arg]
+    path = sqlite_path(database_url)
+    if path is None or not Path(path).is_file():
         return None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)

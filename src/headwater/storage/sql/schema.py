@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from headwater.errors import StorageError
 from headwater.storage.sql.engines import Engines
+from headwater.storage.sql.revision import HEAD
 
 if TYPE_CHECKING:  # Alembic is imported only when a migration is needed
     from alembic.config import Config
@@ -34,8 +35,6 @@ try:  # POSIX only; on Windows concurrent first opens are not guarded
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-HEAD = "0007"
-"""The newest revision in ``storage/migrations/versions``; a test keeps the two in step."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_MIGRATION_LOCK = 0x4857_4D49_4752  # "HWMIGR": any constant all Headwater processes share

@@ -77,6 +77,7 @@ from headwater.core.records import AttemptStatus, StepStatus
 from headwater.errors import StorageError
 from headwater.storage.sql.codec import dumps, error_to_json, event_json, inputs_json, keys_json, loads
 from headwater.storage.sql.driver import ID_BASE_SETTING, Driver, Where
+from headwater.storage.sql.latest_rows import CHUNK
 from headwater.storage.sql.tables import (
     alert_state,
     asset_events,
@@ -91,7 +92,6 @@ from headwater.storage.sql.tables import (
 )
 
 PG_WRITE_LOCK = 0x4857_5752_4954  # "HWWRIT": serializes writers like SQLite's one write lock
-CHUNK = 500  # keys per IN (...): far below every backend's parameter limit
 
 _TERMINAL = {s.value for s in RunStatus if s.is_terminal}
 _STEP_OPEN = (StepStatus.STARTED.value, StepStatus.RETRYING.value)
