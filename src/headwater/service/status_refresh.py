@@ -16,6 +16,7 @@ of other definitions written by this same Headwater (``rebase``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.service.status_rows import DocumentWriter, StatusRows, _split
@@ -154,22 +155,19 @@ def keep(instance: Instance, defs: Definitions, mark: int, healths: dict[Any, An
             previous.close()
 
 
+@dataclass(frozen=True, slots=True)
 class _Reuse:
     """What a refresh takes from a previous snapshot (``snapshot``, kept open): where each
     asset's row was (``position`` by its key's text) and where rows begin in its body
     (``starts``), its summaries and clock-bound entries by position; and which assets must be
     derived again."""
 
-    __slots__ = ("changed", "snapshot", "position", "starts", "summaries", "timed")
-
-    def __init__(self, changed: set[Any], snapshot: OpenSnapshot, position: dict[str, int], starts: list[int],
-                 summaries: list[list[Any]], timed: dict[int, list[Any]]) -> None:
-        self.changed = changed
-        self.snapshot = snapshot
-        self.position = position
-        self.starts = starts
-        self.summaries = summaries
-        self.timed = timed
+    changed: set[Any]
+    snapshot: OpenSnapshot
+    position: dict[str, int]
+    starts: list[int]
+    summaries: list[list[Any]]
+    timed: dict[int, list[Any]]
 
 
 def _reusable(instance: Instance, defs: Definitions, previous: OpenSnapshot, fp: str, mark: int) -> _Reuse | None:
