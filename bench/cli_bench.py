@@ -420,7 +420,7 @@ def commands(folder: Path, dagster: str | None, src: Path | None = None) -> dict
         "ui_first_page_computed": lambda: ui_first_page(hw, project, Path(home), env, folder, forget_stored=True),
         "python_startup": lambda: run_timed([sys.executable, "-c", "pass"], env, folder),
         **after_write(folder, env),
-        "status_json_after_edit": after_edit(folder, env, cli),
+        **after_edit(folder, env, cli),
     }
     if dagster:
         webserver = str(Path(dagster).parent / "dagster-webserver")
@@ -457,37 +457,43 @@ def write_selection(folder: Path) -> str:
     return ", ".join([*names[:3], names[len(names) // 4]])
 
 
-def after_edit(folder: Path, env: dict[str, str], cli: Callable[..., Command]) -> Command:
-    """``status --json`` as typed right after an edit of the definitions: the asset half way
-    down ``dag_gen.layered_dag`` gets a new code version (``project_edit.py``), with the rows
-    of the unedited definitions stored (as any ``status``, UI or run of them leaves them:
-    an untimed ``status --limit 1`` first). The rows the timed command stores for the edited
-    definitions are removed after it, so every round derives them again."""
+def after_edit(folder: Path, env: dict[str, str], cli: Callable[..., Command]) -> dict[str, Command]:
+    """``status --json`` and ``headwater ui``'s first page as typed right after an edit of the
+    definitions: the asset half way down ``dag_gen.layered_dag`` gets a new code version
+    (``project_edit.py``), with the rows of the unedited definitions stored (as any
+    ``status``, UI or run of them leaves them: an untimed ``status --limit 1`` first). The
+    rows the timed command stores for the edited definitions are removed after it, so every
+    round derives them again."""
     import re
 
     edited = folder / "project_edit.py"
     home = folder / "home"
     hw = [sys.executable, "-m", "headwater"]
 
-    def once() -> Run:
-        cli("status", "--limit", "1")()
-        before = set((home / "snapshots").glob("status-*.snap"))
-        try:
-            return run_timed([*hw, "status", "--json", "-f", str(edited), "--home", str(home)], env, folder)
-        finally:
-            for made in set((home / "snapshots").glob("status-*.snap")) - before:
-                made.unlink()
+    def timed(command: Command) -> Command:
+        def once() -> Run:
+            cli("status", "--limit", "1")()
+            before = set((home / "snapshots").glob("status-*.snap"))
+            try:
+                return command()
+            finally:
+                for made in set((home / "snapshots").glob("status-*.snap")) - before:
+                    made.unlink()
 
-    def go() -> Run:
-        if not edited.exists():
-            text = (folder / "project.py").read_text()
-            found = re.search(r"^NODES = (\[.*?\])$", text, re.S | re.M)
-            assert found, "project.py without NODES"
-            names = re.findall(r"\('([^']+)', \(", found.group(1))
-            edited.write_text(text.replace("CHANGED = set(", f"CHANGED = {{{names[len(names) // 2]!r}}} | set(", 1))
-            once()  # uncounted: the edited file's bytecode compiled, as for the others (``warm_up``)
-        return once()
-    return go
+        def go() -> Run:
+            if not edited.exists():
+                text = (folder / "project.py").read_text()
+                found = re.search(r"^NODES = (\[.*?\])$", text, re.S | re.M)
+                assert found, "project.py without NODES"
+                names = re.findall(r"\('([^']+)', \(", found.group(1))
+                edited.write_text(text.replace("CHANGED = set(", f"CHANGED = {{{names[len(names) // 2]!r}}} | set(", 1))
+                once()  # uncounted: the edited file's bytecode compiled, as for the others (``warm_up``)
+            return once()
+        return go
+
+    return {"status_json_after_edit": timed(
+                lambda: run_timed([*hw, "status", "--json", "-f", str(edited), "--home", str(home)], env, folder)),
+            "ui_first_page_after_edit": timed(lambda: ui_first_page(hw, str(edited), home, env, folder))}
 
 
 def after_write(folder: Path, env: dict[str, str]) -> dict[str, Command]:

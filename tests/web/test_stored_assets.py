@@ -23,9 +23,9 @@ class Clock:
 class Ui:
     """A UI process over the web fixture's home: its own instance (nothing opened), app, client."""
 
-    def __init__(self, web, clock=None) -> None:
+    def __init__(self, web, clock=None, defs=None) -> None:
         self.instance = hw.Instance(home=web.instance.home, clock=clock) if clock else hw.Instance(home=web.instance.home)
-        self.app = create_app(web.defs, self.instance, web.location, UiConfig(launch="queue"))
+        self.app = create_app(defs or web.defs, self.instance, web.location, UiConfig(launch="queue"))
         self.client = web.client.__class__(self.app, base_url=str(web.client.base_url))
         self.ctx = self.app.state.ctx
 
@@ -102,7 +102,7 @@ def test_after_a_run_the_restarted_ui_serves_what_the_run_kept(web):
         assert first.json() == ui.computed()
 
 
-def test_a_write_that_kept_nothing_is_computed_then_kept_for_the_next(web):
+def test_a_write_that_kept_nothing_is_brought_up_to_date_by_the_ui(web):
     stored = warmed(web)
     (snap,) = snapshots(web)
     aside = snap.with_suffix(".aside")
@@ -110,11 +110,27 @@ def test_a_write_that_kept_nothing_is_computed_then_kept_for_the_next(web):
     assert web.instance.materialize(web.defs, "flaky").success
     aside.rename(snap)
     with Ui(web) as ui:
-        fresh = ui.client.get("/api/assets")
-        assert ui.ctx.cache.peek() is not None  # the stored rows no longer hold: computed
+        fresh = served(ui)  # the stored rows no longer held: brought up to date (flaky and below), not computed
         assert fresh.json() != stored.json()
+        assert fresh.json() == ui.computed()
     with Ui(web) as ui:
-        assert served(ui).json() == fresh.json()  # kept (from the old rows) once it was sent
+        assert served(ui).json() == fresh.json()  # and kept
+
+
+def test_after_an_edit_the_ui_serves_the_rows_of_the_definitions_before_it_brought_up_to_date(web):
+    """revenue's code version moves on: revenue and dashboard derived again, the rest reused."""
+    from headwater.definitions.loader import load_definitions
+
+    stored = warmed(web)
+    pipeline = web.folder / "pipeline.py"
+    pipeline.write_text(pipeline.read_text().replace('group="marts", code_version="1"', 'group="marts", code_version="2"'))
+    edited = load_definitions(web.location)
+    with Ui(web, defs=edited) as ui:
+        first = served(ui)
+        rows = {r["key"]: r for r in first.json()}
+        assert rows["revenue"]["stale"] and rows["dashboard"]["stale"] and not rows["staging/orders"]["stale"]
+        assert first.json() != stored.json() and first.json() == ui.computed()
+    assert len(snapshots(web)) == 2  # the edited definitions' rows kept beside the others
 
 
 def test_a_damaged_or_foreign_file_is_not_served(web):

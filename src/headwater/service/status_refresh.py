@@ -63,8 +63,9 @@ def refreshed(instance: Instance, defs: Definitions, defs_fingerprint: str | Non
     ``rebase`` (a ``status`` reader): with no snapshot of these definitions, the newest of
     other definitions (the code before an edit, another branch) serves the same way, the
     assets whose own line changed (a code version, deps, group, labels, policy, checks; new
-    assets) counted as changed too, unless that is most of the graph: then None, and the
-    caller's ``compute`` streams every row, holding less."""
+    assets) counted as changed too, unless that is most of the graph; and where nothing can be
+    reused (another format, a damaged file), None: the reader computes every row itself
+    (``compute`` streams them, holding less)."""
     if not eligible(defs):
         return None
     if defs_fingerprint is None and not any((instance.home / FOLDER).glob("status-*.snap")):
@@ -84,7 +85,9 @@ def refreshed(instance: Instance, defs: Definitions, defs_fingerprint: str | Non
                 return None
             reuse = _reusable(instance, defs, previous, fp, mark)
             graph = defs.graph
-            if previous.header.get("fingerprint") != fp and (reuse is None or 2 * len(reuse.changed) > len(graph)):
+            if reuse is None and rebase:
+                return None  # nothing to reuse: the reader computes (``compute`` streams, holding less)
+            if reuse is not None and previous.header.get("fingerprint") != fp and 2 * len(reuse.changed) > len(graph):
                 return None
             needed = None if reuse is None else reuse.changed | graph.upstream(reuse.changed)
             statuses = instance.statuses(defs, once=True, only=needed)

@@ -11,8 +11,10 @@ whole-graph ``/api/assets`` sends those rows, bounded as the API bounds them
 (``row_bounds.py``), with freshness evaluated now: they are served under exactly the
 conditions ``status`` prints them (``status_snapshot.load``: the same definitions and
 Headwater code, the state they were derived from still holds, no partitions, one location).
-Anything else (no snapshot, a damaged one, one older than the store) is not served: the
-request waits for the computed snapshot, as before.
+Rows older than the store, or kept for the definitions before an edit, are brought up to
+date first, once, as ``status`` does (``status_refresh.refreshed``: only what changed is
+derived again). Anything else (no snapshot, a damaged one, an edit that changed most of the
+graph) is not served: the request waits for the computed snapshot, as before.
 
 A UI that computed every asset's health (for a request, or in the background) stores it
 there for the next process (``status_refresh.keep``, from the previous snapshot's rows
@@ -41,6 +43,8 @@ class StoredAssets:
         self._instance = instance
         self._defs = defs
         self._fingerprint: str | None = fingerprint
+        self._stand_in = fingerprint is not None
+        self._rebase_tried = False
         self._eligible: bool | None = True if fingerprint is not None else None
         self._kept_mark: int | None = None
         self._lock = threading.Lock()
@@ -70,6 +74,8 @@ class StoredAssets:
         with paused_gc():
             try:
                 found = status_snapshot.load(self._instance, self._defs, key)
+                if found is None and self._may_rebase():
+                    found = status_refresh.refreshed(self._instance, self._defs, key, rebase=True)
             except Exception:  # noqa: BLE001 - the store cannot say: not served (the computed path reports it)
                 return None
             if found is None or found.as_of is None:
@@ -80,6 +86,17 @@ class StoredAssets:
                 return None
             finally:
                 found.close()
+
+    def _may_rebase(self) -> bool:
+        """Once per UI, with the project loaded (not ``first_page``'s stand-in): rows kept for
+        these definitions before a write, or for the definitions before an edit, brought up to
+        date as ``status`` does (``status_refresh.refreshed``), deriving only what changed.
+        Once: where that cannot serve, the UI derives the state itself anyway."""
+        with self._lock:
+            if self._rebase_tried or self._stand_in:
+                return False
+            self._rebase_tried = True
+            return True
 
     def keep(self, snapshot: Any) -> None:
         """Store ``snapshot`` (every asset's health, read at its mark) for the next process;

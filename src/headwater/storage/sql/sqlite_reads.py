@@ -17,6 +17,7 @@ marks failed (``Instance.reap_dead_runs``), so the caller opens the store then.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,12 @@ class SqliteReads:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._rows = StoredRows(self)
+        self._lock = threading.RLock()  # a server's threads share the connection, one read at a time
 
     def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         try:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+            with self._lock:
+                return self._conn.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
             raise StorageError(f"reading the store failed: {exc}") from exc
 
@@ -80,8 +83,9 @@ class SqliteReads:
 
     def latest_facts_once(self, keys: Iterable[AssetKey] | None = None, partition: str = "") -> dict[AssetKey, AssetFacts]:
         queries, wanted = summary_queries("?", partition, keys)
-        return summaries_from((rows for sql, params in queries for rows in self._batches(sql, params)), wanted,
-                              self._rows)
+        with self._lock:
+            return summaries_from((rows for sql, params in queries for rows in self._batches(sql, params)), wanted,
+                                  self._rows)
 
     def latest_check_results(self, partition: str = "") -> Mapping[AssetKey, Mapping[str, CheckEvaluated]]:
         columns = ", ".join(f'"{c}"' for c in CHECK_COLUMNS)
@@ -100,7 +104,8 @@ class SqliteReads:
     input_versions = staticmethod(input_versions_from_json)
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
 
 def open_sqlite_reads(database_url: str) -> SqliteReads | None:
@@ -111,7 +116,8 @@ def open_sqlite_reads(database_url: str) -> SqliteReads | None:
     if path is None or not Path(path).is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0, isolation_level=None)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0, isolation_level=None,
+                               check_same_thread=False)
     except sqlite3.Error:
         return None
     try:
