@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from headwater.core.events import ErrorInfo
@@ -113,6 +114,9 @@ def _progress(ctx: Any) -> WorkerProgress:
     return WorkerProgress(ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False))
 
 
+AHEAD_BYTES = 16_384
+"""Bytes at most sent at once to a busy worker (a pipe holds ~200 KB each way; ``AHEAD`` such
+messages fit in it)."""
 AHEAD = 8
 """Steps a worker holds at most (the one it runs and those sent ahead): enough to keep it busy
 through a round trip to the coordinator, few enough that the last steps of a wave are not
@@ -219,6 +223,7 @@ class MultiprocessExecutor:
             if not w.sent and not w.process.is_alive():  # died while idle (OOM killer, kill -9): replace it
                 self._replace(i)
         batches: dict[int, list[tuple[int, StepRequest]]] = {}
+        ahead: set[int] = {i for i, w in enumerate(self._workers) if w.sent}  # busy: what they get waits
         now = time.monotonic()
         while self._queue:
             request = self._queue[0]
@@ -235,13 +240,23 @@ class MultiprocessExecutor:
                 best.started, best.solo = now, request.timeout is not None
             best.sent[seq] = request
             batches.setdefault(index, []).append((seq, request))
+        kept_back: list[tuple[int, StepRequest]] = []
         for i, batch in batches.items():
-            self._send(i, batch)
+            data = ForkingPickler.dumps(batch)
+            if i in ahead and len(data) > AHEAD_BYTES:
+                # A busy worker reads its pipe only between steps: what is sent ahead stays small,
+                # so that the coordinator never blocks writing to a worker that blocks writing to it.
+                for seq, _ in batch:
+                    del self._workers[i].sent[seq]
+                kept_back.extend(batch)
+                continue
+            self._send(i, batch, data)
+        self._queue.extendleft(request for _, request in sorted(kept_back, key=lambda item: item[0], reverse=True))
 
-    def _send(self, index: int, batch: list[tuple[int, StepRequest]]) -> None:
+    def _send(self, index: int, batch: list[tuple[int, StepRequest]], data: Any) -> None:
         w = self._workers[index]
         try:
-            w.conn.send(batch)
+            w.conn.send_bytes(data)
             return
         except (BrokenPipeError, EOFError, OSError):  # it died since: its earlier steps are poll's
             for seq, _ in batch:

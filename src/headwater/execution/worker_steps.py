@@ -80,8 +80,9 @@ class _Inbox:
                 message = self.conn.recv()
             except (EOFError, OSError):
                 message = None
-            if message is None:
+            if message is None:  # the coordinator is done or dead: begin nothing more
                 self.closed = True
+                self.queue.clear()
             else:
                 self.queue.extend(message)
 
