@@ -111,7 +111,7 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
 
 
 def _progress(ctx: Any) -> WorkerProgress:
-    return WorkerProgress(ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False), ctx.Value("q", 0, lock=False))
+    return WorkerProgress(*(ctx.Value("q", 0, lock=False) for _ in range(4)))
 
 
 AHEAD_BYTES = 16_384
@@ -351,15 +351,16 @@ class MultiprocessExecutor:
 
     def _worker_lost(self, index: int, outcomes: list[StepOutcome], what: str, kind: str) -> None:
         """A worker died or hung with steps unreported. From its progress counters: the step it
-        was running fails (as it always did, naming it); a step whose end is stored but was not
-        reported fails too (the coordinator cannot know its outcome; its end is stored, then
-        this failure after it); a step that ended but whose end was not stored yet runs again
-        (nothing of its end is stored, nobody was told of it), once; a step not begun is sent
-        to another worker."""
+        was running fails (as it always did, naming it); a step whose end is stored, or was
+        being stored, but was not reported fails too (the coordinator cannot know its outcome:
+        its end may be stored, then this failure after it; never a second success); a step
+        that ended but whose end was not being stored runs again (nothing of its end is
+        stored, nobody was told of it), once; a step not begun is sent to another worker."""
         w = self._workers[index]
         _kill(w.process)
         assert w.progress is not None
-        begun, ended, stored = w.progress.begun.value, w.progress.ended.value, w.progress.stored.value
+        p = w.progress
+        begun, ended, stored, storing = p.begun.value, p.ended.value, p.stored.value, p.storing.value
         again: list[StepRequest] = []
         elapsed = time.monotonic() - w.started
         for seq, request in w.sent.items():
@@ -367,13 +368,15 @@ class MultiprocessExecutor:
                 again.append(request)
                 continue
             key = (request.step_key, request.attempt)
-            if seq > stored and seq <= ended and key not in self._rerun:
+            if max(stored, storing) < seq <= ended and key not in self._rerun:
                 self._rerun.add(key)
                 again.append(request)
                 continue
             if seq <= stored:
                 message = f"the worker process that ran {_what(request)} {what} after it stored the step's end, " \
                           "before it reported it"
+            elif seq <= storing:
+                message = f"the worker process that ran {_what(request)} {what} while it stored the step's end"
             else:
                 message = f"the worker process running {_what(request)} {what}"
             outcomes.append(StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,

@@ -19,7 +19,7 @@ another worker could run.
 
 What the coordinator needs when a worker dies is in ``WorkerProgress``, three counters in
 shared memory: which step the worker began last, which it ended last, and up to which step
-its outcomes are stored. From them it tells the step that was running (failed, as before)
+its outcomes are stored (and are being stored). From them it tells the step that was running (failed, as before)
 from steps that had ended but were not stored (nothing of their end is stored: run again)
 and from steps not begun (run elsewhere) — see ``MultiprocessExecutor._worker_lost``.
 """
@@ -53,11 +53,14 @@ Numbered = tuple[int, StepRequest]  # (sequence number given by the coordinator,
 class WorkerProgress:
     """Shared counters (``multiprocessing.Value('q')``) the worker sets and the coordinator
     reads once the worker is dead or hung: sequence numbers of the step begun last, the step
-    ended last, and the last step whose final events are committed."""
+    ended last, the last step whose final events are committed, and the last step whose
+    final events are being committed (set before the commit, so a kill between the commit
+    and ``stored`` leaves no doubt unseen)."""
 
     begun: Any
     ended: Any
     stored: Any
+    storing: Any
 
 
 class _Inbox:
@@ -126,6 +129,8 @@ class _Reports:
     def write(self, events: Sequence[Event]) -> None:
         with self._lock:
             batch = [*self._held, *events]
+            if self._held:  # killed from here to the next line, these steps' ends may or may not be stored
+                self._progress.storing.value = self._held_through
             if batch:
                 self._writer.write(batch)  # raises: nothing stored, what is held stays held
             if self._held:
