@@ -1,8 +1,10 @@
 """Run steps in a pool of worker processes, each of which loads the definitions itself.
 
-A worker receives a ``StepRequest`` (plain data) over a pipe, runs it with the same
-``execute_step`` as the in-process executor, writes its own events to the shared store
-and sends back the outcome. The pool is ours rather than ``concurrent.futures`` because
+A worker receives ``StepRequest``s (plain data) over a pipe — up to ``AHEAD`` at a time, sent
+while it is still busy so that it never waits for the coordinator between short steps —,
+runs them with the same ``execute_step`` as the in-process executor, stores their events
+in the shared store, a group of consecutive steps per transaction, and sends back their
+outcomes once stored (``worker_steps.py``). The pool is ours rather than ``concurrent.futures`` because
 a step past its timeout, or a worker that dies (segfault, OOM kill), must cost one
 worker — killed and replaced — not the whole pool.
 
@@ -11,7 +13,9 @@ Liveness, three ways (each found missing under a fault campaign, issue 17):
 * a worker that died while idle is replaced before a step is sent to it: a step is never
   written into a dead pipe (that used to end ``materialize`` with no message and the run
   left ``started``);
-* a worker that died mid-step is seen through its process sentinel;
+* a worker that died mid-step is seen through its process sentinel; what became of each
+  step it held (running, ended but not stored, not begun) is read from counters it keeps in
+  shared memory (``_worker_lost``);
 * a worker that is alive but hung (stopped, deadlocked, stuck in the kernel) is seen
   through its heartbeat: a thread in the worker stamps a shared clock every
   ``HEARTBEAT_EVERY`` seconds, and a busy worker whose stamp is older than
