@@ -182,3 +182,22 @@ def test_a_worker_killed_while_holding_outcomes_reports_only_what_is_stored(tmp_
     assert len(steps) == 30  # none left out, none left started
     succeeded = [(e.step_key, e.attempt) for e in events if isinstance(e, StepSucceeded)]
     assert len(succeeded) == len(set(succeeded)) == 29  # no step succeeded twice in one attempt
+
+
+def test_steps_with_a_timeout_are_grouped_too_and_one_past_it_fails_alone(tmp_path: Path):
+    """A project-wide ``step_timeout`` gives every step a timeout: they are still sent ahead
+    and stored in groups; the step that hangs is failed as timed out (its worker killed), the
+    steps held behind it run on the worker that replaces it."""
+
+    def hang() -> None:
+        time.sleep(60)
+
+    defs = hw.Definitions(assets=_roots(40, {"s20": hang}), step_timeout=0.5)
+    with _SqliteCommits(tmp_path / "commits.log") as commits, hw.Instance(home=tmp_path / "home") as instance:
+        result = instance.materialize(defs, "*", executor="multiprocess", workers=1)
+        steps = {s.step_key: s for s in instance.run_steps(result.run_id)}
+    assert set(result.errors) == {"s20"}
+    assert "step s20 timed out after 0.5 s" in result.errors["s20"].message
+    assert steps["s20"].status is StepStatus.FAILED
+    assert all(s.status is StepStatus.SUCCEEDED for k, s in steps.items() if k != "s20") and len(steps) == 40
+    assert 0 < commits.by_others() <= 20, commits.by_others()

@@ -115,7 +115,7 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
 
 
 def _progress(ctx: Any) -> WorkerProgress:
-    return WorkerProgress(*(ctx.Value("q", 0, lock=False) for _ in range(4)))
+    return WorkerProgress(*(ctx.Value("q", 0, lock=False) for _ in range(4)), ctx.Value("d", 0.0, lock=False))
 
 
 AHEAD_BYTES = 16_384
@@ -137,16 +137,23 @@ class _Worker:
     # Steps sent and not reported, by sequence number, in the order sent (the worker's order).
     sent: dict[int, StepRequest] = field(default_factory=dict)
     started: float = 0.0  # when it last showed progress: sent work while idle, or reported
-    solo: bool = False  # runs a step with a timeout, alone
     long: int = 0  # the step it said runs long (nothing is sent ahead until it ends)
 
     def silent_for(self, now: float) -> float:
         return now - max(self.beat.value, self.started)
 
-    def accepts(self, request: StepRequest) -> bool:
-        if not self.sent:
-            return True
-        return (request.timeout is None and len(self.sent) < AHEAD and not self.solo and not self.long)
+    def accepts(self) -> bool:
+        return not self.sent or (len(self.sent) < AHEAD and not self.long)
+
+    def running(self) -> tuple[int, StepRequest, float] | None:
+        """The step it runs now, if any: its number, request and since when (``time.monotonic``).
+        ``begun_at`` is set before ``begun``: read after it, it is that step's start or a later
+        one's (a timeout seen late, never early)."""
+        assert self.progress is not None
+        seq = self.progress.begun.value
+        if seq <= self.progress.ended.value or seq not in self.sent:
+            return None
+        return seq, self.sent[seq], self.progress.begun_at.value
 
 
 class MultiprocessExecutor:
@@ -218,9 +225,7 @@ class MultiprocessExecutor:
 
     def _dispatch(self) -> None:
         """Hand out the queue in order, each step to the worker holding fewest: an idle worker
-        takes any, a busy one takes steps ahead (``AHEAD``) unless one of its steps has a
-        timeout or runs long; a step with a timeout waits for an idle worker (and holds up
-        the steps after it, so that it does get one)."""
+        takes any, a busy one takes steps ahead (``AHEAD``) unless its step runs long."""
         if not self._queue:
             return
         for i, w in enumerate(self._workers):
@@ -234,14 +239,14 @@ class MultiprocessExecutor:
             best: _Worker | None = None
             index = -1
             for i, w in enumerate(self._workers):
-                if w.accepts(request) and (best is None or len(w.sent) < len(best.sent)):
+                if w.accepts() and (best is None or len(w.sent) < len(best.sent)):
                     best, index = w, i
             if best is None:
                 break
             self._queue.popleft()
             seq = next(self._numbers)
             if not best.sent:
-                best.started, best.solo = now, request.timeout is not None
+                best.started = now
             best.sent[seq] = request
             batches.setdefault(index, []).append((seq, request))
         kept_back: list[tuple[int, StepRequest]] = []
@@ -278,7 +283,7 @@ class MultiprocessExecutor:
             raise HeadwaterError(
                 f"could not hand step {batch[0][1].step_key} to a worker process: two fresh workers "
                 f"died at once (exit code {w.process.exitcode})") from None
-        w.started, w.solo = time.monotonic(), batch[0][1].timeout is not None
+        w.started = time.monotonic()
         w.sent.update(batch)
 
     def in_flight(self) -> int:
@@ -296,9 +301,14 @@ class MultiprocessExecutor:
         check_every = max(0.05, min(HEARTBEAT_EVERY, self.heartbeat_timeout / 4))
         wait_for = check_every if timeout is None else min(timeout, check_every)
         for w in busy:
-            if w.solo:
-                [request] = w.sent.values()
-                wait_for = min(wait_for, max(0.0, w.started + (request.timeout or 0.0) - now))
+            timeouts = [r.timeout for r in w.sent.values() if r.timeout is not None]
+            if not timeouts:
+                continue
+            # A held step that begins meanwhile tells nobody: look again within a tenth of its time.
+            wait_for = min(wait_for, max(0.01, min(timeouts) / 10))
+            running = w.running()
+            if running is not None and running[1].timeout is not None:
+                wait_for = min(wait_for, max(0.0, running[2] + running[1].timeout - now))
         handles: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
         ready = set(wait(handles, wait_for))
         outcomes: list[StepOutcome] = []
@@ -319,14 +329,12 @@ class MultiprocessExecutor:
             if not w.sent:
                 continue
             now = time.monotonic()
-            if w.solo:
-                [request] = w.sent.values()
-                elapsed = now - w.started
-                if request.timeout is not None and elapsed >= request.timeout:
-                    outcomes.append(timed_out(request, elapsed))
-                    w.sent.clear()
-                    self._replace(i)
-                    continue
+            running = w.running()
+            if running is not None and running[1].timeout is not None and now - running[2] >= running[1].timeout:
+                seq, request, began = running
+                self._worker_lost(i, outcomes, f"was killed ({_what(request)} ran past its timeout)", "WorkerKilled",
+                                  (seq, timed_out(request, now - began)))
+                continue
             silent = w.silent_for(now)
             if silent > self.heartbeat_timeout:
                 self._worker_lost(i, outcomes, f"hung: no heartbeat for {silent:.0f} s (pid {w.process.pid}, killed)",
@@ -343,8 +351,6 @@ class MultiprocessExecutor:
                 if seq == w.long:
                     w.long = 0
             w.started = time.monotonic()
-            if not w.sent:
-                w.solo = False
         elif kind == "returned":  # it runs a long step: the steps it had not begun go elsewhere
             _, seq, items = message
             if seq in w.sent:
@@ -353,13 +359,16 @@ class MultiprocessExecutor:
                 w.sent.pop(s, None)
             self._queue.extendleft(request for _, request in reversed(items))
 
-    def _worker_lost(self, index: int, outcomes: list[StepOutcome], what: str, kind: str) -> None:
+    def _worker_lost(self, index: int, outcomes: list[StepOutcome], what: str, kind: str,
+                     late: tuple[int, StepOutcome] | None = None) -> None:
         """A worker died or hung with steps unreported. From its progress counters: the step it
         was running fails (as it always did, naming it); a step whose end is stored, or was
         being stored, but was not reported fails too (the coordinator cannot know its outcome:
         its end may be stored, then this failure after it; never a second success); a step
         that ended but whose end was not being stored runs again (nothing of its end is
-        stored, nobody was told of it), once; a step not begun is sent to another worker."""
+        stored, nobody was told of it), once; a step not begun is sent to another worker.
+        ``late``: the worker was killed because a step ran past its timeout; that step's
+        number and outcome (timed out, whatever the counters say since)."""
         w = self._workers[index]
         _kill(w.process)
         assert w.progress is not None
@@ -368,6 +377,9 @@ class MultiprocessExecutor:
         again: list[StepRequest] = []
         elapsed = time.monotonic() - w.started
         for seq, request in w.sent.items():
+            if late is not None and seq == late[0]:
+                outcomes.append(late[1])
+                continue
             if seq > begun:
                 again.append(request)
                 continue
@@ -403,7 +415,7 @@ class MultiprocessExecutor:
             if w.sent:
                 _kill(w.process)
                 w.sent.clear()
-                w.long, w.solo = 0, False
+                w.long = 0
 
     def close(self) -> None:
         for w in self._workers:

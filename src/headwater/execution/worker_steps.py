@@ -17,11 +17,12 @@ thread gives the steps the worker holds but has not begun back to the coordinato
 giving back whatever arrives while the step runs), so a long step holds up nothing that
 another worker could run.
 
-What the coordinator needs when a worker dies is in ``WorkerProgress``, three counters in
-shared memory: which step the worker began last, which it ended last, and up to which step
-its outcomes are stored (and are being stored). From them it tells the step that was running (failed, as before)
-from steps that had ended but were not stored (nothing of their end is stored: run again)
-and from steps not begun (run elsewhere) — see ``MultiprocessExecutor._worker_lost``.
+What the coordinator needs when a worker dies is in ``WorkerProgress``, counters in shared
+memory: which step the worker began last (and when: a step's timeout counts from there),
+which it ended last, and up to which step its outcomes are stored (and being stored). From
+them it tells the step that was running (failed, as before) from steps that had ended but
+were not stored (nothing of their end is stored: run again) and from steps not begun (run
+elsewhere) — see ``MultiprocessExecutor._worker_lost``.
 """
 
 from __future__ import annotations
@@ -51,16 +52,18 @@ Numbered = tuple[int, StepRequest]  # (sequence number given by the coordinator,
 
 @dataclass(frozen=True)
 class WorkerProgress:
-    """Shared counters (``multiprocessing.Value('q')``) the worker sets and the coordinator
-    reads once the worker is dead or hung: sequence numbers of the step begun last, the step
-    ended last, the last step whose final events are committed, and the last step whose
-    final events are being committed (set before the commit, so a kill between the commit
-    and ``stored`` leaves no doubt unseen)."""
+    """Shared values (``multiprocessing.Value``) the worker sets and the coordinator reads:
+    sequence numbers of the step begun last, the step ended last, the last step whose final
+    events are committed, and the last step whose final events are being committed (set
+    before the commit, so a kill between the commit and ``stored`` leaves no doubt unseen);
+    and when the step begun last began (``time.monotonic``, set before ``begun``): its
+    timeout counts from there."""
 
     begun: Any
     ended: Any
     stored: Any
     storing: Any
+    begun_at: Any
 
 
 class _Inbox:
@@ -190,34 +193,33 @@ def serve(conn: Connection, defs: Any, writer: EventWriter, values: Any, progres
 
 def _run_group(defs: Any, reports: _Reports, values: Any, inbox: _Inbox, progress: WorkerProgress) -> None:
     """The steps held, back to back, for ``GROUP_WINDOW`` seconds (at most ``GROUP_MAX``),
-    then their outcomes stored and reported. A step with a timeout runs alone: the
-    coordinator kills the worker when its time is up."""
+    then their outcomes stored and reported. A step past its timeout is the coordinator's
+    to end: it kills the worker (``begun_at`` says when the step began)."""
     until = time.monotonic() + GROUP_WINDOW
     count = 0
     while True:
         with inbox.lock:
             inbox.drain()
-            if not inbox.queue or (inbox.queue[0][1].timeout is not None and count):
+            if not inbox.queue:
                 break
             seq, request = inbox.queue.popleft()
             inbox.running = seq
+        progress.begun_at.value = time.monotonic()
         progress.begun.value = seq
         reports.current = seq
-        alone = request.timeout is not None
-        give_back = None if alone else call_later(START_GRACE, partial(_give_back, inbox, seq))
+        give_back = call_later(START_GRACE, partial(_give_back, inbox, seq))
         try:
             outcome = execute_step(defs, reports, values, request, hold=reports.hold)
         except Exception as exc:  # noqa: BLE001 - a bug or a store failure: report, keep serving
             outcome = StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
                                   error=ErrorInfo.from_exception(exc, traceback.format_exc()), recorded=False)
-        if give_back is not None:
-            give_back.cancel()
+        give_back.cancel()
         with inbox.lock:
             inbox.running = 0
             inbox.gave_back = False
         progress.ended.value = seq
         reports.ended(seq, request, outcome)
         count += 1
-        if alone or count >= GROUP_MAX or time.monotonic() >= until:
+        if count >= GROUP_MAX or time.monotonic() >= until:
             break
     reports.end_group()
