@@ -1,8 +1,10 @@
 """Run steps in a pool of worker processes, each of which loads the definitions itself.
 
-A worker receives a ``StepRequest`` (plain data) over a pipe, runs it with the same
-``execute_step`` as the in-process executor, writes its own events to the shared store
-and sends back the outcome. The pool is ours rather than ``concurrent.futures`` because
+A worker receives ``StepRequest``s (plain data) over a pipe — up to ``AHEAD`` at a time, sent
+while it is still busy so that it never waits for the coordinator between short steps —,
+runs them with the same ``execute_step`` as the in-process executor, stores their events
+in the shared store, a group of consecutive steps per transaction, and sends back their
+outcomes once stored (``worker_steps.py``). The pool is ours rather than ``concurrent.futures`` because
 a step past its timeout, or a worker that dies (segfault, OOM kill), must cost one
 worker — killed and replaced — not the whole pool.
 
@@ -11,7 +13,9 @@ Liveness, three ways (each found missing under a fault campaign, issue 17):
 * a worker that died while idle is replaced before a step is sent to it: a step is never
   written into a dead pipe (that used to end ``materialize`` with no message and the run
   left ``started``);
-* a worker that died mid-step is seen through its process sentinel;
+* a worker that died mid-step is seen through its process sentinel; what became of each
+  step it held (running, ended but not stored, not begun) is read from counters it keeps in
+  shared memory (``_worker_lost``);
 * a worker that is alive but hung (stopped, deadlocked, stuck in the kernel) is seen
   through its heartbeat: a thread in the worker stamps a shared clock every
   ``HEARTBEAT_EVERY`` seconds, and a busy worker whose stamp is older than
@@ -30,23 +34,26 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import multiprocessing as mp
 import os
 import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from headwater.core.events import ErrorInfo
 from headwater.errors import HeadwaterError
 from headwater.execution.executor import timed_out
 from headwater.execution.requests import StepOutcome, StepRequest
-from headwater.execution.step_execution import execute_step
 from headwater.execution.worker_start import choose, fork_is_safe_here, requested
+from headwater.execution.worker_steps import WorkerProgress, serve
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,8 @@ def _beat(beat: Any) -> None:
 
 
 def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
-                 inherited: tuple[Connection, ...] = (), forked_alone: bool = False) -> None:
+                 inherited: tuple[Connection, ...] = (), forked_alone: bool = False,
+                 progress: WorkerProgress | None = None) -> None:
     # Ctrl-C in a terminal reaches the whole process group; only the coordinator decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # forked: a handler of the coordinator's (daemon) is not ours
@@ -99,21 +107,25 @@ def _worker_main(conn: Connection, boot: WorkerBootstrap, beat: Any = None,
         return
     conn.send(("ready", os.getpid()))
     try:
-        while True:
-            request = conn.recv()
-            if request is None:
-                break
-            try:
-                outcome = execute_step(defs, store, values, request)
-            except Exception as exc:  # noqa: BLE001 - a bug or a store failure: report, keep serving
-                outcome = StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
-                                      error=ErrorInfo.from_exception(exc, traceback.format_exc()),
-                                      recorded=False)
-            conn.send(("outcome", outcome))
-    except (EOFError, KeyboardInterrupt):
+        serve(conn, defs, store, values, progress or _progress(mp.get_context()))
+    except KeyboardInterrupt:
         pass
     finally:
         store.close()
+
+
+def _progress(ctx: Any) -> WorkerProgress:
+    return WorkerProgress(*(ctx.Value("q", 0, lock=False) for _ in range(4)), ctx.Value("d", 0.0, lock=False))
+
+
+AHEAD_BYTES = 16_384
+"""Bytes at most sent at once to a busy worker (a pipe holds ~200 KB each way; ``AHEAD`` such
+messages fit in it)."""
+AHEAD = 8
+"""Steps a worker holds at most (the one it runs and those sent ahead): enough to keep it busy
+through a round trip to the coordinator, few enough that the last steps of a wave are not
+left queued behind one worker while another idles (each is a no-op-sized step: a step that
+runs long gives the others back, ``worker_steps.py``)."""
 
 
 @dataclass
@@ -121,11 +133,27 @@ class _Worker:
     process: Any
     conn: Connection
     beat: Any = None  # a shared double: the worker's last heartbeat (time.monotonic)
-    request: StepRequest | None = None
-    started: float = 0.0
+    progress: WorkerProgress | None = None
+    # Steps sent and not reported, by sequence number, in the order sent (the worker's order).
+    sent: dict[int, StepRequest] = field(default_factory=dict)
+    started: float = 0.0  # when it last showed progress: sent work while idle, or reported
+    long: int = 0  # the step it said runs long (nothing is sent ahead until it ends)
 
     def silent_for(self, now: float) -> float:
         return now - max(self.beat.value, self.started)
+
+    def accepts(self) -> bool:
+        return not self.sent or (len(self.sent) < AHEAD and not self.long)
+
+    def running(self) -> tuple[int, StepRequest, float] | None:
+        """The step it runs now, if any: its number, request and since when (``time.monotonic``).
+        ``begun_at`` is set before ``begun``: read after it, it is that step's start or a later
+        one's (a timeout seen late, never early)."""
+        assert self.progress is not None
+        seq = self.progress.begun.value
+        if seq <= self.progress.ended.value or seq not in self.sent:
+            return None
+        return seq, self.sent[seq], self.progress.begun_at.value
 
 
 class MultiprocessExecutor:
@@ -143,7 +171,9 @@ class MultiprocessExecutor:
         self._wanted = requested(start_method)
         self.start_methods: list[str] = []  # how each worker so far was started, for tests and figures
         self._workers: list[_Worker] = []
-        self._queue: list[StepRequest] = []
+        self._queue: deque[StepRequest] = deque()
+        self._numbers = itertools.count(1)
+        self._rerun: set[tuple[str, int]] = set()  # (step, attempt)s sent again after their worker died
         for _ in range(workers):
             self._workers.append(self._spawn())
         for w in self._workers:
@@ -155,9 +185,10 @@ class MultiprocessExecutor:
         ctx = mp.get_context(method)
         parent, child = ctx.Pipe()
         beat = ctx.Value("d", time.monotonic(), lock=False)
+        progress = _progress(ctx)
         if method == "fork":
             ends = (parent, *(w.conn for w in self._workers if not w.conn.closed))
-            args = (child, self._boot, beat, ends, fork_is_safe_here())
+            args = (child, self._boot, beat, ends, fork_is_safe_here(), progress)
             proc = ctx.Process(target=_worker_main, args=args, daemon=True, name="headwater-worker")
             frozen = gc.get_freeze_count() == 0  # (a caller's own freeze is left as it is)
             if frozen:  # the child's collector then never walks (nor finalizes) what it inherited
@@ -170,10 +201,11 @@ class MultiprocessExecutor:
         else:
             _stop_resource_tracker_at_exit()
             boot = dataclasses.replace(self._boot, loaded=None, after_fork=None)
-            proc = ctx.Process(target=_worker_main, args=(child, boot, beat), daemon=True, name="headwater-worker")
+            proc = ctx.Process(target=_worker_main, args=(child, boot, beat, (), False, progress), daemon=True,
+                               name="headwater-worker")
             proc.start()
         child.close()
-        return _Worker(proc, parent, beat)
+        return _Worker(proc, parent, beat, progress)
 
     def _await_ready(self, worker: _Worker) -> None:
         try:
@@ -187,39 +219,79 @@ class MultiprocessExecutor:
             raise HeadwaterError(f"a worker process could not load the definitions: {payload}")
 
     def submit(self, request: StepRequest) -> None:
+        """Queued; sent at the next ``poll``, with the others submitted meanwhile (one message
+        per worker)."""
         self._queue.append(request)
-        self._dispatch()
 
     def _dispatch(self) -> None:
-        for i in range(len(self._workers)):
-            if not self._queue:
-                return
-            if self._workers[i].request is not None:
+        """Hand out the queue in order, each step to the worker holding fewest: an idle worker
+        takes any, a busy one takes steps ahead (``AHEAD``) unless its step runs long."""
+        if not self._queue:
+            return
+        for i, w in enumerate(self._workers):
+            if not w.sent and not w.process.is_alive():  # died while idle (OOM killer, kill -9): replace it
+                self._replace(i)
+        batches: dict[int, list[tuple[int, StepRequest]]] = {}
+        ahead: set[int] = {i for i, w in enumerate(self._workers) if w.sent}  # busy: what they get waits
+        now = time.monotonic()
+        while self._queue:
+            request = self._queue[0]
+            best: _Worker | None = None
+            index = -1
+            for i, w in enumerate(self._workers):
+                if w.accepts() and (best is None or len(w.sent) < len(best.sent)):
+                    best, index = w, i
+            if best is None:
+                break
+            self._queue.popleft()
+            seq = next(self._numbers)
+            if not best.sent:
+                best.started = now
+            best.sent[seq] = request
+            batches.setdefault(index, []).append((seq, request))
+        kept_back: list[tuple[int, StepRequest]] = []
+        for i, batch in batches.items():
+            data = ForkingPickler.dumps(batch)
+            if i in ahead and len(data) > AHEAD_BYTES:
+                # A busy worker reads its pipe only between steps: what is sent ahead stays small,
+                # so that the coordinator never blocks writing to a worker that blocks writing to it.
+                for seq, _ in batch:
+                    del self._workers[i].sent[seq]
+                kept_back.extend(batch)
                 continue
-            request = self._queue.pop(0)
-            for attempt in (1, 2):
-                w = self._workers[i]
-                if not w.process.is_alive():  # died while idle (OOM killer, kill -9): replace it
-                    self._replace(i)
-                    w = self._workers[i]
-                try:
-                    w.request, w.started = request, time.monotonic()
-                    w.conn.send(request)
-                    break
-                except (BrokenPipeError, EOFError, OSError):  # died between the check and the send
-                    w.request = None
-                    if attempt == 2:
-                        self._queue.insert(0, request)
-                        raise HeadwaterError(
-                            f"could not hand step {request.step_key} to a worker process: two fresh workers "
-                            f"died at once (exit code {w.process.exitcode})") from None
-                    self._replace(i)
+            self._send(i, batch, data)
+        self._queue.extendleft(request for _, request in sorted(kept_back, key=lambda item: item[0], reverse=True))
+
+    def _send(self, index: int, batch: list[tuple[int, StepRequest]], data: Any) -> None:
+        w = self._workers[index]
+        try:
+            w.conn.send_bytes(data)
+            return
+        except (BrokenPipeError, EOFError, OSError):  # it died since: its earlier steps are poll's
+            for seq, _ in batch:
+                del w.sent[seq]
+            self._queue.extendleft(request for _, request in reversed(batch))
+            if w.sent:
+                return
+        self._replace(index)  # died between the check and the send: once more, to a fresh worker
+        w = self._workers[index]
+        requests = [self._queue.popleft() for _ in batch]
+        try:
+            w.conn.send(batch)
+        except (BrokenPipeError, EOFError, OSError):
+            self._queue.extendleft(reversed(requests))
+            raise HeadwaterError(
+                f"could not hand step {batch[0][1].step_key} to a worker process: two fresh workers "
+                f"died at once (exit code {w.process.exitcode})") from None
+        w.started = time.monotonic()
+        w.sent.update(batch)
 
     def in_flight(self) -> int:
-        return len(self._queue) + sum(1 for w in self._workers if w.request is not None)
+        return len(self._queue) + sum(len(w.sent) for w in self._workers)
 
     def poll(self, timeout: float | None) -> list[StepOutcome]:
-        busy = [w for w in self._workers if w.request is not None]
+        self._dispatch()
+        busy = [w for w in self._workers if w.sent]
         if not busy:
             if timeout:
                 time.sleep(timeout)
@@ -229,47 +301,105 @@ class MultiprocessExecutor:
         check_every = max(0.05, min(HEARTBEAT_EVERY, self.heartbeat_timeout / 4))
         wait_for = check_every if timeout is None else min(timeout, check_every)
         for w in busy:
-            if w.request is not None and w.request.timeout is not None:
-                left = max(0.0, w.started + w.request.timeout - now)
-                wait_for = min(wait_for, left)
+            timeouts = [r.timeout for r in w.sent.values() if r.timeout is not None]
+            if not timeouts:
+                continue
+            # A held step that begins meanwhile tells nobody: look again within a tenth of its time.
+            wait_for = min(wait_for, max(0.01, min(timeouts) / 10))
+            running = w.running()
+            if running is not None and running[1].timeout is not None:
+                wait_for = min(wait_for, max(0.0, running[2] + running[1].timeout - now))
         handles: list[Any] = [w.conn for w in busy] + [w.process.sentinel for w in busy]
         ready = set(wait(handles, wait_for))
         outcomes: list[StepOutcome] = []
         for i, w in enumerate(self._workers):
-            if w.request is None:
+            if not w.sent:
                 continue
-            request = w.request
-            elapsed = time.monotonic() - w.started
-            if w.conn in ready:
+            died = w.process.sentinel in ready
+            if w.conn in ready or died:
                 try:
-                    kind, payload = w.conn.recv()
+                    while w.conn.poll():  # all it sent before it died counts: stored and reported
+                        self._take(w, w.conn.recv(), outcomes)
                 except (EOFError, OSError):
-                    kind, payload = "died", None
-                if kind == "outcome":
-                    w.request = None
-                    outcomes.append(payload)
-                    continue
-            if w.conn in ready or w.process.sentinel in ready:
+                    died = True
+            if died:
                 w.process.join(1)
-                outcomes.append(StepOutcome(
-                    request.step_key, request.attempt, False, failed_keys=request.asset_keys,
-                    error=ErrorInfo(f"the worker process running step {request.step_key} died "
-                                    f"(exit code {w.process.exitcode})", "WorkerDied"),
-                    duration=elapsed, recorded=False))
-                self._replace(i)
-            elif request.timeout is not None and elapsed >= request.timeout:
-                outcomes.append(timed_out(request, elapsed))
-                self._replace(i)
-            elif w.silent_for(time.monotonic()) > self.heartbeat_timeout:
-                silent = w.silent_for(time.monotonic())
-                outcomes.append(StepOutcome(
-                    request.step_key, request.attempt, False, failed_keys=request.asset_keys,
-                    error=ErrorInfo(f"the worker process running {_what(request)} hung: no heartbeat for "
-                                    f"{silent:.0f} s (pid {w.process.pid}, killed)", "WorkerHung"),
-                    duration=elapsed, recorded=False))
-                self._replace(i)
+                self._worker_lost(i, outcomes, f"died (exit code {w.process.exitcode})", "WorkerDied")
+                continue
+            if not w.sent:
+                continue
+            now = time.monotonic()
+            running = w.running()
+            if running is not None and running[1].timeout is not None and now - running[2] >= running[1].timeout:
+                seq, request, began = running
+                self._worker_lost(i, outcomes, f"was killed ({_what(request)} ran past its timeout)", "WorkerKilled",
+                                  (seq, timed_out(request, now - began)))
+                continue
+            silent = w.silent_for(now)
+            if silent > self.heartbeat_timeout:
+                self._worker_lost(i, outcomes, f"hung: no heartbeat for {silent:.0f} s (pid {w.process.pid}, killed)",
+                                  "WorkerHung")
         self._dispatch()
         return outcomes
+
+    def _take(self, w: _Worker, message: Any, outcomes: list[StepOutcome]) -> None:
+        kind = message[0]
+        if kind == "done":
+            for seq, outcome in message[1]:
+                w.sent.pop(seq, None)
+                outcomes.append(outcome)
+                if seq == w.long:
+                    w.long = 0
+            w.started = time.monotonic()
+        elif kind == "returned":  # it runs a long step: the steps it had not begun go elsewhere
+            _, seq, items = message
+            if seq in w.sent:
+                w.long = seq
+            for s, _ in items:
+                w.sent.pop(s, None)
+            self._queue.extendleft(request for _, request in reversed(items))
+
+    def _worker_lost(self, index: int, outcomes: list[StepOutcome], what: str, kind: str,
+                     late: tuple[int, StepOutcome] | None = None) -> None:
+        """A worker died or hung with steps unreported. From its progress counters: the step it
+        was running fails (as it always did, naming it); a step whose end is stored, or was
+        being stored, but was not reported fails too (the coordinator cannot know its outcome:
+        its end may be stored, then this failure after it; never a second success); a step
+        that ended but whose end was not being stored runs again (nothing of its end is
+        stored, nobody was told of it), once; a step not begun is sent to another worker.
+        ``late``: the worker was killed because a step ran past its timeout; that step's
+        number and outcome (timed out, whatever the counters say since)."""
+        w = self._workers[index]
+        _kill(w.process)
+        assert w.progress is not None
+        p = w.progress
+        begun, ended, stored, storing = p.begun.value, p.ended.value, p.stored.value, p.storing.value
+        again: list[StepRequest] = []
+        elapsed = time.monotonic() - w.started
+        for seq, request in w.sent.items():
+            if late is not None and seq == late[0]:
+                outcomes.append(late[1])
+                continue
+            if seq > begun:
+                again.append(request)
+                continue
+            key = (request.step_key, request.attempt)
+            if max(stored, storing) < seq <= ended and key not in self._rerun:
+                self._rerun.add(key)
+                again.append(request)
+                continue
+            if seq <= stored:
+                message = f"the worker process that ran {_what(request)} {what} after it stored the step's end, " \
+                          "before it reported it"
+            elif seq <= storing:
+                message = f"the worker process that ran {_what(request)} {what} while it stored the step's end"
+            else:
+                message = f"the worker process running {_what(request)} {what}"
+            outcomes.append(StepOutcome(request.step_key, request.attempt, False, failed_keys=request.asset_keys,
+                                        error=ErrorInfo(message, kind), duration=elapsed, recorded=False))
+        w.sent.clear()
+        self._queue.extendleft(reversed(again))
+        self._replace(index)
 
     def _replace(self, index: int) -> None:
         old = self._workers[index]
@@ -282,9 +412,10 @@ class MultiprocessExecutor:
     def cancel(self) -> None:
         self._queue.clear()
         for w in self._workers:
-            if w.request is not None:
+            if w.sent:
                 _kill(w.process)
-                w.request = None
+                w.sent.clear()
+                w.long = 0
 
     def close(self) -> None:
         for w in self._workers:
