@@ -242,3 +242,47 @@ def test_what_a_load_writes_is_not_what_it_read(tmp_path, monkeypatch):
     assert str((folder / "pipeline.py").resolve()) in paths
     assert list((folder / "__pycache__").glob("pipeline.*.pyc")), "no bytecode was written: nothing tested"
     assert not [p for p in paths if ".pyc" in p], paths
+
+
+def test_an_edited_project_is_loaded_first_and_its_first_page_is_the_kept_rows_brought_up_to_date(make_web, project):
+    """The key no longer holds (a file changed): the project is loaded before listening, and
+    the first ``/api/assets`` is still answered without the state derived, from the rows kept
+    for the definitions before the edit, revenue and dashboard derived again."""
+    web, location, identity, clock = ui_that_kept_its_rows(make_web, project)
+    pipeline = web.folder / "pipeline.py"
+    pipeline.write_text(pipeline.read_text().replace('group="marts", code_version="1"', 'group="marts", code_version="2"'))
+    assert first_page.FirstPageKey.find(web.instance.home, location, identity) is None
+    defs = load_definitions(location)
+    instance = hw.Instance(home=web.instance.home, clock=clock)
+    app = create_app(first_page.DeferredDefinitions(lambda: defs, first_page.FirstPageKey.of(defs)), instance, location,
+                     UiConfig(launch="queue"))
+    client = web.client.__class__(app, base_url=str(web.client.base_url))
+    ctx = app.state.ctx
+    try:
+        with client:
+            first = client.get("/api/assets")
+            assert first.status_code == 200
+            assert ctx.cache.peek() is None and instance._store is None  # answered from the rows, no state derived
+            rows = {r["key"]: r for r in first.json()}
+            assert rows["revenue"]["stale"] and rows["dashboard"]["stale"] and not rows["staging/orders"]["stale"]
+            assert client.get("/api/assets", params={"health": "degraded"}).status_code == 200  # derives the state
+            assert first.json() == client.get("/api/assets").json()
+        assert ctx.stored_assets.wait_idle(timeout=60)
+    finally:
+        ctx.launcher.close()
+        instance.close()
+
+
+def test_headwater_ui_of_an_edited_project_answers_its_first_page(project):
+    folder, _ = project
+    materialize_and_keep_a_key(folder)
+    pipeline = folder / "pipeline.py"
+    pipeline.write_text(pipeline.read_text().replace('group="marts", code_version="1"', 'group="marts", code_version="2"'))
+    port = free_port()
+    proc = start(["ui", "--port", str(port), "--read-only"], folder)
+    try:
+        first = {r["key"]: r for r in wait_for(f"http://127.0.0.1:{port}/api/assets", proc)}
+        assert first["revenue"]["stale"] and not first["staging/orders"]["stale"]
+    finally:
+        stop(proc)
+    assert len(list((folder / ".headwater" / "snapshots").glob("status-*.snap"))) == 2

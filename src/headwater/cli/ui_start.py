@@ -2,8 +2,11 @@
 
 A project whose last UI kept what the first page needs (``web/first_page.py``), and whose
 files are as they were, is loaded after the server listens; any other (the first UI of a
-project, an edited one, a workspace, a dbt project) is loaded first, as before, and keeps
-that for the next UI once the server is quiet.
+project, an edited one, a workspace, a dbt project) is loaded first, and keeps that for the
+next UI once the server is quiet. Where ``status``'s rows can serve its definitions, such a
+UI too listens before the web app is imported (FastAPI and pydantic: most of its start),
+answering its first page from the rows kept for them, or for the definitions before an
+edit, brought up to date.
 """
 
 from __future__ import annotations
@@ -74,6 +77,19 @@ def start_ui(file: str | None, module: str | None, attribute: str | None, home: 
         serve_front_first(first_page.DeferredDefinitions(load, early), instance, location, config, say,
                           remember=remember, freeze=freeze)
     else:
-        from headwater.web.server import serve_ui
+        from headwater.service import status_snapshot
 
-        serve_ui(load(), instance, location, config, say, remember=remember)
+        defs = load()
+        if not status_snapshot.eligible(defs):
+            from headwater.web.server import serve_ui
+
+            serve_ui(defs, instance, location, config, say, remember=remember)
+            return
+        # Loaded first (edited since its last UI, or never served): still listening before the
+        # app is imported, the first page from the kept rows brought up to date (stored_assets.py).
+        from headwater.web.early_server import serve_front_first
+
+        if freeze:
+            gc.freeze()
+        serve_front_first(first_page.DeferredDefinitions(lambda: defs, first_page.FirstPageKey.of(defs)), instance,
+                          location, config, say, remember=remember, freeze=freeze)

@@ -152,15 +152,27 @@ def usable(location: Any) -> bool:
 class FirstPageKey:
     """What the first ``/api/assets`` needs of a project's definitions, as data."""
 
-    def __init__(self, fingerprint: str, keys: dict[int, str], policies: dict[int, Any]) -> None:
+    def __init__(self, fingerprint: str, keys: dict[int, str], policies: dict[int, Any], loaded: Any = None) -> None:
         self.fingerprint = fingerprint
         self._keys = keys          # index in the graph's order -> key text, of the assets with a policy
         self._policies = policies  # the same index -> FreshnessPolicy
+        self._loaded = loaded
 
-    def stand_in(self) -> _DefinitionsStandIn:
+    def stand_in(self) -> Any:
         """An object that ``status_snapshot.load`` reads as the definitions (``graph.keys[i]``
-        and ``graph.spec(key).freshness`` of the rows with a policy)."""
-        return _DefinitionsStandIn(self._keys, self._policies)
+        and ``graph.spec(key).freshness`` of the rows with a policy); the definitions
+        themselves when they were loaded before listening (``of``)."""
+        return self._loaded if self._loaded is not None else _DefinitionsStandIn(self._keys, self._policies)
+
+    @staticmethod
+    def of(defs: Any) -> FirstPageKey:
+        """The key of definitions loaded before listening (a project edited since its last UI,
+        or its first UI): the first page is still answered before the app is imported, from
+        the rows kept for these definitions, or for the ones before the edit brought up to
+        date (``stored_assets.py``)."""
+        from headwater.service import status_snapshot
+
+        return FirstPageKey(status_snapshot.fingerprint(defs), {}, {}, loaded=defs)
 
     @staticmethod
     def find(home: Path, location: Any, identity: str) -> FirstPageKey | None:
@@ -254,6 +266,7 @@ class _GraphStandIn:
 
 class _DefinitionsStandIn:
     location_of = None
+    rows_only = True  # read stored rows with, nothing else (``StoredAssets`` brings none up to date)
 
     def __init__(self, keys: dict[int, str], policies: dict[int, Any]) -> None:
         self.graph = _GraphStandIn(keys, policies)

@@ -43,7 +43,7 @@ class StoredAssets:
         self._instance = instance
         self._defs = defs
         self._fingerprint: str | None = fingerprint
-        self._stand_in = fingerprint is not None
+        self._stand_in = bool(getattr(defs, "rows_only", False))
         self._rebase_tried = False
         self._eligible: bool | None = True if fingerprint is not None else None
         self._kept_mark: int | None = None
